@@ -1,0 +1,130 @@
+//! Vigie's host checks: everything that decides whether a host complies, and the wire types.
+//!
+//! Crate map (arrows point at what a module uses):
+//! - [`probe`] / [`fixture`] — the only door to the host (real machine or fixture directory).
+//! - [`state`] — the agent's state directory (first-seen dates of updates).
+//! - one file per check (`patch_age`, `disk_encryption`, `mfa`, `backup_freshness`,
+//!   `password_policy`, `inventory`) → parsers (`apt`, `dnf`, `pam`, `sshd`, …) → `probe`.
+//!   Parsers are pure functions from text to typed values and know nothing of checks.
+//! - [`config`] — the typed, validated configuration of every check.
+//! - [`catalogue`] — check id → CIS Controls v8.1 safeguards, and [`ALL`], the one registry.
+//! - [`wire`] — the report an agent sends (schema v1).
+
+pub mod catalogue;
+pub mod config;
+pub mod fixture;
+pub mod os_release;
+pub mod probe;
+pub mod result;
+pub mod state;
+pub mod wire;
+
+pub mod backup_freshness;
+pub mod disk_encryption;
+pub mod inventory;
+pub mod mfa;
+pub mod password_policy;
+pub mod patch_age;
+
+pub use config::ChecksConfig;
+pub use probe::{Probe, ProbeError};
+pub use result::{CheckResult, Evidence, EvidenceKind, Status};
+pub use state::StateStore;
+
+/// What a check gets to work with.
+pub struct Context<'a> {
+    pub probe: &'a dyn Probe,
+    pub config: &'a ChecksConfig,
+    pub state: &'a dyn StateStore,
+}
+
+/// One compliance check. Implementations live one per file and are listed in [`ALL`].
+pub trait Check: Sync {
+    /// Stable snake_case identifier, equal to the file name (`patch_age`).
+    fn id(&self) -> &'static str;
+    /// A short human title.
+    fn title(&self) -> &'static str;
+    /// The CIS Controls v8.1 safeguards this check evidences.
+    fn safeguards(&self) -> &'static [&'static str];
+    /// Run against the host behind `ctx.probe`. Never returns `pass` for something it could not
+    /// determine: such cases are `error` with the reason.
+    fn run(&self, ctx: &Context) -> CheckResult;
+}
+
+/// Every check, in report order. Adding a check is adding a file and a line here.
+pub static ALL: &[&dyn Check] = &[
+    &inventory::Inventory,
+    &patch_age::PatchAge,
+    &disk_encryption::DiskEncryption,
+    &mfa::Mfa,
+    &backup_freshness::BackupFreshness,
+    &password_policy::PasswordPolicy,
+];
+
+/// The check with this id.
+pub fn find(id: &str) -> Option<&'static dyn Check> {
+    ALL.iter().copied().find(|c| c.id() == id)
+}
+
+/// Run one check, turning a panic into an `error` result so one bad parser cannot take the agent
+/// down or hide the other results.
+pub fn run_check(check: &dyn Check, ctx: &Context) -> CheckResult {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check.run(ctx))) {
+        Ok(mut r) => {
+            r.check = check.id().to_string();
+            r
+        }
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            CheckResult::new(
+                check.id(),
+                Status::Error,
+                format!("check crashed ({msg}); please report this as a bug"),
+            )
+        }
+    }
+}
+
+/// Run every check (or only `only`) in registry order.
+pub fn run_all(ctx: &Context, only: Option<&str>) -> Vec<CheckResult> {
+    ALL.iter()
+        .filter(|c| only.is_none_or(|o| c.id() == o))
+        .map(|c| run_check(*c, ctx))
+        .collect()
+}
+
+/// A `CheckResult` of status `error` explaining a probe failure (file unreadable, command missing …).
+pub fn probe_error(check: &str, what: &str, err: &ProbeError) -> CheckResult {
+    CheckResult::new(check, Status::Error, format!("could not {what}: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_ids_are_unique_snake_case_and_match_files() {
+        let mut seen = std::collections::BTreeSet::new();
+        for c in ALL {
+            let id = c.id();
+            assert!(seen.insert(id), "duplicate check id {id}");
+            assert!(
+                id.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'),
+                "{id} is not snake_case"
+            );
+            let file = format!("{}/src/{id}.rs", env!("CARGO_MANIFEST_DIR"));
+            assert!(std::path::Path::new(&file).exists(), "{file} missing");
+            assert!(!c.safeguards().is_empty(), "{id} evidences no safeguard");
+            for s in c.safeguards() {
+                assert!(
+                    catalogue::safeguard(s).is_some(),
+                    "{id}: safeguard {s} is not in the catalogue"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! The outcome of one check: status, summary, facts and evidence.
+//!
+//! These are also the wire types for results (see `wire.rs` for the report around them).
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// How far an evidence excerpt may grow before it is cut; the SHA-256 always covers the whole content.
+pub const EXCERPT_LIMIT: usize = 2048;
+
+/// What a check concluded.
+///
+/// `Error` means "could not determine": it is never shown or counted as a pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pass,
+    Warn,
+    Fail,
+    Error,
+    NotApplicable,
+}
+
+impl Status {
+    /// All statuses, in display order.
+    pub const ALL: [Status; 5] = [
+        Status::Pass,
+        Status::Warn,
+        Status::Fail,
+        Status::Error,
+        Status::NotApplicable,
+    ];
+
+    /// The wire name (`pass`, `fail`, `warn`, `error`, `not_applicable`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+            Status::Error => "error",
+            Status::NotApplicable => "not_applicable",
+        }
+    }
+
+    /// Parse a wire name.
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// True for statuses that need someone's attention (the agent's exit code 1).
+    pub fn needs_attention(self) -> bool {
+        matches!(self, Status::Warn | Status::Fail | Status::Error)
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a piece of evidence came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceKind {
+    /// A file that was read (its host path is the source).
+    File,
+    /// A command that was run (program path and argv are the source).
+    Command,
+    /// A directory listing.
+    Directory,
+    /// Facts gathered from the system APIs (sysinfo).
+    System,
+}
+
+/// What a check read or ran, an excerpt of it, and the SHA-256 of the whole content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub kind: EvidenceKind,
+    pub source: String,
+    pub excerpt: String,
+    pub sha256: String,
+}
+
+impl Evidence {
+    /// Evidence for `content` read from `source`; the excerpt is cut at [`EXCERPT_LIMIT`] bytes.
+    pub fn new(kind: EvidenceKind, source: impl Into<String>, content: &[u8]) -> Evidence {
+        let sha256 = hex::encode(Sha256::digest(content));
+        let text = String::from_utf8_lossy(content);
+        let excerpt = if text.len() > EXCERPT_LIMIT {
+            let mut cut = EXCERPT_LIMIT;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            format!("{}\n[… {} more bytes]", &text[..cut], text.len() - cut)
+        } else {
+            text.into_owned()
+        };
+        Evidence {
+            kind,
+            source: source.into(),
+            excerpt,
+            sha256,
+        }
+    }
+
+    /// Evidence of a file.
+    pub fn file(path: &str, content: &[u8]) -> Evidence {
+        Evidence::new(EvidenceKind::File, path, content)
+    }
+
+    /// Evidence of a command run: the source is the argv joined by spaces, the content is the
+    /// exit status line followed by stdout.
+    pub fn command(argv: &[&str], exit_code: Option<i32>, stdout: &[u8]) -> Evidence {
+        let mut content = format!(
+            "exit: {}\n",
+            exit_code.map_or("signal".to_string(), |c| c.to_string())
+        )
+        .into_bytes();
+        content.extend_from_slice(stdout);
+        Evidence::new(EvidenceKind::Command, argv.join(" "), &content)
+    }
+}
+
+/// The result of one check on one host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub check: String,
+    pub status: Status,
+    pub summary: String,
+    #[serde(default)]
+    pub facts: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
+}
+
+impl CheckResult {
+    /// A result with no facts or evidence yet.
+    pub fn new(check: &str, status: Status, summary: impl Into<String>) -> CheckResult {
+        CheckResult {
+            check: check.to_string(),
+            status,
+            summary: summary.into(),
+            facts: serde_json::Map::new(),
+            evidence: Vec::new(),
+        }
+    }
+
+    /// Add a fact (builder style).
+    pub fn fact(mut self, key: &str, value: impl Into<serde_json::Value>) -> CheckResult {
+        self.facts.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// Add evidence (builder style).
+    pub fn with_evidence(mut self, evidence: Vec<Evidence>) -> CheckResult {
+        self.evidence.extend(evidence);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_hash_covers_whole_content_and_excerpt_is_cut() {
+        let content = "é".repeat(3000); // 6000 bytes, multi-byte chars straddle the cut
+        let ev = Evidence::file("/etc/x", content.as_bytes());
+        assert!(ev.excerpt.len() < 2100);
+        assert!(ev.excerpt.contains("more bytes"));
+        assert_eq!(
+            ev.sha256,
+            hex::encode(Sha256::digest(content.as_bytes())),
+            "hash is of the full content"
+        );
+        // sha256("abc") from FIPS 180-2.
+        assert_eq!(
+            Evidence::file("/x", b"abc").sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn status_round_trips_wire_names() {
+        for st in Status::ALL {
+            assert_eq!(Status::parse(st.as_str()), Some(st));
+            assert_eq!(serde_json::to_string(&st).unwrap(), format!("\"{st}\""));
+        }
+        assert_eq!(Status::parse("excepted"), None);
+        assert!(!Status::NotApplicable.needs_attention());
+        assert!(Status::Error.needs_attention());
+    }
+}
