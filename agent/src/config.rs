@@ -1,0 +1,183 @@
+//! The agent's configuration file (`/etc/vigie/agent.toml` by default; an absent file means defaults).
+//!
+//! Typed, `deny_unknown_fields` everywhere, validated once at start: a bad file stops the agent with
+//! the file, line and key before any check runs (exit code 2).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use vigie_checks::ChecksConfig;
+
+/// Default location of the config file.
+pub const DEFAULT_CONFIG: &str = "/etc/vigie/agent.toml";
+
+/// The whole agent.toml.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    pub agent: AgentSection,
+    pub collector: CollectorSection,
+    pub spool: SpoolSection,
+    pub checks: ChecksConfig,
+}
+
+/// `[agent]`: where state lives and how often to run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentSection {
+    /// State directory: node key, first-seen dates, spool. Default `/var/lib/vigie`.
+    pub state_dir: PathBuf,
+    /// Seconds between two runs of the checks in `run` mode. Default 3600.
+    pub interval_seconds: u64,
+    /// Up to this many seconds of random delay added to each interval, so a fleet does not report
+    /// in lock-step. Default 300.
+    pub jitter_seconds: u64,
+}
+
+impl Default for AgentSection {
+    fn default() -> Self {
+        AgentSection {
+            state_dir: PathBuf::from("/var/lib/vigie"),
+            interval_seconds: 3600,
+            jitter_seconds: 300,
+        }
+    }
+}
+
+/// `[collector]`: where reports go.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CollectorSection {
+    /// Base URL, e.g. `https://vigie.example.org:8443`. Required for `enroll` and `run`.
+    pub url: Option<String>,
+    /// PEM file of the CA that signed the collector's certificate; when set, only this CA is trusted.
+    pub ca_file: Option<PathBuf>,
+    /// Seconds to wait for the collector before treating it as unreachable. Default 30.
+    pub timeout_seconds: Option<u64>,
+}
+
+/// `[spool]`: reports kept on disk while the collector is unreachable.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpoolSection {
+    /// Most reports kept; the oldest are dropped beyond it. Default 500.
+    pub max_reports: usize,
+    /// Most bytes kept; the oldest are dropped beyond it. Default 50 MiB.
+    pub max_bytes: u64,
+}
+
+impl Default for SpoolSection {
+    fn default() -> Self {
+        SpoolSection {
+            max_reports: 500,
+            max_bytes: 50 * 1024 * 1024,
+        }
+    }
+}
+
+impl AgentConfig {
+    /// Load `path`; when `explicit` is false an absent file yields the defaults.
+    pub fn load(path: &Path, explicit: bool) -> anyhow::Result<AgentConfig> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                return Ok(AgentConfig::default());
+            }
+            Err(e) => anyhow::bail!("config file {}: cannot read: {e}", path.display()),
+        };
+        let cfg: AgentConfig = toml::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "config file {}: {}",
+                path.display(),
+                e.to_string().trim_end()
+            )
+        })?;
+        cfg.validate()
+            .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
+        Ok(cfg)
+    }
+
+    /// Range and consistency checks that types cannot express.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.agent.interval_seconds < 60 {
+            return Err(format!(
+                "agent.interval_seconds = {} is below the minimum of 60",
+                self.agent.interval_seconds
+            ));
+        }
+        if self.agent.jitter_seconds > self.agent.interval_seconds {
+            return Err("agent.jitter_seconds must not exceed agent.interval_seconds".into());
+        }
+        if !self.agent.state_dir.is_absolute() {
+            return Err(format!(
+                "agent.state_dir = {:?} must be an absolute path",
+                self.agent.state_dir
+            ));
+        }
+        if let Some(url) = &self.collector.url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(format!(
+                    "collector.url = {url:?} must start with https:// (or http:// for a collector started with --insecure-http)"
+                ));
+            }
+        }
+        if self.collector.timeout_seconds == Some(0) {
+            return Err("collector.timeout_seconds must be at least 1".into());
+        }
+        if self.spool.max_reports == 0 {
+            return Err("spool.max_reports must be at least 1".into());
+        }
+        if self.spool.max_bytes < 64 * 1024 {
+            return Err("spool.max_bytes must be at least 65536".into());
+        }
+        self.checks.validate()
+    }
+
+    /// Collector timeout.
+    pub fn collector_timeout(&self) -> Duration {
+        Duration::from_secs(self.collector.timeout_seconds.unwrap_or(30))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(s: &str) -> anyhow::Result<AgentConfig> {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("agent.toml");
+        std::fs::write(&p, s).unwrap();
+        AgentConfig::load(&p, true)
+    }
+
+    #[test]
+    fn absent_file_is_defaults_unless_explicit() {
+        let cfg = AgentConfig::load(Path::new("/nonexistent/agent.toml"), false).unwrap();
+        assert_eq!(cfg.agent.interval_seconds, 3600);
+        let err = AgentConfig::load(Path::new("/nonexistent/agent.toml"), true).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/agent.toml"));
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let err = load_str("[agent]\nstate_dir = \"/var/lib/vigie\"\nintervall_seconds = 60\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("agent.toml"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("intervall_seconds"), "{err}");
+    }
+
+    #[test]
+    fn ranges_are_validated() {
+        let err = load_str("[agent]\ninterval_seconds = 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("agent.interval_seconds"), "{err}");
+        let err = load_str("[collector]\nurl = \"ftp://x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("collector.url"), "{err}");
+    }
+}
