@@ -75,6 +75,7 @@ pub fn run_with(
         collected_at: probe.now(),
         host: vigie_checks::inventory::host_identity(probe),
         results,
+        interval_seconds: None,
         lost_reports: 0,
     }
 }

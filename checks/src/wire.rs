@@ -30,6 +30,9 @@ pub struct Report {
     pub collected_at: DateTime<Utc>,
     pub host: HostIdentity,
     pub results: Vec<CheckResult>,
+    /// The agent's reporting interval, so the collector can tell when the host went quiet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_seconds: Option<u64>,
     /// Reports the agent's spool had to drop since the last delivered one (overflow).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub lost_reports: u64,

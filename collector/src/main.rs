@@ -1,1 +1,100 @@
-fn main() {}
+//! `vigie-collector`: stores agents' reports in SQLite and serves the fleet's compliance state.
+//!
+//! Map (arrows = "uses"): `server` → `http` → `ingest` (validation) → `store` (all SQL; one batching
+//! writer). `metrics` reads the store on a schedule. `auth` owns node keys and API tokens. Nothing
+//! reads `http`.
+
+mod auth;
+mod config;
+mod http;
+mod ingest;
+mod metrics;
+mod server;
+mod store;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::CollectorConfig;
+
+#[derive(Parser)]
+#[command(
+    name = "vigie-collector",
+    version,
+    about = "Vigie collector: stores compliance reports from agents and serves the fleet's state",
+    long_about = "Vigie collector: stores compliance reports from Vigie agents in SQLite, computes \
+the fleet's state, and serves it over a JSON API and Prometheus metrics.\n\n\
+Exit codes: 0 success; 1 runtime failure; 2 usage or configuration error."
+)]
+struct Cli {
+    /// Collector configuration file (TOML). Without it, defaults: ./vigie-data, 127.0.0.1:8443.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "VIGIE_COLLECTOR_CONFIG"
+    )]
+    config: Option<PathBuf>,
+    /// Log filter (e.g. `info`, `debug`, `vigie_collector=debug`).
+    #[arg(long, global = true, default_value = "info", env = "VIGIE_LOG")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the collector (HTTP API, ingest, metrics) until SIGTERM.
+    Serve,
+    /// Validate the configuration and exit.
+    CheckConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cfg = match CollectorConfig::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("vigie-collector: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::CheckConfig => {
+            if let Err(e) = cfg.enroll_secret() {
+                eprintln!("vigie-collector: {e:#}");
+                return ExitCode::from(2);
+            }
+            println!("configuration is valid");
+            ExitCode::SUCCESS
+        }
+        Command::Serve => {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("vigie-collector: cannot start runtime: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            match rt.block_on(server::serve(cfg)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("vigie-collector: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}

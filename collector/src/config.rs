@@ -1,0 +1,279 @@
+//! The collector's configuration (`--config FILE`, TOML). Defaults work out of the box: a SQLite file
+//! under `./vigie-data`, listening on loopback. Every key is validated at start; errors name the file,
+//! line and key (exit code 2).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole collector.toml.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CollectorConfig {
+    pub server: ServerSection,
+    pub storage: StorageSection,
+    pub auth: AuthSection,
+    pub fleet: FleetSection,
+    pub metrics: MetricsSection,
+}
+
+/// `[server]`: where and how to listen.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSection {
+    /// Listen address. Default `127.0.0.1:8443`.
+    pub listen: SocketAddr,
+    /// PEM certificate chain for TLS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS.
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP (only behind a TLS-terminating proxy or on loopback). Default false.
+    pub insecure_http: bool,
+    /// Largest accepted request body in bytes. Default 1 MiB.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        ServerSection {
+            listen: "127.0.0.1:8443".parse().expect("static address"),
+            tls_cert: None,
+            tls_key: None,
+            insecure_http: false,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// `[storage]`: the SQLite store.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSection {
+    /// Directory holding `vigie.db` (created if absent). Default `./vigie-data`.
+    pub data_dir: PathBuf,
+    /// Most reports written in one transaction. Default 512.
+    pub max_batch: usize,
+    /// Days of report ids kept to recognise resent reports (older replays are refused by date).
+    /// Default 2.
+    pub dedup_days: u32,
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        StorageSection {
+            data_dir: PathBuf::from("vigie-data"),
+            max_batch: 512,
+            dedup_days: 2,
+        }
+    }
+}
+
+/// `[auth]`: enrolment secret and API tokens.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSection {
+    /// The fleet's enrolment secret (at least 16 characters). Prefer `enroll_secret_file`.
+    pub enroll_secret: Option<String>,
+    /// File holding the enrolment secret (first line).
+    pub enroll_secret_file: Option<PathBuf>,
+    /// Tokens with full API access (at least 32 characters each).
+    pub admin_tokens: Vec<String>,
+    /// Tokens that may read and export, never write (at least 32 characters each).
+    pub auditor_tokens: Vec<String>,
+}
+
+/// `[fleet]`: how hosts are judged.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FleetSection {
+    /// A host is stale after this many of its reporting intervals without a report. Default 3.
+    pub stale_after_intervals: u32,
+    /// Interval assumed for hosts whose agent did not announce one, in seconds. Default 3600.
+    pub default_interval_seconds: u64,
+    /// How far in the future a report's collected_at may be (clock skew), in seconds. Default 300.
+    pub max_clock_skew_seconds: i64,
+    /// How old a report may be when it arrives (spooled reports), in days. Default 30.
+    pub max_report_age_days: i64,
+}
+
+impl Default for FleetSection {
+    fn default() -> Self {
+        FleetSection {
+            stale_after_intervals: 3,
+            default_interval_seconds: 3600,
+            max_clock_skew_seconds: 300,
+            max_report_age_days: 30,
+        }
+    }
+}
+
+/// `[metrics]`: the Prometheus endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSection {
+    /// Also export one series per host and check (cardinality grows with the fleet). Default false.
+    pub per_host: bool,
+    /// Seconds between refreshes of the fleet aggregates served on /metrics. Default 15.
+    pub refresh_seconds: u64,
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        MetricsSection {
+            per_host: false,
+            refresh_seconds: 15,
+        }
+    }
+}
+
+impl CollectorConfig {
+    /// Load and validate `path`, or the defaults when `path` is `None`.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<CollectorConfig> {
+        let Some(path) = path else {
+            let cfg = CollectorConfig::default();
+            cfg.validate().map_err(anyhow::Error::msg)?;
+            return Ok(cfg);
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("config file {}: cannot read: {e}", path.display()))?;
+        let cfg: CollectorConfig = toml::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "config file {}: {}",
+                path.display(),
+                e.to_string().trim_end()
+            )
+        })?;
+        cfg.validate()
+            .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
+        Ok(cfg)
+    }
+
+    /// Consistency and range checks.
+    pub fn validate(&self) -> Result<(), String> {
+        let s = &self.server;
+        match (&s.tls_cert, &s.tls_key, s.insecure_http) {
+            (Some(_), Some(_), false) => {}
+            (None, None, true) => {}
+            (Some(_), Some(_), true) => return Err(
+                "server.insecure_http = true conflicts with server.tls_cert/tls_key: choose one"
+                    .into(),
+            ),
+            (Some(_), None, _) | (None, Some(_), _) => {
+                return Err("server.tls_cert and server.tls_key must be set together".into())
+            }
+            (None, None, false) => {}
+        }
+        if s.max_body_bytes < 4096 || s.max_body_bytes > 64 * 1024 * 1024 {
+            return Err(format!(
+                "server.max_body_bytes = {} must be between 4096 and 67108864",
+                s.max_body_bytes
+            ));
+        }
+        if self.storage.max_batch == 0 || self.storage.max_batch > 10_000 {
+            return Err("storage.max_batch must be between 1 and 10000".into());
+        }
+        if self.storage.dedup_days == 0 {
+            return Err("storage.dedup_days must be at least 1".into());
+        }
+        if self.auth.enroll_secret.is_some() && self.auth.enroll_secret_file.is_some() {
+            return Err("auth.enroll_secret and auth.enroll_secret_file are exclusive".into());
+        }
+        if let Some(sec) = &self.auth.enroll_secret {
+            if sec.len() < 16 {
+                return Err("auth.enroll_secret must be at least 16 characters".into());
+            }
+        }
+        for (key, list) in [
+            ("auth.admin_tokens", &self.auth.admin_tokens),
+            ("auth.auditor_tokens", &self.auth.auditor_tokens),
+        ] {
+            for (i, t) in list.iter().enumerate() {
+                if t.len() < 32 {
+                    return Err(format!("{key}[{i}] must be at least 32 characters"));
+                }
+            }
+        }
+        let f = &self.fleet;
+        if f.stale_after_intervals == 0 {
+            return Err("fleet.stale_after_intervals must be at least 1".into());
+        }
+        if f.default_interval_seconds < 1 {
+            return Err("fleet.default_interval_seconds must be at least 1".into());
+        }
+        if !(0..=86_400).contains(&f.max_clock_skew_seconds) {
+            return Err("fleet.max_clock_skew_seconds must be between 0 and 86400".into());
+        }
+        if f.max_report_age_days < 1 {
+            return Err("fleet.max_report_age_days must be at least 1".into());
+        }
+        if self.metrics.refresh_seconds == 0 {
+            return Err("metrics.refresh_seconds must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The enrolment secret, read from the file if configured.
+    pub fn enroll_secret(&self) -> anyhow::Result<Option<String>> {
+        if let Some(s) = &self.auth.enroll_secret {
+            return Ok(Some(s.clone()));
+        }
+        if let Some(p) = &self.auth.enroll_secret_file {
+            let t = std::fs::read_to_string(p).map_err(|e| {
+                anyhow::anyhow!("auth.enroll_secret_file {}: cannot read: {e}", p.display())
+            })?;
+            let line = t.lines().next().unwrap_or("").trim().to_string();
+            if line.len() < 16 {
+                anyhow::bail!(
+                    "auth.enroll_secret_file {}: the secret must be at least 16 characters",
+                    p.display()
+                );
+            }
+            return Ok(Some(line));
+        }
+        Ok(None)
+    }
+
+    /// Path of the SQLite database.
+    pub fn database_path(&self) -> PathBuf {
+        self.storage.data_dir.join("vigie.db")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(s: &str) -> anyhow::Result<CollectorConfig> {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("collector.toml");
+        std::fs::write(&p, s).unwrap();
+        CollectorConfig::load(Some(&p))
+    }
+
+    #[test]
+    fn defaults_are_valid_and_loopback() {
+        let c = CollectorConfig::load(None).unwrap();
+        assert!(c.server.listen.ip().is_loopback());
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = load_str("[server]\nlisten = \"127.0.0.1:1\"\nmax_body = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 3") && e.contains("max_body"), "{e}");
+        let e = load_str("[server]\ntls_cert = \"/x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("server.tls_key"), "{e}");
+        let e = load_str("[auth]\nadmin_tokens = [\"short\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("auth.admin_tokens[0]"), "{e}");
+        let e = load_str("[server]\nlisten = \"nonsense\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("listen"), "{e}");
+    }
+}

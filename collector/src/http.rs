@@ -1,0 +1,433 @@
+//! HTTP: routes, authentication, limits, and the mapping of outcomes to status codes. Handlers are
+//! thin: parse, authorise, call ingest/store, answer. Every error body is
+//! `{"error": {"code": "...", "message": "..."}}`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use vigie_checks::wire::HostIdentity;
+
+use crate::auth::{self, NodeIdentity, NodeKeys, Role, Tokens};
+use crate::config::CollectorConfig;
+use crate::ingest::{self, Limits, Rejection};
+use crate::metrics::Metrics;
+use crate::store::hosts::{self, Staleness};
+use crate::store::ingest::IngestOutcome;
+use crate::store::{Store, StoreError};
+
+/// Shared state of every handler.
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub keys: NodeKeys,
+    pub tokens: Tokens,
+    pub enroll_secret: Option<String>,
+    pub config: CollectorConfig,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// Staleness rule at the current time.
+    pub fn staleness(&self) -> Staleness {
+        Staleness {
+            now: crate::store::now_unix(),
+            after_intervals: self.config.fleet.stale_after_intervals,
+            default_interval: self.config.fleet.default_interval_seconds,
+        }
+    }
+}
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    fn unauthorized(message: &str) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+    fn not_found(what: &str) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        tracing::error!(error = %e, "store error");
+        match e {
+            StoreError::Closed => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the collector is shutting down; retry later",
+            ),
+            other => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "store_error",
+                other.to_string(),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// The router with every route.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/enroll", post(enroll))
+        .route("/api/v1/reports", post(post_report))
+        .route("/api/v1/hosts", get(list_hosts))
+        .route("/api/v1/hosts/:id", get(host_detail))
+        .route("/api/v1/hosts/:id/history", get(host_history))
+        .fallback(|| async { ApiError::not_found("no such endpoint; see docs/api.md") })
+        .with_state(state)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// Read the body, refusing it past `limit` bytes with a JSON 413.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("request body exceeds {limit} bytes"),
+        )
+    })
+}
+
+/// The role of the calling person or tool, or 401.
+pub fn require_role(state: &AppState, headers: &HeaderMap, write: bool) -> Result<Role, ApiError> {
+    let token = bearer(headers).ok_or_else(|| {
+        ApiError::unauthorized("missing Authorization: Bearer <admin or auditor token>")
+    })?;
+    let role = state
+        .tokens
+        .role(token)
+        .ok_or_else(|| ApiError::unauthorized("unknown API token"))?;
+    if write && role != Role::Admin {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "auditor tokens may read and export, not write",
+        ));
+    }
+    Ok(role)
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    let now = crate::store::now_unix();
+    let r = state
+        .store
+        .write(move |c| {
+            c.execute(
+                "INSERT INTO meta(key, value) VALUES ('ready_probe', ?1)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [now.to_string()],
+            )?;
+            Ok(())
+        })
+        .await;
+    match r {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: database not writable: {e}\n"),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnrollRequest {
+    enroll_secret: String,
+    host: HostIdentity,
+    #[serde(default)]
+    interval_seconds: Option<u64>,
+}
+
+async fn enroll(State(state): State<Arc<AppState>>, body: Body) -> Result<Response, ApiError> {
+    let bytes = read_body(body, 64 * 1024).await?;
+    let req: EnrollRequest = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("malformed enrolment request: {e}"),
+        )
+    })?;
+    let Some(secret) = &state.enroll_secret else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "enrolment_disabled",
+            "enrolment is disabled: no auth.enroll_secret is configured on the collector",
+        ));
+    };
+    if !auth::secrets_equal(&req.enroll_secret, secret) {
+        state
+            .metrics
+            .enrolments
+            .with_label_values(&["refused"])
+            .inc();
+        tracing::warn!(hostname = %req.host.hostname, "enrolment refused: wrong enrol secret");
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wrong_enroll_secret",
+            "wrong enrolment secret",
+        ));
+    }
+    if req.host.machine_id.trim().is_empty() || req.host.machine_id.len() > 128 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_host",
+            "host.machine_id must be 1 to 128 characters",
+        ));
+    }
+    let key = auth::new_node_key().map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "no_randomness",
+            e.to_string(),
+        )
+    })?;
+    let key_hash = auth::hash_secret(&key);
+    let host = req.host.clone();
+    let interval = req.interval_seconds;
+    let h2 = key_hash.clone();
+    let enrolled = state
+        .store
+        .write(move |c| hosts::enroll(c, &host, &h2, interval, crate::store::now_unix()))
+        .await?;
+    let rotated = enrolled.replaced_key_hash.is_some();
+    state.keys.rotate(
+        key_hash,
+        enrolled.replaced_key_hash,
+        NodeIdentity {
+            host_id: enrolled.host_id,
+            machine_id: req.host.machine_id.clone(),
+        },
+    );
+    state
+        .metrics
+        .enrolments
+        .with_label_values(&[if rotated { "rotated" } else { "enrolled" }])
+        .inc();
+    tracing::info!(host_id = enrolled.host_id, hostname = %req.host.hostname, rotated, "host enrolled");
+    Ok((
+        if rotated {
+            StatusCode::OK
+        } else {
+            StatusCode::CREATED
+        },
+        Json(json!({"host_id": enrolled.host_id, "node_key": key, "rotated": rotated})),
+    )
+        .into_response())
+}
+
+async fn post_report(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let result = ingest_report(&state, &headers, body).await;
+    let outcome = match &result {
+        Ok((_, o)) => *o,
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => "unauthorized",
+        Err(e) if e.status.is_client_error() => "rejected",
+        Err(_) => "error",
+    };
+    state
+        .metrics
+        .ingest_reports
+        .with_label_values(&[outcome])
+        .inc();
+    state
+        .metrics
+        .ingest_duration
+        .with_label_values(&[outcome])
+        .observe(started.elapsed().as_secs_f64());
+    if let Err(e) = &result {
+        tracing::info!(code = e.code, message = %e.message, "report refused");
+    }
+    result.map(|(r, _)| r)
+}
+
+async fn ingest_report(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Response, &'static str), ApiError> {
+    let key = bearer(headers)
+        .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <node key>"))?;
+    let node = state
+        .keys
+        .lookup(key)
+        .ok_or_else(|| ApiError::unauthorized("unknown or rotated node key; re-enrol the agent"))?;
+    let bytes = read_body(body, state.config.server.max_body_bytes).await?;
+    let limits = Limits {
+        now: chrono::Utc::now(),
+        max_skew_s: state.config.fleet.max_clock_skew_seconds,
+        max_age_days: state.config.fleet.max_report_age_days,
+    };
+    let report = ingest::validate(&bytes, &node, &limits).map_err(|r| {
+        let status = match r {
+            Rejection::Malformed(_) => StatusCode::BAD_REQUEST,
+            Rejection::WrongHost { .. } => StatusCode::FORBIDDEN,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError::new(status, r.code(), r.to_string())
+    })?;
+    let report_id = report.report_id.clone();
+    let host_id = node.host_id;
+    let received = crate::store::now_unix();
+    let outcome = state
+        .store
+        .write(move |c| crate::store::ingest::apply_report(c, host_id, &report, received))
+        .await?;
+    match outcome {
+        IngestOutcome::Accepted { transitions } => Ok((
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({"report_id": report_id, "status": "accepted", "transitions": transitions})),
+            )
+                .into_response(),
+            "accepted",
+        )),
+        IngestOutcome::Duplicate => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "duplicate_report",
+            format!("report {report_id} was already received; nothing changed"),
+        ))
+        .or_else(|e| Ok((e.into_response(), "duplicate"))),
+        IngestOutcome::OutOfOrder => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "out_of_order",
+            format!("report {report_id} is older than the newest report already received from this host; nothing changed"),
+        ))
+        .or_else(|e| Ok((e.into_response(), "out_of_order"))),
+    }
+}
+
+async fn list_hosts(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    require_role(&state, &headers, false)?;
+    let st = state.staleness();
+    let s = state.clone();
+    let hosts = blocking(move || Ok(s.store.read(|c| hosts::list_hosts(c, &st))?)).await?;
+    Ok(Json(json!({"hosts": hosts})).into_response())
+}
+
+async fn host_detail(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    require_role(&state, &headers, false)?;
+    let st = state.staleness();
+    let s = state.clone();
+    let detail = blocking(move || Ok(s.store.read(|c| hosts::host_detail(c, id, &st))?)).await?;
+    match detail {
+        Some(d) => Ok(Json(d).into_response()),
+        None => Err(ApiError::not_found(&format!("no host with id {id}"))),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryQuery {
+    check: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn host_history(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Response, ApiError> {
+    require_role(&state, &headers, false)?;
+    if let Some(c) = &q.check {
+        if vigie_checks::find(c).is_none() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "unknown_check",
+                format!("unknown check {c:?}"),
+            ));
+        }
+    }
+    let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
+    let s = state.clone();
+    let rows = blocking(move || {
+        s.store
+            .read(|c| {
+                if !hosts::host_exists(c, id)? {
+                    return Ok(None);
+                }
+                hosts::history(c, id, q.check.as_deref(), limit).map(Some)
+            })
+            .map_err(ApiError::from)
+    })
+    .await?;
+    match rows {
+        Some(r) => Ok(Json(json!({"host_id": id, "transitions": r})).into_response()),
+        None => Err(ApiError::not_found(&format!("no host with id {id}"))),
+    }
+}

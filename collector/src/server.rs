@@ -1,0 +1,148 @@
+//! Serving: bind, TLS or (explicitly) plain HTTP, background refreshers, graceful shutdown.
+//!
+//! On SIGTERM or SIGINT the listener stops accepting, in-flight requests finish (their reports are
+//! committed before they are answered), the writer drains its queue and the WAL is checkpointed.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::auth::{NodeKeys, Tokens};
+use crate::config::CollectorConfig;
+use crate::http::{router, AppState};
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// Run the collector until a termination signal.
+pub async fn serve(cfg: CollectorConfig) -> anyhow::Result<()> {
+    let db = cfg.database_path();
+    let store =
+        Arc::new(Store::open(&db, cfg.storage.max_batch).with_context(|| "cannot open the store")?);
+    tracing::info!(path = %db.display(), "store open");
+    let keys = NodeKeys::load(store.read(crate::store::hosts::all_keys)?);
+    let enroll_secret = cfg.enroll_secret()?;
+    if enroll_secret.is_none() {
+        tracing::warn!("no auth.enroll_secret configured: enrolment is disabled");
+    }
+    let metrics = Arc::new(Metrics::new()?);
+    let state = Arc::new(AppState {
+        store: store.clone(),
+        keys,
+        tokens: Tokens::new(&cfg.auth.admin_tokens, &cfg.auth.auditor_tokens),
+        enroll_secret,
+        config: cfg.clone(),
+        metrics: metrics.clone(),
+    });
+
+    let listener = TcpListener::bind(cfg.server.listen)
+        .with_context(|| format!("cannot listen on {}", cfg.server.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let handle = axum_server::Handle::new();
+    let app = router(state.clone());
+
+    let background = spawn_background(state.clone());
+    let shutdown = {
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutdown requested: finishing in-flight requests");
+            handle.graceful_shutdown(Some(Duration::from_secs(30)));
+        })
+    };
+
+    let result = if cfg.server.insecure_http {
+        tracing::warn!(
+            %addr,
+            "SERVING PLAIN HTTP (server.insecure_http = true): node keys and reports travel unencrypted; \
+             use this only on loopback or behind a TLS-terminating proxy"
+        );
+        tracing::info!(%addr, scheme = "http", "listening");
+        axum_server::from_tcp(listener)
+            .handle(handle)
+            .serve(app.into_make_service())
+            .await
+    } else {
+        let (Some(cert), Some(key)) = (&cfg.server.tls_cert, &cfg.server.tls_key) else {
+            anyhow::bail!(
+                "no TLS certificate configured: set server.tls_cert and server.tls_key, \
+                 or server.insecure_http = true to serve plain HTTP explicitly"
+            );
+        };
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot load TLS certificate {} / key {}",
+                    cert.display(),
+                    key.display()
+                )
+            })?;
+        tracing::info!(%addr, scheme = "https", "listening");
+        axum_server::from_tcp_rustls(listener, tls)
+            .handle(handle)
+            .serve(app.into_make_service())
+            .await
+    };
+    shutdown.abort();
+    background.abort();
+    let _ = background.await;
+    drop(state);
+    result.context("server error")?;
+    match Arc::try_unwrap(store) {
+        Ok(store) => {
+            store.shutdown();
+            tracing::info!("store closed cleanly");
+        }
+        Err(_) => {
+            tracing::warn!("store still referenced at shutdown; queued writes were committed")
+        }
+    }
+    Ok(())
+}
+
+/// Metrics refresh and dedup-window pruning.
+fn spawn_background(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let every = Duration::from_secs(state.config.metrics.refresh_seconds);
+        let mut tick = tokio::time::interval(every);
+        let mut last_prune = 0i64;
+        loop {
+            tick.tick().await;
+            let s = state.clone();
+            let st = state.staleness();
+            let r = tokio::task::spawn_blocking(move || s.metrics.refresh(&s.store, &st)).await;
+            if let Ok(Err(e)) = r {
+                tracing::warn!(error = %e, "metrics refresh failed");
+            }
+            let now = crate::store::now_unix();
+            if now - last_prune >= 3600 {
+                last_prune = now;
+                let keep = i64::from(state.config.storage.dedup_days) * 86_400;
+                let r = state
+                    .store
+                    .write(move |c| crate::store::ingest::prune(c, now - keep))
+                    .await;
+                match r {
+                    Ok((ids, ev)) => tracing::info!(report_ids = ids, evidence = ev, "pruned"),
+                    Err(e) => tracing::warn!(error = %e, "prune failed"),
+                }
+            }
+        }
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

@@ -1,0 +1,362 @@
+//! Hosts: enrolment (node keys) and the read side — current state per check, history, staleness.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use vigie_checks::wire::HostIdentity;
+
+use super::StoreError;
+
+/// Result of an enrolment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolled {
+    pub host_id: i64,
+    /// The hash of the key this enrolment replaced (re-enrolment rotates the key).
+    pub replaced_key_hash: Option<Vec<u8>>,
+}
+
+/// Enrol `host` with a new node key hash; re-enrolling the same machine-id rotates its key.
+pub fn enroll(
+    conn: &Connection,
+    host: &HostIdentity,
+    key_hash: &[u8],
+    interval: Option<u64>,
+    now: i64,
+) -> Result<Enrolled, StoreError> {
+    let existing: Option<(i64, Vec<u8>)> = conn
+        .query_row(
+            "SELECT id, node_key_hash FROM hosts WHERE machine_id = ?1",
+            params![host.machine_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match existing {
+        Some((id, old)) => {
+            conn.execute(
+                "UPDATE hosts SET node_key_hash = ?2, key_rotated_at = ?3, hostname = ?4,
+                    os = ?5, os_version = ?6, kernel = ?7, arch = ?8,
+                    interval_s = COALESCE(?9, interval_s) WHERE id = ?1",
+                params![
+                    id,
+                    key_hash,
+                    now,
+                    host.hostname,
+                    host.os,
+                    host.os_version,
+                    host.kernel,
+                    host.arch,
+                    interval.map(|i| i as i64)
+                ],
+            )?;
+            Ok(Enrolled {
+                host_id: id,
+                replaced_key_hash: Some(old),
+            })
+        }
+        None => {
+            conn.execute(
+                "INSERT INTO hosts(machine_id, hostname, os, os_version, kernel, arch, node_key_hash, enrolled_at, interval_s)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    host.machine_id,
+                    host.hostname,
+                    host.os,
+                    host.os_version,
+                    host.kernel,
+                    host.arch,
+                    key_hash,
+                    now,
+                    interval.map(|i| i as i64)
+                ],
+            )?;
+            Ok(Enrolled {
+                host_id: conn.last_insert_rowid(),
+                replaced_key_hash: None,
+            })
+        }
+    }
+}
+
+/// Every (node key hash, host id, machine id), to fill the authentication cache at start.
+pub fn all_keys(conn: &Connection) -> Result<Vec<(Vec<u8>, i64, String)>, StoreError> {
+    let mut st = conn.prepare("SELECT node_key_hash, id, machine_id FROM hosts")?;
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// How a host is doing as a reporter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostState {
+    /// Reported within its staleness window.
+    Reporting,
+    /// Silent for longer than `stale_after_intervals` × its interval.
+    Stale,
+    /// Enrolled but never reported.
+    Never,
+}
+
+impl HostState {
+    /// Label value for metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostState::Reporting => "reporting",
+            HostState::Stale => "stale",
+            HostState::Never => "never_reported",
+        }
+    }
+}
+
+/// How staleness is judged.
+#[derive(Debug, Clone, Copy)]
+pub struct Staleness {
+    pub now: i64,
+    pub after_intervals: u32,
+    pub default_interval: u64,
+}
+
+impl Staleness {
+    /// State of a host last seen at `last_seen` with announced interval `interval`.
+    pub fn state(&self, last_seen: Option<i64>, interval: Option<i64>) -> HostState {
+        match last_seen {
+            None => HostState::Never,
+            Some(seen) => {
+                let interval = interval.unwrap_or(self.default_interval as i64).max(1);
+                if self.now - seen > interval * self.after_intervals as i64 {
+                    HostState::Stale
+                } else {
+                    HostState::Reporting
+                }
+            }
+        }
+    }
+}
+
+/// A host in the fleet list.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostSummary {
+    pub id: i64,
+    pub hostname: String,
+    pub machine_id: String,
+    pub os: String,
+    pub os_version: String,
+    pub state: HostState,
+    pub enrolled_at: String,
+    pub last_seen_at: Option<String>,
+    pub last_report_at: Option<String>,
+    pub lost_reports: i64,
+    /// Number of checks per status in the host's current state.
+    pub checks: std::collections::BTreeMap<String, i64>,
+}
+
+/// One check's current state on a host.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckState {
+    pub check: String,
+    pub status: String,
+    pub summary: String,
+    pub facts: serde_json::Value,
+    pub evidence: Vec<EvidenceRow>,
+    pub since: String,
+    pub updated_at: String,
+}
+
+/// Stored evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceRow {
+    pub sha256: String,
+    pub kind: String,
+    pub source: String,
+    pub excerpt: String,
+}
+
+/// A host with its current state per check.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostDetail {
+    #[serde(flatten)]
+    pub host: HostSummary,
+    pub kernel: String,
+    pub arch: String,
+    pub interval_seconds: Option<i64>,
+    pub current: Vec<CheckState>,
+}
+
+/// A status change of one check on one host.
+#[derive(Debug, Clone, Serialize)]
+pub struct Transition {
+    pub check: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub at: String,
+    pub report_id: String,
+    pub summary: String,
+}
+
+/// RFC 3339 from Unix seconds.
+pub fn rfc3339(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+const HOST_COLUMNS: &str = "id, hostname, machine_id, os, os_version, enrolled_at, last_seen_at, \
+    last_report_at, lost_reports, interval_s, kernel, arch";
+
+fn host_from_row(
+    r: &rusqlite::Row,
+    st: &Staleness,
+) -> rusqlite::Result<(HostSummary, String, String, Option<i64>)> {
+    let last_seen: Option<i64> = r.get(6)?;
+    let interval: Option<i64> = r.get(9)?;
+    Ok((
+        HostSummary {
+            id: r.get(0)?,
+            hostname: r.get(1)?,
+            machine_id: r.get(2)?,
+            os: r.get(3)?,
+            os_version: r.get(4)?,
+            state: st.state(last_seen, interval),
+            enrolled_at: rfc3339(r.get(5)?),
+            last_seen_at: last_seen.map(rfc3339),
+            last_report_at: r.get::<_, Option<i64>>(7)?.map(rfc3339),
+            lost_reports: r.get(8)?,
+            checks: Default::default(),
+        },
+        r.get(10)?,
+        r.get(11)?,
+        interval,
+    ))
+}
+
+/// Every host with its state and status counts, ordered by hostname.
+pub fn list_hosts(conn: &Connection, st: &Staleness) -> Result<Vec<HostSummary>, StoreError> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {HOST_COLUMNS} FROM hosts ORDER BY hostname, id"
+    ))?;
+    let mut hosts: Vec<HostSummary> = stmt
+        .query_map([], |r| host_from_row(r, st).map(|h| h.0))?
+        .collect::<Result<_, _>>()?;
+    let mut counts =
+        conn.prepare("SELECT host_id, status, count(*) FROM check_state GROUP BY host_id, status")?;
+    let mut by_host: std::collections::HashMap<i64, std::collections::BTreeMap<String, i64>> =
+        Default::default();
+    for row in counts.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })? {
+        let (h, s, n) = row?;
+        by_host.entry(h).or_default().insert(s, n);
+    }
+    for h in &mut hosts {
+        if let Some(c) = by_host.remove(&h.id) {
+            h.checks = c;
+        }
+    }
+    Ok(hosts)
+}
+
+/// One host with its current state per check, or `None`.
+pub fn host_detail(
+    conn: &Connection,
+    id: i64,
+    st: &Staleness,
+) -> Result<Option<HostDetail>, StoreError> {
+    let row = conn
+        .query_row(
+            &format!("SELECT {HOST_COLUMNS} FROM hosts WHERE id = ?1"),
+            params![id],
+            |r| host_from_row(r, st),
+        )
+        .optional()?;
+    let Some((mut host, kernel, arch, interval)) = row else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare(
+        "SELECT check_name, status, summary, facts, evidence, since, updated_at
+         FROM check_state WHERE host_id = ?1 ORDER BY check_name",
+    )?;
+    let raw: Vec<(String, String, String, String, String, i64, i64)> = stmt
+        .query_map(params![id], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut ev_stmt =
+        conn.prepare_cached("SELECT kind, source, excerpt FROM evidence WHERE sha256 = ?1")?;
+    let mut current = Vec::new();
+    for (check, status, summary, facts, evidence, since, updated) in raw {
+        *host.checks.entry(status.clone()).or_default() += 1;
+        let shas: Vec<String> = serde_json::from_str(&evidence).unwrap_or_default();
+        let mut rows = Vec::new();
+        for sha in shas {
+            if let Some((kind, source, excerpt)) = ev_stmt
+                .query_row(params![sha], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?
+            {
+                rows.push(EvidenceRow {
+                    sha256: sha,
+                    kind,
+                    source,
+                    excerpt,
+                });
+            }
+        }
+        current.push(CheckState {
+            check,
+            status,
+            summary,
+            facts: serde_json::from_str(&facts).unwrap_or(serde_json::Value::Null),
+            evidence: rows,
+            since: rfc3339(since),
+            updated_at: rfc3339(updated),
+        });
+    }
+    Ok(Some(HostDetail {
+        host,
+        kernel,
+        arch,
+        interval_seconds: interval,
+        current,
+    }))
+}
+
+/// Status changes of a host, oldest first, optionally for one check.
+pub fn history(
+    conn: &Connection,
+    id: i64,
+    check: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Transition>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT check_name, from_status, to_status, at, report_id, summary FROM transitions
+         WHERE host_id = ?1 AND (?2 IS NULL OR check_name = ?2) ORDER BY at, id LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![id, check, limit], |r| {
+        Ok(Transition {
+            check: r.get(0)?,
+            from: r.get(1)?,
+            to: r.get(2)?,
+            at: rfc3339(r.get(3)?),
+            report_id: r.get(4)?,
+            summary: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Whether a host exists.
+pub fn host_exists(conn: &Connection, id: i64) -> Result<bool, StoreError> {
+    Ok(conn
+        .query_row("SELECT 1 FROM hosts WHERE id = ?1", params![id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}

@@ -1,0 +1,165 @@
+//! Applying one validated report to the store: keep changes, not repetitions.
+//!
+//! A report costs one row in the dedup window (`recent_reports`, pruned after `dedup_days`), an
+//! in-place update of the host and of its current state per check, and a counter bump in the daily
+//! roll-up. Only a status change adds a `transitions` row, and only new evidence content adds an
+//! `evidence` row. A fleet whose state does not change grows the database by its daily roll-up rows.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use vigie_checks::wire::Report;
+
+use super::StoreError;
+
+/// What happened to a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// Stored; `transitions` status changes were recorded.
+    Accepted { transitions: usize },
+    /// This report id was already stored: nothing changed.
+    Duplicate,
+    /// Older than the newest report already stored for this host: refused, nothing changed.
+    OutOfOrder,
+}
+
+/// Apply `report` from `host_id`, received at `received_at` (Unix seconds).
+pub fn apply_report(
+    conn: &Connection,
+    host_id: i64,
+    report: &Report,
+    received_at: i64,
+) -> Result<IngestOutcome, StoreError> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO recent_reports(report_id, host_id, received_at) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![report.report_id, host_id, received_at])?;
+    if inserted == 0 {
+        return Ok(IngestOutcome::Duplicate);
+    }
+    let collected_at = report.collected_at.timestamp();
+    let last: Option<Option<i64>> = conn
+        .prepare_cached("SELECT last_report_at FROM hosts WHERE id = ?1")?
+        .query_row(params![host_id], |r| r.get(0))
+        .optional()?;
+    let Some(last) = last else {
+        return Err(StoreError::Invalid(format!(
+            "host {host_id} does not exist"
+        )));
+    };
+    if last.is_some_and(|l| collected_at < l) {
+        // The dedup row must not stay behind: the caller's savepoint is rolled back on error,
+        // but this is a refusal, not an error, so undo it here.
+        conn.prepare_cached("DELETE FROM recent_reports WHERE report_id = ?1")?
+            .execute(params![report.report_id])?;
+        return Ok(IngestOutcome::OutOfOrder);
+    }
+
+    let mut transitions = 0;
+    for result in &report.results {
+        let evidence_shas: Vec<&str> = result.evidence.iter().map(|e| e.sha256.as_str()).collect();
+        let evidence_json = serde_json::to_string(&evidence_shas).unwrap_or_else(|_| "[]".into());
+        let previous: Option<(String, String)> = conn
+            .prepare_cached(
+                "SELECT status, evidence FROM check_state WHERE host_id = ?1 AND check_name = ?2",
+            )?
+            .query_row(params![host_id, result.check], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let status = result.status.as_str();
+        let changed = previous.as_ref().is_none_or(|(s, _)| s != status);
+        if previous.as_ref().is_none_or(|(_, ev)| *ev != evidence_json) {
+            let mut ins = conn.prepare_cached(
+                "INSERT OR IGNORE INTO evidence(sha256, kind, source, excerpt) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for ev in &result.evidence {
+                let kind = serde_json::to_value(ev.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                ins.execute(params![ev.sha256, kind, ev.source, ev.excerpt])?;
+            }
+        }
+        let facts = serde_json::Value::Object(result.facts.clone()).to_string();
+        if changed {
+            conn.prepare_cached(
+                "INSERT INTO transitions(host_id, check_name, from_status, to_status, at, report_id, summary, evidence)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                host_id,
+                result.check,
+                previous.as_ref().map(|(s, _)| s.as_str()),
+                status,
+                collected_at,
+                report.report_id,
+                result.summary,
+                evidence_json
+            ])?;
+            transitions += 1;
+        }
+        conn.prepare_cached(
+            "INSERT INTO check_state(host_id, check_name, status, summary, facts, evidence, since, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+             ON CONFLICT(host_id, check_name) DO UPDATE SET
+                status = excluded.status, summary = excluded.summary, facts = excluded.facts,
+                evidence = excluded.evidence, updated_at = excluded.updated_at,
+                since = CASE WHEN check_state.status = excluded.status THEN check_state.since ELSE excluded.since END",
+        )?
+        .execute(params![
+            host_id,
+            result.check,
+            status,
+            result.summary,
+            facts,
+            evidence_json,
+            collected_at
+        ])?;
+    }
+
+    conn.prepare_cached(
+        "UPDATE hosts SET hostname = ?2, os = ?3, os_version = ?4, kernel = ?5, arch = ?6,
+            last_seen_at = ?7, last_report_at = ?8, last_report_id = ?9,
+            interval_s = COALESCE(?10, interval_s), lost_reports = lost_reports + ?11
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        host_id,
+        report.host.hostname,
+        report.host.os,
+        report.host.os_version,
+        report.host.kernel,
+        report.host.arch,
+        received_at,
+        collected_at,
+        report.report_id,
+        report.interval_seconds.map(|s| s as i64),
+        report.lost_reports as i64
+    ])?;
+    let day = chrono::DateTime::from_timestamp(received_at, 0)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    conn.prepare_cached(
+        "INSERT INTO daily(host_id, day, reports, first_seen, last_seen) VALUES (?1, ?2, 1, ?3, ?3)
+         ON CONFLICT(host_id, day) DO UPDATE SET reports = reports + 1,
+            first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)",
+    )?
+    .execute(params![host_id, day, received_at])?;
+    Ok(IngestOutcome::Accepted { transitions })
+}
+
+/// Forget report ids older than the dedup window, and evidence no longer referenced by any current
+/// state or transition. Returns (report ids, evidence rows) deleted.
+pub fn prune(conn: &Connection, older_than: i64) -> Result<(usize, usize), StoreError> {
+    let ids = conn.execute(
+        "DELETE FROM recent_reports WHERE received_at < ?1",
+        params![older_than],
+    )?;
+    let ev = conn.execute(
+        "DELETE FROM evidence WHERE sha256 NOT IN (
+            SELECT value FROM check_state, json_each(check_state.evidence)
+            UNION SELECT value FROM transitions, json_each(transitions.evidence))",
+        [],
+    )?;
+    Ok((ids, ev))
+}

@@ -1,0 +1,158 @@
+//! Versioned, forward-only schema migrations. `PRAGMA user_version` holds the applied version;
+//! each step runs in its own transaction. Never edit a released step: add a new one.
+
+use rusqlite::Connection;
+
+/// Migration steps; index + 1 is the version a step brings the database to.
+pub static MIGRATIONS: &[&str] = &[
+    // v1: hosts, current state, transitions, daily roll-up, dedup window, evidence.
+    r#"
+    CREATE TABLE hosts (
+        id              INTEGER PRIMARY KEY,
+        machine_id      TEXT NOT NULL UNIQUE,
+        hostname        TEXT NOT NULL,
+        os              TEXT NOT NULL DEFAULT '',
+        os_version      TEXT NOT NULL DEFAULT '',
+        kernel          TEXT NOT NULL DEFAULT '',
+        arch            TEXT NOT NULL DEFAULT '',
+        node_key_hash   BLOB NOT NULL UNIQUE,
+        enrolled_at     INTEGER NOT NULL,
+        key_rotated_at  INTEGER,
+        interval_s      INTEGER,
+        last_seen_at    INTEGER,
+        last_report_at  INTEGER,
+        last_report_id  TEXT,
+        lost_reports    INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE check_state (
+        host_id     INTEGER NOT NULL REFERENCES hosts(id),
+        check_name  TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        summary     TEXT NOT NULL,
+        facts       TEXT NOT NULL,
+        evidence    TEXT NOT NULL,
+        since       INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        PRIMARY KEY (host_id, check_name)
+    ) WITHOUT ROWID;
+    CREATE INDEX check_state_by_check ON check_state(check_name, status);
+    CREATE TABLE transitions (
+        id           INTEGER PRIMARY KEY,
+        host_id      INTEGER NOT NULL REFERENCES hosts(id),
+        check_name   TEXT NOT NULL,
+        from_status  TEXT,
+        to_status    TEXT NOT NULL,
+        at           INTEGER NOT NULL,
+        report_id    TEXT NOT NULL,
+        summary      TEXT NOT NULL,
+        evidence     TEXT NOT NULL
+    );
+    CREATE INDEX transitions_by_host ON transitions(host_id, check_name, at);
+    CREATE INDEX transitions_by_time ON transitions(at);
+    CREATE TABLE daily (
+        host_id     INTEGER NOT NULL REFERENCES hosts(id),
+        day         TEXT NOT NULL,
+        reports     INTEGER NOT NULL,
+        first_seen  INTEGER NOT NULL,
+        last_seen   INTEGER NOT NULL,
+        PRIMARY KEY (host_id, day)
+    ) WITHOUT ROWID;
+    CREATE TABLE recent_reports (
+        report_id    TEXT PRIMARY KEY,
+        host_id      INTEGER NOT NULL,
+        received_at  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX recent_reports_by_time ON recent_reports(received_at);
+    CREATE TABLE evidence (
+        sha256   TEXT PRIMARY KEY,
+        kind     TEXT NOT NULL,
+        source   TEXT NOT NULL,
+        excerpt  TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    "#,
+];
+
+/// The version a fully migrated database has.
+pub fn latest() -> u32 {
+    MIGRATIONS.len() as u32
+}
+
+/// Apply every step above the database's version. Refuses a database newer than this build.
+pub fn migrate(conn: &mut Connection) -> Result<u32, String> {
+    let current: u32 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| format!("cannot read schema version: {e}"))?;
+    if current > latest() {
+        return Err(format!(
+            "database schema version {current} is newer than this collector understands ({}); \
+             upgrade vigie-collector",
+            latest()
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = i as u32 + 1;
+        let tx = conn
+            .transaction()
+            .map_err(|e| format!("migration to v{version}: {e}"))?;
+        tx.execute_batch(sql)
+            .map_err(|e| format!("migration to v{version}: {e}"))?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(|e| format!("migration to v{version}: {e}"))?;
+        tx.commit()
+            .map_err(|e| format!("migration to v{version}: {e}"))?;
+        tracing::info!(version, "schema migrated");
+    }
+    Ok(latest())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(c: &Connection) -> u32 {
+        c.pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap()
+    }
+
+    /// From an empty file and from every earlier version, migration reaches the latest version and
+    /// keeps the rows written at the earlier version.
+    #[test]
+    fn migrates_from_every_earlier_version() {
+        for start in 0..=latest() {
+            let d = tempfile::tempdir().unwrap();
+            let path = d.path().join("v.db");
+            let mut c = Connection::open(&path).unwrap();
+            for (i, sql) in MIGRATIONS.iter().enumerate().take(start as usize) {
+                c.execute_batch(sql).unwrap();
+                c.pragma_update(None, "user_version", i as u32 + 1).unwrap();
+            }
+            if start >= 1 {
+                c.execute(
+                    "INSERT INTO hosts(machine_id, hostname, node_key_hash, enrolled_at) VALUES ('m', 'h', x'00', 1)",
+                    [],
+                )
+                .unwrap();
+            }
+            drop(c);
+            let mut c = Connection::open(&path).unwrap();
+            assert_eq!(migrate(&mut c).unwrap(), latest());
+            assert_eq!(version(&c), latest(), "from v{start}");
+            if start >= 1 {
+                let n: i64 = c
+                    .query_row("SELECT count(*) FROM hosts", [], |r| r.get(0))
+                    .unwrap();
+                assert_eq!(n, 1, "rows kept from v{start}");
+            }
+            // Idempotent.
+            assert_eq!(migrate(&mut c).unwrap(), latest());
+        }
+    }
+
+    #[test]
+    fn refuses_a_newer_database() {
+        let mut c = Connection::open_in_memory().unwrap();
+        c.pragma_update(None, "user_version", latest() + 1).unwrap();
+        assert!(migrate(&mut c).unwrap_err().contains("newer"));
+    }
+}

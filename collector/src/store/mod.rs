@@ -1,0 +1,139 @@
+//! The store: everything the collector keeps, in one SQLite file (WAL mode).
+//!
+//! All SQL lives under this module. One writer thread owns the only write connection and applies
+//! batches of operations in one transaction each (one savepoint per operation, so one failing
+//! operation does not sink its neighbours); callers are answered only after the commit. Readers use
+//! their own connections from a small pool and never block the writer (WAL).
+//!
+//! - `migrations` — schema versions.
+//! - `writer` — the batching writer.
+//! - `ingest` — applying a report: dedup, current state, transitions, daily roll-up, evidence.
+//! - `hosts` — enrolment and the read side of hosts, states and history.
+
+pub mod fleet;
+pub mod hosts;
+pub mod ingest;
+pub mod migrations;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OpenFlags};
+
+pub use writer::WriterStats;
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database {path}: {message}")]
+    Open { path: String, message: String },
+    #[error("the store is shutting down")]
+    Closed,
+    #[error("commit failed: {0}")]
+    Commit(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Handle to the database: the writer queue plus a pool of read connections.
+pub struct Store {
+    path: PathBuf,
+    readers: Mutex<Vec<Connection>>,
+    writer: writer::Writer,
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+impl Store {
+    /// Open (creating if needed) the database at `path`, migrate it, and start the writer.
+    pub fn open(path: &Path, max_batch: usize) -> Result<Store, StoreError> {
+        let open_err = |message: String| StoreError::Open {
+            path: path.display().to_string(),
+            message,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| open_err(format!("cannot create directory: {e}")))?;
+        }
+        let mut conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(|e| open_err(e.to_string()))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(open_err(format!("cannot switch to WAL mode (got {mode})")));
+        }
+        // FULL: an acknowledged report survives a power cut, not only a crash.
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| open_err(e.to_string()))?;
+        configure(&conn).map_err(|e| open_err(e.to_string()))?;
+        migrations::migrate(&mut conn).map_err(open_err)?;
+        let writer = writer::Writer::spawn(conn, max_batch);
+        Ok(Store {
+            path: path.to_path_buf(),
+            readers: Mutex::new(Vec::new()),
+            writer,
+        })
+    }
+
+    /// Path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Run `op` in the writer's next batch; resolves after the batch is committed.
+    pub async fn write<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.writer.submit(op).await
+    }
+
+    /// Run `op` on a read connection (blocking: call from `spawn_blocking` in async code).
+    pub fn read<T>(
+        &self,
+        op: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = self.readers.lock().ok().and_then(|mut p| p.pop());
+        let conn = match conn {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                configure(&c)?;
+                c
+            }
+        };
+        let result = op(&conn);
+        if let Ok(mut pool) = self.readers.lock() {
+            if pool.len() < 8 {
+                pool.push(conn);
+            }
+        }
+        result
+    }
+
+    /// Counters of the writer (batches, operations).
+    pub fn writer_stats(&self) -> WriterStats {
+        self.writer.stats()
+    }
+
+    /// Stop accepting writes, commit what is queued, and wait for the writer to finish.
+    pub fn shutdown(self) {
+        self.writer.shutdown();
+    }
+}
+
+/// Current Unix time in seconds.
+pub fn now_unix() -> i64 {
+    chrono::Utc::now().timestamp()
+}

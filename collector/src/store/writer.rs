@@ -1,0 +1,163 @@
+//! The single writer: a thread that owns the write connection and commits operations in batches.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::StoreError;
+
+type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// An operation: runs inside a savepoint, says whether it succeeded, and returns how to answer
+/// its caller once the batch's fate is known.
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Finish) + Send>;
+
+/// Counters exposed as metrics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriterStats {
+    pub batches: u64,
+    pub operations: u64,
+    pub failed_commits: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    batches: AtomicU64,
+    operations: AtomicU64,
+    failed_commits: AtomicU64,
+}
+
+pub(super) struct Writer {
+    sender: Option<mpsc::Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+    counters: Arc<Counters>,
+}
+
+impl Writer {
+    pub(super) fn spawn(mut conn: Connection, max_batch: usize) -> Writer {
+        let (sender, mut rx) = mpsc::channel::<Job>(max_batch * 4);
+        let counters = Arc::new(Counters::default());
+        let c = counters.clone();
+        let thread = std::thread::Builder::new()
+            .name("vigie-store-writer".into())
+            .spawn(move || {
+                while let Some(first) = rx.blocking_recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < max_batch {
+                        match rx.try_recv() {
+                            Ok(j) => batch.push(j),
+                            Err(_) => break,
+                        }
+                    }
+                    let n = batch.len() as u64;
+                    let outcome = run_batch(&mut conn, batch);
+                    c.batches.fetch_add(1, Ordering::Relaxed);
+                    c.operations.fetch_add(n, Ordering::Relaxed);
+                    if !outcome {
+                        c.failed_commits.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                // Channel closed: everything queued has been committed. Fold the WAL back.
+                let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
+            })
+            .expect("spawn writer thread");
+        Writer {
+            sender: Some(sender),
+            thread: Some(thread),
+            counters,
+        }
+    }
+
+    pub(super) async fn submit<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<T, StoreError>>();
+        let job: Job = Box::new(move |conn: &Connection| {
+            let result = op(conn);
+            let ok = result.is_ok();
+            let finish: Finish = Box::new(move |commit: Result<(), String>| {
+                let answer = match commit {
+                    Ok(()) => result,
+                    Err(e) => Err(StoreError::Commit(e)),
+                };
+                let _ = tx.send(answer);
+            });
+            (ok, finish)
+        });
+        let sender = self.sender.as_ref().ok_or(StoreError::Closed)?;
+        sender.send(job).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    pub(super) fn stats(&self) -> WriterStats {
+        WriterStats {
+            batches: self.counters.batches.load(Ordering::Relaxed),
+            operations: self.counters.operations.load(Ordering::Relaxed),
+            failed_commits: self.counters.failed_commits.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(super) fn shutdown(mut self) {
+        self.sender.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Apply a batch in one transaction, one savepoint per job. Returns whether the commit succeeded.
+fn run_batch(conn: &mut Connection, batch: Vec<Job>) -> bool {
+    let mut finishers = Vec::with_capacity(batch.len());
+    let tx = match conn.transaction() {
+        Ok(tx) => tx,
+        Err(e) => {
+            let msg = e.to_string();
+            for job in batch {
+                // Cannot even begin: answer every caller with the error without running its op.
+                let (_, finish) = job(&fail_conn());
+                finish(Err(msg.clone()));
+            }
+            return false;
+        }
+    };
+    let mut tx = tx;
+    for job in batch {
+        match tx.savepoint() {
+            Ok(mut sp) => {
+                let (ok, finish) = job(&sp);
+                if ok {
+                    let _ = sp.commit();
+                } else {
+                    let _ = sp.rollback();
+                }
+                finishers.push(finish);
+            }
+            Err(e) => {
+                let (_, finish) = job(&fail_conn());
+                let msg = e.to_string();
+                finish(Err(msg));
+            }
+        }
+    }
+    let result = tx.commit().map_err(|e| e.to_string());
+    if let Err(e) = &result {
+        tracing::error!(error = %e, "batch commit failed");
+    }
+    let ok = result.is_ok();
+    for f in finishers {
+        f(result.clone());
+    }
+    ok
+}
+
+/// A connection on which every statement fails, so a job that cannot get a savepoint still
+/// produces its answer (an error) through the normal path.
+fn fail_conn() -> Connection {
+    let c = Connection::open_in_memory().expect("in-memory sqlite");
+    let _ = c.execute_batch("PRAGMA query_only = ON;");
+    c
+}
