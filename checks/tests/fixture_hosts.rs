@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods)] // the harness itself reads fixture directories
 //! Runs every fixture host in `tests/fixtures/hosts/` and compares each check's result with the
 //! host's `expected.toml`:
 //!

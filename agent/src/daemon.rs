@@ -1,0 +1,195 @@
+//! `vigie-agent run`: run the checks every interval (with jitter), spool each report, and deliver
+//! the spool in order, backing off exponentially while the collector is unreachable.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::time::Instant;
+
+use crate::checks_run::{self, Target};
+use crate::client::{Client, Delivery};
+use crate::config::AgentConfig;
+use crate::spool::Spool;
+
+/// First retry delay after a failed delivery; doubled on each failure up to `MAX_BACKOFF`.
+const MIN_BACKOFF: Duration = Duration::from_secs(2);
+const MAX_BACKOFF: Duration = Duration::from_secs(600);
+
+/// Files the agent keeps in its state directory.
+pub struct StatePaths {
+    pub node_key: PathBuf,
+    pub ca: PathBuf,
+    pub spool: PathBuf,
+}
+
+impl StatePaths {
+    pub fn new(state_dir: &Path) -> StatePaths {
+        StatePaths {
+            node_key: state_dir.join("node_key"),
+            ca: state_dir.join("collector-ca.pem"),
+            spool: state_dir.join("spool"),
+        }
+    }
+}
+
+/// How the daemon was asked to run.
+pub struct RunOptions<'a> {
+    pub target: Target<'a>,
+    pub state_dir: PathBuf,
+    pub interval: Duration,
+    pub jitter: Duration,
+    /// Run the checks once, try to deliver the spool once, and exit.
+    pub once: bool,
+}
+
+/// Outcome of a `--once` run: whether everything was delivered.
+pub enum OnceOutcome {
+    AllDelivered,
+    Pending(usize),
+}
+
+fn random_below(max: Duration) -> Duration {
+    if max.is_zero() {
+        return Duration::ZERO;
+    }
+    let mut b = [0u8; 8];
+    let _ = getrandom::getrandom(&mut b);
+    Duration::from_millis(u64::from_le_bytes(b) % (max.as_millis() as u64 + 1))
+}
+
+/// Read the node key written by `enroll`.
+pub fn read_node_key(paths: &StatePaths) -> anyhow::Result<String> {
+    let key = std::fs::read_to_string(&paths.node_key).with_context(|| {
+        format!(
+            "no node key at {}: run `vigie-agent enroll` first",
+            paths.node_key.display()
+        )
+    })?;
+    Ok(key.trim().to_string())
+}
+
+/// The collector client from config and state (the CA pinned at enrolment wins over none).
+pub fn client_for(cfg: &AgentConfig, paths: &StatePaths) -> anyhow::Result<Client> {
+    let url = cfg
+        .collector
+        .url
+        .as_deref()
+        .context("collector.url is not set in the agent config")?;
+    let ca = cfg
+        .collector
+        .ca_file
+        .clone()
+        .or_else(|| paths.ca.exists().then(|| paths.ca.clone()));
+    Client::new(url, ca.as_deref(), cfg.collector_timeout())
+}
+
+/// Deliver spooled reports oldest first until the spool is empty or the collector cannot take more.
+/// Returns `Ok(None)` when empty, `Ok(Some(reason))` when delivery must wait.
+pub async fn flush(spool: &Spool, client: &Client, node_key: &str) -> anyhow::Result<Option<String>> {
+    while let Some(entry) = spool.oldest()? {
+        let name = entry.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        match client.deliver(node_key, entry.body.clone()).await {
+            Delivery::Accepted => {
+                spool.remove(&entry)?;
+                tracing::info!(spooled = %name, "report delivered");
+            }
+            Delivery::AlreadyReceived => {
+                spool.remove(&entry)?;
+                tracing::info!(spooled = %name, "report was already delivered");
+            }
+            Delivery::Retry(reason) => return Ok(Some(reason)),
+            Delivery::Unauthorized(msg) => {
+                tracing::error!(message = %msg, "collector refused the node key; run `vigie-agent enroll` again (reports stay spooled)");
+                return Ok(Some(format!("unauthorized: {msg}")));
+            }
+            Delivery::Refused { status, message } => {
+                let kept = spool.reject(&entry)?;
+                tracing::error!(status, message = %message, kept = %kept.display(), "collector refused a report; it will not be resent");
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Run checks and build the report JSON for the spool.
+async fn produce(cfg: &AgentConfig, opts: &RunOptions<'_>, spool: &Spool) -> anyhow::Result<()> {
+    let cfg2 = cfg.clone();
+    let root = opts.target.root.map(Path::to_path_buf);
+    let state_dir = opts.state_dir.clone();
+    let interval = opts.interval.as_secs();
+    let lost = spool.lost();
+    let mut report = tokio::task::spawn_blocking(move || {
+        let target = Target {
+            root: root.as_deref(),
+            state_dir: Some(&state_dir),
+        };
+        checks_run::run_once(&cfg2, &target, None)
+    })
+    .await
+    .context("check run panicked")??;
+    report.interval_seconds = Some(interval);
+    report.lost_reports = lost;
+    let body = serde_json::to_vec(&report)?;
+    spool.push(&body)?;
+    tracing::info!(report_id = %report.report_id, results = report.results.len(), lost, "report spooled");
+    Ok(())
+}
+
+/// The daemon (or a single pass with `once`).
+pub async fn run(cfg: &AgentConfig, opts: RunOptions<'_>) -> anyhow::Result<OnceOutcome> {
+    let paths = StatePaths::new(&opts.state_dir);
+    let node_key = read_node_key(&paths)?;
+    let client = client_for(cfg, &paths)?;
+    let spool = Spool::open(&paths.spool, cfg.spool.max_reports, cfg.spool.max_bytes)?;
+
+    if opts.once {
+        produce(cfg, &opts, &spool).await?;
+        if let Some(reason) = flush(&spool, &client, &node_key).await? {
+            tracing::warn!(reason = %reason, "collector unavailable; reports stay spooled");
+        }
+        let left = spool.len()?;
+        return Ok(if left == 0 { OnceOutcome::AllDelivered } else { OnceOutcome::Pending(left) });
+    }
+
+    let mut next_run = Instant::now() + random_below(opts.jitter.min(Duration::from_secs(5)));
+    let mut backoff = MIN_BACKOFF;
+    let mut next_flush = Instant::now();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tracing::info!(interval_s = opts.interval.as_secs(), "agent running");
+    loop {
+        let now = Instant::now();
+        if now >= next_run {
+            if let Err(e) = produce(cfg, &opts, &spool).await {
+                tracing::error!(error = %format!("{e:#}"), "check run failed");
+            }
+            next_run = Instant::now() + opts.interval + random_below(opts.jitter);
+            next_flush = Instant::now();
+        }
+        if Instant::now() >= next_flush {
+            match flush(&spool, &client, &node_key).await {
+                Ok(None) => {
+                    backoff = MIN_BACKOFF;
+                    next_flush = next_run;
+                }
+                Ok(Some(reason)) => {
+                    let wait = backoff + random_below(backoff / 4);
+                    tracing::warn!(reason = %reason, retry_in_s = wait.as_secs(), spooled = spool.len().unwrap_or(0), "delivery postponed");
+                    next_flush = Instant::now() + wait;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "spool error");
+                    next_flush = Instant::now() + MAX_BACKOFF;
+                }
+            }
+        }
+        let wake = next_run.min(next_flush);
+        tokio::select! {
+            _ = tokio::time::sleep_until(wake) => {}
+            _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
+            _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted: stopping"); break; }
+        }
+    }
+    Ok(OnceOutcome::Pending(spool.len()?))
+}
