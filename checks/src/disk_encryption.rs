@@ -93,12 +93,14 @@ impl DiskEncryptionConfig {
     }
 
     fn ignores(&self, mount_point: &str) -> bool {
-        self.ignore_mounts.iter().any(|pat| match pat.strip_suffix("/*") {
-            Some(dir) => mount_point
-                .strip_prefix(dir)
-                .is_some_and(|rest| rest.starts_with('/')),
-            None => pat == mount_point,
-        })
+        self.ignore_mounts
+            .iter()
+            .any(|pat| match pat.strip_suffix("/*") {
+                Some(dir) => mount_point
+                    .strip_prefix(dir)
+                    .is_some_and(|rest| rest.starts_with('/')),
+                None => pat == mount_point,
+            })
     }
 }
 
@@ -126,21 +128,33 @@ impl crate::Check for DiskEncryption {
         let all = match parse_mountinfo(&text) {
             Ok(m) => m,
             Err(e) => {
-                return CheckResult::new(id, Status::Error, format!("could not parse {MOUNTINFO}: {e}"))
-                    .with_evidence(vec![mountinfo_ev])
+                return CheckResult::new(
+                    id,
+                    Status::Error,
+                    format!("could not parse {MOUNTINFO}: {e}"),
+                )
+                .with_evidence(vec![mountinfo_ev])
             }
         };
         let mounts = visible_mounts(all);
         let mut evidence = vec![mountinfo_ev];
         let Some(root) = mounts.iter().find(|m| m.mount_point == "/") else {
-            return CheckResult::new(id, Status::Error, format!("{MOUNTINFO} lists no mount for /"))
-                .with_evidence(evidence);
+            return CheckResult::new(
+                id,
+                Status::Error,
+                format!("{MOUNTINFO} lists no mount for /"),
+            )
+            .with_evidence(evidence);
         };
         let sysfs = match Sysfs::scan(ctx.probe) {
             Ok(s) => s,
             Err(e) => {
-                return CheckResult::new(id, Status::Error, format!("could not index block devices: {e}"))
-                    .with_evidence(evidence)
+                return CheckResult::new(
+                    id,
+                    Status::Error,
+                    format!("could not index block devices: {e}"),
+                )
+                .with_evidence(evidence)
             }
         };
         if let Some(reason) = not_applicable(root, &sysfs) {
@@ -165,8 +179,11 @@ impl crate::Check for DiskEncryption {
                     Some(state)
                 }
                 Err(e) => {
-                    let datasets: Vec<&str> = zfs_mounted.iter().map(|m| m.source.as_str()).collect();
-                    report.undetermined.push(format!("ZFS datasets {}: {e}", datasets.join(", ")));
+                    let datasets: Vec<&str> =
+                        zfs_mounted.iter().map(|m| m.source.as_str()).collect();
+                    report
+                        .undetermined
+                        .push(format!("ZFS datasets {}: {e}", datasets.join(", ")));
                     None
                 }
             }
@@ -191,7 +208,9 @@ impl crate::Check for DiskEncryption {
                 None
             };
             if let Some(reason) = skip {
-                report.skipped.push(json!({"mount": m.mount_point, "fstype": m.fstype, "reason": reason}));
+                report
+                    .skipped
+                    .push(json!({"mount": m.mount_point, "fstype": m.fstype, "reason": reason}));
                 continue;
             }
             if class == FsClass::Zfs && zfs_state.is_none() {
@@ -214,15 +233,27 @@ impl crate::Check for DiskEncryption {
                                     .resolve_dev_path(&s.filename)
                                     .and_then(|name| judge.device(&name))
                                     .map(|v| (v, None)),
-                                SwapKind::File => judge.file(&s.filename).map(|(v, on)| (v, Some(on))),
+                                SwapKind::File => {
+                                    judge.file(&s.filename).map(|(v, on)| (v, Some(on)))
+                                }
                             };
                             match judged {
-                                Ok((v, on)) => report.swap(&s.filename, &s.kind, v, on, cfg.require_swap_encryption),
-                                Err(e) => report.undetermined.push(format!("swap {}: {e}", s.filename)),
+                                Ok((v, on)) => report.swap(
+                                    &s.filename,
+                                    &s.kind,
+                                    v,
+                                    on,
+                                    cfg.require_swap_encryption,
+                                ),
+                                Err(e) => report
+                                    .undetermined
+                                    .push(format!("swap {}: {e}", s.filename)),
                             }
                         }
                     }
-                    Err(e) => report.undetermined.push(format!("could not parse {SWAPS}: {e}")),
+                    Err(e) => report
+                        .undetermined
+                        .push(format!("could not parse {SWAPS}: {e}")),
                 }
             }
             // Kernels built without swap support have no /proc/swaps: no swap.
@@ -231,7 +262,9 @@ impl crate::Check for DiskEncryption {
         }
 
         evidence.extend(sysfs.evidence());
-        report.finish(id, cfg.require_swap_encryption).with_evidence(evidence)
+        report
+            .finish(id, cfg.require_swap_encryption)
+            .with_evidence(evidence)
     }
 }
 
@@ -268,7 +301,6 @@ fn not_applicable(root: &Mount, sysfs: &Sysfs) -> Option<String> {
 
 /// Run `zfs get` (trying both usual paths) and parse it.
 fn read_zfs(probe: &dyn Probe) -> Result<(BTreeMap<String, ZfsEncryption>, Evidence), String> {
-    let mut last = None;
     for program in ZFS_PROGRAMS {
         let mut argv = vec![program];
         argv.extend(ZFS_ARGS);
@@ -286,14 +318,13 @@ fn read_zfs(probe: &dyn Probe) -> Result<(BTreeMap<String, ZfsEncryption>, Evide
                     .map(|state| (state, ev))
                     .map_err(|e| format!("could not parse `{}`: {e}", argv.join(" ")));
             }
-            Err(e @ ProbeError::CommandNotFound { .. }) => last = Some(e),
+            Err(ProbeError::CommandNotFound { .. }) => continue,
             Err(e) => return Err(e.to_string()),
         }
     }
     Err(format!(
-        "ZFS is mounted but no zfs command was found ({}): {}",
-        ZFS_PROGRAMS.join(", "),
-        last.map(|e| e.to_string()).unwrap_or_default()
+        "ZFS is mounted but no zfs command was found (looked for {})",
+        ZFS_PROGRAMS.join(" and ")
     ))
 }
 
@@ -327,18 +358,28 @@ impl Report {
             Some(how) => self.protected.push(format!("{} ({how})", m.mount_point)),
             None => self.unencrypted.push(label),
         }
-        self.volumes.push(json!({
+        let mut fact = json!({
             "mount": m.mount_point,
             "fstype": m.fstype,
             "source": m.source,
             "device": v.device,
             "stack": v.stack,
             "encrypted": v.protection.is_protected(),
-            "method": method,
-        }));
+        });
+        if let Some(how) = method {
+            fact["method"] = how.into();
+        }
+        self.volumes.push(fact);
     }
 
-    fn swap(&mut self, filename: &str, kind: &SwapKind, v: Verdict, on: Option<String>, required: bool) {
+    fn swap(
+        &mut self,
+        filename: &str,
+        kind: &SwapKind,
+        v: Verdict,
+        on: Option<String>,
+        required: bool,
+    ) {
         let label = match &on {
             Some(mount) => format!("swap file {filename} (on {mount})"),
             None if filename == format!("/dev/{}", v.device) => format!("swap {filename}"),
@@ -350,24 +391,35 @@ impl Report {
             None if required => self.unencrypted.push(label),
             None => self.tolerated.push(label),
         }
-        self.swaps.push(json!({
+        let mut fact = json!({
             "swap": filename,
             "type": match kind { SwapKind::Partition => "partition", SwapKind::File => "file" },
-            "on_mount": on,
             "device": v.device,
             "stack": v.stack,
             "encrypted": v.protection.is_protected(),
-            "method": method,
-        }));
+        });
+        if let Some(how) = method {
+            fact["method"] = how.into();
+        }
+        if let Some(mount) = on {
+            fact["on_mount"] = mount.into();
+        }
+        self.swaps.push(fact);
     }
 
     fn finish(self, id: &str, swap_required: bool) -> CheckResult {
         let (status, mut summary) = if !self.unencrypted.is_empty() {
-            (Status::Fail, format!("unencrypted: {}", names(&self.unencrypted)))
+            (
+                Status::Fail,
+                format!("unencrypted: {}", names(&self.unencrypted)),
+            )
         } else if !self.undetermined.is_empty() {
             (
                 Status::Error,
-                format!("could not determine encryption: {}", self.undetermined.join("; ")),
+                format!(
+                    "could not determine encryption: {}",
+                    self.undetermined.join("; ")
+                ),
             )
         } else {
             (
@@ -380,7 +432,10 @@ impl Report {
             )
         };
         if status == Status::Fail && !self.undetermined.is_empty() {
-            summary.push_str(&format!("; could not determine: {}", self.undetermined.join("; ")));
+            summary.push_str(&format!(
+                "; could not determine: {}",
+                self.undetermined.join("; ")
+            ));
         }
         if !self.tolerated.is_empty() {
             summary.push_str(&format!(
@@ -448,7 +503,10 @@ mod tests {
                 require_swap_encryption: true,
             };
             let err = c.validate().unwrap_err();
-            assert!(err.starts_with("checks.disk_encryption.ignore_mounts:"), "{bad}: {err}");
+            assert!(
+                err.starts_with("checks.disk_encryption.ignore_mounts:"),
+                "{bad}: {err}"
+            );
         }
     }
 

@@ -92,7 +92,10 @@ pub fn unescape(field: &str) -> String {
         let oct = bytes.get(i + 1..i + 4);
         if bytes[i] == b'\\' {
             if let Some(&[a, b, c]) = oct {
-                if [a, b, c].iter().all(|d| (b'0'..=b'3').contains(&a) && (b'0'..=b'7').contains(d)) {
+                if [a, b, c]
+                    .iter()
+                    .all(|d| (b'0'..=b'3').contains(&a) && (b'0'..=b'7').contains(d))
+                {
                     out.push((a - b'0') * 64 + (b - b'0') * 8 + (c - b'0'));
                     i += 4;
                     continue;
@@ -133,20 +136,27 @@ mod tests {
                 source: "/dev/vda".into(),
             }
         );
-        assert_eq!((m[0].major, m[0].minor, m[0].fstype.as_str()), (0, 21, "proc"));
+        assert_eq!(
+            (m[0].major, m[0].minor, m[0].fstype.as_str()),
+            (0, 21, "proc")
+        );
     }
 
     #[test]
     fn handles_optional_fields_escapes_and_zfs() {
         // proc(5) example with an optional field, a mount point with a space, a ZFS dataset.
-        let text = "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n\
+        let text =
+            "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n\
                     90 29 259:5 / /media/usb\\040stick rw,nosuid shared:45 - vfat /dev/sda1 rw\n\
                     41 1 0:45 / /srv/data rw,noatime shared:20 - zfs tank/data rw,xattr,posixacl\n";
         let m = parse_mountinfo(text).unwrap();
         assert_eq!(m[0].root, "/mnt1");
         assert_eq!(m[0].source, "/dev/root");
         assert_eq!(m[1].mount_point, "/media/usb stick");
-        assert_eq!((m[2].major, m[2].fstype.as_str(), m[2].source.as_str()), (0, "zfs", "tank/data"));
+        assert_eq!(
+            (m[2].major, m[2].fstype.as_str(), m[2].source.as_str()),
+            (0, "zfs", "tank/data")
+        );
     }
 
     #[test]
@@ -156,11 +166,17 @@ mod tests {
         assert!(err.to_string().starts_with("line 2:"), "{err}");
         assert!(matches!(
             parse_mountinfo("27 1 x:y / / rw - ext4 /dev/vda rw\n"),
-            Err(MountinfoError::Malformed { reason: "field 3 is not major:minor", .. })
+            Err(MountinfoError::Malformed {
+                reason: "field 3 is not major:minor",
+                ..
+            })
         ));
         assert!(matches!(
             parse_mountinfo("27 1 8:1 / / rw shared:1 master:2 ext4 /dev/vda rw\n"),
-            Err(MountinfoError::Malformed { reason: "no ' - ' separator", .. })
+            Err(MountinfoError::Malformed {
+                reason: "no ' - ' separator",
+                ..
+            })
         ));
         assert_eq!(parse_mountinfo("\n"), Err(MountinfoError::Empty));
     }

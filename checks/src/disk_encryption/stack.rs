@@ -81,15 +81,48 @@ pub enum FsClass {
 }
 
 const VIRTUAL: &[&str] = &[
-    "proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "securityfs", "debugfs", "tracefs",
-    "pstore", "bpf", "configfs", "fusectl", "hugetlbfs", "mqueue", "autofs", "binfmt_misc",
-    "efivarfs", "rpc_pipefs", "nsfs", "selinuxfs", "binder", "nfsd", "pipefs", "sockfs",
+    "proc",
+    "sysfs",
+    "devtmpfs",
+    "devpts",
+    "cgroup",
+    "cgroup2",
+    "securityfs",
+    "debugfs",
+    "tracefs",
+    "pstore",
+    "bpf",
+    "configfs",
+    "fusectl",
+    "hugetlbfs",
+    "mqueue",
+    "autofs",
+    "binfmt_misc",
+    "efivarfs",
+    "rpc_pipefs",
+    "nsfs",
+    "selinuxfs",
+    "binder",
+    "nfsd",
+    "pipefs",
+    "sockfs",
 ];
 const RAM: &[&str] = &["tmpfs", "ramfs", "rootfs"];
 const OVERLAY: &[&str] = &["overlay", "aufs"];
 const NETWORK: &[&str] = &[
-    "nfs", "nfs4", "cifs", "smb3", "smbfs", "ceph", "glusterfs", "9p", "virtiofs", "afs", "lustre",
-    "davfs", "ncpfs",
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "smbfs",
+    "ceph",
+    "glusterfs",
+    "9p",
+    "virtiofs",
+    "afs",
+    "lustre",
+    "davfs",
+    "ncpfs",
 ];
 const IMAGE: &[&str] = &["squashfs", "erofs", "iso9660"];
 
@@ -150,16 +183,25 @@ impl Judge<'_> {
             FsClass::Zfs => {
                 let zfs = self.zfs.ok_or("ZFS dataset states were not read")?;
                 let ds = zfs.get(&m.source).ok_or_else(|| {
-                    format!("ZFS dataset {} (mounted on {}) is not in the `zfs get` output", m.source, m.mount_point)
+                    format!(
+                        "ZFS dataset {} (mounted on {}) is not in the `zfs get` output",
+                        m.source, m.mount_point
+                    )
                 })?;
                 let protection = if ds.is_encrypted() {
-                    Protection::Encrypted(BTreeSet::from([format!("ZFS native ({})", ds.encryption)]))
+                    Protection::Encrypted(BTreeSet::from([format!(
+                        "ZFS native ({})",
+                        ds.encryption
+                    )]))
                 } else {
                     Protection::Clear
                 };
                 Ok(Verdict {
                     device: m.source.clone(),
-                    stack: vec![format!("{} (ZFS dataset, encryption={})", m.source, ds.encryption)],
+                    stack: vec![format!(
+                        "{} (ZFS dataset, encryption={})",
+                        m.source, ds.encryption
+                    )],
                     protection,
                 })
             }
@@ -214,14 +256,17 @@ impl Judge<'_> {
 
     fn device_at(&self, name: &str, depth: usize) -> Result<Verdict, String> {
         if depth > MAX_DEPTH {
-            return Err(format!("the stack under {name} is deeper than {MAX_DEPTH} layers (a cycle?)"));
+            return Err(format!(
+                "the stack under {name} is deeper than {MAX_DEPTH} layers (a cycle?)"
+            ));
         }
         let node = self.sysfs.node(name)?;
         let mut stack = vec![node.label()];
         let own = match &node.kind {
-            NodeKind::Dm { kind: DmKind::Crypt(method), .. } => {
-                Some(Protection::Encrypted(BTreeSet::from([method.to_string()])))
-            }
+            NodeKind::Dm {
+                kind: DmKind::Crypt(method),
+                ..
+            } => Some(Protection::Encrypted(BTreeSet::from([method.to_string()]))),
             NodeKind::Zram => Some(Protection::Ram),
             NodeKind::Loop { backing_file } => {
                 let (v, on) = self.file_at(backing_file, depth)?;
@@ -277,13 +322,28 @@ mod tests {
     #[test]
     fn filesystems_are_classified() {
         assert_eq!(fs_class(&mount("ext4", 254, "/dev/vda")), FsClass::Block);
-        assert_eq!(fs_class(&mount("btrfs", 0, "/dev/mapper/luks-1")), FsClass::Block);
-        assert_eq!(fs_class(&mount("zfs", 0, "rpool/ROOT/debian")), FsClass::Zfs);
+        assert_eq!(
+            fs_class(&mount("btrfs", 0, "/dev/mapper/luks-1")),
+            FsClass::Block
+        );
+        assert_eq!(
+            fs_class(&mount("zfs", 0, "rpool/ROOT/debian")),
+            FsClass::Zfs
+        );
         assert_eq!(fs_class(&mount("cgroup2", 0, "cgroup2")), FsClass::Virtual);
-        assert!(matches!(fs_class(&mount("tmpfs", 0, "tmpfs")), FsClass::Skipped(r) if r.starts_with("RAM")));
-        assert!(matches!(fs_class(&mount("fuse.sshfs", 0, "me@host:")), FsClass::Skipped(r) if r.starts_with("FUSE")));
-        assert!(matches!(fs_class(&mount("nfs4", 0, "nas:/export")), FsClass::Skipped(r) if r.starts_with("network")));
-        assert!(matches!(fs_class(&mount("somethingfs", 0, "none")), FsClass::Skipped(_)));
+        assert!(
+            matches!(fs_class(&mount("tmpfs", 0, "tmpfs")), FsClass::Skipped(r) if r.starts_with("RAM"))
+        );
+        assert!(
+            matches!(fs_class(&mount("fuse.sshfs", 0, "me@host:")), FsClass::Skipped(r) if r.starts_with("FUSE"))
+        );
+        assert!(
+            matches!(fs_class(&mount("nfs4", 0, "nas:/export")), FsClass::Skipped(r) if r.starts_with("network"))
+        );
+        assert!(matches!(
+            fs_class(&mount("somethingfs", 0, "none")),
+            FsClass::Skipped(_)
+        ));
         // fuseblk (ntfs-3g) sits on a real block device.
         assert_eq!(fs_class(&mount("fuseblk", 8, "/dev/sdb1")), FsClass::Block);
     }
@@ -292,9 +352,17 @@ mod tests {
     fn protection_needs_every_lower_path() {
         let luks = || Protection::Encrypted(BTreeSet::from(["LUKS2".to_string()]));
         assert_eq!(Protection::all_of(vec![luks(), luks()]), luks());
-        assert_eq!(Protection::all_of(vec![luks(), Protection::Clear]), Protection::Clear);
+        assert_eq!(
+            Protection::all_of(vec![luks(), Protection::Clear]),
+            Protection::Clear
+        );
         assert_eq!(Protection::all_of(vec![Protection::Ram]), Protection::Ram);
-        assert_eq!(Protection::all_of(vec![luks(), Protection::Ram]).method().unwrap(), "LUKS2");
+        assert_eq!(
+            Protection::all_of(vec![luks(), Protection::Ram])
+                .method()
+                .unwrap(),
+            "LUKS2"
+        );
         assert_eq!(Protection::Clear.method(), None);
     }
 

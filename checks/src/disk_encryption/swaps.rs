@@ -37,7 +37,10 @@ pub enum SwapsError {
 pub fn parse_swaps(text: &str) -> Result<Vec<Swap>, SwapsError> {
     let mut lines = text.lines().enumerate();
     let header = lines.next().map(|(_, l)| l).unwrap_or("");
-    if !header.split_ascii_whitespace().eq(["Filename", "Type", "Size", "Used", "Priority"]) {
+    if !header
+        .split_ascii_whitespace()
+        .eq(["Filename", "Type", "Size", "Used", "Priority"])
+    {
         return Err(SwapsError::NoHeader);
     }
     let mut swaps = Vec::new();
@@ -89,8 +92,20 @@ mod tests {
                     /dev/zram0                              partition\t4194300\t\t1024\t\t100\n";
         let s = parse_swaps(text).unwrap();
         assert_eq!(s.len(), 3);
-        assert_eq!(s[0], Swap { filename: "/dev/dm-2".into(), kind: SwapKind::Partition });
-        assert_eq!(s[1], Swap { filename: "/swap file".into(), kind: SwapKind::File });
+        assert_eq!(
+            s[0],
+            Swap {
+                filename: "/dev/dm-2".into(),
+                kind: SwapKind::Partition
+            }
+        );
+        assert_eq!(
+            s[1],
+            Swap {
+                filename: "/swap file".into(),
+                kind: SwapKind::File
+            }
+        );
         assert_eq!(s[2].filename, "/dev/zram0");
     }
 

@@ -59,7 +59,11 @@ pub fn classify_dm_uuid(uuid: &str) -> DmKind {
         return DmKind::Multipath;
     }
     let prefix = uuid.split('-').next().unwrap_or("");
-    DmKind::Other(if prefix.is_empty() { "dm".into() } else { prefix.to_string() })
+    DmKind::Other(if prefix.is_empty() {
+        "dm".into()
+    } else {
+        prefix.to_string()
+    })
 }
 
 /// What one block device is.
@@ -140,7 +144,9 @@ impl<'a> Sysfs<'a> {
         let mut listing = String::new();
         for name in names {
             let path = format!("{CLASS_BLOCK}/{name}/dev");
-            let text = probe.read_string(&path).map_err(|e| format!("cannot read {e}"))?;
+            let text = probe
+                .read_string(&path)
+                .map_err(|e| format!("cannot read {e}"))?;
             let devno = text
                 .trim()
                 .split_once(':')
@@ -214,7 +220,11 @@ impl<'a> Sysfs<'a> {
         if let Some(dm_name) = rest.strip_prefix("mapper/") {
             for name in self.by_devno.values().filter(|n| n.starts_with("dm-")) {
                 let p = format!("{CLASS_BLOCK}/{name}/dm/name");
-                if self.probe.read_string(&p).is_ok_and(|n| n.trim() == dm_name) {
+                if self
+                    .probe
+                    .read_string(&p)
+                    .is_ok_and(|n| n.trim() == dm_name)
+                {
                     return Ok(name.clone());
                 }
             }
@@ -317,9 +327,18 @@ mod tests {
             classify_dm_uuid("CRYPT-LUKS1-9a1b2c3d4e5f60718293a4b5c6d7e8f9-sda5_crypt"),
             DmKind::Crypt("LUKS1")
         );
-        assert_eq!(classify_dm_uuid("CRYPT-PLAIN-cryptswap"), DmKind::Crypt("plain dm-crypt"));
-        assert_eq!(classify_dm_uuid("CRYPT-BITLK-c0ffee-win"), DmKind::Crypt("BitLocker"));
-        assert_eq!(classify_dm_uuid("CRYPT-TCRYPT-vc1"), DmKind::Crypt("TrueCrypt/VeraCrypt"));
+        assert_eq!(
+            classify_dm_uuid("CRYPT-PLAIN-cryptswap"),
+            DmKind::Crypt("plain dm-crypt")
+        );
+        assert_eq!(
+            classify_dm_uuid("CRYPT-BITLK-c0ffee-win"),
+            DmKind::Crypt("BitLocker")
+        );
+        assert_eq!(
+            classify_dm_uuid("CRYPT-TCRYPT-vc1"),
+            DmKind::Crypt("TrueCrypt/VeraCrypt")
+        );
         assert_eq!(
             classify_dm_uuid("CRYPT-VERITY-6e0d1b5a3c7f4e2d9b8a1c0f5e3d7b9a-root-verity"),
             DmKind::IntegrityOnly("dm-verity")
@@ -332,21 +351,50 @@ mod tests {
             classify_dm_uuid("LVM-Xb3kP0aQ1cR2dS3eT4fU5gV6hW7iX8jYk9Lm0Nn1Oo2Pp3Qq4Rr5Ss6Tt7Uu8Vv"),
             DmKind::Lvm
         );
-        assert_eq!(classify_dm_uuid("mpath-3600508b400105e210000900000490000"), DmKind::Multipath);
+        assert_eq!(
+            classify_dm_uuid("mpath-3600508b400105e210000900000490000"),
+            DmKind::Multipath
+        );
         assert_eq!(classify_dm_uuid(""), DmKind::Other("dm".into()));
-        assert_eq!(classify_dm_uuid("part1-mpath-3600"), DmKind::Other("part1".into()));
+        assert_eq!(
+            classify_dm_uuid("part1-mpath-3600"),
+            DmKind::Other("part1".into())
+        );
         // A look-alike that is not a cryptsetup prefix must not count as encryption.
-        assert_eq!(classify_dm_uuid("CRYPTO-LUKS2-x"), DmKind::Other("CRYPTO".into()));
+        assert_eq!(
+            classify_dm_uuid("CRYPTO-LUKS2-x"),
+            DmKind::Other("CRYPTO".into())
+        );
     }
 
     #[test]
     fn labels_name_the_layer() {
-        let n = |name: &str, kind| Node { name: name.into(), kind, lowers: vec![] };
+        let n = |name: &str, kind| Node {
+            name: name.into(),
+            kind,
+            lowers: vec![],
+        };
         assert_eq!(
-            n("dm-1", NodeKind::Dm { kind: DmKind::Lvm, name: "vg0-root".into() }).label(),
+            n(
+                "dm-1",
+                NodeKind::Dm {
+                    kind: DmKind::Lvm,
+                    name: "vg0-root".into()
+                }
+            )
+            .label(),
             "dm-1 (LVM vg0-root)"
         );
-        assert_eq!(n("md0", NodeKind::Md { level: "raid1".into() }).label(), "md0 (raid1)");
+        assert_eq!(
+            n(
+                "md0",
+                NodeKind::Md {
+                    level: "raid1".into()
+                }
+            )
+            .label(),
+            "md0 (raid1)"
+        );
         assert_eq!(n("zram0", NodeKind::Zram).label(), "zram0 (RAM)");
         assert_eq!(n("vda", NodeKind::Disk).label(), "vda");
     }
