@@ -5,7 +5,10 @@
 //! output). `enroll`, `client`, `spool` and `daemon` turn one run into a fleet member.
 
 mod checks_run;
+mod client;
 mod config;
+mod daemon;
+mod spool;
 mod table;
 
 use std::path::PathBuf;
@@ -17,6 +20,8 @@ use crate::config::{AgentConfig, DEFAULT_CONFIG};
 
 /// Exit code for usage and configuration errors (clap uses 2 as well).
 const EXIT_USAGE: u8 = 2;
+/// Exit code of `run --once` when reports stay spooled (sysexits' EX_TEMPFAIL).
+const EXIT_TEMPFAIL: u8 = 75;
 
 #[derive(Parser)]
 #[command(
@@ -48,6 +53,50 @@ enum Command {
     Check(CheckArgs),
     /// List the checks and the CIS Controls v8.1 safeguards they evidence.
     List,
+    /// Enrol this host with the collector and store its node key (mode 0600) in the state directory.
+    Enroll(EnrollArgs),
+    /// Run as a daemon: check every interval, spool reports, deliver them in order.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args)]
+struct EnrollArgs {
+    /// Collector base URL (overrides collector.url), e.g. https://vigie.example.org:8443
+    #[arg(long, value_name = "URL")]
+    collector: Option<String>,
+    /// File holding the fleet's enrolment secret (first line).
+    #[arg(long, value_name = "FILE", env = "VIGIE_ENROLL_SECRET_FILE")]
+    secret_file: PathBuf,
+    /// PEM file of the CA that signed the collector's certificate; it is copied into the state
+    /// directory and from then on the only CA trusted for the collector.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// Identify as this fixture host instead of this machine (tests).
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// State directory (overrides agent.state_dir).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Run the checks once, try to deliver every spooled report once, and exit: 0 when all were
+    /// delivered, 75 (EX_TEMPFAIL) when some stay spooled. For cron and tests.
+    #[arg(long)]
+    once: bool,
+    /// Seconds between runs (overrides agent.interval_seconds; values below 60 are for tests).
+    #[arg(long, value_name = "SECONDS")]
+    interval: Option<u64>,
+    /// Collector base URL (overrides collector.url).
+    #[arg(long, value_name = "URL")]
+    collector: Option<String>,
+    /// Check this fixture host instead of this machine (tests).
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// State directory (overrides agent.state_dir).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -87,8 +136,35 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    let mut cfg = cfg;
     match cli.command {
         Command::Check(args) => cmd_check(&cfg, args),
+        Command::Enroll(args) => {
+            if let Some(url) = &args.collector {
+                cfg.collector.url = Some(url.clone());
+            }
+            exit_on(cmd_enroll(&cfg, args))
+        }
+        Command::Run(args) => {
+            if let Some(url) = &args.collector {
+                cfg.collector.url = Some(url.clone());
+            }
+            if let Err(e) = cfg.validate() {
+                eprintln!("vigie-agent: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+            match cmd_run(&cfg, args) {
+                Ok(daemon::OnceOutcome::AllDelivered) => ExitCode::SUCCESS,
+                Ok(daemon::OnceOutcome::Pending(n)) => {
+                    eprintln!("vigie-agent: {n} report(s) stay spooled until the collector is reachable");
+                    ExitCode::from(EXIT_TEMPFAIL)
+                }
+                Err(e) => {
+                    eprintln!("vigie-agent: {e:#}");
+                    ExitCode::from(3)
+                }
+            }
+        }
         Command::List => {
             for c in vigie_checks::ALL {
                 println!(
@@ -150,4 +226,80 @@ fn cmd_check(cfg: &AgentConfig, args: CheckArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn exit_on(r: anyhow::Result<()>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vigie-agent: {e:#}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn cmd_enroll(cfg: &AgentConfig, args: EnrollArgs) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let state_dir = args.state_dir.clone().unwrap_or_else(|| cfg.agent.state_dir.clone());
+    let paths = daemon::StatePaths::new(&state_dir);
+    std::fs::create_dir_all(&state_dir)
+        .with_context(|| format!("state directory {}: cannot create", state_dir.display()))?;
+    let secret = std::fs::read_to_string(&args.secret_file)
+        .with_context(|| format!("enrolment secret file {}: cannot read", args.secret_file.display()))?;
+    let secret = secret.lines().next().unwrap_or("").trim().to_string();
+    if secret.is_empty() {
+        anyhow::bail!("enrolment secret file {} is empty", args.secret_file.display());
+    }
+    if let Some(ca) = &args.ca {
+        std::fs::copy(ca, &paths.ca)
+            .with_context(|| format!("cannot copy CA {} to {}", ca.display(), paths.ca.display()))?;
+    }
+    let target = checks_run::Target { root: args.root.as_deref(), state_dir: Some(&state_dir) };
+    let probe = checks_run::probe_for(&target)?;
+    let host = vigie_checks::inventory::host_identity(probe.as_ref());
+    if host.machine_id.is_empty() {
+        anyhow::bail!("cannot identify this host: /etc/machine-id is missing or empty");
+    }
+    let client = daemon::client_for(cfg, &paths)?;
+    let key = runtime()?.block_on(client.enroll(&secret, &host, cfg.agent.interval_seconds))?;
+    let tmp = paths.node_key.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(key.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &paths.node_key)?;
+    println!(
+        "enrolled {} ({}); node key stored in {}",
+        host.hostname,
+        host.machine_id,
+        paths.node_key.display()
+    );
+    Ok(())
+}
+
+fn cmd_run(cfg: &AgentConfig, args: RunArgs) -> anyhow::Result<daemon::OnceOutcome> {
+    let state_dir = args.state_dir.clone().unwrap_or_else(|| cfg.agent.state_dir.clone());
+    let interval = args.interval.unwrap_or(cfg.agent.interval_seconds).max(1);
+    let jitter = if args.interval.is_some() { 0 } else { cfg.agent.jitter_seconds };
+    let opts = daemon::RunOptions {
+        target: checks_run::Target { root: args.root.as_deref(), state_dir: Some(&state_dir) },
+        state_dir: state_dir.clone(),
+        interval: std::time::Duration::from_secs(interval),
+        jitter: std::time::Duration::from_secs(jitter),
+        once: args.once,
+    };
+    runtime()?.block_on(daemon::run(cfg, opts))
 }
