@@ -102,7 +102,11 @@ impl crate::Check for Inventory {
             os_label.trim(),
             ident.kernel,
             sys.cpu_count,
-            if sys.cpu_model.is_empty() { "CPU" } else { &sys.cpu_model },
+            if sys.cpu_model.is_empty() {
+                "CPU"
+            } else {
+                &sys.cpu_model
+            },
             gib,
             sys.disks.len()
         );
