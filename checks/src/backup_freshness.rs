@@ -54,8 +54,12 @@ impl Observation {
         self.problem = Some((status, reason.into()));
         self
     }
+    /// Add a fact; absent values (`None`) are left out rather than written as `null`.
     fn fact(mut self, key: &str, value: impl Into<Value>) -> Observation {
-        self.facts.insert(key.to_string(), value.into());
+        let value = value.into();
+        if !value.is_null() {
+            self.facts.insert(key.to_string(), value);
+        }
         self
     }
 }
@@ -186,11 +190,14 @@ fn judge(
     facts.insert("kind".into(), json!(src.kind.as_str()));
     facts.insert("status".into(), json!(status.as_str()));
     facts.insert("rpo_hours".into(), json!(rpo_hours));
-    facts.insert("newest".into(), json!(obs.newest.map(rfc3339)));
-    facts.insert(
-        "age_hours".into(),
-        json!(age.map(|a| (a.num_seconds() as f64 / 36.0).round() / 100.0)),
-    );
+    if let (Some(newest), Some(age)) = (obs.newest, age) {
+        facts.insert("newest".into(), json!(rfc3339(newest)));
+        // Hours to two decimals: seconds / 3600, rounded at the hundredth.
+        facts.insert(
+            "age_hours".into(),
+            json!((age.num_seconds() as f64 / 36.0).round() / 100.0),
+        );
+    }
     facts.insert("reason".into(), json!(reason));
     facts.extend(obs.facts);
     SourceVerdict {
