@@ -234,12 +234,14 @@ fn summarize(id: &str, verdicts: Vec<SourceVerdict>) -> CheckResult {
     };
     let passing = verdicts.iter().filter(|v| v.status == Status::Pass).count();
     let describe = |v: &SourceVerdict| format!("{}: {}", v.name, v.reason);
-    let summary = if overall == Status::Pass {
+    let summary = if overall == Status::Pass && verdicts.len() > 1 {
         format!(
-            "all {} backup source(s) within RPO — {}",
+            "all {} backup sources within RPO — {}",
             verdicts.len(),
             verdicts.iter().map(describe).collect::<Vec<_>>().join("; ")
         )
+    } else if overall == Status::Pass {
+        verdicts.iter().map(describe).collect::<Vec<_>>().join("; ")
     } else {
         let mut problems: Vec<String> = Vec::new();
         for st in [Status::Fail, Status::Error, Status::Warn] {
@@ -247,7 +249,8 @@ fn summarize(id: &str, verdicts: Vec<SourceVerdict>) -> CheckResult {
         }
         let mut s = problems.join("; ");
         if passing > 0 {
-            s.push_str(&format!(" ({passing} other source(s) within RPO)"));
+            let noun = if passing == 1 { "source" } else { "sources" };
+            s.push_str(&format!(" ({passing} other {noun} within RPO)"));
         }
         s
     };
