@@ -188,11 +188,13 @@ fn validate_source(i: usize, s: &BackupSource) -> Result<(), String> {
                     s.name
                 ))
             }
-            Some(_) if !allowed.contains(&key) => return Err(format!(
+            Some(_) if !allowed.contains(&key) => {
+                return Err(format!(
                 "{at}.{key}: not used by kind \"{kind}\" (source {:?}); kind \"{kind}\" takes {}",
                 s.name,
                 allowed.join(", ")
-            )),
+            ))
+            }
             Some(v) if v.trim().is_empty() => {
                 return Err(format!("{at}.{key}: must not be empty"));
             }

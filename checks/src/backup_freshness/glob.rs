@@ -95,9 +95,15 @@ pub fn expand(probe: &dyn Probe, pattern: &str) -> Result<Expansion, ProbeError>
             };
             for name in names.iter().filter(|n| component_matches(comp, n)) {
                 let path = join(dir, name);
-                if i == last {
-                    next.push(path);
-                } else if probe.metadata(&path)?.is_dir {
+                // Intermediate components only descend into directories (a dangling symlink
+                // on the way is skipped, like the shell does).
+                let descend = i == last
+                    || match probe.metadata(&path) {
+                        Ok(info) => info.is_dir,
+                        Err(ProbeError::NotFound { .. }) => false,
+                        Err(e) => return Err(e),
+                    };
+                if descend {
                     next.push(path);
                 }
             }
