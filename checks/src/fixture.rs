@@ -90,8 +90,9 @@ impl FixtureProbe {
     /// Load the fixture host at `dir` (reads and validates `dir/fixture.toml`).
     pub fn load(dir: &Path) -> Result<FixtureProbe, ProbeError> {
         let manifest = dir.join("fixture.toml");
-        let text = std::fs::read_to_string(&manifest)
-            .map_err(|e| ProbeError::Fixture(format!("cannot read {}: {e}", manifest.display())))?;
+        let text = std::fs::read_to_string(&manifest).map_err(|e| {
+            ProbeError::Fixture(format!("cannot read {}: {e}", manifest.display()))
+        })?;
         let file: FixtureFile = toml::from_str(&text)
             .map_err(|e| ProbeError::Fixture(format!("{}: {e}", manifest.display())))?;
         let offset = match &file.utc_offset {
@@ -127,9 +128,7 @@ impl FixtureProbe {
     fn host_path(&self, path: &str) -> Result<PathBuf, ProbeError> {
         let p = Path::new(path);
         if !p.is_absolute() {
-            return Err(ProbeError::Fixture(format!(
-                "path {path:?} is not absolute"
-            )));
+            return Err(ProbeError::Fixture(format!("path {path:?} is not absolute")));
         }
         let mut out = self.dir.join("root");
         for comp in p.components() {
@@ -251,8 +250,9 @@ impl Probe for FixtureProbe {
         }
         let stdout = match (&rec.stdout, &rec.stdout_file) {
             (Some(s), None) => s.clone().into_bytes(),
-            (None, Some(f)) => std::fs::read(self.dir.join(f))
-                .map_err(|e| ProbeError::Fixture(format!("stdout_file {f} for `{joined}`: {e}")))?,
+            (None, Some(f)) => std::fs::read(self.dir.join(f)).map_err(|e| {
+                ProbeError::Fixture(format!("stdout_file {f} for `{joined}`: {e}"))
+            })?,
             (None, None) => Vec::new(),
             (Some(_), Some(_)) => {
                 return Err(ProbeError::Fixture(format!(
@@ -332,11 +332,7 @@ not_installed = true
         assert_eq!(p.now().to_rfc3339(), "2026-11-24T10:00:00+00:00");
         assert_eq!(p.local_offset().local_minus_utc(), 3600);
         assert_eq!(
-            p.metadata("/etc/hostname")
-                .unwrap()
-                .modified
-                .unwrap()
-                .to_rfc3339(),
+            p.metadata("/etc/hostname").unwrap().modified.unwrap().to_rfc3339(),
             "2026-01-01T00:00:00+00:00"
         );
         assert!(matches!(
@@ -345,10 +341,7 @@ not_installed = true
         ));
         assert_eq!(p.read_dir("/etc").unwrap(), vec!["hostname", "shadow"]);
         let out = p.run(&["/usr/bin/echo", "hi"]).unwrap();
-        assert_eq!(
-            (out.exit_code, out.stdout_text().as_str()),
-            (Some(3), "hi\n")
-        );
+        assert_eq!((out.exit_code, out.stdout_text().as_str()), (Some(3), "hi\n"));
         assert!(matches!(
             p.run(&["/usr/bin/echo", "other"]),
             Err(ProbeError::NoRecording { .. })
@@ -361,11 +354,7 @@ not_installed = true
     #[test]
     fn fixture_rejects_unknown_keys() {
         let d = tempfile::tempdir().unwrap();
-        write(
-            d.path(),
-            "fixture.toml",
-            "now = \"2026-11-24T10:00:00Z\"\nnoww = 1\n",
-        );
+        write(d.path(), "fixture.toml", "now = \"2026-11-24T10:00:00Z\"\nnoww = 1\n");
         let err = FixtureProbe::load(d.path()).unwrap_err().to_string();
         assert!(err.contains("noww"), "{err}");
     }

@@ -102,11 +102,7 @@ impl crate::Check for Inventory {
             os_label.trim(),
             ident.kernel,
             sys.cpu_count,
-            if sys.cpu_model.is_empty() {
-                "CPU"
-            } else {
-                &sys.cpu_model
-            },
+            if sys.cpu_model.is_empty() { "CPU" } else { &sys.cpu_model },
             gib,
             sys.disks.len()
         );

@@ -62,10 +62,7 @@ pub fn parse_os_release(text: &str) -> OsRelease {
     let get = |k: &str| map.get(k).cloned().unwrap_or_default();
     OsRelease {
         id: get("ID"),
-        id_like: get("ID_LIKE")
-            .split_whitespace()
-            .map(str::to_string)
-            .collect(),
+        id_like: get("ID_LIKE").split_whitespace().map(str::to_string).collect(),
         version_id: get("VERSION_ID"),
         version_codename: get("VERSION_CODENAME"),
         pretty_name: get("PRETTY_NAME"),
@@ -84,8 +81,7 @@ mod tests {
         assert_eq!(deb.family(), OsFamily::Debian);
         assert_eq!(deb.version_id, "12");
         assert_eq!(deb.version_codename, "bookworm");
-        let rocky =
-            parse_os_release("ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.4\"\n");
+        let rocky = parse_os_release("ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.4\"\n");
         assert_eq!(rocky.family(), OsFamily::RedHat);
         let mint = parse_os_release("ID=linuxmint\nID_LIKE=\"ubuntu debian\"\n");
         assert_eq!(mint.family(), OsFamily::Debian);

@@ -324,18 +324,8 @@ pub fn run_command(argv: &[&str], timeout: Duration) -> Result<CommandOutput, Pr
             buf
         })
     };
-    let out_thread = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let err_thread = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
+    let out_thread = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let err_thread = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
     let start = Instant::now();
     let status = loop {
         match child.try_wait() {
@@ -370,11 +360,8 @@ mod tests {
 
     #[test]
     fn run_command_captures_output_and_exit_code() {
-        let out = run_command(
-            &["/bin/sh", "-c", "echo hi; echo oops >&2; exit 3"],
-            COMMAND_TIMEOUT,
-        )
-        .unwrap();
+        let out = run_command(&["/bin/sh", "-c", "echo hi; echo oops >&2; exit 3"], COMMAND_TIMEOUT)
+            .unwrap();
         assert_eq!(out.exit_code, Some(3));
         assert_eq!(out.stdout_text(), "hi\n");
         assert_eq!(out.stderr_text(), "oops");

@@ -94,12 +94,7 @@ pub struct MemoryState {
 
 impl StateStore for MemoryState {
     fn load(&self, key: &str) -> Result<Option<String>, String> {
-        Ok(self
-            .docs
-            .lock()
-            .map_err(|e| e.to_string())?
-            .get(key)
-            .cloned())
+        Ok(self.docs.lock().map_err(|e| e.to_string())?.get(key).cloned())
     }
     fn save(&self, key: &str, value: &str) -> Result<(), String> {
         self.docs

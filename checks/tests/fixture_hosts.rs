@@ -84,8 +84,8 @@ fn every_fixture_host_meets_its_expectations() {
             .unwrap_or_else(|e| panic!("{name}/agent.toml: {e}"));
         let expected_text = std::fs::read_to_string(dir.join("expected.toml"))
             .unwrap_or_else(|e| panic!("{name}/expected.toml: {e}"));
-        let expected: BTreeMap<String, Expectation> =
-            toml::from_str(&expected_text).unwrap_or_else(|e| panic!("{name}/expected.toml: {e}"));
+        let expected: BTreeMap<String, Expectation> = toml::from_str(&expected_text)
+            .unwrap_or_else(|e| panic!("{name}/expected.toml: {e}"));
         assert!(!expected.is_empty(), "{name}: expected.toml names no check");
         let tmp = tempfile::tempdir().unwrap();
         if dir.join("state").is_dir() {
