@@ -29,13 +29,18 @@ pub struct Client {
 
 impl Client {
     /// A client for `base_url`, trusting only `ca_file` when given.
-    pub fn new(base_url: &str, ca_file: Option<&Path>, timeout: Duration) -> anyhow::Result<Client> {
+    pub fn new(
+        base_url: &str,
+        ca_file: Option<&Path>,
+        timeout: Duration,
+    ) -> anyhow::Result<Client> {
         let mut b = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("vigie-agent/", env!("CARGO_PKG_VERSION")));
         if let Some(ca) = ca_file {
-            let pem = std::fs::read(ca).with_context(|| format!("CA file {}: cannot read", ca.display()))?;
+            let pem = std::fs::read(ca)
+                .with_context(|| format!("CA file {}: cannot read", ca.display()))?;
             let cert = reqwest::Certificate::from_pem(&pem)
                 .with_context(|| format!("CA file {}: not a PEM certificate", ca.display()))?;
             b = b.tls_built_in_root_certs(false).add_root_certificate(cert);
@@ -65,10 +70,13 @@ impl Client {
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
         if !status.is_success() {
-            anyhow::bail!("collector refused the enrolment ({status}): {}", error_message(&text));
+            anyhow::bail!(
+                "collector refused the enrolment ({status}): {}",
+                error_message(&text)
+            );
         }
-        let v: serde_json::Value =
-            serde_json::from_str(&text).context("collector answered the enrolment with malformed JSON")?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .context("collector answered the enrolment with malformed JSON")?;
         v["node_key"]
             .as_str()
             .map(str::to_string)
@@ -105,7 +113,10 @@ impl Client {
             401 | 403 if code.as_deref() != Some("wrong_host") => {
                 Delivery::Unauthorized(error_message(&text))
             }
-            429 | 500..=599 => Delivery::Retry(format!("collector answered {status}: {}", error_message(&text))),
+            429 | 500..=599 => Delivery::Retry(format!(
+                "collector answered {status}: {}",
+                error_message(&text)
+            )),
             _ => Delivery::Refused {
                 status,
                 message: error_message(&text),

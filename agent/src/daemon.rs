@@ -86,9 +86,17 @@ pub fn client_for(cfg: &AgentConfig, paths: &StatePaths) -> anyhow::Result<Clien
 
 /// Deliver spooled reports oldest first until the spool is empty or the collector cannot take more.
 /// Returns `Ok(None)` when empty, `Ok(Some(reason))` when delivery must wait.
-pub async fn flush(spool: &Spool, client: &Client, node_key: &str) -> anyhow::Result<Option<String>> {
+pub async fn flush(
+    spool: &Spool,
+    client: &Client,
+    node_key: &str,
+) -> anyhow::Result<Option<String>> {
     while let Some(entry) = spool.oldest()? {
-        let name = entry.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = entry
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         match client.deliver(node_key, entry.body.clone()).await {
             Delivery::Accepted => {
                 spool.remove(&entry)?;
@@ -149,7 +157,11 @@ pub async fn run(cfg: &AgentConfig, opts: RunOptions<'_>) -> anyhow::Result<Once
             tracing::warn!(reason = %reason, "collector unavailable; reports stay spooled");
         }
         let left = spool.len()?;
-        return Ok(if left == 0 { OnceOutcome::AllDelivered } else { OnceOutcome::Pending(left) });
+        return Ok(if left == 0 {
+            OnceOutcome::AllDelivered
+        } else {
+            OnceOutcome::Pending(left)
+        });
     }
 
     let mut next_run = Instant::now() + random_below(opts.jitter.min(Duration::from_secs(5)));

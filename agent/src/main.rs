@@ -156,7 +156,9 @@ fn main() -> ExitCode {
             match cmd_run(&cfg, args) {
                 Ok(daemon::OnceOutcome::AllDelivered) => ExitCode::SUCCESS,
                 Ok(daemon::OnceOutcome::Pending(n)) => {
-                    eprintln!("vigie-agent: {n} report(s) stay spooled until the collector is reachable");
+                    eprintln!(
+                        "vigie-agent: {n} report(s) stay spooled until the collector is reachable"
+                    );
                     ExitCode::from(EXIT_TEMPFAIL)
                 }
                 Err(e) => {
@@ -248,21 +250,35 @@ fn cmd_enroll(cfg: &AgentConfig, args: EnrollArgs) -> anyhow::Result<()> {
     use anyhow::Context as _;
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let state_dir = args.state_dir.clone().unwrap_or_else(|| cfg.agent.state_dir.clone());
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| cfg.agent.state_dir.clone());
     let paths = daemon::StatePaths::new(&state_dir);
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("state directory {}: cannot create", state_dir.display()))?;
-    let secret = std::fs::read_to_string(&args.secret_file)
-        .with_context(|| format!("enrolment secret file {}: cannot read", args.secret_file.display()))?;
+    let secret = std::fs::read_to_string(&args.secret_file).with_context(|| {
+        format!(
+            "enrolment secret file {}: cannot read",
+            args.secret_file.display()
+        )
+    })?;
     let secret = secret.lines().next().unwrap_or("").trim().to_string();
     if secret.is_empty() {
-        anyhow::bail!("enrolment secret file {} is empty", args.secret_file.display());
+        anyhow::bail!(
+            "enrolment secret file {} is empty",
+            args.secret_file.display()
+        );
     }
     if let Some(ca) = &args.ca {
-        std::fs::copy(ca, &paths.ca)
-            .with_context(|| format!("cannot copy CA {} to {}", ca.display(), paths.ca.display()))?;
+        std::fs::copy(ca, &paths.ca).with_context(|| {
+            format!("cannot copy CA {} to {}", ca.display(), paths.ca.display())
+        })?;
     }
-    let target = checks_run::Target { root: args.root.as_deref(), state_dir: Some(&state_dir) };
+    let target = checks_run::Target {
+        root: args.root.as_deref(),
+        state_dir: Some(&state_dir),
+    };
     let probe = checks_run::probe_for(&target)?;
     let host = vigie_checks::inventory::host_identity(probe.as_ref());
     if host.machine_id.is_empty() {
@@ -291,11 +307,21 @@ fn cmd_enroll(cfg: &AgentConfig, args: EnrollArgs) -> anyhow::Result<()> {
 }
 
 fn cmd_run(cfg: &AgentConfig, args: RunArgs) -> anyhow::Result<daemon::OnceOutcome> {
-    let state_dir = args.state_dir.clone().unwrap_or_else(|| cfg.agent.state_dir.clone());
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| cfg.agent.state_dir.clone());
     let interval = args.interval.unwrap_or(cfg.agent.interval_seconds).max(1);
-    let jitter = if args.interval.is_some() { 0 } else { cfg.agent.jitter_seconds };
+    let jitter = if args.interval.is_some() {
+        0
+    } else {
+        cfg.agent.jitter_seconds
+    };
     let opts = daemon::RunOptions {
-        target: checks_run::Target { root: args.root.as_deref(), state_dir: Some(&state_dir) },
+        target: checks_run::Target {
+            root: args.root.as_deref(),
+            state_dir: Some(&state_dir),
+        },
         state_dir: state_dir.clone(),
         interval: std::time::Duration::from_secs(interval),
         jitter: std::time::Duration::from_secs(jitter),

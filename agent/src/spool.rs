@@ -68,7 +68,8 @@ impl Spool {
     fn write_atomic(&self, name: &str, body: &[u8]) -> anyhow::Result<PathBuf> {
         let tmp = self.dir.join(format!(".{name}.tmp"));
         let dst = self.dir.join(name);
-        let mut f = File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+        let mut f =
+            File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
         f.write_all(body)?;
         f.sync_all()?;
         fs::rename(&tmp, &dst)?;
@@ -158,7 +159,11 @@ mod tests {
         let s = Spool::open(d.path(), 100, 10).unwrap();
         s.push(b"123456").unwrap();
         assert_eq!(s.push(b"abcdef").unwrap(), 1);
-        assert_eq!(s.push(&[b'x'; 50]).unwrap(), 1, "oversized newest report is kept alone");
+        assert_eq!(
+            s.push(&[b'x'; 50]).unwrap(),
+            1,
+            "oversized newest report is kept alone"
+        );
         assert_eq!(s.len().unwrap(), 1);
     }
 

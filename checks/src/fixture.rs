@@ -192,6 +192,14 @@ impl Probe for FixtureProbe {
 
     fn read_dir(&self, path: &str) -> Result<Vec<String>, ProbeError> {
         let real = self.host_path(path)?;
+        if let Some(name) = real.file_name() {
+            let marker = real.with_file_name(format!("{}.unreadable", name.to_string_lossy()));
+            if marker.exists() {
+                return Err(ProbeError::PermissionDenied {
+                    path: path.to_string(),
+                });
+            }
+        }
         let mut names = Vec::new();
         for entry in std::fs::read_dir(&real).map_err(|e| io_err(path, e))? {
             let entry = entry.map_err(|e| io_err(path, e))?;
