@@ -100,11 +100,11 @@ pub async fn flush(
         match client.deliver(node_key, entry.body.clone()).await {
             Delivery::Accepted => {
                 spool.remove(&entry)?;
-                tracing::info!(spooled = %name, "report delivered");
+                tracing::info!(report_id = %report_id, "report delivered");
             }
             Delivery::AlreadyReceived => {
                 spool.remove(&entry)?;
-                tracing::info!(spooled = %name, "report was already delivered");
+                tracing::info!(report_id = %report_id, "report was already delivered");
             }
             Delivery::Retry(reason) => return Ok(Some(reason)),
             Delivery::Unauthorized(msg) => {
@@ -113,7 +113,7 @@ pub async fn flush(
             }
             Delivery::Refused { status, message } => {
                 let kept = spool.reject(&entry)?;
-                tracing::error!(status, message = %message, kept = %kept.display(), "collector refused a report; it will not be resent");
+                tracing::error!(status, report_id = %report_id, message = %message, kept = %kept.display(), "collector refused a report; it will not be resent");
             }
         }
     }
