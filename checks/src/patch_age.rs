@@ -100,8 +100,10 @@ struct Aged {
 impl Aged {
     fn label(&self) -> String {
         let how = match (self.source, &self.advisory) {
-            ("advisory", Some(a)) => format!("{a} issued {}", self.since.format("%Y-%m-%d")),
-            ("advisory", None) => format!("issued {}", self.since.format("%Y-%m-%d")),
+            ("advisory", Some(a)) if *a != self.package => {
+                format!("{a} issued {}", self.since.format("%Y-%m-%d"))
+            }
+            ("advisory", _) => format!("issued {}", self.since.format("%Y-%m-%d")),
             _ if self.lower_bound => {
                 format!("first seen {}, at least", self.since.format("%Y-%m-%d"))
             }
@@ -306,7 +308,11 @@ fn decide(
             plural(aged.len(), "security update", "security updates")
         ),
     };
-    notes.push(format!("{} other", plural(g.other, "update", "updates")));
+    notes.push(format!(
+        "{} other {}",
+        g.other,
+        if g.other == 1 { "update" } else { "updates" }
+    ));
 
     if g.held_back > 0 {
         let msg = format!(
