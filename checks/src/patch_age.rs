@@ -162,7 +162,11 @@ impl crate::Check for PatchAge {
         {
             Ok(r) => r,
             Err(e) => {
-                return crate::probe_error(id, "read /etc/os-release to pick the package manager", &e)
+                return crate::probe_error(
+                    id,
+                    "read /etc/os-release to pick the package manager",
+                    &e,
+                )
             }
         };
         let os = parse_os_release(&os_text);
@@ -172,7 +176,11 @@ impl crate::Check for PatchAge {
             OsFamily::RedHat => gather::dnf(probe, &mut evidence),
             OsFamily::Suse => gather::zypper(probe, &mut evidence),
             OsFamily::Other => {
-                let name = if os.pretty_name.is_empty() { &os.id } else { &os.pretty_name };
+                let name = if os.pretty_name.is_empty() {
+                    &os.id
+                } else {
+                    &os.pretty_name
+                };
                 return CheckResult::new(
                     id,
                     Status::NotApplicable,
@@ -373,10 +381,7 @@ fn decide(
 
     let days_since_run = g.last_run.at.map(|t| (now - t).num_days().max(0));
     notes.push(match (g.last_run.at, days_since_run) {
-        (Some(t), Some(d)) => format!(
-            "last upgrade run {d} days ago ({})",
-            t.format("%Y-%m-%d")
-        ),
+        (Some(t), Some(d)) => format!("last upgrade run {d} days ago ({})", t.format("%Y-%m-%d")),
         _ => g.last_run.source.clone(),
     });
 
@@ -423,7 +428,10 @@ fn decide(
         .fact("pending_security", aged.len())
         .fact("pending_other", g.other)
         .fact("held_back", g.held_back)
-        .fact("oldest_pending_days", oldest.map_or(Value::Null, Value::from))
+        .fact(
+            "oldest_pending_days",
+            oldest.map_or(Value::Null, Value::from),
+        )
         .fact("over_sla", over.len())
         .fact("near_sla", near.len())
         .fact("sla_days", cfg.sla_days)
@@ -432,7 +440,10 @@ fn decide(
             "security_updates",
             Value::Array(aged.iter().map(Aged::to_json).collect()),
         )
-        .fact("metadata_age_days", metadata_age.map_or(Value::Null, Value::from))
+        .fact(
+            "metadata_age_days",
+            metadata_age.map_or(Value::Null, Value::from),
+        )
         .fact("metadata_stale", g.metadata.is_empty() || !stale.is_empty())
         .fact(
             "metadata_sources",
@@ -456,4 +467,126 @@ fn decide(
         .fact("reboot_state", reboot_state)
         .fact("reboot_reason", reboot_reason)
         .fact("first_seen_saved", save_error.is_none())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture::FixtureProbe;
+    use crate::state::MemoryState;
+    use crate::{Check, ChecksConfig, Probe, StateStore};
+
+    fn host(name: &str) -> FixtureProbe {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/hosts")
+            .join(name);
+        FixtureProbe::load(&dir).unwrap()
+    }
+
+    #[test]
+    fn first_seen_state_is_pruned_and_extended_across_runs() {
+        let probe = host("ubuntu-first-seen-45d");
+        let state = MemoryState::default();
+        state
+            .save(
+                first_seen::STATE_KEY,
+                r#"{"version":1,"created":"2026-09-15T08:05:00Z","first_seen":{
+                    "curl 8.5.0-2ubuntu10.4":"2026-09-20T08:05:00Z",
+                    "openssl 3.0.13-0ubuntu3.6":"2026-10-10T09:00:00Z"}}"#,
+            )
+            .unwrap();
+        let config = ChecksConfig::default();
+        let ctx = Context {
+            probe: &probe,
+            config: &config,
+            state: &state,
+        };
+        let r = PatchAge.run(&ctx);
+        assert_eq!(r.status, Status::Fail, "{}", r.summary);
+        let doc = FirstSeen::parse(&state.load(first_seen::STATE_KEY).unwrap().unwrap()).unwrap();
+        let keys: Vec<&str> = doc.first_seen.keys().map(String::as_str).collect();
+        // curl is no longer pending: gone. libssl3t64 and python3-jinja2 are new: seen now.
+        assert_eq!(
+            keys,
+            vec![
+                "libssl3t64 3.0.13-0ubuntu3.6",
+                "openssl 3.0.13-0ubuntu3.6",
+                "python3-jinja2 3.1.2-1ubuntu1.3+esm1"
+            ]
+        );
+        assert_eq!(doc.first_seen["libssl3t64 3.0.13-0ubuntu3.6"], probe.now());
+        assert_eq!(doc.created.to_rfc3339(), "2026-09-15T08:05:00+00:00");
+        assert_eq!(r.facts["over_sla"], 1);
+
+        // A second run keeps the dates the first one saved.
+        let r2 = PatchAge.run(&ctx);
+        assert_eq!(r2.facts["security_updates"], r.facts["security_updates"]);
+    }
+
+    #[test]
+    fn first_run_ages_are_marked_as_lower_bounds_and_corrupt_state_is_an_error() {
+        let probe = host("debian12-apt-mixed");
+        let config = ChecksConfig::default();
+        let state = MemoryState::default();
+        let ctx = Context {
+            probe: &probe,
+            config: &config,
+            state: &state,
+        };
+        let r = PatchAge.run(&ctx);
+        assert!(
+            r.summary.contains("first seen 2026-11-24, at least"),
+            "{}",
+            r.summary
+        );
+        assert_eq!(r.facts["security_updates"][0]["lower_bound"], true);
+
+        state
+            .save(first_seen::STATE_KEY, "{\"version\":1,")
+            .unwrap();
+        let r = PatchAge.run(&ctx);
+        assert_eq!(r.status, Status::Error);
+        assert!(
+            r.summary.contains("patch_age_first_seen.json is unusable"),
+            "{}",
+            r.summary
+        );
+    }
+
+    #[test]
+    fn config_defaults_and_validation_name_the_key() {
+        let c = PatchAgeConfig::default();
+        assert_eq!(
+            (c.sla_days, c.warn_margin_days, c.max_metadata_age_days),
+            (30, 7, 7)
+        );
+        assert!(c.validate().is_ok());
+        let bad = PatchAgeConfig {
+            warn_margin_days: 30,
+            ..PatchAgeConfig::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .starts_with("checks.patch_age.warn_margin_days"));
+        let bad = PatchAgeConfig {
+            sla_days: 0,
+            ..PatchAgeConfig::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .starts_with("checks.patch_age.sla_days"));
+        let parsed: PatchAgeConfig =
+            toml::from_str("sla_days = 14\nwarn_margin_days = 3\n").unwrap();
+        assert_eq!(
+            (
+                parsed.sla_days,
+                parsed.warn_margin_days,
+                parsed.max_metadata_age_days
+            ),
+            (14, 3, 7)
+        );
+        assert!(toml::from_str::<PatchAgeConfig>("sla = 14\n").is_err());
+    }
 }

@@ -287,7 +287,11 @@ Inst docker-ce [5:27.3.1-1~ubuntu.24.04~noble] (5:27.4.0-1~ubuntu.24.04~noble Do
 4 upgraded, 1 newly installed, 0 to remove and 0 not upgraded.
 ";
         let sim = parse_apt_simulation(text).unwrap();
-        let sec: Vec<bool> = sim.candidates.iter().map(AptCandidate::is_security).collect();
+        let sec: Vec<bool> = sim
+            .candidates
+            .iter()
+            .map(AptCandidate::is_security)
+            .collect();
         assert_eq!(sec, vec![true, false, true, true, false]);
         assert_eq!(sim.candidates[3].installed, None);
         assert_eq!(sim.candidates[4].candidate, "5:27.4.0-1~ubuntu.24.04~noble");
@@ -310,7 +314,9 @@ Inst docker-ce [5:27.3.1-1~ubuntu.24.04~noble] (5:27.4.0-1~ubuntu.24.04~noble Do
             Err(AptParseError::NoSummary)
         );
         assert!(matches!(
-            parse_apt_simulation("Inst ???\n1 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n"),
+            parse_apt_simulation(
+                "Inst ???\n1 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n"
+            ),
             Err(AptParseError::BadInst { line: 1, .. })
         ));
         assert_eq!(

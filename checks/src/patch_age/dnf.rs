@@ -220,9 +220,15 @@ mod tests {
     #[test]
     fn nevra_with_and_without_epoch() {
         let n = split_nevra("dhcp-client-12:4.4.2-11.b1.fc34.x86_64").unwrap();
-        assert_eq!((n.name.as_str(), n.evr.as_str(), n.arch.as_str()), ("dhcp-client", "12:4.4.2-11.b1.fc34", "x86_64"));
+        assert_eq!(
+            (n.name.as_str(), n.evr.as_str(), n.arch.as_str()),
+            ("dhcp-client", "12:4.4.2-11.b1.fc34", "x86_64")
+        );
         let n = split_nevra("binutils-gold-2.35.2-67.el9_7.1.x86_64").unwrap();
-        assert_eq!((n.name.as_str(), n.evr.as_str()), ("binutils-gold", "2.35.2-67.el9_7.1"));
+        assert_eq!(
+            (n.name.as_str(), n.evr.as_str()),
+            ("binutils-gold", "2.35.2-67.el9_7.1")
+        );
         assert!(split_nevra("garbage").is_none());
     }
 
@@ -254,13 +260,19 @@ FEDORA-2026-12f3f3d569 security Important openssl-libs-1:3.5.9-1.fc44.x86_64 202
         assert_eq!(l.len(), 2);
         assert_eq!(l[0].package.name, "tar");
         assert_eq!(l[0].package.evr, "2:1.35-9.fc44");
-        assert_eq!(l[1].issued.unwrap().to_rfc3339(), "2026-10-02T23:09:41+00:00");
+        assert_eq!(
+            l[1].issued.unwrap().to_rfc3339(),
+            "2026-10-02T23:09:41+00:00"
+        );
     }
 
     #[test]
     fn garbage_list_is_an_error() {
         assert!(matches!(
-            parse_updateinfo_list("Error: Cache-only enabled but no cache for 'baseos'\n", utc()),
+            parse_updateinfo_list(
+                "Error: Cache-only enabled but no cache for 'baseos'\n",
+                utc()
+            ),
             Err(DnfParseError::BadAdvisory { line: 1, .. })
         ));
         assert!(matches!(
@@ -291,8 +303,14 @@ Description: The systemd packages contain systemd: a system and service manager.
     Updated: 2026-09-20 12:00:00
 ";
         let m = parse_updateinfo_info(text, utc()).unwrap();
-        assert_eq!(m["RHSA-2025:22660"].to_rfc3339(), "2025-12-03T10:38:39+00:00");
-        assert_eq!(m["RLSA-2026:1001"].to_rfc3339(), "2026-09-01T00:00:00+00:00");
+        assert_eq!(
+            m["RHSA-2025:22660"].to_rfc3339(),
+            "2025-12-03T10:38:39+00:00"
+        );
+        assert_eq!(
+            m["RLSA-2026:1001"].to_rfc3339(),
+            "2026-09-01T00:00:00+00:00"
+        );
     }
 
     #[test]
@@ -317,7 +335,9 @@ grub2-tools.x86_64                   1:2.06-80.el9              baseos
                 "openssl-libs.x86_64"
             ]
         );
-        assert!(parse_check_update("Error: Failed to download metadata for repo 'baseos'\n").is_err());
+        assert!(
+            parse_check_update("Error: Failed to download metadata for repo 'baseos'\n").is_err()
+        );
     }
 
     #[test]

@@ -89,11 +89,17 @@ mod tests {
         .unwrap();
         let now = t("2026-11-24T10:00:00Z");
         doc.observe(
-            &[key("openssl", "3.0.15-1~deb12u1"), key("curl", "7.88.1-10+deb12u8")],
+            &[
+                key("openssl", "3.0.15-1~deb12u1"),
+                key("curl", "7.88.1-10+deb12u8"),
+            ],
             now,
         );
         assert_eq!(doc.first_seen.len(), 2);
-        assert_eq!(doc.first_seen["openssl 3.0.15-1~deb12u1"], t("2026-10-10T10:00:00Z"));
+        assert_eq!(
+            doc.first_seen["openssl 3.0.15-1~deb12u1"],
+            t("2026-10-10T10:00:00Z")
+        );
         assert_eq!(doc.first_seen["curl 7.88.1-10+deb12u8"], now);
         let again = FirstSeen::parse(&doc.to_json()).unwrap();
         assert_eq!(again, doc);
@@ -101,7 +107,10 @@ mod tests {
 
     #[test]
     fn corrupt_or_future_documents_are_refused() {
-        assert!(matches!(FirstSeen::parse("{not json"), Err(FirstSeenError::Json(_))));
+        assert!(matches!(
+            FirstSeen::parse("{not json"),
+            Err(FirstSeenError::Json(_))
+        ));
         assert_eq!(
             FirstSeen::parse(r#"{"version":2,"created":"2026-09-01T00:00:00Z","first_seen":{}}"#),
             Err(FirstSeenError::Version(2))

@@ -140,7 +140,8 @@ fn metadata_evidence(dir: &str, sources: &[MetadataSource]) -> Evidence {
         .map(|s| {
             format!(
                 "{}  {}\n",
-                s.modified.map_or("mtime unknown".into(), |t| t.to_rfc3339()),
+                s.modified
+                    .map_or("mtime unknown".into(), |t| t.to_rfc3339()),
                 s.path
             )
         })
@@ -375,9 +376,9 @@ pub fn dnf(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathered, 
                 kernel::NeedsRestarting::Required => {
                     Reboot::Required("needs-restarting -r: reboot is required".into())
                 }
-                kernel::NeedsRestarting::NotRequired => {
-                    Reboot::NotRequired("needs-restarting -r: reboot should not be necessary".into())
-                }
+                kernel::NeedsRestarting::NotRequired => Reboot::NotRequired(
+                    "needs-restarting -r: reboot should not be necessary".into(),
+                ),
                 kernel::NeedsRestarting::Unclear => kernel_reboot(probe, evidence),
             }
         }
@@ -386,7 +387,11 @@ pub fn dnf(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathered, 
     };
 
     Ok(Gathered {
-        manager: if program.ends_with("yum") { "yum" } else { "dnf" },
+        manager: if program.ends_with("yum") {
+            "yum"
+        } else {
+            "dnf"
+        },
         security: by_pkg.into_values().collect(),
         other,
         held_back: 0,

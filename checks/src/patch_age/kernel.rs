@@ -33,7 +33,11 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
                 let digits = x.is_ascii_digit();
                 if digits != y.is_ascii_digit() {
                     // A number sorts after letters (rpm: "1.0" > "1.a").
-                    return if digits { Ordering::Greater } else { Ordering::Less };
+                    return if digits {
+                        Ordering::Greater
+                    } else {
+                        Ordering::Less
+                    };
                 }
                 let run = |s: &[u8]| {
                     s.iter()
@@ -98,14 +102,26 @@ mod tests {
 
     #[test]
     fn kernel_versions_order() {
-        assert_eq!(compare_versions("6.1.0-28-amd64", "6.1.0-27-amd64"), Ordering::Greater);
-        assert_eq!(compare_versions("6.1.0-9-amd64", "6.1.0-10-amd64"), Ordering::Less);
         assert_eq!(
-            compare_versions("5.14.0-427.13.1.el9_4.x86_64", "5.14.0-427.13.1.el9_4.x86_64"),
+            compare_versions("6.1.0-28-amd64", "6.1.0-27-amd64"),
+            Ordering::Greater
+        );
+        assert_eq!(
+            compare_versions("6.1.0-9-amd64", "6.1.0-10-amd64"),
+            Ordering::Less
+        );
+        assert_eq!(
+            compare_versions(
+                "5.14.0-427.13.1.el9_4.x86_64",
+                "5.14.0-427.13.1.el9_4.x86_64"
+            ),
             Ordering::Equal
         );
         assert_eq!(
-            compare_versions("5.14.0-503.11.1.el9_5.x86_64", "5.14.0-427.42.1.el9_4.x86_64"),
+            compare_versions(
+                "5.14.0-503.11.1.el9_5.x86_64",
+                "5.14.0-427.42.1.el9_4.x86_64"
+            ),
             Ordering::Greater
         );
         assert_eq!(compare_versions("1.0~rc1", "1.0"), Ordering::Less);
@@ -130,7 +146,10 @@ mod tests {
     #[test]
     fn needs_restarting_text_breaks_the_tie() {
         let yes = "Core libraries or services have been updated since boot-up:\n  * kernel\n\nReboot is required to fully utilize these updates.\n";
-        assert_eq!(parse_needs_restarting(Some(1), yes), NeedsRestarting::Required);
+        assert_eq!(
+            parse_needs_restarting(Some(1), yes),
+            NeedsRestarting::Required
+        );
         assert_eq!(
             parse_needs_restarting(Some(0), "No core libraries or services have been updated since boot-up.\nReboot should not be necessary.\n"),
             NeedsRestarting::NotRequired

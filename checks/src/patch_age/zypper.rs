@@ -143,7 +143,10 @@ mod tests {
         let p = parse_list_patches(text).unwrap();
         assert_eq!(p.len(), 2);
         assert_eq!(p[0].category, "security");
-        assert_eq!(p[0].issued.unwrap().to_rfc3339(), "2026-06-21T00:44:54+00:00");
+        assert_eq!(
+            p[0].issued.unwrap().to_rfc3339(),
+            "2026-06-21T00:44:54+00:00"
+        );
         assert_eq!(p[1].category, "recommended");
         assert_eq!(p[1].issued, None);
     }
@@ -181,7 +184,10 @@ pub fn parse_zypp_history_last_patch(
                 .map(|w| w.trim_matches('\'').to_string())
                 .collect();
             let patching = words.iter().skip(1).any(|w| {
-                matches!(w.as_str(), "patch" | "update" | "up" | "dist-upgrade" | "dup")
+                matches!(
+                    w.as_str(),
+                    "patch" | "update" | "up" | "dist-upgrade" | "dup"
+                )
             });
             if !patching {
                 return None;
