@@ -110,8 +110,10 @@ impl Aged {
             _ => format!("first seen {}", self.since.format("%Y-%m-%d")),
         };
         format!(
-            "{} {} ({} days, {how})",
-            self.package, self.version, self.age_days
+            "{} {} ({}, {how})",
+            self.package,
+            self.version,
+            days(self.age_days)
         )
     }
 
@@ -126,6 +128,11 @@ impl Aged {
             "lower_bound": self.lower_bound,
         })
     }
+}
+
+/// `1 day`, `3 days`.
+fn days(n: i64) -> String {
+    format!("{n} {}", if n == 1 { "day" } else { "days" })
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -307,13 +314,15 @@ fn decide(
     let head = match oldest {
         None => "no security update pending".to_string(),
         Some(d) if over.is_empty() && near.is_empty() => format!(
-            "{} pending, oldest {d} days (SLA {sla} days): {}",
+            "{} pending, oldest {} (SLA {sla} days): {}",
             plural(aged.len(), "security update", "security updates"),
+            days(d),
             list(&aged.iter().collect::<Vec<_>>())
         ),
         Some(d) => format!(
-            "{} pending, oldest {d} days",
-            plural(aged.len(), "security update", "security updates")
+            "{} pending, oldest {}",
+            plural(aged.len(), "security update", "security updates"),
+            days(d)
         ),
     };
     notes.push(format!(
@@ -354,7 +363,7 @@ fn decide(
     let stale: Vec<String> = meta_ages
         .iter()
         .filter_map(|(n, a)| match a {
-            Some(d) if *d > max_meta => Some(format!("{n} {d} days old")),
+            Some(d) if *d > max_meta => Some(format!("{n} {} old", days(*d))),
             None => Some(format!("{n} of unknown age")),
             _ => None,
         })
@@ -376,12 +385,16 @@ fn decide(
             }
         ));
     } else if let Some(a) = metadata_age {
-        notes.push(format!("package metadata {a} days old"));
+        notes.push(format!("package metadata {} old", days(a)));
     }
 
     let days_since_run = g.last_run.at.map(|t| (now - t).num_days().max(0));
     notes.push(match (g.last_run.at, days_since_run) {
-        (Some(t), Some(d)) => format!("last upgrade run {d} days ago ({})", t.format("%Y-%m-%d")),
+        (Some(t), Some(d)) => format!(
+            "last upgrade run {} ago ({})",
+            days(d),
+            t.format("%Y-%m-%d")
+        ),
         _ => g.last_run.source.clone(),
     });
 
