@@ -1,17 +1,82 @@
-//! patch_age check — placeholder until implemented: it reports `error`, never `pass`.
+//! patch_age check: how long security updates have been waiting on this host.
+//!
+//! Each pending security update gets an age: from its advisory's issue date when the package
+//! manager gives one (dnf5's Issued column, dnf4's `updateinfo info`, zypper's `issue-date`),
+//! otherwise from the first time the agent saw it pending (agent state `patch_age_first_seen`).
+//! `fail` when one is older than the SLA, `warn` when one is within the margin of it, when the
+//! package metadata is stale or of unknown age, when upgrades are held back or a reboot is
+//! pending. Facts carry the list, the counts, the last upgrade run and the reboot state.
+//!
+//! Layout: [`gather`] asks the package manager (through the probe); [`apt`], [`dnf`], [`zypper`]
+//! and [`kernel`] parse; [`first_seen`] is the state document; this file decides.
 
+pub mod apt;
+pub mod dnf;
+pub mod first_seen;
+pub mod gather;
+pub mod kernel;
+pub mod zypper;
+
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde_json::{json, Value};
 
-use crate::{CheckResult, Context, Status};
+use crate::os_release::{parse_os_release, OsFamily};
+use crate::{CheckResult, Context, Evidence, EvidenceKind, Status};
+use first_seen::FirstSeen;
+use gather::{Gathered, Reboot};
 
 /// Settings of the patch_age check (`[checks.patch_age]`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct PatchAgeConfig {}
+pub struct PatchAgeConfig {
+    /// Days a security update may stay pending; older is `fail`.
+    pub sla_days: u32,
+    /// `warn` once a security update is this many days or fewer from the SLA (0: no warning band).
+    pub warn_margin_days: u32,
+    /// Package metadata (apt lists, repomd.xml) older than this many days makes the result at
+    /// least `warn`: a stale index hides updates.
+    pub max_metadata_age_days: u32,
+    /// A pending reboot (new kernel or core libraries not running yet) makes the result at least `warn`.
+    pub warn_on_reboot_required: bool,
+    /// Upgrades the package manager holds back (apt "not upgraded") make the result at least
+    /// `warn`: their security state cannot be seen.
+    pub warn_on_held_back: bool,
+}
+
+impl Default for PatchAgeConfig {
+    fn default() -> Self {
+        PatchAgeConfig {
+            sla_days: 30,
+            warn_margin_days: 7,
+            max_metadata_age_days: 7,
+            warn_on_reboot_required: true,
+            warn_on_held_back: true,
+        }
+    }
+}
 
 impl PatchAgeConfig {
     /// Validate ranges; errors name the key.
     pub fn validate(&self) -> Result<(), String> {
+        if !(1..=3650).contains(&self.sla_days) {
+            return Err(format!(
+                "checks.patch_age.sla_days: {} is out of range, allowed 1 to 3650 days",
+                self.sla_days
+            ));
+        }
+        if self.warn_margin_days >= self.sla_days {
+            return Err(format!(
+                "checks.patch_age.warn_margin_days: {} must be smaller than sla_days ({})",
+                self.warn_margin_days, self.sla_days
+            ));
+        }
+        if !(1..=365).contains(&self.max_metadata_age_days) {
+            return Err(format!(
+                "checks.patch_age.max_metadata_age_days: {} is out of range, allowed 1 to 365 days",
+                self.max_metadata_age_days
+            ));
+        }
         Ok(())
     }
 }
@@ -19,17 +84,522 @@ impl PatchAgeConfig {
 /// The patch_age check.
 pub struct PatchAge;
 
+/// A pending security update with its age worked out.
+struct Aged {
+    package: String,
+    version: String,
+    advisory: Option<String>,
+    since: DateTime<Utc>,
+    /// `advisory` or `first_seen`.
+    source: &'static str,
+    /// First seen when tracking started: the real age may be larger.
+    lower_bound: bool,
+    age_days: i64,
+}
+
+impl Aged {
+    fn label(&self) -> String {
+        let how = match (self.source, &self.advisory) {
+            ("advisory", Some(a)) if *a != self.package => {
+                format!("{a} issued {}", self.since.format("%Y-%m-%d"))
+            }
+            ("advisory", _) => format!("issued {}", self.since.format("%Y-%m-%d")),
+            _ if self.lower_bound => {
+                format!("first seen {}, at least", self.since.format("%Y-%m-%d"))
+            }
+            _ => format!("first seen {}", self.since.format("%Y-%m-%d")),
+        };
+        format!(
+            "{} {} ({}, {how})",
+            self.package,
+            self.version,
+            days(self.age_days)
+        )
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "package": self.package,
+            "version": self.version,
+            "advisory": self.advisory,
+            "age_days": self.age_days,
+            "since": self.since.to_rfc3339(),
+            "source": self.source,
+            "lower_bound": self.lower_bound,
+        })
+    }
+}
+
+/// `1 day`, `3 days`.
+fn days(n: i64) -> String {
+    format!("{n} {}", if n == 1 { "day" } else { "days" })
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// At most five labels, then "and N more".
+fn list(items: &[&Aged]) -> String {
+    let mut s: Vec<String> = items.iter().take(5).map(|a| a.label()).collect();
+    if items.len() > 5 {
+        s.push(format!("and {} more", items.len() - 5));
+    }
+    s.join(", ")
+}
+
 impl crate::Check for PatchAge {
     fn id(&self) -> &'static str {
         "patch_age"
     }
     fn title(&self) -> &'static str {
-        "patch_age"
+        "Security updates applied within the SLA"
     }
     fn safeguards(&self) -> &'static [&'static str] {
         &["7.3", "7.4", "7.7"]
     }
-    fn run(&self, _ctx: &Context) -> CheckResult {
-        CheckResult::new(self.id(), Status::Error, "not implemented yet")
+
+    fn run(&self, ctx: &Context) -> CheckResult {
+        let id = self.id();
+        let cfg = &ctx.config.patch_age;
+        let probe = ctx.probe;
+        let (os_text, os_ev) = match probe
+            .read_evidence("/etc/os-release")
+            .or_else(|_| probe.read_evidence("/usr/lib/os-release"))
+        {
+            Ok(r) => r,
+            Err(e) => {
+                return crate::probe_error(
+                    id,
+                    "read /etc/os-release to pick the package manager",
+                    &e,
+                )
+            }
+        };
+        let os = parse_os_release(&os_text);
+        let mut evidence = vec![os_ev];
+        let gathered = match os.family() {
+            OsFamily::Debian => gather::apt(probe, &mut evidence),
+            OsFamily::RedHat => gather::dnf(probe, &mut evidence),
+            OsFamily::Suse => gather::zypper(probe, &mut evidence),
+            OsFamily::Other => {
+                let name = if os.pretty_name.is_empty() {
+                    &os.id
+                } else {
+                    &os.pretty_name
+                };
+                return CheckResult::new(
+                    id,
+                    Status::NotApplicable,
+                    format!(
+                        "{name} (ID={}) is not a distribution patch_age knows: it reads apt (Debian, Ubuntu), dnf/yum (RHEL, Fedora, Rocky, Alma) and zypper (SUSE)",
+                        os.id
+                    ),
+                )
+                .fact("os", os.id.clone())
+                .with_evidence(evidence);
+            }
+        };
+        let g = match gathered {
+            Ok(g) => g,
+            Err(msg) => {
+                return CheckResult::new(id, Status::Error, msg).with_evidence(evidence);
+            }
+        };
+        let now = probe.now();
+
+        // First-seen dates: read, update, prune, write back.
+        let mut doc = match ctx.state.load(first_seen::STATE_KEY) {
+            Ok(Some(text)) => match FirstSeen::parse(&text) {
+                Ok(d) => d,
+                Err(e) => {
+                    return CheckResult::new(
+                        id,
+                        Status::Error,
+                        format!(
+                            "agent state {}.json is unusable: {e}; fix it or delete it (update ages then restart from today)",
+                            first_seen::STATE_KEY
+                        ),
+                    )
+                    .with_evidence(evidence)
+                }
+            },
+            Ok(None) => FirstSeen::new(now),
+            Err(e) => {
+                return CheckResult::new(
+                    id,
+                    Status::Error,
+                    format!("could not read the first-seen dates of updates: {e}"),
+                )
+                .with_evidence(evidence)
+            }
+        };
+        let keys: Vec<String> = g
+            .security
+            .iter()
+            .map(|u| first_seen::key(&u.package, &u.version))
+            .collect();
+        doc.observe(&keys, now);
+        let doc_json = doc.to_json();
+        let save_error = ctx.state.save(first_seen::STATE_KEY, &doc_json).err();
+        evidence.push(Evidence::new(
+            EvidenceKind::File,
+            format!("agent state {}.json", first_seen::STATE_KEY),
+            doc_json.as_bytes(),
+        ));
+
+        let mut aged: Vec<Aged> = g
+            .security
+            .iter()
+            .zip(&keys)
+            .map(|(u, k)| {
+                let seen = doc.first_seen.get(k).copied().unwrap_or(now);
+                let (since, source) = match u.issued {
+                    Some(t) => (t, "advisory"),
+                    None => (seen, "first_seen"),
+                };
+                Aged {
+                    package: u.package.clone(),
+                    version: u.version.clone(),
+                    advisory: u.advisory.clone(),
+                    since,
+                    source,
+                    lower_bound: source == "first_seen" && seen == doc.created,
+                    age_days: (now - since).num_days().max(0),
+                }
+            })
+            .collect();
+        aged.sort_by(|a, b| b.age_days.cmp(&a.age_days).then(a.package.cmp(&b.package)));
+        decide(cfg, &g, &aged, now, save_error)
+            .fact("first_seen_tracking_since", doc.created.to_rfc3339())
+            .with_evidence(evidence)
+    }
+}
+
+/// The verdict, summary and facts from what was gathered.
+fn decide(
+    cfg: &PatchAgeConfig,
+    g: &Gathered,
+    aged: &[Aged],
+    now: DateTime<Utc>,
+    save_error: Option<String>,
+) -> CheckResult {
+    let sla = i64::from(cfg.sla_days);
+    let margin = i64::from(cfg.warn_margin_days);
+    let over: Vec<&Aged> = aged.iter().filter(|a| a.age_days > sla).collect();
+    let near: Vec<&Aged> = aged
+        .iter()
+        .filter(|a| margin > 0 && a.age_days <= sla && a.age_days >= sla - margin)
+        .collect();
+    let oldest = aged.first().map(|a| a.age_days);
+
+    let mut fails = Vec::new();
+    let mut warns = Vec::new();
+    let mut notes = Vec::new();
+
+    if !over.is_empty() {
+        fails.push(format!(
+            "{} pending beyond the {sla}-day SLA: {}",
+            plural(over.len(), "security update", "security updates"),
+            list(&over)
+        ));
+    }
+    if !near.is_empty() {
+        warns.push(format!(
+            "{} within {margin} days of the {sla}-day SLA: {}",
+            plural(near.len(), "security update", "security updates"),
+            list(&near)
+        ));
+    }
+    let head = match oldest {
+        None => "no security update pending".to_string(),
+        Some(d) if over.is_empty() && near.is_empty() => format!(
+            "{} pending, oldest {} (SLA {sla} days): {}",
+            plural(aged.len(), "security update", "security updates"),
+            days(d),
+            list(&aged.iter().collect::<Vec<_>>())
+        ),
+        Some(d) => format!(
+            "{} pending, oldest {}",
+            plural(aged.len(), "security update", "security updates"),
+            days(d)
+        ),
+    };
+    notes.push(format!(
+        "{} other {}",
+        g.other,
+        if g.other == 1 { "update" } else { "updates" }
+    ));
+
+    if g.held_back > 0 {
+        let msg = format!(
+            "{} held back by {} (their security state is not examined)",
+            plural(g.held_back, "upgrade", "upgrades"),
+            g.manager
+        );
+        if cfg.warn_on_held_back {
+            warns.push(msg);
+        } else {
+            notes.push(msg);
+        }
+    }
+
+    // Metadata freshness: a stale index makes "nothing pending" meaningless.
+    let max_meta = i64::from(cfg.max_metadata_age_days);
+    let meta_ages: Vec<(String, Option<i64>)> = g
+        .metadata
+        .iter()
+        .map(|m| {
+            let name = m.path.rsplit('/').next().unwrap_or(&m.path).to_string();
+            let name = if name == "repomd.xml" {
+                m.path.clone()
+            } else {
+                name
+            };
+            (name, m.modified.map(|t| (now - t).num_days().max(0)))
+        })
+        .collect();
+    let metadata_age = meta_ages.iter().filter_map(|(_, a)| *a).max();
+    let stale: Vec<String> = meta_ages
+        .iter()
+        .filter_map(|(n, a)| match a {
+            Some(d) if *d > max_meta => Some(format!("{n} {} old", days(*d))),
+            None => Some(format!("{n} of unknown age")),
+            _ => None,
+        })
+        .collect();
+    if g.metadata.is_empty() {
+        warns.push(format!(
+            "package metadata age unknown (no repomd.xml under {}): pending updates may be missing",
+            g.metadata_where
+        ));
+    } else if !stale.is_empty() {
+        let shown: Vec<&str> = stale.iter().take(3).map(String::as_str).collect();
+        warns.push(format!(
+            "stale package metadata (limit {max_meta} days, updates may be missing): {}{}",
+            shown.join(", "),
+            if stale.len() > 3 {
+                format!(" and {} more", stale.len() - 3)
+            } else {
+                String::new()
+            }
+        ));
+    } else if let Some(a) = metadata_age {
+        notes.push(format!("package metadata {} old", days(a)));
+    }
+
+    let days_since_run = g.last_run.at.map(|t| (now - t).num_days().max(0));
+    notes.push(match (g.last_run.at, days_since_run) {
+        (Some(t), Some(d)) => format!(
+            "last upgrade run {} ago ({})",
+            days(d),
+            t.format("%Y-%m-%d")
+        ),
+        _ => g.last_run.source.clone(),
+    });
+
+    let (reboot_required, reboot_state, reboot_reason) = match &g.reboot {
+        Reboot::Required(r) => (Value::Bool(true), "required", r.clone()),
+        Reboot::NotRequired(r) => (Value::Bool(false), "not_required", r.clone()),
+        Reboot::NotApplicable(r) => (Value::Null, "not_applicable", r.clone()),
+        Reboot::Unknown(r) => (Value::Null, "unknown", r.clone()),
+    };
+    match &g.reboot {
+        Reboot::Required(r) if cfg.warn_on_reboot_required => {
+            warns.push(format!("reboot required: {r}"))
+        }
+        Reboot::Required(r) => notes.push(format!("reboot required: {r}")),
+        Reboot::NotRequired(_) => notes.push("no reboot required".into()),
+        Reboot::NotApplicable(r) => notes.push(r.clone()),
+        Reboot::Unknown(r) => notes.push(format!("reboot state unknown: {r}")),
+    }
+
+    let status = if !fails.is_empty() {
+        Status::Fail
+    } else if !warns.is_empty() {
+        Status::Warn
+    } else {
+        Status::Pass
+    };
+    let mut parts = fails;
+    parts.extend(warns);
+    parts.insert(0, head);
+    parts.extend(notes);
+    let mut summary = parts.join("; ");
+    let status = match &save_error {
+        Some(e) => {
+            summary = format!(
+                "could not save first-seen dates of updates ({e}): update ages would restart from zero on every run; would be {status}: {summary}"
+            );
+            Status::Error
+        }
+        None => status,
+    };
+
+    CheckResult::new("patch_age", status, summary)
+        .fact("package_manager", g.manager)
+        .fact("pending_security", aged.len())
+        .fact("pending_other", g.other)
+        .fact("held_back", g.held_back)
+        .fact(
+            "oldest_pending_days",
+            oldest.map_or(Value::Null, Value::from),
+        )
+        .fact("over_sla", over.len())
+        .fact("near_sla", near.len())
+        .fact("sla_days", cfg.sla_days)
+        .fact("warn_margin_days", cfg.warn_margin_days)
+        .fact(
+            "security_updates",
+            Value::Array(aged.iter().map(Aged::to_json).collect()),
+        )
+        .fact(
+            "metadata_age_days",
+            metadata_age.map_or(Value::Null, Value::from),
+        )
+        .fact("metadata_stale", g.metadata.is_empty() || !stale.is_empty())
+        .fact(
+            "metadata_sources",
+            Value::Array(
+                meta_ages
+                    .iter()
+                    .map(|(n, a)| json!({"source": n, "age_days": a}))
+                    .collect(),
+            ),
+        )
+        .fact(
+            "last_patch_run",
+            g.last_run.at.map_or(Value::Null, |t| t.to_rfc3339().into()),
+        )
+        .fact(
+            "days_since_last_patch_run",
+            days_since_run.map_or(Value::Null, Value::from),
+        )
+        .fact("last_patch_run_source", g.last_run.source.clone())
+        .fact("reboot_required", reboot_required)
+        .fact("reboot_state", reboot_state)
+        .fact("reboot_reason", reboot_reason)
+        .fact("first_seen_saved", save_error.is_none())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture::FixtureProbe;
+    use crate::state::MemoryState;
+    use crate::{Check, ChecksConfig, Probe, StateStore};
+
+    fn host(name: &str) -> FixtureProbe {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/hosts")
+            .join(name);
+        FixtureProbe::load(&dir).unwrap()
+    }
+
+    #[test]
+    fn first_seen_state_is_pruned_and_extended_across_runs() {
+        let probe = host("ubuntu-first-seen-45d");
+        let state = MemoryState::default();
+        state
+            .save(
+                first_seen::STATE_KEY,
+                r#"{"version":1,"created":"2026-09-15T08:05:00Z","first_seen":{
+                    "curl 8.5.0-2ubuntu10.4":"2026-09-20T08:05:00Z",
+                    "openssl 3.0.13-0ubuntu3.6":"2026-10-10T09:00:00Z"}}"#,
+            )
+            .unwrap();
+        let config = ChecksConfig::default();
+        let ctx = Context {
+            probe: &probe,
+            config: &config,
+            state: &state,
+        };
+        let r = PatchAge.run(&ctx);
+        assert_eq!(r.status, Status::Fail, "{}", r.summary);
+        let doc = FirstSeen::parse(&state.load(first_seen::STATE_KEY).unwrap().unwrap()).unwrap();
+        let keys: Vec<&str> = doc.first_seen.keys().map(String::as_str).collect();
+        // curl is no longer pending: gone. libssl3t64 and python3-jinja2 are new: seen now.
+        assert_eq!(
+            keys,
+            vec![
+                "libssl3t64 3.0.13-0ubuntu3.6",
+                "openssl 3.0.13-0ubuntu3.6",
+                "python3-jinja2 3.1.2-1ubuntu1.3+esm1"
+            ]
+        );
+        assert_eq!(doc.first_seen["libssl3t64 3.0.13-0ubuntu3.6"], probe.now());
+        assert_eq!(doc.created.to_rfc3339(), "2026-09-15T08:05:00+00:00");
+        assert_eq!(r.facts["over_sla"], 1);
+
+        // A second run keeps the dates the first one saved.
+        let r2 = PatchAge.run(&ctx);
+        assert_eq!(r2.facts["security_updates"], r.facts["security_updates"]);
+    }
+
+    #[test]
+    fn first_run_ages_are_marked_as_lower_bounds_and_corrupt_state_is_an_error() {
+        let probe = host("debian12-apt-mixed");
+        let config = ChecksConfig::default();
+        let state = MemoryState::default();
+        let ctx = Context {
+            probe: &probe,
+            config: &config,
+            state: &state,
+        };
+        let r = PatchAge.run(&ctx);
+        assert!(
+            r.summary.contains("first seen 2026-11-24, at least"),
+            "{}",
+            r.summary
+        );
+        assert_eq!(r.facts["security_updates"][0]["lower_bound"], true);
+
+        state
+            .save(first_seen::STATE_KEY, "{\"version\":1,")
+            .unwrap();
+        let r = PatchAge.run(&ctx);
+        assert_eq!(r.status, Status::Error);
+        assert!(
+            r.summary.contains("patch_age_first_seen.json is unusable"),
+            "{}",
+            r.summary
+        );
+    }
+
+    #[test]
+    fn config_defaults_and_validation_name_the_key() {
+        let c = PatchAgeConfig::default();
+        assert_eq!(
+            (c.sla_days, c.warn_margin_days, c.max_metadata_age_days),
+            (30, 7, 7)
+        );
+        assert!(c.validate().is_ok());
+        let bad = PatchAgeConfig {
+            warn_margin_days: 30,
+            ..PatchAgeConfig::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .starts_with("checks.patch_age.warn_margin_days"));
+        let bad = PatchAgeConfig {
+            sla_days: 0,
+            ..PatchAgeConfig::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .starts_with("checks.patch_age.sla_days"));
+        let parsed: PatchAgeConfig =
+            toml::from_str("sla_days = 14\nwarn_margin_days = 3\n").unwrap();
+        assert_eq!(
+            (
+                parsed.sla_days,
+                parsed.warn_margin_days,
+                parsed.max_metadata_age_days
+            ),
+            (14, 3, 7)
+        );
+        assert!(toml::from_str::<PatchAgeConfig>("sla = 14\n").is_err());
     }
 }

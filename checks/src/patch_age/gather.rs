@@ -1,0 +1,511 @@
+//! What each package manager says about this host, read through the probe: pending updates,
+//! metadata freshness, last upgrade run and reboot state. Parsing lives in the parser modules;
+//! this module decides which files and commands to ask, and turns failures into messages.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+
+use super::{apt, dnf, kernel, zypper};
+use crate::probe::{CommandOutput, Probe, ProbeError};
+use crate::{Evidence, EvidenceKind};
+
+/// The simulated upgrade (no root needed, no lock taken, LC_ALL=C set by the probe).
+pub const APT_SIMULATE: [&str; 5] = [
+    "/usr/bin/apt-get",
+    "-s",
+    "-o",
+    "Debug::NoLocking=1",
+    "dist-upgrade",
+];
+const APT_LISTS: &str = "/var/lib/apt/lists";
+const APT_HISTORY: &str = "/var/log/apt/history.log";
+const UNATTENDED_LOG: &str = "/var/log/unattended-upgrades/unattended-upgrades.log";
+const REBOOT_REQUIRED: &str = "/var/run/reboot-required";
+const REBOOT_REQUIRED_PKGS: &str = "/var/run/reboot-required.pkgs";
+const DNF_CACHES: [&str; 2] = ["/var/cache/dnf", "/var/cache/libdnf5"];
+const DNF_RPM_LOG: &str = "/var/log/dnf.rpm.log";
+const NEEDS_RESTARTING: [&str; 2] = ["/usr/bin/needs-restarting", "-r"];
+const ZYPPER_LIST: [&str; 5] = [
+    "/usr/bin/zypper",
+    "--non-interactive",
+    "--no-refresh",
+    "--xmlout",
+    "list-patches",
+];
+const ZYPP_CACHE: &str = "/var/cache/zypp/raw";
+const ZYPP_HISTORY: &str = "/var/log/zypp/history";
+const ZYPP_REBOOT_NEEDED: &str = "/var/run/reboot-needed";
+
+/// A pending security update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingUpdate {
+    pub package: String,
+    pub version: String,
+    /// The advisory that announced it (dnf, zypper).
+    pub advisory: Option<String>,
+    /// The advisory's issue date, when the package manager gives one.
+    pub issued: Option<DateTime<Utc>>,
+}
+
+/// One repository's metadata and when it was last refreshed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataSource {
+    pub path: String,
+    pub modified: Option<DateTime<Utc>>,
+}
+
+/// Whether the host must reboot to run what is installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reboot {
+    Required(String),
+    NotRequired(String),
+    /// The kernel is not the host's to patch (container, microVM booted by its host).
+    NotApplicable(String),
+    Unknown(String),
+}
+
+/// The last successful upgrade run and where it was found (or why none was).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastRun {
+    pub at: Option<DateTime<Utc>>,
+    pub source: String,
+}
+
+/// Everything the package manager told us.
+#[derive(Debug, Clone)]
+pub struct Gathered {
+    pub manager: &'static str,
+    pub security: Vec<PendingUpdate>,
+    pub other: usize,
+    /// Upgrades the package manager will not install (apt holds, "not upgraded").
+    pub held_back: usize,
+    /// Where repository metadata was looked for (named when none is found).
+    pub metadata_where: String,
+    pub metadata: Vec<MetadataSource>,
+    pub last_run: LastRun,
+    pub reboot: Reboot,
+}
+
+fn read_optional(
+    probe: &dyn Probe,
+    path: &str,
+    evidence: &mut Vec<Evidence>,
+) -> Result<Option<String>, ProbeError> {
+    match probe.read_evidence(path) {
+        Ok((text, ev)) => {
+            evidence.push(ev);
+            Ok(Some(text))
+        }
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn run(
+    probe: &dyn Probe,
+    argv: &[&str],
+    ok_exits: &[i32],
+    evidence: &mut Vec<Evidence>,
+) -> Result<CommandOutput, String> {
+    finish(argv, probe.run(argv), ok_exits, evidence)
+}
+
+/// Turn a command's outcome into its output, or a message naming the command and its failure.
+fn finish(
+    argv: &[&str],
+    result: Result<CommandOutput, ProbeError>,
+    ok_exits: &[i32],
+    evidence: &mut Vec<Evidence>,
+) -> Result<CommandOutput, String> {
+    let out = result.map_err(|e| format!("could not run `{}`: {e}", argv.join(" ")))?;
+    evidence.push(Evidence::command(argv, out.exit_code, &out.stdout));
+    match out.exit_code {
+        Some(c) if ok_exits.contains(&c) => Ok(out),
+        code => Err(format!(
+            "`{}` failed (exit {}){}",
+            argv.join(" "),
+            code.map_or("by signal".to_string(), |c| c.to_string()),
+            match out.stderr_text() {
+                s if s.is_empty() => String::new(),
+                s => format!(": {}", s.lines().last().unwrap_or_default()),
+            }
+        )),
+    }
+}
+
+fn metadata_evidence(dir: &str, sources: &[MetadataSource]) -> Evidence {
+    let listing: String = sources
+        .iter()
+        .map(|s| {
+            format!(
+                "{}  {}\n",
+                s.modified
+                    .map_or("mtime unknown".into(), |t| t.to_rfc3339()),
+                s.path
+            )
+        })
+        .collect();
+    Evidence::new(EvidenceKind::Directory, dir, listing.as_bytes())
+}
+
+/// apt: `apt-get -s dist-upgrade`, `/var/lib/apt/lists/*_InRelease` mtimes, apt history and
+/// unattended-upgrades logs, `/var/run/reboot-required`.
+pub fn apt(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathered, String> {
+    let names = probe.read_dir(APT_LISTS).map_err(|e| {
+        if e.is_not_found() {
+            format!("no package index: {APT_LISTS} does not exist (apt-get update never ran), so pending updates cannot be determined")
+        } else {
+            format!("could not list {APT_LISTS}: {e}")
+        }
+    })?;
+    let mut metadata = Vec::new();
+    for name in &names {
+        let release_only = name
+            .strip_suffix("_Release")
+            .is_some_and(|p| !names.contains(&format!("{p}_InRelease")));
+        if name.ends_with("_InRelease") || release_only {
+            let path = format!("{APT_LISTS}/{name}");
+            let md = probe
+                .metadata(&path)
+                .map_err(|e| format!("could not stat {path}: {e}"))?;
+            metadata.push(MetadataSource {
+                path,
+                modified: md.modified,
+            });
+        }
+    }
+    if metadata.is_empty() {
+        return Err(format!("no package index in {APT_LISTS} (no *_InRelease or *_Release file: apt-get update never ran?), so pending updates cannot be determined"));
+    }
+    evidence.push(metadata_evidence(APT_LISTS, &metadata));
+
+    let out = run(probe, &APT_SIMULATE, &[0], evidence)?;
+    let sim = apt::parse_apt_simulation(&out.stdout_text()).map_err(|e| {
+        format!(
+            "could not understand the output of `{}`: {e}",
+            APT_SIMULATE.join(" ")
+        )
+    })?;
+    let (sec, other): (Vec<_>, Vec<_>) = sim.candidates.iter().partition(|c| c.is_security());
+    let security = sec
+        .iter()
+        .map(|c| PendingUpdate {
+            package: c.package.clone(),
+            version: c.candidate.clone(),
+            advisory: None,
+            issued: None,
+        })
+        .collect();
+
+    let offset = probe.local_offset();
+    let mut found: Vec<(DateTime<Utc>, &str)> = Vec::new();
+    let mut notes = Vec::new();
+    match read_optional(probe, APT_HISTORY, evidence) {
+        Ok(Some(text)) => found.extend(
+            apt::parse_apt_history(&text, offset)
+                .iter()
+                .filter(|r| r.is_patch_run() && !r.failed)
+                .map(|r| (r.end, APT_HISTORY)),
+        ),
+        Ok(None) => notes.push(format!("{APT_HISTORY} absent")),
+        Err(e) => notes.push(e.to_string()),
+    }
+    match read_optional(probe, UNATTENDED_LOG, evidence) {
+        Ok(Some(text)) => found.extend(
+            apt::parse_unattended_log(&text, offset)
+                .into_iter()
+                .map(|t| (t, UNATTENDED_LOG)),
+        ),
+        Ok(None) => {}
+        Err(e) => notes.push(e.to_string()),
+    }
+    let last_run = match found.iter().max() {
+        Some((t, src)) => LastRun {
+            at: Some(*t),
+            source: src.to_string(),
+        },
+        None => LastRun {
+            at: None,
+            source: if notes.is_empty() {
+                format!("no successful upgrade run in {APT_HISTORY} or {UNATTENDED_LOG} (rotated logs are not read)")
+            } else {
+                format!("no successful upgrade run found ({})", notes.join("; "))
+            },
+        },
+    };
+
+    let reboot = match read_optional(probe, REBOOT_REQUIRED, evidence) {
+        Ok(Some(_)) => {
+            let pkgs = read_optional(probe, REBOOT_REQUIRED_PKGS, evidence)
+                .ok()
+                .flatten()
+                .map(|t| {
+                    let set: BTreeSet<&str> =
+                        t.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+                    set.into_iter().collect::<Vec<_>>().join(", ")
+                })
+                .filter(|s| !s.is_empty());
+            Reboot::Required(match pkgs {
+                Some(p) => format!("{REBOOT_REQUIRED} present, for {p}"),
+                None => format!("{REBOOT_REQUIRED} present"),
+            })
+        }
+        Ok(None) => kernel_reboot(probe, evidence),
+        Err(e) => Reboot::Unknown(e.to_string()),
+    };
+
+    Ok(Gathered {
+        manager: "apt",
+        security,
+        other: other.len(),
+        held_back: sim.not_upgraded,
+        metadata_where: APT_LISTS.to_string(),
+        metadata,
+        last_run,
+        reboot,
+    })
+}
+
+/// dnf (4 or 5; yum when dnf is not installed): `updateinfo list --security`, `updateinfo info
+/// --security` for dnf4's dates, `check-update`, repomd.xml mtimes, `/var/log/dnf.rpm.log`,
+/// `needs-restarting -r`.
+pub fn dnf(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathered, String> {
+    let offset = probe.local_offset();
+    let mut program = "/usr/bin/dnf";
+    let list_args = ["-q", "-C", "updateinfo", "list", "--security"];
+    let argv = |p: &'static str, args: &[&'static str]| {
+        let mut v = vec![p];
+        v.extend_from_slice(args);
+        v
+    };
+    let list_out = match probe.run(&argv(program, &list_args)) {
+        Err(e) if e.is_not_found() => {
+            program = "/usr/bin/yum";
+            run(probe, &argv(program, &list_args), &[0], evidence)?
+        }
+        result => finish(&argv(program, &list_args), result, &[0], evidence)?,
+    };
+    let list_argv = argv(program, &list_args).join(" ");
+    let advisories = dnf::parse_updateinfo_list(&list_out.stdout_text(), offset)
+        .map_err(|e| format!("could not understand the output of `{list_argv}`: {e}"))?;
+
+    let mut dates: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
+    if advisories.iter().any(|a| a.issued.is_none()) {
+        let info_args = ["-q", "-C", "updateinfo", "info", "--security"];
+        let info_argv = argv(program, &info_args);
+        let out = run(probe, &info_argv, &[0], evidence)?;
+        dates = dnf::parse_updateinfo_info(&out.stdout_text(), offset).map_err(|e| {
+            format!(
+                "could not understand the output of `{}`: {e}",
+                info_argv.join(" ")
+            )
+        })?;
+    }
+    // One package may be fixed by several advisories: keep the oldest date, it is the one the
+    // host has been exposed to longest.
+    let mut by_pkg: BTreeMap<(String, String), PendingUpdate> = BTreeMap::new();
+    let mut security_names = BTreeSet::new();
+    for a in &advisories {
+        security_names.insert(format!("{}.{}", a.package.name, a.package.arch));
+        let issued = a.issued.or_else(|| dates.get(&a.advisory).copied());
+        let entry = by_pkg
+            .entry((a.package.name.clone(), a.package.evr.clone()))
+            .or_insert_with(|| PendingUpdate {
+                package: a.package.name.clone(),
+                version: a.package.evr.clone(),
+                advisory: Some(a.advisory.clone()),
+                issued,
+            });
+        if let Some(t) = issued {
+            if entry.issued.is_none_or(|e| t < e) {
+                entry.issued = Some(t);
+                entry.advisory = Some(a.advisory.clone());
+            }
+        }
+    }
+
+    let cu_argv = argv(program, &["-q", "-C", "check-update"]);
+    let out = run(probe, &cu_argv, &[0, 100], evidence)?;
+    let all = dnf::parse_check_update(&out.stdout_text()).map_err(|e| {
+        format!(
+            "could not understand the output of `{}`: {e}",
+            cu_argv.join(" ")
+        )
+    })?;
+    let other = all
+        .iter()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|n| !security_names.contains(*n))
+        .count();
+
+    let mut metadata = Vec::new();
+    for base in DNF_CACHES {
+        metadata.extend(repomd_sources(probe, base));
+    }
+    if !metadata.is_empty() {
+        evidence.push(metadata_evidence(&DNF_CACHES.join(" "), &metadata));
+    }
+
+    let last_run = match read_optional(probe, DNF_RPM_LOG, evidence) {
+        Ok(Some(text)) => match dnf::parse_rpm_log_last_upgrade(&text) {
+            Some(t) => LastRun {
+                at: Some(t),
+                source: DNF_RPM_LOG.to_string(),
+            },
+            None => LastRun {
+                at: None,
+                source: format!("no package upgrade in {DNF_RPM_LOG} (rotated logs are not read)"),
+            },
+        },
+        Ok(None) => LastRun {
+            at: None,
+            source: format!("{DNF_RPM_LOG} absent (dnf5 does not write it)"),
+        },
+        Err(e) => LastRun {
+            at: None,
+            source: e.to_string(),
+        },
+    };
+
+    let reboot = match probe.run_evidence(&NEEDS_RESTARTING) {
+        Ok((out, ev)) => {
+            evidence.push(ev);
+            match kernel::parse_needs_restarting(out.exit_code, &out.stdout_text()) {
+                kernel::NeedsRestarting::Required => {
+                    Reboot::Required("needs-restarting -r: reboot is required".into())
+                }
+                kernel::NeedsRestarting::NotRequired => Reboot::NotRequired(
+                    "needs-restarting -r: reboot should not be necessary".into(),
+                ),
+                kernel::NeedsRestarting::Unclear => kernel_reboot(probe, evidence),
+            }
+        }
+        Err(e) if e.is_not_found() => kernel_reboot(probe, evidence),
+        Err(e) => Reboot::Unknown(e.to_string()),
+    };
+
+    Ok(Gathered {
+        manager: if program.ends_with("yum") {
+            "yum"
+        } else {
+            "dnf"
+        },
+        security: by_pkg.into_values().collect(),
+        other,
+        held_back: 0,
+        metadata_where: DNF_CACHES.join(" and "),
+        metadata,
+        last_run,
+        reboot,
+    })
+}
+
+/// zypper: `--xmlout list-patches` (security category, issue dates), repomd.xml mtimes, the zypp
+/// history, `/var/run/reboot-needed`.
+pub fn zypper(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathered, String> {
+    // 100: updates needed, 101: security updates needed, 102/103: reboot / zypper restart needed.
+    let out = run(probe, &ZYPPER_LIST, &[0, 100, 101, 102, 103], evidence)?;
+    let patches = zypper::parse_list_patches(&out.stdout_text()).map_err(|e| {
+        format!(
+            "could not understand the output of `{}`: {e}",
+            ZYPPER_LIST.join(" ")
+        )
+    })?;
+    let needed: Vec<_> = patches.iter().filter(|p| p.status == "needed").collect();
+    let security = needed
+        .iter()
+        .filter(|p| p.category == "security")
+        .map(|p| PendingUpdate {
+            package: p.name.clone(),
+            version: p.edition.clone(),
+            advisory: Some(p.name.clone()),
+            issued: p.issued,
+        })
+        .collect();
+    let other = needed.iter().filter(|p| p.category != "security").count();
+    let metadata = repomd_sources(probe, ZYPP_CACHE);
+    if !metadata.is_empty() {
+        evidence.push(metadata_evidence(ZYPP_CACHE, &metadata));
+    }
+    let last_run = match read_optional(probe, ZYPP_HISTORY, evidence) {
+        Ok(Some(text)) => LastRun {
+            at: zypper::parse_zypp_history_last_patch(&text, probe.local_offset()),
+            source: ZYPP_HISTORY.to_string(),
+        },
+        Ok(None) => LastRun {
+            at: None,
+            source: format!("{ZYPP_HISTORY} absent"),
+        },
+        Err(e) => LastRun {
+            at: None,
+            source: e.to_string(),
+        },
+    };
+    let reboot = match read_optional(probe, ZYPP_REBOOT_NEEDED, evidence) {
+        Ok(Some(_)) => Reboot::Required(format!("{ZYPP_REBOOT_NEEDED} present")),
+        Ok(None) => kernel_reboot(probe, evidence),
+        Err(e) => Reboot::Unknown(e.to_string()),
+    };
+    Ok(Gathered {
+        manager: "zypper",
+        security,
+        other,
+        held_back: 0,
+        metadata_where: ZYPP_CACHE.to_string(),
+        metadata,
+        last_run,
+        reboot,
+    })
+}
+
+/// `<base>/<repo>/repodata/repomd.xml` for each repository cache directory under `base`.
+fn repomd_sources(probe: &dyn Probe, base: &str) -> Vec<MetadataSource> {
+    let Ok(repos) = probe.read_dir(base) else {
+        return Vec::new();
+    };
+    repos
+        .iter()
+        .filter_map(|r| {
+            let path = format!("{base}/{r}/repodata/repomd.xml");
+            probe.metadata(&path).ok().map(|md| MetadataSource {
+                path,
+                modified: md.modified,
+            })
+        })
+        .collect()
+}
+
+/// Compare the running kernel with the newest `/boot/vmlinuz-*`.
+fn kernel_reboot(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Reboot {
+    let running = match probe.read_evidence("/proc/sys/kernel/osrelease") {
+        Ok((t, ev)) => {
+            evidence.push(ev);
+            t.trim().to_string()
+        }
+        Err(e) => return Reboot::Unknown(format!("running kernel unknown: {e}")),
+    };
+    let entries = match probe.read_dir("/boot") {
+        Ok(e) => e,
+        Err(e) if e.is_not_found() => Vec::new(),
+        Err(e) => return Reboot::Unknown(format!("could not list /boot: {e}")),
+    };
+    let Some(newest) = kernel::newest_boot_kernel(&entries) else {
+        return Reboot::NotApplicable(format!(
+            "kernel state not applicable: no /boot/vmlinuz-* (container or VM booted by its host), running {running}"
+        ));
+    };
+    evidence.push(Evidence::new(
+        EvidenceKind::Directory,
+        "/boot",
+        entries.join("\n").as_bytes(),
+    ));
+    if kernel::compare_versions(&newest, &running) == std::cmp::Ordering::Greater {
+        Reboot::Required(format!(
+            "running kernel {running} is older than the installed {newest}"
+        ))
+    } else {
+        Reboot::NotRequired(format!("running kernel {running} is the newest installed"))
+    }
+}
