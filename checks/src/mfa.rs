@@ -275,7 +275,9 @@ impl Scan<'_> {
         }
         let forced = |m: &ModuleLine| self.is_factor(m.name());
         if let Some(steps) = pam::success_without(stack, &forced) {
-            issues.push(explain_bypass(&steps, &factors[0], |n| self.is_factor(n)));
+            issues.push(pam::explain_success_without(&steps, &factors[0], &|n| {
+                self.is_factor(n)
+            }));
         }
         for r in &factor_rules {
             for arg in ["nullok", "nouserok"] {
@@ -579,47 +581,6 @@ fn sk_verify_required(cfg: &SshdConfig, block: Option<usize>) -> bool {
     verify && sk_only
 }
 
-/// Say why a witness path reaches success without the second factor.
-fn explain_bypass(steps: &[Step], factor: &str, is_factor: impl Fn(&str) -> bool) -> String {
-    let at = |s: &Step| format!("{}:{}", s.file, s.line);
-    for s in steps.iter().filter(|s| is_factor(&s.module)) {
-        if s.outcome == pam::Outcome::Absent {
-            return format!(
-                "-{} line is skipped when the module is missing ({})",
-                s.module,
-                at(s)
-            );
-        }
-        if !matches!(s.action, Some(pam::Action::Bad | pam::Action::Die)) {
-            return format!(
-                "{} {} does not block on failure ({})",
-                s.control,
-                s.module,
-                at(s)
-            );
-        }
-    }
-    if let Some(s) = steps
-        .iter()
-        .rev()
-        .find(|s| s.action == Some(pam::Action::Done) && !is_factor(&s.module))
-    {
-        return format!(
-            "{} {} succeeds before {factor} ({})",
-            s.control,
-            s.module,
-            at(s)
-        );
-    }
-    if let Some(s) = steps
-        .iter()
-        .find(|s| matches!(s.action, Some(pam::Action::Jump(_))) && !is_factor(&s.module))
-    {
-        return format!("{} {} jumps over {factor} ({})", s.control, s.module, at(s));
-    }
-    format!("auth stack can succeed without {factor}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -659,7 +620,9 @@ mod tests {
             pam::Outcome::Success,
         )];
         assert_eq!(
-            explain_bypass(&s, "pam_google_authenticator", |n| n == "pam_google_authenticator"),
+            pam::explain_success_without(&s, "pam_google_authenticator", &|n| {
+                n == "pam_google_authenticator"
+            }),
             "sufficient pam_unix succeeds before pam_google_authenticator (/etc/pam.d/sshd:2)"
         );
         let s = vec![step(
@@ -669,7 +632,9 @@ mod tests {
             pam::Outcome::Failure,
         )];
         assert_eq!(
-            explain_bypass(&s, "pam_google_authenticator", |n| n == "pam_google_authenticator"),
+            pam::explain_success_without(&s, "pam_google_authenticator", &|n| {
+                n == "pam_google_authenticator"
+            }),
             "optional pam_google_authenticator does not block on failure (/etc/pam.d/sshd:2)"
         );
     }

@@ -681,6 +681,39 @@ fn walk(
     }
 }
 
+/// Say in one phrase why a witness path from [`success_without`] reaches success although the
+/// `target` modules failed: the target's failure is ignored, a `-type` target is missing, a
+/// `sufficient`-like module ends the stack first, or a jump skips the target.
+pub fn explain_success_without(steps: &[Step], target: &str, is_target: &dyn Fn(&str) -> bool) -> String {
+    let at = |s: &Step| format!("{}:{}", s.file, s.line);
+    for s in steps.iter().filter(|s| is_target(&s.module)) {
+        if s.outcome == Outcome::Absent {
+            return format!(
+                "-{} line is skipped when the module is missing ({})",
+                s.module,
+                at(s)
+            );
+        }
+        if !matches!(s.action, Some(Action::Bad | Action::Die)) {
+            return format!("{} {} does not block on failure ({})", s.control, s.module, at(s));
+        }
+    }
+    if let Some(s) = steps
+        .iter()
+        .rev()
+        .find(|s| s.action == Some(Action::Done) && !is_target(&s.module))
+    {
+        return format!("{} {} succeeds before {target} ({})", s.control, s.module, at(s));
+    }
+    if let Some(s) = steps
+        .iter()
+        .find(|s| matches!(s.action, Some(Action::Jump(_))) && !is_target(&s.module))
+    {
+        return format!("{} {} jumps over {target} ({})", s.control, s.module, at(s));
+    }
+    format!("the stack can succeed without {target}")
+}
+
 /// Names of the modules a resolved stack contains (substacks flattened).
 pub fn module_names(nodes: &[Node]) -> BTreeSet<String> {
     Node::modules(nodes)
