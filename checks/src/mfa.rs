@@ -23,7 +23,7 @@ use serde_json::json;
 
 use crate::probe::ProbeError;
 use crate::{CheckResult, Context, Evidence, Status};
-use pam::{ModuleLine, Node, PamLine, PamType, Step};
+use pam::{ModuleLine, Node, PamLine, PamType};
 use sshd::{SshdConfig, SshdLine};
 use sudoers::SudoersItem;
 
@@ -64,15 +64,16 @@ impl MfaConfig {
     /// Validate ranges; errors name the key.
     pub fn validate(&self) -> Result<(), String> {
         if self.second_factor_modules.is_empty() {
-            return Err("checks.mfa.second_factor_modules: must name at least one PAM module \
+            return Err(
+                "checks.mfa.second_factor_modules: must name at least one PAM module \
                  (e.g. \"pam_google_authenticator\")"
-                .into());
+                    .into(),
+            );
         }
         for m in &self.second_factor_modules {
             let ok = m.starts_with("pam_")
                 && m.len() > 4
-                && m
-                    .chars()
+                && m.chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
             if !ok {
                 return Err(format!(
@@ -367,8 +368,14 @@ impl Scan<'_> {
                 "keyboard-interactive",
                 flag(cfg, block, "kbdinteractiveauthentication", true),
             ),
-            ("hostbased", flag(cfg, block, "hostbasedauthentication", false)),
-            ("gssapi-with-mic", flag(cfg, block, "gssapiauthentication", false)),
+            (
+                "hostbased",
+                flag(cfg, block, "hostbasedauthentication", false),
+            ),
+            (
+                "gssapi-with-mic",
+                flag(cfg, block, "gssapiauthentication", false),
+            ),
         ]
         .into();
         let am = lookup(cfg, block, "authenticationmethods")
@@ -387,18 +394,23 @@ impl Scan<'_> {
         let sk_mfa = self.cfg.accept_sk_verify_required && sk_verify_required(cfg, block);
         let mut reasons = Vec::new();
         let mut usable = Vec::new();
+        let mut uses_pam = false;
         for list in &lists {
             let methods: Vec<&str> = list
                 .split(',')
                 .map(|m| m.split(':').next().unwrap_or(m))
                 .collect();
-            if methods.iter().any(|m| !enabled.get(m).copied().unwrap_or(false)) {
+            if methods
+                .iter()
+                .any(|m| !enabled.get(m).copied().unwrap_or(false))
+            {
                 continue; // a disabled method: sshd never completes this list
             }
             usable.push(list.clone());
             let via_pam = methods
                 .iter()
                 .any(|m| *m == "keyboard-interactive" || *m == "password");
+            uses_pam |= via_pam && use_pam;
             let pam = if via_pam && use_pam {
                 Some(self.pam_verdict("sshd")?)
             } else {
@@ -429,7 +441,9 @@ impl Scan<'_> {
                 };
                 vec![format!("{name}: AuthenticationMethods {list} ({why})")]
             } else {
-                vec![format!("{name}: {list} alone is accepted (AuthenticationMethods any)")]
+                vec![format!(
+                    "{name}: {list} alone is accepted (AuthenticationMethods any)"
+                )]
             };
             for r in new {
                 if !reasons.contains(&r) {
@@ -438,7 +452,7 @@ impl Scan<'_> {
             }
         }
         let mut detail = format!("AuthenticationMethods {}", am.join(" "));
-        if let Some(v) = self.verdicts.get("sshd").filter(|_| use_pam) {
+        if let Some(v) = self.verdicts.get("sshd").filter(|_| uses_pam) {
             if !v.factors.is_empty() {
                 detail.push_str(&format!(" + {}", v.factors.join(",")));
             }
@@ -464,7 +478,11 @@ impl Scan<'_> {
             return Ok(None);
         }
         let verdict = self.pam_verdict("sudo")?;
-        let mut reasons: Vec<String> = verdict.issues.iter().map(|i| format!("sudo: {i}")).collect();
+        let mut reasons: Vec<String> = verdict
+            .issues
+            .iter()
+            .map(|i| format!("sudo: {i}"))
+            .collect();
         if probe.exists(SUDOERS) {
             let mut items = Vec::new();
             self.read_sudoers(SUDOERS, 0, &mut items)?;
@@ -473,9 +491,9 @@ impl Scan<'_> {
                     SudoersItem::NoPasswd { who, line } => {
                         reasons.push(format!("sudo: NOPASSWD for {who} ({file}:{line})"))
                     }
-                    SudoersItem::NoAuthenticate { scope, line } => {
-                        reasons.push(format!("sudo: Defaults{scope} !authenticate ({file}:{line})"))
-                    }
+                    SudoersItem::NoAuthenticate { scope, line } => reasons.push(format!(
+                        "sudo: Defaults{scope} !authenticate ({file}:{line})"
+                    )),
                     _ => {}
                 }
             }
@@ -570,13 +588,15 @@ fn flag(cfg: &SshdConfig, block: Option<usize>, kw: &str, default: bool) -> bool
 
 /// Public keys are a full second factor only as FIDO keys that verify the user (PIN/biometric).
 fn sk_verify_required(cfg: &SshdConfig, block: Option<usize>) -> bool {
-    let verify = lookup(cfg, block, "pubkeyauthoptions")
-        .is_some_and(|d| d.args.iter().any(|a| a.eq_ignore_ascii_case("verify-required")));
+    let verify = lookup(cfg, block, "pubkeyauthoptions").is_some_and(|d| {
+        d.args
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case("verify-required"))
+    });
     let sk_only = lookup(cfg, block, "pubkeyacceptedalgorithms")
         .and_then(|d| d.args.first())
         .is_some_and(|list| {
-            !list.starts_with(['+', '-', '^'])
-                && list.split(',').all(|alg| alg.starts_with("sk-"))
+            !list.starts_with(['+', '-', '^']) && list.split(',').all(|alg| alg.starts_with("sk-"))
         });
     verify && sk_only
 }
@@ -605,7 +625,7 @@ mod tests {
 
     #[test]
     fn bypass_explanations() {
-        let step = |module: &str, control: &str, action, outcome| Step {
+        let step = |module: &str, control: &str, action, outcome| pam::Step {
             module: module.into(),
             file: "/etc/pam.d/sshd".into(),
             line: 2,

@@ -170,7 +170,11 @@ struct Scan<'a> {
 impl Scan<'_> {
     /// Read a file, recording evidence once per path.
     fn read(&mut self, path: &str) -> Result<String, ScanError> {
-        let (text, ev) = self.ctx.probe.read_evidence(path).map_err(ScanError::Probe)?;
+        let (text, ev) = self
+            .ctx
+            .probe
+            .read_evidence(path)
+            .map_err(ScanError::Probe)?;
         if self.read_paths.insert(path.to_string()) {
             self.evidence.push(ev);
         }
@@ -192,8 +196,10 @@ impl Scan<'_> {
         let mut gaps = Vec::new();
 
         // Rotation: login.defs for new accounts, shadow for existing ones.
-        let passwd = accounts::parse_passwd(&self.read(PASSWD)?).map_err(|e| parse_err(PASSWD, e))?;
-        let shadow = accounts::parse_shadow(&self.read(SHADOW)?).map_err(|e| parse_err(SHADOW, e))?;
+        let passwd =
+            accounts::parse_passwd(&self.read(PASSWD)?).map_err(|e| parse_err(PASSWD, e))?;
+        let shadow =
+            accounts::parse_shadow(&self.read(SHADOW)?).map_err(|e| parse_err(SHADOW, e))?;
         let defs = self
             .read_optional(LOGIN_DEFS)?
             .map(|t| accounts::parse_login_defs(&t))
@@ -205,13 +211,18 @@ impl Scan<'_> {
             })?),
         };
         match pass_max_days {
-            None => gaps.push("PASS_MAX_DAYS not set (no maximum age for new accounts)".to_string()),
+            None => {
+                gaps.push("PASS_MAX_DAYS not set (no maximum age for new accounts)".to_string())
+            }
             Some(d) if d < 0 || d > max_age => gaps.push(format!("PASS_MAX_DAYS {d} > {max_age}")),
             Some(_) => {}
         }
         let mut interactive = Vec::new();
         let mut over_age = Vec::new();
-        for p in passwd.iter().filter(|p| !accounts::is_nologin_shell(&p.shell)) {
+        for p in passwd
+            .iter()
+            .filter(|p| !accounts::is_nologin_shell(&p.shell))
+        {
             let Some(s) = shadow.iter().find(|s| s.name == p.name) else {
                 continue;
             };
@@ -290,7 +301,10 @@ impl Scan<'_> {
                 ),
             )
         } else {
-            (Status::Fail, format!("{} gap(s): {}", gaps.len(), gaps.join("; ")))
+            (
+                Status::Fail,
+                format!("{} gap(s): {}", gaps.len(), gaps.join("; ")),
+            )
         };
         Ok(CheckResult::new("password_policy", status, summary)
             .fact("pass_max_days", pass_max_days)
@@ -315,7 +329,12 @@ impl Scan<'_> {
         let cfg = self.cfg;
         let required_len = i64::from(cfg.min_length);
         let rules = Node::modules(stack);
-        let first = |name: &str| rules.iter().find(|r| r.module.name() == name).map(|r| &r.module);
+        let first = |name: &str| {
+            rules
+                .iter()
+                .find(|r| r.module.name() == name)
+                .map(|r| &r.module)
+        };
         let takes_effect = |name: &str, gaps: &mut Vec<String>, label: &str| -> bool {
             let is = |m: &ModuleLine| m.name() == name;
             match pam::success_without(stack, &is) {
@@ -362,10 +381,16 @@ impl Scan<'_> {
                 }
                 let classes = format!("minclass={}", q.minclass);
                 if cfg.require_upper && !q.requires_upper() {
-                    gaps.push(format!("upper case not required (ucredit={}, {classes})", q.ucredit));
+                    gaps.push(format!(
+                        "upper case not required (ucredit={}, {classes})",
+                        q.ucredit
+                    ));
                 }
                 if cfg.require_digit && !q.requires_digit() {
-                    gaps.push(format!("digit not required (dcredit={}, {classes})", q.dcredit));
+                    gaps.push(format!(
+                        "digit not required (dcredit={}, {classes})",
+                        q.dcredit
+                    ));
                 }
                 if cfg.require_special && !q.requires_special() {
                     gaps.push(format!(
@@ -404,7 +429,9 @@ impl Scan<'_> {
         if let Some(m) = first("pam_pwhistory") {
             let n = match m.arg_value("remember") {
                 Some(v) => v.parse().unwrap_or(0),
-                None => self.pwhistory_conf_remember()?.unwrap_or(PWHISTORY_DEFAULT_REMEMBER),
+                None => self
+                    .pwhistory_conf_remember()?
+                    .unwrap_or(PWHISTORY_DEFAULT_REMEMBER),
             };
             candidates.push(("pam_pwhistory", n));
         }

@@ -514,7 +514,10 @@ enum Final {
 /// Other modules may succeed, fail or return ignore (the user controls the password, the
 /// attacker the rest); `pam_deny` always fails and `pam_permit` always succeeds. Returns the
 /// modules run on one such path, or `None` when no success is reachable.
-pub fn success_without(nodes: &[Node], forced_fail: &dyn Fn(&ModuleLine) -> bool) -> Option<Vec<Step>> {
+pub fn success_without(
+    nodes: &[Node],
+    forced_fail: &dyn Fn(&ModuleLine) -> bool,
+) -> Option<Vec<Step>> {
     outcomes(nodes, forced_fail).remove(&Final::Success)
 }
 
@@ -675,7 +678,15 @@ fn walk(
         if stop {
             found.entry(finish(next)).or_insert_with(|| steps.clone());
         } else {
-            walk(nodes, idx + 1 + skip, next, forced_fail, steps, visited, found);
+            walk(
+                nodes,
+                idx + 1 + skip,
+                next,
+                forced_fail,
+                steps,
+                visited,
+                found,
+            );
         }
         steps.truncate(depth);
     }
@@ -684,7 +695,11 @@ fn walk(
 /// Say in one phrase why a witness path from [`success_without`] reaches success although the
 /// `target` modules failed: the target's failure is ignored, a `-type` target is missing, a
 /// `sufficient`-like module ends the stack first, or a jump skips the target.
-pub fn explain_success_without(steps: &[Step], target: &str, is_target: &dyn Fn(&str) -> bool) -> String {
+pub fn explain_success_without(
+    steps: &[Step],
+    target: &str,
+    is_target: &dyn Fn(&str) -> bool,
+) -> String {
     let at = |s: &Step| format!("{}:{}", s.file, s.line);
     for s in steps.iter().filter(|s| is_target(&s.module)) {
         if s.outcome == Outcome::Absent {
@@ -695,7 +710,12 @@ pub fn explain_success_without(steps: &[Step], target: &str, is_target: &dyn Fn(
             );
         }
         if !matches!(s.action, Some(Action::Bad | Action::Die)) {
-            return format!("{} {} does not block on failure ({})", s.control, s.module, at(s));
+            return format!(
+                "{} {} does not block on failure ({})",
+                s.control,
+                s.module,
+                at(s)
+            );
         }
     }
     if let Some(s) = steps
@@ -703,7 +723,12 @@ pub fn explain_success_without(steps: &[Step], target: &str, is_target: &dyn Fn(
         .rev()
         .find(|s| s.action == Some(Action::Done) && !is_target(&s.module))
     {
-        return format!("{} {} succeeds before {target} ({})", s.control, s.module, at(s));
+        return format!(
+            "{} {} succeeds before {target} ({})",
+            s.control,
+            s.module,
+            at(s)
+        );
     }
     if let Some(s) = steps
         .iter()
@@ -808,7 +833,11 @@ password include system-auth\n";
         );
         assert!(matches!(
             &lines[3],
-            PamLine::Include { ty: None, kind: IncludeKind::AtInclude, .. }
+            PamLine::Include {
+                ty: None,
+                kind: IncludeKind::AtInclude,
+                ..
+            }
         ));
     }
 
@@ -828,7 +857,10 @@ password include system-auth\n";
     #[test]
     fn debian_common_auth_succeeds_on_password_alone() {
         let fs = files(&[
-            ("/etc/pam.d/sshd", "@include common-auth\naccount required pam_nologin.so\n"),
+            (
+                "/etc/pam.d/sshd",
+                "@include common-auth\naccount required pam_nologin.so\n",
+            ),
             ("/etc/pam.d/common-auth", DEBIAN_COMMON_AUTH),
         ]);
         let stack = resolve(&fs, "/etc/pam.d/sshd", PamType::Auth);
@@ -886,12 +918,19 @@ password include system-auth\n";
             ("auth optional pam_google_authenticator.so\n", true),
             ("-auth required pam_google_authenticator.so\n", true),
             ("auth requisite pam_google_authenticator.so\n", false),
-            ("auth [success=ok default=die] pam_google_authenticator.so\n", false),
+            (
+                "auth [success=ok default=die] pam_google_authenticator.so\n",
+                false,
+            ),
         ] {
             let text = format!("auth required pam_unix.so\n{line}");
             let fs = files(&[("/etc/pam.d/sshd", &text)]);
             let stack = resolve(&fs, "/etc/pam.d/sshd", PamType::Auth);
-            assert_eq!(success_without(&stack, &is_totp).is_some(), bypass, "{line}");
+            assert_eq!(
+                success_without(&stack, &is_totp).is_some(),
+                bypass,
+                "{line}"
+            );
         }
     }
 

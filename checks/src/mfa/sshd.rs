@@ -282,7 +282,8 @@ mod tests {
     use std::collections::BTreeMap;
 
     /// The head of Debian 12's shipped /etc/ssh/sshd_config.
-    const DEBIAN_SSHD_CONFIG: &str = "\n# This is the sshd server system-wide configuration file.  See
+    const DEBIAN_SSHD_CONFIG: &str =
+        "\n# This is the sshd server system-wide configuration file.  See
 # sshd_config(5) for more information.
 
 Include /etc/ssh/sshd_config.d/*.conf
@@ -392,7 +393,10 @@ Subsystem\tsftp\t/usr/lib/openssh/sftp-server
         ]);
         let cfg = resolve(&fs);
         // The drop-in's value comes first and wins over the main file's `no`.
-        assert_eq!(cfg.global("challengeresponseauthentication").unwrap().args, ["yes"]);
+        assert_eq!(
+            cfg.global("challengeresponseauthentication").unwrap().args,
+            ["yes"]
+        );
         assert_eq!(
             cfg.global("authenticationmethods").unwrap().args,
             ["publickey,keyboard-interactive"]
@@ -402,7 +406,10 @@ Subsystem\tsftp\t/usr/lib/openssh/sftp-server
         assert_eq!(cfg.matches[0].criteria, "User deploy");
         assert_eq!(cfg.global("passwordauthentication").unwrap().args, ["no"]);
         assert_eq!(cfg.global("usepam").unwrap().file, "/etc/ssh/sshd_config");
-        assert_eq!(cfg.in_block(0, "authenticationmethods").unwrap().args, ["publickey"]);
+        assert_eq!(
+            cfg.in_block(0, "authenticationmethods").unwrap().args,
+            ["publickey"]
+        );
         assert_eq!(cfg.in_block(0, "usepam").unwrap().args, ["yes"]);
         assert!(cfg.block_sets(0, "authenticationmethods"));
         assert!(!cfg.block_sets(0, "passwordauthentication"));
@@ -415,7 +422,10 @@ Subsystem\tsftp\t/usr/lib/openssh/sftp-server
                 "/etc/ssh/sshd_config",
                 "Match Group contractors\n  Include contractors.conf\nPasswordAuthentication no\n",
             ),
-            ("/etc/ssh/contractors.conf", "AuthenticationMethods password\n"),
+            (
+                "/etc/ssh/contractors.conf",
+                "AuthenticationMethods password\n",
+            ),
         ]);
         let cfg = resolve(&fs);
         assert_eq!(cfg.directives[0].block, Some(0));

@@ -84,9 +84,7 @@ fn parse_line(raw: &str, line: usize) -> Result<Option<SudoersItem>, ParseError>
     let first = text.split_whitespace().next().unwrap_or_default();
     if let Some(scope) = first.strip_prefix("Defaults") {
         let params = text[first.len()..].trim();
-        let no_auth = params
-            .split(',')
-            .any(|p| p.trim() == "!authenticate");
+        let no_auth = params.split(',').any(|p| p.trim() == "!authenticate");
         return Ok(no_auth.then(|| SudoersItem::NoAuthenticate {
             scope: scope.to_string(),
             line,

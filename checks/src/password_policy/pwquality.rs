@@ -164,7 +164,12 @@ enforce_for_root
     #[test]
     fn positive_credits_shorten_the_minimum() {
         let mut p = Pwquality::default();
-        p.apply_args(&["minlen=16".into(), "dcredit=1".into(), "ucredit=2".into(), "retry=3".into()]);
+        p.apply_args(&[
+            "minlen=16".into(),
+            "dcredit=1".into(),
+            "ucredit=2".into(),
+            "retry=3".into(),
+        ]);
         // 16 - (1 + 2) = 13 real characters can pass.
         assert_eq!(p.effective_min_length(), 13);
         assert!(!p.requires_upper());
