@@ -1,17 +1,87 @@
-//! mfa check — placeholder until implemented: it reports `error`, never `pass`.
+//! mfa check: every interactive way into the host — SSH and sudo — must demand a second factor.
+//!
+//! - **SSH**: the effective sshd configuration is read from `/etc/ssh/sshd_config` with its
+//!   `Include`s expanded and every `Match` block that changes authentication evaluated on its
+//!   own. Each accepted `AuthenticationMethods` list must contain a step that needs a second
+//!   factor: `keyboard-interactive` (or `password`) through `UsePAM yes` and a PAM `sshd` auth stack
+//!   that cannot succeed without a second-factor module, or — when allowed — `publickey` restricted
+//!   to FIDO (`sk-`) keys with `PubkeyAuthOptions verify-required`.
+//! - **sudo**: the PAM `sudo` auth stack must require a second-factor module, and no sudoers rule
+//!   may skip authentication (`NOPASSWD:`, `Defaults !authenticate`).
+//!
+//! PAM stacks are evaluated by the interpreter in [`pam`]: "can the stack succeed while every
+//! second-factor module fails?" `sshd -T` is deliberately not run (see `docs/checks/mfa.md`).
+
+pub mod pam;
+pub mod sshd;
+mod sudoers;
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
+use serde_json::json;
 
-use crate::{CheckResult, Context, Status};
+use crate::probe::ProbeError;
+use crate::{CheckResult, Context, Evidence, Status};
+use pam::{ModuleLine, Node, PamLine, PamType};
+use sshd::{SshdConfig, SshdLine};
+use sudoers::SudoersItem;
+
+const SSHD_CONFIG: &str = "/etc/ssh/sshd_config";
+const SSHD_BINARY: &str = "/usr/sbin/sshd";
+const SUDO_BINARY: &str = "/usr/bin/sudo";
+const SUDOERS: &str = "/etc/sudoers";
 
 /// Settings of the mfa check (`[checks.mfa]`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct MfaConfig {}
+pub struct MfaConfig {
+    /// PAM modules (name without path or `.so`) that count as a second factor.
+    pub second_factor_modules: Vec<String>,
+    /// Count SSH `publickey` as multi-factor when sshd accepts only FIDO (`sk-`) key algorithms and
+    /// sets `PubkeyAuthOptions verify-required` (key possession plus PIN or biometric).
+    pub accept_sk_verify_required: bool,
+}
+
+impl Default for MfaConfig {
+    fn default() -> Self {
+        MfaConfig {
+            second_factor_modules: [
+                "pam_google_authenticator",
+                "pam_u2f",
+                "pam_duo",
+                "pam_oath",
+                "pam_yubico",
+            ]
+            .map(String::from)
+            .to_vec(),
+            accept_sk_verify_required: true,
+        }
+    }
+}
 
 impl MfaConfig {
     /// Validate ranges; errors name the key.
     pub fn validate(&self) -> Result<(), String> {
+        if self.second_factor_modules.is_empty() {
+            return Err(
+                "checks.mfa.second_factor_modules: must name at least one PAM module \
+                 (e.g. \"pam_google_authenticator\")"
+                    .into(),
+            );
+        }
+        for m in &self.second_factor_modules {
+            let ok = m.starts_with("pam_")
+                && m.len() > 4
+                && m.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !ok {
+                return Err(format!(
+                    "checks.mfa.second_factor_modules: {m:?} is not a PAM module name; \
+                     use the bare name such as \"pam_u2f\" (no directory, no .so)"
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -24,12 +94,568 @@ impl crate::Check for Mfa {
         "mfa"
     }
     fn title(&self) -> &'static str {
-        "mfa"
+        "Multi-factor authentication on SSH and sudo"
     }
     fn safeguards(&self) -> &'static [&'static str] {
         &["6.3", "6.4", "6.5"]
     }
-    fn run(&self, _ctx: &Context) -> CheckResult {
-        CheckResult::new(self.id(), Status::Error, "not implemented yet")
+    fn run(&self, ctx: &Context) -> CheckResult {
+        let mut scan = Scan {
+            ctx,
+            cfg: &ctx.config.mfa,
+            evidence: Vec::new(),
+            read_paths: BTreeSet::new(),
+            verdicts: BTreeMap::new(),
+        };
+        match scan.run() {
+            Ok(r) => r.with_evidence(scan.evidence),
+            Err(e) => CheckResult::new(self.id(), Status::Error, e.to_string())
+                .with_evidence(scan.evidence),
+        }
+    }
+}
+
+/// Why the check could not decide.
+#[derive(Debug, thiserror::Error)]
+enum ScanError {
+    #[error("could not read {0}")]
+    Probe(ProbeError),
+    #[error("could not parse {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{0}")]
+    Config(String),
+}
+
+impl From<pam::ResolveError<ScanError>> for ScanError {
+    fn from(e: pam::ResolveError<ScanError>) -> Self {
+        match e {
+            pam::ResolveError::Load(e) => e,
+            other => ScanError::Config(other.to_string()),
+        }
+    }
+}
+
+impl From<sshd::ResolveError<ScanError>> for ScanError {
+    fn from(e: sshd::ResolveError<ScanError>) -> Self {
+        match e {
+            sshd::ResolveError::Load(e) => e,
+            other => ScanError::Config(other.to_string()),
+        }
+    }
+}
+
+/// What a PAM service's auth stack amounts to.
+#[derive(Debug, Clone)]
+struct StackVerdict {
+    /// Second-factor modules present in the stack.
+    factors: Vec<String>,
+    /// Why the stack does not enforce them; empty = enforced.
+    issues: Vec<String>,
+}
+
+/// One way in and what it lacks.
+struct PathReport {
+    name: String,
+    detail: String,
+    reasons: Vec<String>,
+}
+
+struct Scan<'a> {
+    ctx: &'a Context<'a>,
+    cfg: &'a MfaConfig,
+    evidence: Vec<Evidence>,
+    read_paths: BTreeSet<String>,
+    verdicts: BTreeMap<String, StackVerdict>,
+}
+
+/// Read a file through the probe, recording evidence once per path.
+fn read_file(
+    ctx: &Context,
+    evidence: &mut Vec<Evidence>,
+    seen: &mut BTreeSet<String>,
+    path: &str,
+) -> Result<String, ScanError> {
+    let (text, ev) = ctx.probe.read_evidence(path).map_err(ScanError::Probe)?;
+    if seen.insert(path.to_string()) {
+        evidence.push(ev);
+    }
+    Ok(text)
+}
+
+impl Scan<'_> {
+    fn run(&mut self) -> Result<CheckResult, ScanError> {
+        let mut paths = Vec::new();
+        let mut not_installed = Vec::new();
+        match self.ssh_paths()? {
+            Some(p) => paths.extend(p),
+            None => not_installed.push("sshd"),
+        }
+        match self.sudo_path()? {
+            Some(p) => paths.push(p),
+            None => not_installed.push("sudo"),
+        }
+        let lacking: Vec<String> = paths.iter().flat_map(|p| p.reasons.clone()).collect();
+        let paths_json: Vec<_> = paths
+            .iter()
+            .map(|p| json!({"path": p.name, "mfa": p.reasons.is_empty(), "detail": p.detail, "reasons": p.reasons}))
+            .collect();
+        let factors: serde_json::Map<String, serde_json::Value> = self
+            .verdicts
+            .iter()
+            .map(|(svc, v)| (svc.clone(), json!(v.factors)))
+            .collect();
+        let (status, summary) = if paths.is_empty() {
+            (
+                Status::NotApplicable,
+                "no interactive way in: sshd and sudo are not installed".to_string(),
+            )
+        } else if !lacking.is_empty() {
+            (Status::Fail, lacking.join("; "))
+        } else {
+            let ok: Vec<String> = paths
+                .iter()
+                .map(|p| format!("{} ({})", p.name, p.detail))
+                .collect();
+            let mut s = format!("second factor required on every way in: {}", ok.join(", "));
+            for n in &not_installed {
+                s.push_str(&format!("; {n} not installed"));
+            }
+            (Status::Pass, s)
+        };
+        Ok(CheckResult::new("mfa", status, summary)
+            .fact("paths", paths_json)
+            .fact("lacking", lacking.clone())
+            .fact("lacking_count", lacking.len())
+            .fact("not_installed", not_installed)
+            .fact("pam_second_factors", factors))
+    }
+
+    fn is_factor(&self, name: &str) -> bool {
+        self.cfg.second_factor_modules.iter().any(|m| m == name)
+    }
+
+    /// The verdict on a PAM service's auth stack (cached per service).
+    fn pam_verdict(&mut self, service: &str) -> Result<StackVerdict, ScanError> {
+        if let Some(v) = self.verdicts.get(service) {
+            return Ok(v.clone());
+        }
+        let mut entry = pam::pam_path(service);
+        // libpam falls back to the `other` service when a service has no file.
+        if !self.ctx.probe.exists(&entry) {
+            entry = pam::pam_path("other");
+        }
+        let ctx = self.ctx;
+        let (evidence, seen) = (&mut self.evidence, &mut self.read_paths);
+        let mut load = |path: &str| -> Result<Vec<PamLine>, ScanError> {
+            let text = read_file(ctx, evidence, seen, path)?;
+            pam::parse_pam_file(&text).map_err(|e| ScanError::Parse {
+                path: path.to_string(),
+                message: e.to_string(),
+            })
+        };
+        let stack = pam::resolve_stack(&entry, PamType::Auth, &mut load)?;
+        let verdict = self.judge_stack(&entry, &stack);
+        self.verdicts.insert(service.to_string(), verdict.clone());
+        Ok(verdict)
+    }
+
+    fn judge_stack(&self, entry: &str, stack: &[Node]) -> StackVerdict {
+        let factor_rules: Vec<&pam::Rule> = Node::modules(stack)
+            .into_iter()
+            .filter(|r| self.is_factor(r.module.name()))
+            .collect();
+        let mut factors: Vec<String> = factor_rules
+            .iter()
+            .map(|r| r.module.name().to_string())
+            .collect();
+        factors.dedup();
+        let mut issues = Vec::new();
+        if factors.is_empty() {
+            issues.push(format!("no second-factor module in the {entry} auth stack"));
+            return StackVerdict { factors, issues };
+        }
+        let forced = |m: &ModuleLine| self.is_factor(m.name());
+        if let Some(steps) = pam::success_without(stack, &forced) {
+            issues.push(pam::explain_success_without(&steps, &factors[0], &|n| {
+                self.is_factor(n)
+            }));
+        }
+        for r in &factor_rules {
+            for arg in ["nullok", "nouserok"] {
+                if r.module.has_arg(arg) {
+                    let issue = format!("{} {arg}", r.module.name());
+                    if !issues.contains(&issue) {
+                        issues.push(issue);
+                    }
+                }
+            }
+        }
+        StackVerdict { factors, issues }
+    }
+
+    /// SSH ways in (global context and each authentication-changing `Match` block); `None` when
+    /// sshd is not installed.
+    fn ssh_paths(&mut self) -> Result<Option<Vec<PathReport>>, ScanError> {
+        let has_config = self.ctx.probe.exists(SSHD_CONFIG);
+        if !has_config && !self.ctx.probe.exists(SSHD_BINARY) {
+            return Ok(None);
+        }
+        // Without a config file sshd runs on its compiled-in defaults.
+        let cfg = if has_config {
+            self.load_sshd_config()?
+        } else {
+            SshdConfig::default()
+        };
+        let mut contexts = vec![("ssh".to_string(), None)];
+        for (i, m) in cfg.matches.iter().enumerate() {
+            if AUTH_KEYWORDS.iter().any(|k| cfg.block_sets(i, k)) {
+                contexts.push((format!("ssh Match {}", m.criteria), Some(i)));
+            }
+        }
+        let use_pam = flag(&cfg, None, "usepam", false);
+        let mut out = Vec::new();
+        for (name, block) in contexts {
+            out.push(self.ssh_context(&cfg, &name, block, use_pam)?);
+        }
+        Ok(Some(out))
+    }
+
+    fn load_sshd_config(&mut self) -> Result<SshdConfig, ScanError> {
+        let ctx = self.ctx;
+        let (evidence, seen) = (&mut self.evidence, &mut self.read_paths);
+        let mut load = |path: &str| -> Result<Vec<SshdLine>, ScanError> {
+            let text = read_file(ctx, evidence, seen, path)?;
+            sshd::parse_sshd_config(&text).map_err(|e| ScanError::Parse {
+                path: path.to_string(),
+                message: e.to_string(),
+            })
+        };
+        let mut expand = |pattern: &str| -> Result<Vec<String>, ScanError> {
+            let Some((dir, base)) = pattern.rsplit_once('/') else {
+                return Ok(Vec::new());
+            };
+            if !base.contains(['*', '?']) {
+                return Ok(if ctx.probe.exists(pattern) {
+                    vec![pattern.to_string()]
+                } else {
+                    Vec::new()
+                });
+            }
+            match ctx.probe.read_dir(dir) {
+                Ok(names) => Ok(names
+                    .into_iter()
+                    .filter(|n| sshd::glob_match(base, n))
+                    .map(|n| format!("{dir}/{n}"))
+                    .collect()),
+                Err(e) if e.is_not_found() => Ok(Vec::new()),
+                Err(e) => Err(ScanError::Probe(e)),
+            }
+        };
+        Ok(sshd::resolve_config(SSHD_CONFIG, &mut load, &mut expand)?)
+    }
+
+    fn ssh_context(
+        &mut self,
+        cfg: &SshdConfig,
+        name: &str,
+        block: Option<usize>,
+        use_pam: bool,
+    ) -> Result<PathReport, ScanError> {
+        let enabled: BTreeMap<&str, bool> = [
+            ("publickey", flag(cfg, block, "pubkeyauthentication", true)),
+            ("password", flag(cfg, block, "passwordauthentication", true)),
+            (
+                "keyboard-interactive",
+                flag(cfg, block, "kbdinteractiveauthentication", true),
+            ),
+            (
+                "hostbased",
+                flag(cfg, block, "hostbasedauthentication", false),
+            ),
+            (
+                "gssapi-with-mic",
+                flag(cfg, block, "gssapiauthentication", false),
+            ),
+        ]
+        .into();
+        let am = lookup(cfg, block, "authenticationmethods")
+            .map(|d| d.args.clone())
+            .unwrap_or_else(|| vec!["any".to_string()]);
+        let explicit = !(am.len() == 1 && am[0] == "any");
+        let lists: Vec<String> = if explicit {
+            am.clone()
+        } else {
+            enabled
+                .iter()
+                .filter(|(_, on)| **on)
+                .map(|(m, _)| m.to_string())
+                .collect()
+        };
+        let sk_mfa = self.cfg.accept_sk_verify_required && sk_verify_required(cfg, block);
+        let mut reasons = Vec::new();
+        let mut usable = Vec::new();
+        let mut uses_pam = false;
+        for list in &lists {
+            let methods: Vec<&str> = list
+                .split(',')
+                .map(|m| m.split(':').next().unwrap_or(m))
+                .collect();
+            if methods
+                .iter()
+                .any(|m| !enabled.get(m).copied().unwrap_or(false))
+            {
+                continue; // a disabled method: sshd never completes this list
+            }
+            usable.push(list.clone());
+            let via_pam = methods
+                .iter()
+                .any(|m| *m == "keyboard-interactive" || *m == "password");
+            uses_pam |= via_pam && use_pam;
+            let pam = if via_pam && use_pam {
+                Some(self.pam_verdict("sshd")?)
+            } else {
+                None
+            };
+            let second_factor = methods.iter().any(|m| match *m {
+                "publickey" => sk_mfa,
+                "keyboard-interactive" | "password" => {
+                    pam.as_ref().is_some_and(|v| v.issues.is_empty())
+                }
+                _ => false,
+            });
+            if second_factor {
+                continue;
+            }
+            let pam_issues = pam
+                .as_ref()
+                .filter(|v| !v.factors.is_empty())
+                .map(|v| v.issues.clone())
+                .unwrap_or_default();
+            let new: Vec<String> = if !pam_issues.is_empty() {
+                pam_issues.iter().map(|i| format!("{name}: {i}")).collect()
+            } else if explicit {
+                let why = if via_pam && !use_pam {
+                    "no second factor: UsePAM no"
+                } else {
+                    "no second factor"
+                };
+                vec![format!("{name}: AuthenticationMethods {list} ({why})")]
+            } else {
+                vec![format!(
+                    "{name}: {list} alone is accepted (AuthenticationMethods any)"
+                )]
+            };
+            for r in new {
+                if !reasons.contains(&r) {
+                    reasons.push(r);
+                }
+            }
+        }
+        let mut detail = format!("AuthenticationMethods {}", am.join(" "));
+        if let Some(v) = self.verdicts.get("sshd").filter(|_| uses_pam) {
+            if !v.factors.is_empty() {
+                detail.push_str(&format!(" + {}", v.factors.join(",")));
+            }
+        }
+        if sk_mfa {
+            detail.push_str(" + sk- keys with verify-required");
+        }
+        if usable.is_empty() {
+            detail.push_str(" (no usable method)");
+        }
+        Ok(PathReport {
+            name: name.to_string(),
+            detail,
+            reasons,
+        })
+    }
+
+    /// The sudo way in; `None` when sudo is not installed.
+    fn sudo_path(&mut self) -> Result<Option<PathReport>, ScanError> {
+        let probe = self.ctx.probe;
+        if !(probe.exists(SUDO_BINARY) || probe.exists(SUDOERS) || probe.exists("/etc/pam.d/sudo"))
+        {
+            return Ok(None);
+        }
+        let verdict = self.pam_verdict("sudo")?;
+        let mut reasons: Vec<String> = verdict
+            .issues
+            .iter()
+            .map(|i| format!("sudo: {i}"))
+            .collect();
+        if probe.exists(SUDOERS) {
+            let mut items = Vec::new();
+            self.read_sudoers(SUDOERS, 0, &mut items)?;
+            for (file, item) in items {
+                match item {
+                    SudoersItem::NoPasswd { who, line } => {
+                        reasons.push(format!("sudo: NOPASSWD for {who} ({file}:{line})"))
+                    }
+                    SudoersItem::NoAuthenticate { scope, line } => reasons.push(format!(
+                        "sudo: Defaults{scope} !authenticate ({file}:{line})"
+                    )),
+                    _ => {}
+                }
+            }
+        }
+        Ok(Some(PathReport {
+            name: "sudo".into(),
+            detail: if verdict.factors.is_empty() {
+                "no second-factor module".into()
+            } else {
+                verdict.factors.join(",")
+            },
+            reasons,
+        }))
+    }
+
+    fn read_sudoers(
+        &mut self,
+        path: &str,
+        depth: usize,
+        out: &mut Vec<(String, SudoersItem)>,
+    ) -> Result<(), ScanError> {
+        if depth > 16 {
+            return Err(ScanError::Config(format!(
+                "{path}: sudoers includes nest deeper than 16 levels (a loop?)"
+            )));
+        }
+        let text = read_file(self.ctx, &mut self.evidence, &mut self.read_paths, path)?;
+        let items = sudoers::parse_sudoers(&text).map_err(|e| ScanError::Parse {
+            path: path.to_string(),
+            message: e.to_string(),
+        })?;
+        let dir = path.rsplit_once('/').map_or("/etc", |(d, _)| d).to_string();
+        let abs = |p: &str| {
+            if p.starts_with('/') {
+                p.to_string()
+            } else {
+                format!("{dir}/{p}")
+            }
+        };
+        for item in items {
+            match &item {
+                SudoersItem::Include { path: inc, .. } => {
+                    let inc = abs(inc);
+                    if self.ctx.probe.exists(&inc) {
+                        self.read_sudoers(&inc, depth + 1, out)?;
+                    }
+                }
+                SudoersItem::IncludeDir { path: d, .. } => {
+                    let d = abs(d);
+                    let names = match self.ctx.probe.read_dir(&d) {
+                        Ok(n) => n,
+                        Err(e) if e.is_not_found() => Vec::new(),
+                        Err(e) => return Err(ScanError::Probe(e)),
+                    };
+                    for n in names.iter().filter(|n| sudoers::includedir_reads(n)) {
+                        self.read_sudoers(&format!("{d}/{n}"), depth + 1, out)?;
+                    }
+                }
+                _ => out.push((path.to_string(), item)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// sshd keywords that change how a user authenticates; a `Match` block setting one of them is a
+/// way in of its own.
+const AUTH_KEYWORDS: &[&str] = &[
+    "authenticationmethods",
+    "kbdinteractiveauthentication",
+    "passwordauthentication",
+    "pubkeyauthentication",
+    "hostbasedauthentication",
+    "gssapiauthentication",
+    "pubkeyauthoptions",
+    "pubkeyacceptedalgorithms",
+];
+
+fn lookup<'c>(cfg: &'c SshdConfig, block: Option<usize>, kw: &str) -> Option<&'c sshd::Directive> {
+    match block {
+        None => cfg.global(kw),
+        Some(i) => cfg.in_block(i, kw),
+    }
+}
+
+/// A yes/no keyword's effective value.
+fn flag(cfg: &SshdConfig, block: Option<usize>, kw: &str, default: bool) -> bool {
+    lookup(cfg, block, kw)
+        .and_then(|d| d.args.first())
+        .map_or(default, |v| v.eq_ignore_ascii_case("yes"))
+}
+
+/// Public keys are a full second factor only as FIDO keys that verify the user (PIN/biometric).
+fn sk_verify_required(cfg: &SshdConfig, block: Option<usize>) -> bool {
+    let verify = lookup(cfg, block, "pubkeyauthoptions").is_some_and(|d| {
+        d.args
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case("verify-required"))
+    });
+    let sk_only = lookup(cfg, block, "pubkeyacceptedalgorithms")
+        .and_then(|d| d.args.first())
+        .is_some_and(|list| {
+            !list.starts_with(['+', '-', '^']) && list.split(',').all(|alg| alg.starts_with("sk-"))
+        });
+    verify && sk_only
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_validation_names_the_key() {
+        assert!(MfaConfig::default().validate().is_ok());
+        let bad = MfaConfig {
+            second_factor_modules: vec!["/lib/security/pam_u2f.so".into()],
+            ..MfaConfig::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .starts_with("checks.mfa.second_factor_modules"));
+        let empty = MfaConfig {
+            second_factor_modules: vec![],
+            ..MfaConfig::default()
+        };
+        assert!(empty.validate().is_err());
+    }
+
+    #[test]
+    fn bypass_explanations() {
+        let step = |module: &str, control: &str, action, outcome| pam::Step {
+            module: module.into(),
+            file: "/etc/pam.d/sshd".into(),
+            line: 2,
+            control: control.into(),
+            outcome,
+            action,
+        };
+        let s = vec![step(
+            "pam_unix",
+            "sufficient",
+            Some(pam::Action::Done),
+            pam::Outcome::Success,
+        )];
+        assert_eq!(
+            pam::explain_success_without(&s, "pam_google_authenticator", &|n| {
+                n == "pam_google_authenticator"
+            }),
+            "sufficient pam_unix succeeds before pam_google_authenticator (/etc/pam.d/sshd:2)"
+        );
+        let s = vec![step(
+            "pam_google_authenticator",
+            "optional",
+            Some(pam::Action::Ignore),
+            pam::Outcome::Failure,
+        )];
+        assert_eq!(
+            pam::explain_success_without(&s, "pam_google_authenticator", &|n| {
+                n == "pam_google_authenticator"
+            }),
+            "optional pam_google_authenticator does not block on failure (/etc/pam.d/sshd:2)"
+        );
     }
 }
