@@ -92,10 +92,12 @@ pub async fn flush(
     node_key: &str,
 ) -> anyhow::Result<Option<String>> {
     while let Some(entry) = spool.oldest()? {
-        let name = entry
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
+        #[derive(serde::Deserialize)]
+        struct Id {
+            report_id: String,
+        }
+        let report_id = serde_json::from_slice::<Id>(&entry.body)
+            .map(|i| i.report_id)
             .unwrap_or_default();
         match client.deliver(node_key, entry.body.clone()).await {
             Delivery::Accepted => {
