@@ -4,7 +4,6 @@
 //! The binaries are taken from the same target directory as the test executable (`cargo build
 //! --workspace --bins` first; the README's test command does it).
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -18,6 +18,7 @@ pub struct Metrics {
     pub enrolments: IntCounterVec,
     pub store_batches: IntGauge,
     pub store_operations: IntGauge,
+    pub store_failed_commits: IntGauge,
     pub hosts: IntGaugeVec,
     pub check_hosts: IntGaugeVec,
     pub refresh_timestamp: IntGauge,
@@ -66,6 +67,10 @@ impl Metrics {
             "vigie_store_operations",
             "Write operations (reports, enrolments) applied by the store writer since start.",
         )?;
+        let store_failed_commits = IntGauge::new(
+            "vigie_store_failed_commits",
+            "Write transactions that failed to commit since start (their callers got an error).",
+        )?;
         let hosts = IntGaugeVec::new(
             Opts::new("vigie_hosts", "Enrolled hosts by reporting state."),
             &["state"],
@@ -87,6 +92,7 @@ impl Metrics {
         registry.register(Box::new(ingest_duration.clone()))?;
         registry.register(Box::new(store_batches.clone()))?;
         registry.register(Box::new(store_operations.clone()))?;
+        registry.register(Box::new(store_failed_commits.clone()))?;
         registry.register(Box::new(hosts.clone()))?;
         registry.register(Box::new(check_hosts.clone()))?;
         registry.register(Box::new(refresh_timestamp.clone()))?;
@@ -103,6 +109,7 @@ impl Metrics {
             enrolments,
             store_batches,
             store_operations,
+            store_failed_commits,
             hosts,
             check_hosts,
             refresh_timestamp,
@@ -148,6 +155,7 @@ impl Metrics {
         let ws = store.writer_stats();
         self.store_batches.set(ws.batches as i64);
         self.store_operations.set(ws.operations as i64);
+        self.store_failed_commits.set(ws.failed_commits as i64);
         self.refresh_timestamp.set(st.now);
         Ok(())
     }

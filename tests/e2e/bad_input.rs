@@ -91,7 +91,9 @@ fn every_bad_report_gets_a_precise_4xx_and_stores_nothing() {
     let mut huge = report("aaaa", "4b7f6a52-8c1d-4c7e-9d0a-3f2e1d4c5b6a", now);
     huge["results"][0]["summary"] = json!("x".repeat(300_000));
 
-    let cases: Vec<(&str, Option<&str>, Vec<u8>, u16, &str)> = vec![
+    // (what, node key, body, expected status, expected error code)
+    type Case<'a> = (&'a str, Option<&'a str>, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "malformed JSON",
             Some(&f.key_a),

@@ -95,17 +95,6 @@ pub enum HostState {
     Never,
 }
 
-impl HostState {
-    /// Label value for metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HostState::Reporting => "reporting",
-            HostState::Stale => "stale",
-            HostState::Never => "never_reported",
-        }
-    }
-}
-
 /// How staleness is judged.
 #[derive(Debug, Clone, Copy)]
 pub struct Staleness {

@@ -122,7 +122,7 @@ mod tests {
         for start in 0..=latest() {
             let d = tempfile::tempdir().unwrap();
             let path = d.path().join("v.db");
-            let mut c = Connection::open(&path).unwrap();
+            let c = Connection::open(&path).unwrap();
             for (i, sql) in MIGRATIONS.iter().enumerate().take(start as usize) {
                 c.execute_batch(sql).unwrap();
                 c.pragma_update(None, "user_version", i as u32 + 1).unwrap();

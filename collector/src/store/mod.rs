@@ -82,11 +82,6 @@ impl Store {
         })
     }
 
-    /// Path of the database file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Run `op` in the writer's next batch; resolves after the batch is committed.
     pub async fn write<T, F>(&self, op: F) -> Result<T, StoreError>
     where
