@@ -145,6 +145,24 @@ fn line_of(text: &str, at: usize) -> usize {
         .map_or(1, |t| t.bytes().filter(|b| *b == b'\n').count() + 1)
 }
 
+/// toml's error on one line: `line N, key K: message` (the key is read from the line, if any).
+fn syntax_message(text: &str, e: &toml::de::Error) -> String {
+    let Some(span) = e.span() else {
+        return e.message().to_string();
+    };
+    let line = line_of(text, span.start);
+    let key = text
+        .lines()
+        .nth(line - 1)
+        .and_then(|l| l.split_once('='))
+        .map(|(k, _)| k.trim())
+        .filter(|k| !k.is_empty() && !k.starts_with('['));
+    match key {
+        Some(k) => format!("line {line}, key {k}: {}", e.message().trim_end()),
+        None => format!("line {line}: {}", e.message().trim_end()),
+    }
+}
+
 /// Read and validate the file at `path` against `catalogue`, with `today` as the latest allowed date.
 pub fn load(
     path: &Path,
@@ -168,7 +186,7 @@ pub fn parse(
 ) -> Result<SelfAssessment, AssessmentError> {
     let raw: RawFile = toml::from_str(text).map_err(|e| AssessmentError::Syntax {
         file: file.to_string(),
-        message: e.to_string().trim_end().replace('\n', " | "),
+        message: syntax_message(text, &e),
     })?;
     let invalid = |span: std::ops::Range<usize>, id: Option<&str>, key: &str, message: String| {
         AssessmentError::Invalid {
@@ -422,7 +440,8 @@ mod tests {
         ))
         .unwrap_err();
         assert!(
-            e.contains("sa.toml") && e.contains("line 5") && e.contains("approved_written"),
+            e.contains("sa.toml: line 5, key policy: unknown variant `sort_of`")
+                && e.contains("approved_written"),
             "{e}"
         );
         // Unknown key.
