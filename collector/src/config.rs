@@ -16,6 +16,7 @@ pub struct CollectorConfig {
     pub auth: AuthSection,
     pub fleet: FleetSection,
     pub metrics: MetricsSection,
+    pub cis: CisSection,
 }
 
 /// `[server]`: where and how to listen.
@@ -127,6 +128,26 @@ impl Default for MetricsSection {
     }
 }
 
+/// `[cis]`: CIS Controls v8.1 scoring.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CisSection {
+    /// Self-assessment file (TOML, see docs/cis.md). Without it only measured safeguards score.
+    pub self_assessment: Option<PathBuf>,
+    /// Implementation group (1, 2 or 3) of the per-control metrics and of `cis score`'s default.
+    /// Default 3 (every safeguard).
+    pub implementation_group: u8,
+}
+
+impl Default for CisSection {
+    fn default() -> Self {
+        CisSection {
+            self_assessment: None,
+            implementation_group: 3,
+        }
+    }
+}
+
 impl CollectorConfig {
     /// Load and validate `path`, or the defaults when `path` is `None`.
     pub fn load(path: Option<&Path>) -> anyhow::Result<CollectorConfig> {
@@ -210,6 +231,12 @@ impl CollectorConfig {
         if self.metrics.refresh_seconds == 0 {
             return Err("metrics.refresh_seconds must be at least 1".into());
         }
+        if !(1..=3).contains(&self.cis.implementation_group) {
+            return Err(format!(
+                "cis.implementation_group = {} must be 1, 2 or 3",
+                self.cis.implementation_group
+            ));
+        }
         Ok(())
     }
 
@@ -275,5 +302,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("listen"), "{e}");
+        let e = load_str("[cis]\nimplementation_group = 4\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cis.implementation_group"), "{e}");
+        let c = load_str("[cis]\nself_assessment = \"/etc/vigie/cis.toml\"\n").unwrap();
+        assert_eq!(c.cis.implementation_group, 3);
+        assert!(c.cis.self_assessment.is_some());
     }
 }

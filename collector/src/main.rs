@@ -1,10 +1,12 @@
 //! `vigie-collector`: stores agents' reports in SQLite and serves the fleet's compliance state.
 //!
 //! Map (arrows = "uses"): `server` → `http` → `ingest` (validation) → `store` (all SQL; one batching
-//! writer). `metrics` reads the store on a schedule. `auth` owns node keys and API tokens. Nothing
+//! writer). `metrics` reads the store on a schedule. `cis` scores the fleet against CIS Controls
+//! v8.1 (for `metrics` and the `cis` commands). `auth` owns node keys and API tokens. Nothing
 //! reads `http`.
 
 mod auth;
+mod cis;
 mod config;
 mod http;
 mod ingest;
@@ -50,6 +52,11 @@ enum Command {
     Serve,
     /// Validate the configuration and exit.
     CheckConfig,
+    /// CIS Controls v8.1: the fleet's score and the safeguard catalogue.
+    Cis {
+        #[command(subcommand)]
+        command: cis::cli::CisCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -74,9 +81,23 @@ fn main() -> ExitCode {
                 eprintln!("vigie-collector: {e:#}");
                 return ExitCode::from(2);
             }
+            if let Err(e) = cis::load_configured(&cfg.cis, cis::today()) {
+                eprintln!("vigie-collector: {e}");
+                return ExitCode::from(2);
+            }
             println!("configuration is valid");
             ExitCode::SUCCESS
         }
+        Command::Cis { command } => match cis::cli::run(&cfg, command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("vigie-collector: {e:#}");
+                let usage = e
+                    .downcast_ref::<cis::assessment::AssessmentError>()
+                    .is_some();
+                ExitCode::from(if usage { 2 } else { 1 })
+            }
+        },
         Command::Serve => {
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

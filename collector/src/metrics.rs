@@ -22,6 +22,8 @@ pub struct Metrics {
     pub hosts: IntGaugeVec,
     pub check_hosts: IntGaugeVec,
     pub refresh_timestamp: IntGauge,
+    /// CIS Controls scores (`vigie_cis_*`).
+    pub cis: crate::cis::gauges::CisGauges,
 }
 
 /// Outcome labels of `vigie_ingest_reports_total` (bounded).
@@ -96,6 +98,7 @@ impl Metrics {
         registry.register(Box::new(hosts.clone()))?;
         registry.register(Box::new(check_hosts.clone()))?;
         registry.register(Box::new(refresh_timestamp.clone()))?;
+        let cis = crate::cis::gauges::CisGauges::register(&registry)?;
         for o in OUTCOMES {
             ingest_reports.with_label_values(&[o]);
         }
@@ -113,6 +116,7 @@ impl Metrics {
             hosts,
             check_hosts,
             refresh_timestamp,
+            cis,
         })
     }
 
@@ -157,6 +161,7 @@ impl Metrics {
         self.store_operations.set(ws.operations as i64);
         self.store_failed_commits.set(ws.failed_commits as i64);
         self.refresh_timestamp.set(st.now);
+        self.cis.refresh(store, st)?;
         Ok(())
     }
 }

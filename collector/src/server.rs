@@ -27,6 +27,7 @@ pub async fn serve(cfg: CollectorConfig) -> anyhow::Result<()> {
         tracing::warn!("no auth.enroll_secret configured: enrolment is disabled");
     }
     let metrics = Arc::new(Metrics::new()?);
+    metrics.cis.configure(&cfg.cis)?;
     let state = Arc::new(AppState {
         store: store.clone(),
         keys,

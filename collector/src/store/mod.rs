@@ -9,7 +9,9 @@
 //! - `writer` — the batching writer.
 //! - `ingest` — applying a report: dedup, current state, transitions, daily roll-up, evidence.
 //! - `hosts` — enrolment and the read side of hosts, states and history.
+//! - `cis` — per-check host tallies for CIS scoring; read-only opening for CLI reports.
 
+pub mod cis;
 pub mod fleet;
 pub mod hosts;
 pub mod ingest;
