@@ -48,12 +48,26 @@ pub struct Collector {
 impl Collector {
     /// Write a config into `dir` and start `vigie-collector serve` on `port` (0 = pick one).
     pub fn start(dir: &Path, port: u16, extra: &str) -> Collector {
+        Collector::start_server(dir, port, "insecure_http = true\n", extra, "http")
+    }
+
+    /// Start with TLS from PEM files.
+    pub fn start_tls(dir: &Path, cert: &Path, key: &Path) -> Collector {
+        let server = format!(
+            "tls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            cert.display(),
+            key.display()
+        );
+        Collector::start_server(dir, 0, &server, "", "https")
+    }
+
+    fn start_server(dir: &Path, port: u16, server: &str, extra: &str, scheme: &str) -> Collector {
         std::fs::create_dir_all(dir).unwrap();
         let cfg = dir.join("collector.toml");
         std::fs::write(
             &cfg,
             format!(
-                "[server]\nlisten = \"127.0.0.1:{port}\"\ninsecure_http = true\nmax_body_bytes = 262144\n\
+                "[server]\nlisten = \"127.0.0.1:{port}\"\n{server}max_body_bytes = 262144\n\
                  [storage]\ndata_dir = \"{}\"\n\
                  [auth]\nenroll_secret = \"{ENROLL_SECRET}\"\nadmin_tokens = [\"{ADMIN_TOKEN}\"]\nauditor_tokens = [\"{AUDITOR_TOKEN}\"]\n\
                  [metrics]\nrefresh_seconds = 1\n{extra}",
@@ -93,7 +107,7 @@ impl Collector {
         Collector {
             child,
             dir: dir.to_path_buf(),
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("{scheme}://127.0.0.1:{port}"),
             log,
             port,
         }

@@ -8,7 +8,12 @@ use std::time::{Duration, Instant};
 use vigie_e2e::*;
 
 fn scrape(c: &Collector) -> String {
-    http().get(format!("{}/metrics", c.url)).send().unwrap().text().unwrap()
+    http()
+        .get(format!("{}/metrics", c.url))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap()
 }
 
 fn value(text: &str, series: &str) -> Option<f64> {
@@ -22,8 +27,18 @@ fn value(text: &str, series: &str) -> Option<f64> {
 fn live_scrape_passes_promtool_and_counts_the_fleet() {
     let t = tempfile::tempdir().unwrap();
     let c = Collector::start(&t.path().join("c"), 0, "");
-    let laptop = Host::from_fixture("laptop-lvm-on-luks", t.path(), "laptop", "55555555555555555555555555555555");
-    let vm = Host::from_fixture("microvm-plain-ext4", t.path(), "vm", "66666666666666666666666666666666");
+    let laptop = Host::from_fixture(
+        "laptop-lvm-on-luks",
+        t.path(),
+        "laptop",
+        "55555555555555555555555555555555",
+    );
+    let vm = Host::from_fixture(
+        "microvm-plain-ext4",
+        t.path(),
+        "vm",
+        "66666666666666666666666666666666",
+    );
     for h in [&laptop, &vm] {
         h.enroll(&c.url);
         assert_eq!(h.run_once(&c.url).0, 0);
@@ -35,14 +50,38 @@ fn live_scrape_passes_promtool_and_counts_the_fleet() {
         if value(&text, "vigie_hosts{state=\"reporting\"}") == Some(2.0) {
             break text;
         }
-        assert!(Instant::now() < deadline, "fleet gauges never showed 2 reporting hosts:\n{text}");
+        assert!(
+            Instant::now() < deadline,
+            "fleet gauges never showed 2 reporting hosts:\n{text}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     // One encrypted laptop, one unencrypted VM.
-    assert_eq!(value(&text, "vigie_check_hosts{check=\"disk_encryption\",status=\"pass\"}"), Some(1.0));
-    assert_eq!(value(&text, "vigie_check_hosts{check=\"disk_encryption\",status=\"fail\"}"), Some(1.0));
-    assert_eq!(value(&text, "vigie_ingest_reports_total{outcome=\"accepted\"}"), Some(2.0));
-    assert_eq!(value(&text, "vigie_ingest_duration_seconds_count{outcome=\"accepted\"}"), Some(2.0));
+    assert_eq!(
+        value(
+            &text,
+            "vigie_check_hosts{check=\"disk_encryption\",status=\"pass\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &text,
+            "vigie_check_hosts{check=\"disk_encryption\",status=\"fail\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&text, "vigie_ingest_reports_total{outcome=\"accepted\"}"),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(
+            &text,
+            "vigie_ingest_duration_seconds_count{outcome=\"accepted\"}"
+        ),
+        Some(2.0)
+    );
 
     let promtool = ["/usr/bin/promtool", "/usr/local/bin/promtool"]
         .into_iter()
@@ -62,7 +101,16 @@ fn live_scrape_passes_promtool_and_counts_the_fleet() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "promtool check metrics:\n{}", describe(&out));
+    assert!(
+        out.status.success(),
+        "promtool check metrics:\n{}",
+        describe(&out)
+    );
 }
