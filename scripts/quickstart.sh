@@ -37,7 +37,7 @@ CFG
 if [ -f "$dir/collector.pid" ] && kill -0 "$(cat "$dir/collector.pid")" 2>/dev/null; then
   kill "$(cat "$dir/collector.pid")"; sleep 1
 fi
-"$bin/vigie-collector" --config "$dir/collector.toml" serve 2> "$dir/collector.log" &
+nohup "$bin/vigie-collector" --config "$dir/collector.toml" serve > /dev/null 2> "$dir/collector.log" &
 echo $! > "$dir/collector.pid"
 for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 
