@@ -2,19 +2,22 @@
 //!
 //! Each pending security update gets an age: from its advisory's issue date when the package
 //! manager gives one (dnf5's Issued column, dnf4's `updateinfo info`, zypper's `issue-date`),
-//! otherwise from the first time the agent saw it pending (agent state `patch_age_first_seen`).
+//! otherwise from the first time the agent saw it pending (agent state `patch_age_first_seen`),
+//! or, on apt, from the publication date of the package index listing it when that is earlier.
 //! `fail` when one is older than the SLA, `warn` when one is within the margin of it, when the
 //! package metadata is stale or of unknown age, when upgrades are held back or a reboot is
 //! pending. Facts carry the list, the counts, the last upgrade run and the reboot state.
 //!
-//! Layout: [`gather`] asks the package manager (through the probe); [`apt`], [`dnf`], [`zypper`]
-//! and [`kernel`] parse; [`first_seen`] is the state document; this file decides.
+//! Layout: [`gather`] asks the package manager (through the probe); [`apt`], [`release`],
+//! [`dnf`], [`zypper`] and [`kernel`] parse; [`first_seen`] is the state document; this file
+//! decides.
 
 pub mod apt;
 pub mod dnf;
 pub mod first_seen;
 pub mod gather;
 pub mod kernel;
+pub mod release;
 pub mod zypper;
 
 use chrono::{DateTime, Utc};
@@ -84,30 +87,54 @@ impl PatchAgeConfig {
 /// The patch_age check.
 pub struct PatchAge;
 
+/// Where an update's "available since" date comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SinceSource {
+    /// The advisory's issue date (dnf, zypper).
+    Advisory,
+    /// The first run of the agent that saw it pending.
+    FirstSeen,
+    /// The publication date (`Date:`) of the apt package index listing it, earlier than any
+    /// sighting.
+    IndexDate,
+}
+
+impl SinceSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            SinceSource::Advisory => "advisory",
+            SinceSource::FirstSeen => "first_seen",
+            SinceSource::IndexDate => "index_date",
+        }
+    }
+}
+
 /// A pending security update with its age worked out.
 struct Aged {
     package: String,
     version: String,
     advisory: Option<String>,
     since: DateTime<Utc>,
-    /// `advisory` or `first_seen`.
-    source: &'static str,
-    /// First seen when tracking started: the real age may be larger.
+    source: SinceSource,
+    /// The index file whose date `since` is (source `IndexDate`).
+    since_index: Option<String>,
+    /// `age_days` is a lower bound: the update may have been available before `since` (an index
+    /// date, or a first sighting on the day tracking started).
     lower_bound: bool,
     age_days: i64,
 }
 
 impl Aged {
     fn label(&self) -> String {
+        let day = self.since.format("%Y-%m-%d");
         let how = match (self.source, &self.advisory) {
-            ("advisory", Some(a)) if *a != self.package => {
-                format!("{a} issued {}", self.since.format("%Y-%m-%d"))
+            (SinceSource::Advisory, Some(a)) if *a != self.package => format!("{a} issued {day}"),
+            (SinceSource::Advisory, _) => format!("issued {day}"),
+            (SinceSource::IndexDate, _) => format!("available since at least {day}, index date"),
+            (SinceSource::FirstSeen, _) if self.lower_bound => {
+                format!("first seen {day}, at least")
             }
-            ("advisory", _) => format!("issued {}", self.since.format("%Y-%m-%d")),
-            _ if self.lower_bound => {
-                format!("first seen {}, at least", self.since.format("%Y-%m-%d"))
-            }
-            _ => format!("first seen {}", self.since.format("%Y-%m-%d")),
+            (SinceSource::FirstSeen, _) => format!("first seen {day}"),
         };
         format!(
             "{} {} ({}, {how})",
@@ -124,7 +151,8 @@ impl Aged {
             "advisory": self.advisory,
             "age_days": self.age_days,
             "since": self.since.to_rfc3339(),
-            "source": self.source,
+            "since_source": self.source.as_str(),
+            "since_index": self.since_index,
             "lower_bound": self.lower_bound,
         })
     }
@@ -239,7 +267,13 @@ impl crate::Check for PatchAge {
             .iter()
             .map(|u| first_seen::key(&u.package, &u.version))
             .collect();
-        doc.observe(&keys, now);
+        let sightings: Vec<_> = g
+            .security
+            .iter()
+            .zip(&keys)
+            .map(|(u, k)| (k.clone(), u.index_date.clone()))
+            .collect();
+        doc.observe(&sightings, now);
         let doc_json = doc.to_json();
         let save_error = ctx.state.save(first_seen::STATE_KEY, &doc_json).err();
         evidence.push(Evidence::new(
@@ -254,9 +288,11 @@ impl crate::Check for PatchAge {
             .zip(&keys)
             .map(|(u, k)| {
                 let seen = doc.first_seen.get(k).copied().unwrap_or(now);
-                let (since, source) = match u.issued {
-                    Some(t) => (t, "advisory"),
-                    None => (seen, "first_seen"),
+                let index = doc.from_index.get(k);
+                let (since, source) = match (u.issued, index) {
+                    (Some(t), _) => (t, SinceSource::Advisory),
+                    (None, Some(_)) => (seen, SinceSource::IndexDate),
+                    (None, None) => (seen, SinceSource::FirstSeen),
                 };
                 Aged {
                     package: u.package.clone(),
@@ -264,7 +300,12 @@ impl crate::Check for PatchAge {
                     advisory: u.advisory.clone(),
                     since,
                     source,
-                    lower_bound: source == "first_seen" && seen == doc.created,
+                    since_index: index.filter(|_| source == SinceSource::IndexDate).cloned(),
+                    lower_bound: match source {
+                        SinceSource::Advisory => false,
+                        SinceSource::IndexDate => true,
+                        SinceSource::FirstSeen => seen == doc.created,
+                    },
                     age_days: (now - since).num_days().max(0),
                 }
             })
@@ -346,7 +387,7 @@ fn decide(
 
     // Metadata freshness: a stale index makes "nothing pending" meaningless.
     let max_meta = i64::from(cfg.max_metadata_age_days);
-    let meta_ages: Vec<(String, Option<i64>)> = g
+    let meta_ages: Vec<(String, Option<i64>, Option<DateTime<Utc>>)> = g
         .metadata
         .iter()
         .map(|m| {
@@ -356,13 +397,17 @@ fn decide(
             } else {
                 name
             };
-            (name, m.modified.map(|t| (now - t).num_days().max(0)))
+            (
+                name,
+                m.modified.map(|t| (now - t).num_days().max(0)),
+                m.published,
+            )
         })
         .collect();
-    let metadata_age = meta_ages.iter().filter_map(|(_, a)| *a).max();
+    let metadata_age = meta_ages.iter().filter_map(|(_, a, _)| *a).max();
     let stale: Vec<String> = meta_ages
         .iter()
-        .filter_map(|(n, a)| match a {
+        .filter_map(|(n, a, _)| match a {
             Some(d) if *d > max_meta => Some(format!("{n} {} old", days(*d))),
             None => Some(format!("{n} of unknown age")),
             _ => None,
@@ -463,10 +508,13 @@ fn decide(
             Value::Array(
                 meta_ages
                     .iter()
-                    .map(|(n, a)| json!({"source": n, "age_days": a}))
+                    .map(|(n, a, p)| {
+                        json!({"source": n, "age_days": a, "published": p.map(|t| t.to_rfc3339())})
+                    })
                     .collect(),
             ),
         )
+        .fact("index_date_problems", g.index_problems.clone())
         .fact(
             "last_patch_run",
             g.last_run.at.map_or(Value::Null, |t| t.to_rfc3339().into()),
