@@ -2,19 +2,22 @@
 //!
 //! Each pending security update gets an age: from its advisory's issue date when the package
 //! manager gives one (dnf5's Issued column, dnf4's `updateinfo info`, zypper's `issue-date`),
-//! otherwise from the first time the agent saw it pending (agent state `patch_age_first_seen`).
+//! otherwise from the first time the agent saw it pending (agent state `patch_age_first_seen`),
+//! or, on apt, from the publication date of the package index listing it when that is earlier.
 //! `fail` when one is older than the SLA, `warn` when one is within the margin of it, when the
 //! package metadata is stale or of unknown age, when upgrades are held back or a reboot is
 //! pending. Facts carry the list, the counts, the last upgrade run and the reboot state.
 //!
-//! Layout: [`gather`] asks the package manager (through the probe); [`apt`], [`dnf`], [`zypper`]
-//! and [`kernel`] parse; [`first_seen`] is the state document; this file decides.
+//! Layout: [`gather`] asks the package manager (through the probe); [`apt`], [`release`],
+//! [`dnf`], [`zypper`] and [`kernel`] parse; [`first_seen`] is the state document; this file
+//! decides.
 
 pub mod apt;
 pub mod dnf;
 pub mod first_seen;
 pub mod gather;
 pub mod kernel;
+pub mod release;
 pub mod zypper;
 
 use chrono::{DateTime, Utc};
@@ -84,30 +87,54 @@ impl PatchAgeConfig {
 /// The patch_age check.
 pub struct PatchAge;
 
+/// Where an update's "available since" date comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SinceSource {
+    /// The advisory's issue date (dnf, zypper).
+    Advisory,
+    /// The first run of the agent that saw it pending.
+    FirstSeen,
+    /// The publication date (`Date:`) of the apt package index listing it, earlier than any
+    /// sighting.
+    IndexDate,
+}
+
+impl SinceSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            SinceSource::Advisory => "advisory",
+            SinceSource::FirstSeen => "first_seen",
+            SinceSource::IndexDate => "index_date",
+        }
+    }
+}
+
 /// A pending security update with its age worked out.
 struct Aged {
     package: String,
     version: String,
     advisory: Option<String>,
     since: DateTime<Utc>,
-    /// `advisory` or `first_seen`.
-    source: &'static str,
-    /// First seen when tracking started: the real age may be larger.
+    source: SinceSource,
+    /// The index file whose date `since` is (source `IndexDate`).
+    since_index: Option<String>,
+    /// `age_days` is a lower bound: the update may have been available before `since` (an index
+    /// date, or a first sighting on the day tracking started).
     lower_bound: bool,
     age_days: i64,
 }
 
 impl Aged {
     fn label(&self) -> String {
+        let day = self.since.format("%Y-%m-%d");
         let how = match (self.source, &self.advisory) {
-            ("advisory", Some(a)) if *a != self.package => {
-                format!("{a} issued {}", self.since.format("%Y-%m-%d"))
+            (SinceSource::Advisory, Some(a)) if *a != self.package => format!("{a} issued {day}"),
+            (SinceSource::Advisory, _) => format!("issued {day}"),
+            (SinceSource::IndexDate, _) => format!("available since at least {day}, index date"),
+            (SinceSource::FirstSeen, _) if self.lower_bound => {
+                format!("first seen {day}, at least")
             }
-            ("advisory", _) => format!("issued {}", self.since.format("%Y-%m-%d")),
-            _ if self.lower_bound => {
-                format!("first seen {}, at least", self.since.format("%Y-%m-%d"))
-            }
-            _ => format!("first seen {}", self.since.format("%Y-%m-%d")),
+            (SinceSource::FirstSeen, _) => format!("first seen {day}"),
         };
         format!(
             "{} {} ({}, {how})",
@@ -124,7 +151,8 @@ impl Aged {
             "advisory": self.advisory,
             "age_days": self.age_days,
             "since": self.since.to_rfc3339(),
-            "source": self.source,
+            "since_source": self.source.as_str(),
+            "since_index": self.since_index,
             "lower_bound": self.lower_bound,
         })
     }
@@ -239,7 +267,13 @@ impl crate::Check for PatchAge {
             .iter()
             .map(|u| first_seen::key(&u.package, &u.version))
             .collect();
-        doc.observe(&keys, now);
+        let sightings: Vec<_> = g
+            .security
+            .iter()
+            .zip(&keys)
+            .map(|(u, k)| (k.clone(), u.index_date.clone()))
+            .collect();
+        doc.observe(&sightings, now);
         let doc_json = doc.to_json();
         let save_error = ctx.state.save(first_seen::STATE_KEY, &doc_json).err();
         evidence.push(Evidence::new(
@@ -254,9 +288,11 @@ impl crate::Check for PatchAge {
             .zip(&keys)
             .map(|(u, k)| {
                 let seen = doc.first_seen.get(k).copied().unwrap_or(now);
-                let (since, source) = match u.issued {
-                    Some(t) => (t, "advisory"),
-                    None => (seen, "first_seen"),
+                let index = doc.from_index.get(k);
+                let (since, source) = match (u.issued, index) {
+                    (Some(t), _) => (t, SinceSource::Advisory),
+                    (None, Some(_)) => (seen, SinceSource::IndexDate),
+                    (None, None) => (seen, SinceSource::FirstSeen),
                 };
                 Aged {
                     package: u.package.clone(),
@@ -264,7 +300,12 @@ impl crate::Check for PatchAge {
                     advisory: u.advisory.clone(),
                     since,
                     source,
-                    lower_bound: source == "first_seen" && seen == doc.created,
+                    since_index: index.filter(|_| source == SinceSource::IndexDate).cloned(),
+                    lower_bound: match source {
+                        SinceSource::Advisory => false,
+                        SinceSource::IndexDate => true,
+                        SinceSource::FirstSeen => seen == doc.created,
+                    },
                     age_days: (now - since).num_days().max(0),
                 }
             })
@@ -346,7 +387,7 @@ fn decide(
 
     // Metadata freshness: a stale index makes "nothing pending" meaningless.
     let max_meta = i64::from(cfg.max_metadata_age_days);
-    let meta_ages: Vec<(String, Option<i64>)> = g
+    let meta_ages: Vec<(String, Option<i64>, Option<DateTime<Utc>>)> = g
         .metadata
         .iter()
         .map(|m| {
@@ -356,13 +397,17 @@ fn decide(
             } else {
                 name
             };
-            (name, m.modified.map(|t| (now - t).num_days().max(0)))
+            (
+                name,
+                m.modified.map(|t| (now - t).num_days().max(0)),
+                m.published,
+            )
         })
         .collect();
-    let metadata_age = meta_ages.iter().filter_map(|(_, a)| *a).max();
+    let metadata_age = meta_ages.iter().filter_map(|(_, a, _)| *a).max();
     let stale: Vec<String> = meta_ages
         .iter()
-        .filter_map(|(n, a)| match a {
+        .filter_map(|(n, a, _)| match a {
             Some(d) if *d > max_meta => Some(format!("{n} {} old", days(*d))),
             None => Some(format!("{n} of unknown age")),
             _ => None,
@@ -463,10 +508,13 @@ fn decide(
             Value::Array(
                 meta_ages
                     .iter()
-                    .map(|(n, a)| json!({"source": n, "age_days": a}))
+                    .map(|(n, a, p)| {
+                        json!({"source": n, "age_days": a, "published": p.map(|t| t.to_rfc3339())})
+                    })
                     .collect(),
             ),
         )
+        .fact("index_date_problems", g.index_problems.clone())
         .fact(
             "last_patch_run",
             g.last_run.at.map_or(Value::Null, |t| t.to_rfc3339().into()),
@@ -483,123 +531,4 @@ fn decide(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::fixture::FixtureProbe;
-    use crate::state::MemoryState;
-    use crate::{Check, ChecksConfig, Probe, StateStore};
-
-    fn host(name: &str) -> FixtureProbe {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/fixtures/hosts")
-            .join(name);
-        FixtureProbe::load(&dir).unwrap()
-    }
-
-    #[test]
-    fn first_seen_state_is_pruned_and_extended_across_runs() {
-        let probe = host("ubuntu-first-seen-45d");
-        let state = MemoryState::default();
-        state
-            .save(
-                first_seen::STATE_KEY,
-                r#"{"version":1,"created":"2026-09-15T08:05:00Z","first_seen":{
-                    "curl 8.5.0-2ubuntu10.4":"2026-09-20T08:05:00Z",
-                    "openssl 3.0.13-0ubuntu3.6":"2026-10-10T09:00:00Z"}}"#,
-            )
-            .unwrap();
-        let config = ChecksConfig::default();
-        let ctx = Context {
-            probe: &probe,
-            config: &config,
-            state: &state,
-        };
-        let r = PatchAge.run(&ctx);
-        assert_eq!(r.status, Status::Fail, "{}", r.summary);
-        let doc = FirstSeen::parse(&state.load(first_seen::STATE_KEY).unwrap().unwrap()).unwrap();
-        let keys: Vec<&str> = doc.first_seen.keys().map(String::as_str).collect();
-        // curl is no longer pending: gone. libssl3t64 and python3-jinja2 are new: seen now.
-        assert_eq!(
-            keys,
-            vec![
-                "libssl3t64 3.0.13-0ubuntu3.6",
-                "openssl 3.0.13-0ubuntu3.6",
-                "python3-jinja2 3.1.2-1ubuntu1.3+esm1"
-            ]
-        );
-        assert_eq!(doc.first_seen["libssl3t64 3.0.13-0ubuntu3.6"], probe.now());
-        assert_eq!(doc.created.to_rfc3339(), "2026-09-15T08:05:00+00:00");
-        assert_eq!(r.facts["over_sla"], 1);
-
-        // A second run keeps the dates the first one saved.
-        let r2 = PatchAge.run(&ctx);
-        assert_eq!(r2.facts["security_updates"], r.facts["security_updates"]);
-    }
-
-    #[test]
-    fn first_run_ages_are_marked_as_lower_bounds_and_corrupt_state_is_an_error() {
-        let probe = host("debian12-apt-mixed");
-        let config = ChecksConfig::default();
-        let state = MemoryState::default();
-        let ctx = Context {
-            probe: &probe,
-            config: &config,
-            state: &state,
-        };
-        let r = PatchAge.run(&ctx);
-        assert!(
-            r.summary.contains("first seen 2026-11-24, at least"),
-            "{}",
-            r.summary
-        );
-        assert_eq!(r.facts["security_updates"][0]["lower_bound"], true);
-
-        state
-            .save(first_seen::STATE_KEY, "{\"version\":1,")
-            .unwrap();
-        let r = PatchAge.run(&ctx);
-        assert_eq!(r.status, Status::Error);
-        assert!(
-            r.summary.contains("patch_age_first_seen.json is unusable"),
-            "{}",
-            r.summary
-        );
-    }
-
-    #[test]
-    fn config_defaults_and_validation_name_the_key() {
-        let c = PatchAgeConfig::default();
-        assert_eq!(
-            (c.sla_days, c.warn_margin_days, c.max_metadata_age_days),
-            (30, 7, 7)
-        );
-        assert!(c.validate().is_ok());
-        let bad = PatchAgeConfig {
-            warn_margin_days: 30,
-            ..PatchAgeConfig::default()
-        };
-        assert!(bad
-            .validate()
-            .unwrap_err()
-            .starts_with("checks.patch_age.warn_margin_days"));
-        let bad = PatchAgeConfig {
-            sla_days: 0,
-            ..PatchAgeConfig::default()
-        };
-        assert!(bad
-            .validate()
-            .unwrap_err()
-            .starts_with("checks.patch_age.sla_days"));
-        let parsed: PatchAgeConfig =
-            toml::from_str("sla_days = 14\nwarn_margin_days = 3\n").unwrap();
-        assert_eq!(
-            (
-                parsed.sla_days,
-                parsed.warn_margin_days,
-                parsed.max_metadata_age_days
-            ),
-            (14, 3, 7)
-        );
-        assert!(toml::from_str::<PatchAgeConfig>("sla = 14\n").is_err());
-    }
-}
+mod tests;

@@ -19,7 +19,9 @@ pub enum AptParseError {
 pub struct AptRelease {
     /// The Release file's `Label` (`Debian-Security`, `Ubuntu`, `UbuntuESMApps` …), empty if none.
     pub label: String,
-    /// The archive (suite): `bookworm-security`, `noble-updates`, `oldstable` …
+    /// The Release file's `Version` (`12.15`, `24.04`), empty if none.
+    pub version: String,
+    /// The archive (the Release file's `Suite`): `oldstable-security`, `noble-updates` …
     pub archive: String,
 }
 
@@ -116,18 +118,12 @@ fn parse_inst(rest: &str) -> Option<AptCandidate> {
         .filter(|r| !r.trim().is_empty())
         .map(|r| {
             let r = r.trim();
-            match r.split_once(':') {
-                Some((label, ver_arch)) => AptRelease {
-                    label: label.to_string(),
-                    archive: ver_arch
-                        .split_once('/')
-                        .map_or(ver_arch, |(_, a)| a)
-                        .to_string(),
-                },
-                None => AptRelease {
-                    label: String::new(),
-                    archive: r.to_string(),
-                },
+            let (label, ver_arch) = r.split_once(':').unwrap_or(("", r));
+            let (version, archive) = ver_arch.split_once('/').unwrap_or(("", ver_arch));
+            AptRelease {
+                label: label.to_string(),
+                version: version.to_string(),
+                archive: archive.to_string(),
             }
         })
         .collect();
@@ -273,7 +269,21 @@ Conf bash (5.2.15-2+b13 Debian:12.15/oldstable [amd64])
             ]
         );
         assert_eq!(sim.candidates[1].installed.as_deref(), Some("1.10.1-3"));
-        assert_eq!(sim.candidates[1].releases[1].archive, "oldstable-security");
+        assert_eq!(
+            sim.candidates[1].releases,
+            vec![
+                AptRelease {
+                    label: "Debian".into(),
+                    version: "12.15".into(),
+                    archive: "oldstable".into()
+                },
+                AptRelease {
+                    label: "Debian-Security".into(),
+                    version: "12".into(),
+                    archive: "oldstable-security".into()
+                },
+            ]
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
+use super::release::{self, IndexDate, ReleaseHeaders};
 use super::{apt, dnf, kernel, zypper};
 use crate::probe::{CommandOutput, Probe, ProbeError};
 use crate::{Evidence, EvidenceKind};
@@ -46,6 +47,8 @@ pub struct PendingUpdate {
     pub advisory: Option<String>,
     /// The advisory's issue date, when the package manager gives one.
     pub issued: Option<DateTime<Utc>>,
+    /// apt: the earliest publication date of a package index listing this version.
+    pub index_date: Option<IndexDate>,
 }
 
 /// One repository's metadata and when it was last refreshed.
@@ -53,6 +56,8 @@ pub struct PendingUpdate {
 pub struct MetadataSource {
     pub path: String,
     pub modified: Option<DateTime<Utc>>,
+    /// apt: the Release file's `Date:`, when it was read (only when security updates are pending).
+    pub published: Option<DateTime<Utc>>,
 }
 
 /// Whether the host must reboot to run what is installed.
@@ -83,6 +88,8 @@ pub struct Gathered {
     /// Where repository metadata was looked for (named when none is found).
     pub metadata_where: String,
     pub metadata: Vec<MetadataSource>,
+    /// apt: Release files whose `Date:` could not be read; their updates keep first-seen dates.
+    pub index_problems: Vec<String>,
     pub last_run: LastRun,
     pub reboot: Reboot,
 }
@@ -149,8 +156,9 @@ fn metadata_evidence(dir: &str, sources: &[MetadataSource]) -> Evidence {
     Evidence::new(EvidenceKind::Directory, dir, listing.as_bytes())
 }
 
-/// apt: `apt-get -s dist-upgrade`, `/var/lib/apt/lists/*_InRelease` mtimes, apt history and
-/// unattended-upgrades logs, `/var/run/reboot-required`.
+/// apt: `apt-get -s dist-upgrade`, `/var/lib/apt/lists/*_InRelease` mtimes (and their `Date:`
+/// headers when security updates are pending), apt history and unattended-upgrades logs,
+/// `/var/run/reboot-required`.
 pub fn apt(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathered, String> {
     let names = probe.read_dir(APT_LISTS).map_err(|e| {
         if e.is_not_found() {
@@ -172,6 +180,7 @@ pub fn apt(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathered, 
             metadata.push(MetadataSource {
                 path,
                 modified: md.modified,
+                published: None,
             });
         }
     }
@@ -188,6 +197,12 @@ pub fn apt(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathered, 
         )
     })?;
     let (sec, other): (Vec<_>, Vec<_>) = sim.candidates.iter().partition(|c| c.is_security());
+    let mut index_problems = Vec::new();
+    let indexes = if sec.is_empty() {
+        Vec::new()
+    } else {
+        release_headers(probe, &mut metadata, &mut index_problems, evidence)
+    };
     let security = sec
         .iter()
         .map(|c| PendingUpdate {
@@ -195,6 +210,7 @@ pub fn apt(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathered, 
             version: c.candidate.clone(),
             advisory: None,
             issued: None,
+            index_date: release::candidate_index_date(&c.releases, &indexes),
         })
         .collect();
 
@@ -262,9 +278,39 @@ pub fn apt(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathered, 
         held_back: sim.not_upgraded,
         metadata_where: APT_LISTS.to_string(),
         metadata,
+        index_problems,
         last_run,
         reboot,
     })
+}
+
+/// Read the header paragraph of each apt Release file in `metadata`, noting its `Date:` there.
+/// A file that cannot be read or parsed is a problem noted, not an error: the updates it would
+/// date keep their first-seen dates, as before index dates were used.
+fn release_headers(
+    probe: &dyn Probe,
+    metadata: &mut [MetadataSource],
+    problems: &mut Vec<String>,
+    evidence: &mut Vec<Evidence>,
+) -> Vec<(String, ReleaseHeaders)> {
+    let mut indexes = Vec::new();
+    for m in metadata.iter_mut() {
+        let name = m.path.rsplit('/').next().unwrap_or(&m.path).to_string();
+        match probe.read_evidence(&m.path) {
+            Ok((text, ev)) => {
+                evidence.push(ev);
+                match release::parse_release_headers(&text) {
+                    Ok(h) => {
+                        m.published = h.date;
+                        indexes.push((name, h));
+                    }
+                    Err(e) => problems.push(format!("{}: {e}", m.path)),
+                }
+            }
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    indexes
 }
 
 /// dnf (4 or 5; yum when dnf is not installed): `updateinfo list --security`, `updateinfo info
@@ -316,6 +362,7 @@ pub fn dnf(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathered, 
                 version: a.package.evr.clone(),
                 advisory: Some(a.advisory.clone()),
                 issued,
+                index_date: None,
             });
         if let Some(t) = issued {
             if entry.issued.is_none_or(|e| t < e) {
@@ -397,6 +444,7 @@ pub fn dnf(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathered, 
         held_back: 0,
         metadata_where: DNF_CACHES.join(" and "),
         metadata,
+        index_problems: Vec::new(),
         last_run,
         reboot,
     })
@@ -422,6 +470,7 @@ pub fn zypper(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathere
             version: p.edition.clone(),
             advisory: Some(p.name.clone()),
             issued: p.issued,
+            index_date: None,
         })
         .collect();
     let other = needed.iter().filter(|p| p.category != "security").count();
@@ -455,6 +504,7 @@ pub fn zypper(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathere
         held_back: 0,
         metadata_where: ZYPP_CACHE.to_string(),
         metadata,
+        index_problems: Vec::new(),
         last_run,
         reboot,
     })
@@ -472,6 +522,7 @@ fn repomd_sources(probe: &dyn Probe, base: &str) -> Vec<MetadataSource> {
             probe.metadata(&path).ok().map(|md| MetadataSource {
                 path,
                 modified: md.modified,
+                published: None,
             })
         })
         .collect()
