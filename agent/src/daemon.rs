@@ -47,6 +47,8 @@ pub struct RunOptions<'a> {
 pub enum OnceOutcome {
     AllDelivered,
     Pending(usize),
+    /// The daemon was asked to stop (SIGTERM/SIGINT); unsent reports stay spooled for next start.
+    Stopped,
 }
 
 fn random_below(max: Duration) -> Duration {
@@ -205,5 +207,9 @@ pub async fn run(cfg: &AgentConfig, opts: RunOptions<'_>) -> anyhow::Result<Once
             _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted: stopping"); break; }
         }
     }
-    Ok(OnceOutcome::Pending(spool.len()?))
+    let left = spool.len()?;
+    if left > 0 {
+        tracing::info!(spooled = left, "reports stay spooled until the next start");
+    }
+    Ok(OnceOutcome::Stopped)
 }

@@ -154,7 +154,9 @@ fn main() -> ExitCode {
                 return ExitCode::from(EXIT_USAGE);
             }
             match cmd_run(&cfg, args) {
-                Ok(daemon::OnceOutcome::AllDelivered) => ExitCode::SUCCESS,
+                Ok(daemon::OnceOutcome::AllDelivered | daemon::OnceOutcome::Stopped) => {
+                    ExitCode::SUCCESS
+                }
                 Ok(daemon::OnceOutcome::Pending(n)) => {
                     eprintln!(
                         "vigie-agent: {n} report(s) stay spooled until the collector is reachable"

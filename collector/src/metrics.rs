@@ -24,6 +24,8 @@ pub struct Metrics {
     pub refresh_timestamp: IntGauge,
     /// CIS Controls scores (`vigie_cis_*`).
     pub cis: crate::cis::gauges::CisGauges,
+    /// `vigie_host_check_status{host,check,status}`: only with `[metrics] per_host = true`.
+    pub per_host: Option<IntGaugeVec>,
 }
 
 /// Outcome labels of `vigie_ingest_reports_total` (bounded).
@@ -117,7 +119,23 @@ impl Metrics {
             check_hosts,
             refresh_timestamp,
             cis,
+            per_host: None,
         })
+    }
+
+    /// Export one series per host and check (`[metrics] per_host = true`). Cardinality grows
+    /// with the fleet (hosts × checks), so it is off by default.
+    pub fn enable_per_host(&mut self) -> Result<(), prometheus::Error> {
+        let g = IntGaugeVec::new(
+            Opts::new(
+                "vigie_host_check_status",
+                "Current status of each check on each host (1 for the current status; stale hosts show status=\"stale\").",
+            ),
+            &["host", "check", "status"],
+        )?;
+        self.registry.register(Box::new(g.clone()))?;
+        self.per_host = Some(g);
+        Ok(())
     }
 
     /// The text exposition.
@@ -160,6 +178,13 @@ impl Metrics {
         self.store_batches.set(ws.batches as i64);
         self.store_operations.set(ws.operations as i64);
         self.store_failed_commits.set(ws.failed_commits as i64);
+        if let Some(g) = &self.per_host {
+            let rows = store.read(|c| crate::store::fleet::host_statuses(c, st))?;
+            g.reset();
+            for (host, check, status) in rows {
+                g.with_label_values(&[&host, &check, &status]).set(1);
+            }
+        }
         self.refresh_timestamp.set(st.now);
         self.cis.refresh(store, st)?;
         Ok(())

@@ -26,7 +26,11 @@ pub async fn serve(cfg: CollectorConfig) -> anyhow::Result<()> {
     if enroll_secret.is_none() {
         tracing::warn!("no auth.enroll_secret configured: enrolment is disabled");
     }
-    let metrics = Arc::new(Metrics::new()?);
+    let mut metrics = Metrics::new()?;
+    if cfg.metrics.per_host {
+        metrics.enable_per_host()?;
+    }
+    let metrics = Arc::new(metrics);
     metrics.cis.configure(&cfg.cis)?;
     let state = Arc::new(AppState {
         store: store.clone(),

@@ -278,3 +278,59 @@ fn kill_9_mid_burst_loses_no_acknowledged_report_and_duplicates_none() {
     let resent = delivered_ids(&second);
     assert!(acked.len() + resent.len() >= total as usize);
 }
+
+#[test]
+fn the_daemon_reports_every_interval_and_stops_on_sigterm() {
+    let t = tempfile::tempdir().unwrap();
+    let c = Collector::start(&t.path().join("collector"), 0, "");
+    let h = Host::from_fixture(
+        "microvm-plain-ext4",
+        t.path(),
+        "vm-daemon",
+        "88888888888888888888888888888888",
+    );
+    h.enroll(&c.url);
+    let mut daemon = std::process::Command::new(bin("vigie-agent"))
+        .args([
+            "--config",
+            h.config.to_str().unwrap(),
+            "--log",
+            "info",
+            "run",
+            "--interval",
+            "1",
+        ])
+        .args([
+            "--root",
+            h.root.to_str().unwrap(),
+            "--state-dir",
+            h.state.to_str().unwrap(),
+        ])
+        .args(["--collector", &c.url])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reports_stored(&c) < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not report three times"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    let status = daemon.wait().unwrap();
+    assert!(status.success(), "SIGTERM is a clean stop: {status:?}");
+    // The host announced its interval, so the collector judges staleness against it.
+    let interval: i64 = c
+        .db()
+        .query_row(
+            "SELECT interval_s FROM hosts WHERE machine_id = ?1",
+            [&h.machine_id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(interval, 1);
+}

@@ -26,7 +26,8 @@ fn value(text: &str, series: &str) -> Option<f64> {
 #[test]
 fn live_scrape_passes_promtool_and_counts_the_fleet() {
     let t = tempfile::tempdir().unwrap();
-    let c = Collector::start(&t.path().join("c"), 0, "");
+    // extra lines land in the [metrics] section of the generated config.
+    let c = Collector::start(&t.path().join("c"), 0, "per_host = true\n");
     let laptop = Host::from_fixture(
         "laptop-lvm-on-luks",
         t.path(),

@@ -54,3 +54,28 @@ pub fn aggregate(conn: &Connection, st: &Staleness) -> Result<FleetAggregate, St
     }
     Ok(agg)
 }
+
+/// (hostname, check, status) for every host's current state; stale hosts report `stale`.
+/// Hostnames are not unique: duplicates are disambiguated with `#<host id>`.
+pub fn host_statuses(
+    conn: &Connection,
+    st: &Staleness,
+) -> Result<Vec<(String, String, String)>, StoreError> {
+    let mut q = conn.prepare_cached(
+        "SELECT h.hostname || CASE WHEN (SELECT count(*) FROM hosts o WHERE o.hostname = h.hostname) > 1
+                                   THEN '#' || h.id ELSE '' END,
+                cs.check_name,
+                CASE WHEN h.last_seen_at IS NOT NULL AND ?1 - h.last_seen_at > COALESCE(h.interval_s, ?2) * ?3
+                     THEN 'stale' ELSE cs.status END
+         FROM check_state cs JOIN hosts h ON h.id = cs.host_id ORDER BY 1, 2",
+    )?;
+    let rows = q.query_map(
+        rusqlite::params![
+            st.now,
+            st.default_interval as i64,
+            st.after_intervals as i64
+        ],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
