@@ -54,21 +54,39 @@ pub fn apply_report(
         return Ok(IngestOutcome::OutOfOrder);
     }
 
+    // The host's current state in one query; rows identical to the report are not rewritten.
+    let mut current: std::collections::HashMap<String, (String, String, String, String)> =
+        std::collections::HashMap::new();
+    {
+        let mut q = conn.prepare_cached(
+            "SELECT check_name, status, summary, facts, evidence FROM check_state WHERE host_id = ?1",
+        )?;
+        let rows = q.query_map(params![host_id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?),
+            ))
+        })?;
+        for row in rows {
+            let (check, state) = row?;
+            current.insert(check, state);
+        }
+    }
+
     let mut transitions = 0;
     for result in &report.results {
         let evidence_shas: Vec<&str> = result.evidence.iter().map(|e| e.sha256.as_str()).collect();
         let evidence_json = serde_json::to_string(&evidence_shas).unwrap_or_else(|_| "[]".into());
-        let previous: Option<(String, String)> = conn
-            .prepare_cached(
-                "SELECT status, evidence FROM check_state WHERE host_id = ?1 AND check_name = ?2",
-            )?
-            .query_row(params![host_id, result.check], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?;
+        let facts = serde_json::Value::Object(result.facts.clone()).to_string();
         let status = result.status.as_str();
-        let changed = previous.as_ref().is_none_or(|(s, _)| s != status);
-        if previous.as_ref().is_none_or(|(_, ev)| *ev != evidence_json) {
+        let previous = current.get(&result.check);
+        let changed = previous.is_none_or(|(s, ..)| s != status);
+        if previous.is_some_and(|(s, summary, f, ev)| {
+            s == status && *summary == result.summary && *f == facts && *ev == evidence_json
+        }) {
+            continue; // nothing new: the common case for a quiet fleet
+        }
+        if previous.is_none_or(|(.., ev)| *ev != evidence_json) {
             let mut ins = conn.prepare_cached(
                 "INSERT OR IGNORE INTO evidence(sha256, kind, source, excerpt) VALUES (?1, ?2, ?3, ?4)",
             )?;
@@ -80,7 +98,6 @@ pub fn apply_report(
                 ins.execute(params![ev.sha256, kind, ev.source, ev.excerpt])?;
             }
         }
-        let facts = serde_json::Value::Object(result.facts.clone()).to_string();
         if changed {
             conn.prepare_cached(
                 "INSERT INTO transitions(host_id, check_name, from_status, to_status, at, report_id, summary, evidence)
@@ -89,7 +106,7 @@ pub fn apply_report(
             .execute(params![
                 host_id,
                 result.check,
-                previous.as_ref().map(|(s, _)| s.as_str()),
+                previous.map(|(s, ..)| s.as_str()),
                 status,
                 collected_at,
                 report.report_id,
@@ -162,4 +179,117 @@ pub fn prune(conn: &Connection, older_than: i64) -> Result<(usize, usize), Store
         [],
     )?;
     Ok((ids, ev))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigie_checks::wire::HostIdentity;
+    use vigie_checks::{CheckResult, Evidence, Status};
+
+    fn db() -> Connection {
+        let mut c = Connection::open_in_memory().unwrap();
+        super::super::migrations::migrate(&mut c).unwrap();
+        c.execute(
+            "INSERT INTO hosts(machine_id, hostname, node_key_hash, enrolled_at) VALUES ('m', 'h', x'01', 0)",
+            [],
+        )
+        .unwrap();
+        c
+    }
+
+    fn report(id: &str, at: &str, status: Status, excerpt: &str) -> Report {
+        let r = CheckResult::new("mfa", status, "ssh: password only").with_evidence(vec![
+            Evidence::file("/etc/ssh/sshd_config", excerpt.as_bytes()),
+        ]);
+        Report {
+            schema: 1,
+            report_id: id.into(),
+            agent_version: "0".into(),
+            collected_at: at.parse().unwrap(),
+            host: HostIdentity {
+                hostname: "h".into(),
+                machine_id: "m".into(),
+                os: "debian".into(),
+                os_version: "12".into(),
+                kernel: "6.1".into(),
+                arch: "x86_64".into(),
+            },
+            results: vec![r],
+            interval_seconds: Some(900),
+            lost_reports: 0,
+        }
+    }
+
+    fn count(c: &Connection, table: &str) -> i64 {
+        c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn keeps_changes_not_repetitions() {
+        let c = db();
+        let t0 = "2026-11-24T10:00:00Z";
+        let out = apply_report(&c, 1, &report("r1", t0, Status::Fail, "a"), 100).unwrap();
+        assert_eq!(out, IngestOutcome::Accepted { transitions: 1 });
+        // Same content again: no transition, no new evidence, state row untouched.
+        let out = apply_report(
+            &c,
+            1,
+            &report("r2", "2026-11-24T10:15:00Z", Status::Fail, "a"),
+            200,
+        )
+        .unwrap();
+        assert_eq!(out, IngestOutcome::Accepted { transitions: 0 });
+        let updated: i64 = c
+            .query_row("SELECT updated_at FROM check_state", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(
+            updated,
+            chrono::DateTime::parse_from_rfc3339(t0)
+                .unwrap()
+                .timestamp()
+        );
+        assert_eq!((count(&c, "transitions"), count(&c, "evidence")), (1, 1));
+        // Resend of r2: duplicate. An older report: out of order. Neither changes anything.
+        assert_eq!(
+            apply_report(
+                &c,
+                1,
+                &report("r2", "2026-11-24T10:15:00Z", Status::Fail, "a"),
+                300
+            )
+            .unwrap(),
+            IngestOutcome::Duplicate
+        );
+        assert_eq!(
+            apply_report(
+                &c,
+                1,
+                &report("r0", "2026-11-24T09:00:00Z", Status::Pass, "a"),
+                300
+            )
+            .unwrap(),
+            IngestOutcome::OutOfOrder
+        );
+        assert_eq!(count(&c, "recent_reports"), 2);
+        // A status change: one transition, new evidence stored once.
+        let out = apply_report(
+            &c,
+            1,
+            &report("r3", "2026-11-24T10:30:00Z", Status::Pass, "b"),
+            400,
+        )
+        .unwrap();
+        assert_eq!(out, IngestOutcome::Accepted { transitions: 1 });
+        assert_eq!((count(&c, "transitions"), count(&c, "evidence")), (2, 2));
+        // Daily roll-up: three accepted reports on one day.
+        let n: i64 = c
+            .query_row("SELECT reports FROM daily", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 3);
+        // Evidence referenced by a transition survives pruning; old report ids go.
+        let (ids, ev) = prune(&c, 250).unwrap();
+        assert_eq!((ids, ev), (2, 0));
+    }
 }
