@@ -9,11 +9,15 @@
 //! - `writer` — the batching writer.
 //! - `ingest` — applying a report: dedup, current state, transitions, daily roll-up, evidence.
 //! - `hosts` — enrolment and the read side of hosts, states and history.
+//! - `registers` — incidents, roster and training completions.
+//! - `kpi_snapshots` — the daily KPI snapshots.
 
 pub mod fleet;
 pub mod hosts;
 pub mod ingest;
+pub mod kpi_snapshots;
 pub mod migrations;
+pub mod registers;
 mod writer;
 
 use std::path::{Path, PathBuf};
