@@ -309,3 +309,65 @@ impl KpiGauges {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod kpi_gauge_tests {
+    use super::*;
+
+    /// The March register, refreshed at 2026-04-01T00:00Z: the last 30 days are 03-02 00:00 to
+    /// 04-01 00:00, which holds the same 11 resolved incidents as the calendar month (INC-001
+    /// was resolved 03-02 13:00), so MTTD = 11 400 s, MTTR = 47 520 s, p90 = 36 000 s and
+    /// 86 400 s (see kpi::response_times). Open: 013 (minor) and 014 (major). 72-hour duty:
+    /// on_time 1, late 1, overdue 2, not_yet_due 2, missing 1 (see kpi::notification).
+    /// No host, nobody in the roster: both ratios NaN, targets 1.
+    #[tokio::test]
+    async fn kpi_gauges_from_the_march_register() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(&d.path().join("vigie.db"), 64).unwrap();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/registers/incidents-2026-03.csv");
+        let incidents: Vec<_> = crate::registers::csv_import::read_incidents(&path)
+            .unwrap()
+            .into_iter()
+            .map(|l| l.row)
+            .collect();
+        store
+            .write(move |c| crate::store::registers::upsert_incidents(c, &incidents, 1))
+            .await
+            .unwrap();
+        let m = Metrics::new().unwrap();
+        m.kpi.configure(crate::config::KpiSection::default());
+        let st = Staleness {
+            now: 1_775_001_600, // 2026-04-01T00:00:00Z
+            after_intervals: 3,
+            default_interval: 3600,
+        };
+        assert_eq!(
+            chrono::DateTime::from_timestamp(st.now, 0)
+                .unwrap()
+                .to_rfc3339(),
+            "2026-04-01T00:00:00+00:00"
+        );
+        m.refresh(&store, &st).unwrap();
+        let text = String::from_utf8(m.render()).unwrap();
+        for line in [
+            "vigie_kpi_mttd_seconds 11400",
+            "vigie_kpi_mttr_seconds 47520",
+            "vigie_kpi_mttd_quantile_seconds{quantile=\"0.9\"} 36000",
+            "vigie_kpi_mttr_quantile_seconds{quantile=\"0.9\"} 86400",
+            "vigie_incidents_open{severity=\"minor\"} 1",
+            "vigie_incidents_open{severity=\"major\"} 1",
+            "vigie_incidents_open{severity=\"crisis\"} 0",
+            "vigie_personal_data_notifications{state=\"on_time\"} 1",
+            "vigie_personal_data_notifications{state=\"overdue\"} 2",
+            "vigie_personal_data_notifications{state=\"not_yet_due\"} 2",
+            "vigie_personal_data_notifications{state=\"missing_timestamps\"} 1",
+            "vigie_kpi_patch_sla_ratio NaN",
+            "vigie_kpi_patch_sla_target_ratio 1",
+            "vigie_kpi_training_coverage_target_ratio 1",
+            "# HELP vigie_kpi_training_coverage_ratio Share of active people",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in:\n{text}");
+        }
+    }
+}

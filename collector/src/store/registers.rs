@@ -315,3 +315,200 @@ pub fn completions_between(
     )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registers::csv_import::{read_incidents, read_roster, read_training, ImportError};
+    use crate::store::Store;
+
+    fn fixture(name: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/registers")
+            .join(name)
+    }
+
+    fn incidents(name: &str) -> Vec<Incident> {
+        read_incidents(&fixture(name))
+            .unwrap()
+            .into_iter()
+            .map(|l| l.row)
+            .collect()
+    }
+
+    fn count(store: &Store, table: &str) -> i64 {
+        store
+            .read(|c| Ok(c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?))
+            .unwrap()
+    }
+
+    fn open() -> (tempfile::TempDir, Store) {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(&d.path().join("vigie.db"), 64).unwrap();
+        (d, s)
+    }
+
+    /// 14 rows, then the same 14 again, then a file with INC-001 as is, INC-013 resolved and
+    /// notified (changed), INC-015 new: 1 added, 1 updated, 1 unchanged; 15 incidents in all.
+    #[tokio::test]
+    async fn incident_import_is_idempotent_and_says_what_changed() {
+        let (_d, store) = open();
+        let march = incidents("incidents-2026-03.csv");
+        let m = march.clone();
+        let first = store
+            .write(move |c| upsert_incidents(c, &m, 1))
+            .await
+            .unwrap();
+        assert_eq!(first.to_string(), "14 added, 0 updated, 0 unchanged");
+        let again = store
+            .write(move |c| upsert_incidents(c, &march, 2))
+            .await
+            .unwrap();
+        assert_eq!(again.to_string(), "0 added, 0 updated, 14 unchanged");
+        let update = incidents("incidents-update.csv");
+        let third = store
+            .write(move |c| upsert_incidents(c, &update, 3))
+            .await
+            .unwrap();
+        assert_eq!(third.to_string(), "1 added, 1 updated, 1 unchanged");
+        assert_eq!(count(&store, "incidents"), 15);
+        let i = store
+            .read(|c| get_incident(c, "INC-2026-013"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            i.resolved_at.map(|t| t.to_rfc3339()),
+            Some("2026-04-02T10:00:00+00:00".into())
+        );
+        // Stored and read back exactly (every field, times at whole seconds in UTC).
+        let stored = store.read(list_incidents).unwrap();
+        let inc7 = stored.iter().find(|i| i.id == "INC-2026-007").unwrap();
+        assert_eq!(*inc7, incidents("incidents-2026-03.csv")[6]);
+    }
+
+    /// Line 4 of `incidents-bad-line-4.csv` is detected an hour before it occurred: the error
+    /// names the file and line 4, and the file's good rows (lines 2, 3, 5) are not written.
+    #[tokio::test]
+    async fn a_bad_row_names_its_line_and_nothing_is_written() {
+        let (_d, store) = open();
+        let path = fixture("incidents-bad-line-4.csv");
+        let e = read_incidents(&path).unwrap_err();
+        let ImportError::Line { line, .. } = &e else {
+            panic!("{e}")
+        };
+        assert_eq!(*line, 4);
+        let msg = e.to_string();
+        assert!(msg.contains("incidents-bad-line-4.csv line 4:"), "{msg}");
+        assert!(
+            msg.contains("detected_at (2026-03-04T09:00:00Z) is before occurred_at"),
+            "{msg}"
+        );
+        assert!(msg.ends_with("nothing was imported"), "{msg}");
+        assert_eq!(count(&store, "incidents"), 0);
+
+        // A quoted field over two lines: the bad record starts on text line 5, spreadsheet row 4.
+        let msg = read_incidents(&fixture("incidents-bad-multiline.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("line 5 (spreadsheet row 4): detected_at"),
+            "{msg}"
+        );
+
+        let msg = read_incidents(&fixture("incidents-bad-header.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("line 1: header must be exactly `id,title,type,severity,occurred_at"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("found `id,title,type,severity,occurred,"),
+            "{msg}"
+        );
+    }
+
+    /// The import runs in one store operation: a failure after some rows were written rolls them
+    /// all back (the writer's savepoint).
+    #[tokio::test]
+    async fn a_failure_mid_import_rolls_the_whole_file_back() {
+        let (_d, store) = open();
+        let march = incidents("incidents-2026-03.csv");
+        let r = store
+            .write(move |c| {
+                upsert_incidents(c, &march, 1)?;
+                Err::<(), _>(StoreError::Invalid(
+                    "simulated failure after 14 rows".into(),
+                ))
+            })
+            .await;
+        assert!(r.is_err());
+        assert_eq!(count(&store, "incidents"), 0);
+    }
+
+    /// Roster: 10 added, then 10 unchanged. Training: 8 added, then 8 unchanged. A training
+    /// file naming P042 (not in the roster) on its line 3 is refused whole: P001's row on line 2
+    /// is not written either.
+    #[tokio::test]
+    async fn roster_and_training_imports() {
+        let (_d, store) = open();
+        let people: Vec<Person> = read_roster(&fixture("roster.csv"))
+            .unwrap()
+            .into_iter()
+            .map(|l| l.row)
+            .collect();
+        let p = people.clone();
+        let s = store.write(move |c| upsert_people(c, &p, 1)).await.unwrap();
+        assert_eq!(s.rows.to_string(), "10 added, 0 updated, 0 unchanged");
+        let mut changed = people.clone();
+        changed[0].department = "Direction".into();
+        changed.truncate(3);
+        let s = store
+            .write(move |c| upsert_people(c, &changed, 2))
+            .await
+            .unwrap();
+        assert_eq!(s.rows.to_string(), "0 added, 1 updated, 2 unchanged");
+        assert_eq!(s.not_in_file, 7);
+
+        let training: Vec<Completion> = read_training(&fixture("training.csv"))
+            .unwrap()
+            .into_iter()
+            .map(|l| l.row)
+            .collect();
+        let t = training.clone();
+        let r = store
+            .write(move |c| insert_completions(c, &t, 1))
+            .await
+            .unwrap();
+        assert_eq!(
+            r,
+            CompletionsOutcome::Imported(ImportSummary {
+                added: 8,
+                updated: 0,
+                unchanged: 0
+            })
+        );
+        let r = store
+            .write(move |c| insert_completions(c, &training, 2))
+            .await
+            .unwrap();
+        assert_eq!(
+            r.clone(),
+            CompletionsOutcome::Imported(ImportSummary {
+                added: 0,
+                updated: 0,
+                unchanged: 8
+            })
+        );
+
+        let lined = read_training(&fixture("training-unknown-person.csv")).unwrap();
+        let rows: Vec<Completion> = lined.iter().map(|l| l.row.clone()).collect();
+        let r = store
+            .write(move |c| insert_completions(c, &rows, 3))
+            .await
+            .unwrap();
+        assert_eq!(r, CompletionsOutcome::UnknownPerson { index: 1 });
+        assert_eq!(lined[1].line, 3);
+        assert_eq!(count(&store, "training_completions"), 8);
+    }
+}
