@@ -33,9 +33,9 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 pub enum IncidentCommand {
     /// Add an incident to the register.
-    Add(IncidentAdd),
+    Add(Box<IncidentAdd>),
     /// Change fields of an incident (an empty time, e.g. --resolved-at "", clears it).
-    Update(IncidentUpdate),
+    Update(Box<IncidentUpdate>),
     /// List incidents, most recently detected first.
     List {
         /// Output format.
