@@ -110,10 +110,11 @@ fn read_rows<T>(
     for record in records {
         row_number += 1;
         let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
+            let line = e.position().map_or(0, |p| line_at(&bytes, p.byte()));
             line_err(line, e.to_string())
         })?;
-        let line = record.position().map_or(0, |p| p.line());
+        // Counted from the byte offset: csv's own line count is off by one after CRLF line ends.
+        let line = record.position().map_or(0, |p| line_at(&bytes, p.byte()));
         if record.iter().all(str::is_empty) {
             continue; // A blank line at the end of a spreadsheet export.
         }
@@ -138,6 +139,17 @@ fn read_rows<T>(
         });
     }
     Ok(rows)
+}
+
+/// The 1-based line holding byte `offset` (a record starting right after a `\n` is on the next
+/// line; one starting on the `\n` of a CRLF is too).
+fn line_at(bytes: &[u8], offset: u64) -> u64 {
+    let end = (offset as usize).min(bytes.len());
+    let mut line = 1 + bytes[..end].iter().filter(|&&b| b == b'\n').count() as u64;
+    if bytes.get(end) == Some(&b'\n') {
+        line += 1;
+    }
+    line
 }
 
 fn row_label(line: u64, row: u64) -> String {
@@ -232,4 +244,58 @@ pub fn read_training(path: &Path) -> Result<Vec<Lined<Completion>>, ImportError>
         format!("{} / {} / {}", c.person_id, c.course, c.completed_on)
     })?;
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f.csv");
+        std::fs::write(&p, text).unwrap();
+        (d, p)
+    }
+
+    /// Spreadsheet exports: a UTF-8 byte-order mark, CRLF line ends and a blank last line.
+    #[test]
+    fn spreadsheet_exports_are_read() {
+        let (_d, p) = write(
+            "\u{feff}person_id,course,completed_at\r\nP001,Cyber,2026-01-02\r\n\r\n".as_bytes(),
+        );
+        let rows = read_training(&p).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].line, 2);
+    }
+
+    #[test]
+    fn crlf_and_bom_lines() {
+        let (_d, p) = write(b"person_id,course,completed_at\r\nP001,Cyber,2026-01-02\r\n");
+        assert_eq!(read_training(&p).unwrap()[0].line, 2, "crlf");
+        let (_d, p) =
+            write("\u{feff}person_id,course,completed_at\nP001,Cyber,2026-01-02\n".as_bytes());
+        assert_eq!(read_training(&p).unwrap()[0].line, 2, "bom");
+    }
+
+    #[test]
+    fn field_counts_duplicates_and_empty_files() {
+        let (_d, p) = write(b"person_id,course,completed_at\nP001,Cyber\n");
+        let e = read_training(&p).unwrap_err().to_string();
+        assert!(e.contains("line 2: 2 fields, expected 3"), "{e}");
+        let (_d, p) = write(
+            b"person_id,name,email,department,active\nP1,A,a@x,D,true\nP2,B,b@x,D,false\nP1,A,a@x,D,true\n",
+        );
+        let e = read_roster(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("line 4: person_id \"P1\" already appears on line 2"),
+            "{e}"
+        );
+        let (_d, p) = write(b"");
+        let e = read_roster(&p).unwrap_err().to_string();
+        assert!(e.contains("line 1: the file is empty"), "{e}");
+        let e = read_roster(std::path::Path::new("/nonexistent/roster.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("/nonexistent/roster.csv: cannot read"), "{e}");
+    }
 }
