@@ -17,6 +17,7 @@ pub struct CollectorConfig {
     pub fleet: FleetSection,
     pub metrics: MetricsSection,
     pub cis: CisSection,
+    pub kpi: KpiSection,
 }
 
 /// `[server]`: where and how to listen.
@@ -148,6 +149,78 @@ impl Default for CisSection {
     }
 }
 
+/// `[kpi]`: targets of the governance manual's maturity indicators (section 03).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KpiSection {
+    /// Share of reporting hosts within the patch SLA to reach (0 to 1). Default 1.0 (100 %).
+    pub patch_sla_target: f64,
+    /// Share of active people trained in the last 365 days to reach (0 to 1). Default 1.0.
+    pub training_target: f64,
+    /// Mean time to detect to stay under, in hours. No default (the manual sets none).
+    pub mttd_target_hours: Option<f64>,
+    /// Mean time to resolve to stay under, in hours. No default (the manual sets none).
+    pub mttr_target_hours: Option<f64>,
+    /// Days a security update may stay pending (the manual's 30 days). Agents reporting another
+    /// `sla_days` are listed in the patch KPI. Default 30.
+    pub sla_days: u32,
+    /// Courses that count as security awareness (case-insensitive); empty = every course counts.
+    pub awareness_courses: Vec<String>,
+}
+
+impl Default for KpiSection {
+    fn default() -> Self {
+        KpiSection {
+            patch_sla_target: 1.0,
+            training_target: 1.0,
+            mttd_target_hours: None,
+            mttr_target_hours: None,
+            sla_days: 30,
+            awareness_courses: Vec::new(),
+        }
+    }
+}
+
+impl KpiSection {
+    /// Range checks; errors name the key.
+    pub fn validate(&self) -> Result<(), String> {
+        for (key, v) in [
+            ("kpi.patch_sla_target", self.patch_sla_target),
+            ("kpi.training_target", self.training_target),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(format!(
+                    "{key} = {v} must be a ratio between 0 and 1 (1.0 = 100 %)"
+                ));
+            }
+        }
+        for (key, v) in [
+            ("kpi.mttd_target_hours", self.mttd_target_hours),
+            ("kpi.mttr_target_hours", self.mttr_target_hours),
+        ] {
+            if let Some(v) = v {
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(format!("{key} = {v} must be a positive number of hours"));
+                }
+            }
+        }
+        if !(1..=3650).contains(&self.sla_days) {
+            return Err(format!(
+                "kpi.sla_days = {} must be between 1 and 3650",
+                self.sla_days
+            ));
+        }
+        if let Some(i) = self
+            .awareness_courses
+            .iter()
+            .position(|c| c.trim().is_empty())
+        {
+            return Err(format!("kpi.awareness_courses[{i}] must not be empty"));
+        }
+        Ok(())
+    }
+}
+
 impl CollectorConfig {
     /// Load and validate `path`, or the defaults when `path` is `None`.
     pub fn load(path: Option<&Path>) -> anyhow::Result<CollectorConfig> {
@@ -237,6 +310,7 @@ impl CollectorConfig {
                 self.cis.implementation_group
             ));
         }
+        self.kpi.validate()?;
         Ok(())
     }
 
@@ -309,5 +383,24 @@ mod tests {
         let c = load_str("[cis]\nself_assessment = \"/etc/vigie/cis.toml\"\n").unwrap();
         assert_eq!(c.cis.implementation_group, 3);
         assert!(c.cis.self_assessment.is_some());
+    }
+
+    #[test]
+    fn kpi_section_defaults_and_errors() {
+        let c = load_str("[kpi]\nmttd_target_hours = 4\nawareness_courses = [\"Cyber 101\"]\n")
+            .unwrap();
+        assert_eq!(c.kpi.patch_sla_target, 1.0);
+        assert_eq!(c.kpi.sla_days, 30);
+        assert_eq!(c.kpi.mttd_target_hours, Some(4.0));
+        let e = load_str("[kpi]\npatch_sla_target = 95\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("kpi.patch_sla_target"), "{e}");
+        let e = load_str("[kpi]\nmttr_target_hours = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("kpi.mttr_target_hours"), "{e}");
+        let e = load_str("[kpi]\nsla_day = 3\n").unwrap_err().to_string();
+        assert!(e.contains("sla_day"), "{e}");
     }
 }

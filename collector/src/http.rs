@@ -23,6 +23,8 @@ use crate::store::hosts::{self, Staleness};
 use crate::store::ingest::IngestOutcome;
 use crate::store::{Store, StoreError};
 
+mod incidents;
+
 /// Shared state of every handler.
 pub struct AppState {
     pub store: Arc<Store>,
@@ -104,6 +106,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/hosts", get(list_hosts))
         .route("/api/v1/hosts/:id", get(host_detail))
         .route("/api/v1/hosts/:id/history", get(host_history))
+        .route(
+            "/api/v1/incidents",
+            get(incidents::list).post(incidents::create),
+        )
+        .route(
+            "/api/v1/incidents/:id",
+            get(incidents::show).patch(incidents::update),
+        )
         .fallback(|| async { ApiError::not_found("no such endpoint; see docs/api.md") })
         .with_state(state)
 }

@@ -4,13 +4,18 @@
 //! writer). `metrics` reads the store on a schedule. `cis` scores the fleet against CIS Controls
 //! v8.1 (for `metrics` and the `cis` commands). `auth` owns node keys and API tokens. Nothing
 //! reads `http`.
+//! `registers` holds the incident and training records; `kpi` computes the governance KPIs from
+//! the store; `admin` is the CLI edge of both (`incident`, `import`, `kpi`).
 
+mod admin;
 mod auth;
 mod cis;
 mod config;
 mod http;
 mod ingest;
+mod kpi;
 mod metrics;
+mod registers;
 mod server;
 mod store;
 
@@ -57,6 +62,14 @@ enum Command {
         #[command(subcommand)]
         command: cis::cli::CisCommand,
     },
+    /// The incident register: add, update, list, show.
+    #[command(subcommand)]
+    Incident(admin::IncidentCommand),
+    /// Import a register from CSV: incidents, roster, training.
+    #[command(subcommand)]
+    Import(admin::ImportCommand),
+    /// Print the governance KPIs (today, or --at a past day); --snapshot stores today's.
+    Kpi(admin::KpiArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +89,9 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Incident(c) => admin::incident(&cfg, c),
+        Command::Import(c) => admin::import(&cfg, c),
+        Command::Kpi(a) => admin::kpi(&cfg, a),
         Command::CheckConfig => {
             if let Err(e) = cfg.enroll_secret() {
                 eprintln!("vigie-collector: {e:#}");

@@ -26,6 +26,7 @@ pub struct Metrics {
     pub cis: crate::cis::gauges::CisGauges,
     /// `vigie_host_check_status{host,check,status}`: only with `[metrics] per_host = true`.
     pub per_host: Option<IntGaugeVec>,
+    pub kpi: KpiGauges,
 }
 
 /// Outcome labels of `vigie_ingest_reports_total` (bounded).
@@ -107,7 +108,9 @@ impl Metrics {
         for o in ["enrolled", "rotated", "refused"] {
             enrolments.with_label_values(&[o]);
         }
+        let kpi = KpiGauges::new(&registry)?;
         Ok(Metrics {
+            kpi,
             registry,
             ingest_reports,
             ingest_duration,
@@ -174,6 +177,7 @@ impl Metrics {
                 .with_label_values(&[check.id(), "stale"])
                 .set(stale);
         }
+        self.kpi.refresh(store, st, &agg)?;
         let ws = store.writer_stats();
         self.store_batches.set(ws.batches as i64);
         self.store_operations.set(ws.operations as i64);
@@ -188,5 +192,220 @@ impl Metrics {
         self.refresh_timestamp.set(st.now);
         self.cis.refresh(store, st)?;
         Ok(())
+    }
+}
+
+/// The governance KPIs as gauges, refreshed with the fleet aggregates (never per scrape). A KPI
+/// without data is NaN; the targets come from `[kpi]` (see `KpiGauges::configure`).
+pub struct KpiGauges {
+    config: std::sync::RwLock<crate::config::KpiSection>,
+    patch_sla: prometheus::Gauge,
+    patch_sla_target: prometheus::Gauge,
+    training: prometheus::Gauge,
+    training_target: prometheus::Gauge,
+    mttd: prometheus::Gauge,
+    mttr: prometheus::Gauge,
+    mttd_quantile: prometheus::GaugeVec,
+    mttr_quantile: prometheus::GaugeVec,
+    incidents_open: IntGaugeVec,
+    notifications: IntGaugeVec,
+}
+
+/// Days over which the MTTD/MTTR gauges and the notification states are computed.
+pub const KPI_WINDOW_DAYS: i64 = 30;
+
+impl KpiGauges {
+    fn new(registry: &Registry) -> Result<KpiGauges, prometheus::Error> {
+        use prometheus::{Gauge, GaugeVec};
+        let g = |name: &str, help: &str| Gauge::new(name, help);
+        let k = KpiGauges {
+            config: Default::default(),
+            patch_sla: g(
+                "vigie_kpi_patch_sla_ratio",
+                "Share of reporting hosts with no security update pending beyond the SLA \
+                 (patch_age pass or warn over pass, warn, fail, error).",
+            )?,
+            patch_sla_target: g(
+                "vigie_kpi_patch_sla_target_ratio",
+                "Target of vigie_kpi_patch_sla_ratio (kpi.patch_sla_target).",
+            )?,
+            training: g(
+                "vigie_kpi_training_coverage_ratio",
+                "Share of active people with a security-awareness completion in the last 365 days.",
+            )?,
+            training_target: g(
+                "vigie_kpi_training_coverage_target_ratio",
+                "Target of vigie_kpi_training_coverage_ratio (kpi.training_target).",
+            )?,
+            mttd: g(
+                "vigie_kpi_mttd_seconds",
+                "Mean time to detect (occurred to detected) of incidents resolved in the last 30 days; NaN without data.",
+            )?,
+            mttr: g(
+                "vigie_kpi_mttr_seconds",
+                "Mean time to resolve (detected to resolved) of incidents resolved in the last 30 days; NaN without data.",
+            )?,
+            mttd_quantile: GaugeVec::new(
+                Opts::new(
+                    "vigie_kpi_mttd_percentile_seconds",
+                    "Nearest-rank quantiles of time to detect, incidents resolved in the last 30 days.",
+                ),
+                &["percentile"],
+            )?,
+            mttr_quantile: GaugeVec::new(
+                Opts::new(
+                    "vigie_kpi_mttr_percentile_seconds",
+                    "Nearest-rank quantiles of time to resolve, incidents resolved in the last 30 days.",
+                ),
+                &["percentile"],
+            )?,
+            incidents_open: IntGaugeVec::new(
+                Opts::new("vigie_incidents_open", "Unresolved incidents in the register, by severity."),
+                &["severity"],
+            )?,
+            notifications: IntGaugeVec::new(
+                Opts::new(
+                    "vigie_personal_data_notifications",
+                    "Personal-data incidents by 72-hour notification state (detected in the last 30 days; \
+                     overdue and missing_timestamps whenever detected).",
+                ),
+                &["state"],
+            )?,
+        };
+        for c in [
+            &k.patch_sla,
+            &k.patch_sla_target,
+            &k.training,
+            &k.training_target,
+            &k.mttd,
+            &k.mttr,
+        ] {
+            registry.register(Box::new(c.clone()))?;
+        }
+        registry.register(Box::new(k.mttd_quantile.clone()))?;
+        registry.register(Box::new(k.mttr_quantile.clone()))?;
+        registry.register(Box::new(k.incidents_open.clone()))?;
+        registry.register(Box::new(k.notifications.clone()))?;
+        Ok(k)
+    }
+
+    /// Use these targets and course list from now on.
+    pub fn configure(&self, cfg: crate::config::KpiSection) {
+        if let Ok(mut c) = self.config.write() {
+            *c = cfg;
+        }
+    }
+
+    /// Recompute from the store (blocking), reusing the fleet aggregate just read.
+    pub fn refresh(
+        &self,
+        store: &Store,
+        st: &Staleness,
+        agg: &crate::store::fleet::FleetAggregate,
+    ) -> Result<(), StoreError> {
+        use crate::kpi::{notification, patch_sla, response_times, training};
+        let cfg = self.config.read().map(|c| c.clone()).unwrap_or_default();
+        let now = chrono::DateTime::from_timestamp(st.now, 0).unwrap_or_else(chrono::Utc::now);
+        let inputs = store.read(|c| crate::kpi::evaluation::load_registers(c, now.date_naive()))?;
+        let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
+
+        self.patch_sla
+            .set(nan(patch_sla::PatchCounts::from_aggregate(agg).ratio()));
+        self.patch_sla_target.set(cfg.patch_sla_target);
+        let tc = training::training_coverage(
+            &inputs.people,
+            &inputs.completions,
+            &cfg.awareness_courses,
+            now.date_naive(),
+        );
+        self.training.set(nan(tc.ratio));
+        self.training_target.set(cfg.training_target);
+
+        let period = response_times::Period::last_days(now, KPI_WINDOW_DAYS);
+        let rt = response_times::response_times(&inputs.incidents, period);
+        self.mttd.set(nan(rt.mttd.overall.mean_seconds));
+        self.mttr.set(nan(rt.mttr.overall.mean_seconds));
+        for (gauge, stats) in [
+            (&self.mttd_quantile, &rt.mttd.overall),
+            (&self.mttr_quantile, &rt.mttr.overall),
+        ] {
+            let q = |v: Option<i64>| v.map_or(f64::NAN, |s| s as f64);
+            gauge.with_label_values(&["50"]).set(q(stats.p50_seconds));
+            gauge.with_label_values(&["90"]).set(q(stats.p90_seconds));
+        }
+        for (sev, n) in response_times::open_by_severity(&inputs.incidents, now) {
+            self.incidents_open
+                .with_label_values(&[sev.as_str()])
+                .set(n);
+        }
+        let duty = notification::notification_duty(&inputs.incidents, period, now);
+        for (state, n) in duty.counts {
+            self.notifications
+                .with_label_values(&[state.as_str()])
+                .set(n as i64);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod kpi_gauge_tests {
+    use super::*;
+
+    /// The March register, refreshed at 2026-04-01T00:00Z: the last 30 days are 03-02 00:00 to
+    /// 04-01 00:00, which holds the same 11 resolved incidents as the calendar month (INC-001
+    /// was resolved 03-02 13:00), so MTTD = 11 400 s, MTTR = 47 520 s, p90 = 36 000 s and
+    /// 86 400 s (see kpi::response_times). Open: 013 (minor) and 014 (major). 72-hour duty:
+    /// on_time 1, late 1, overdue 2, not_yet_due 2, missing 1 (see kpi::notification).
+    /// No host, nobody in the roster: both ratios NaN, targets 1.
+    #[tokio::test]
+    async fn kpi_gauges_from_the_march_register() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(&d.path().join("vigie.db"), 64).unwrap();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/registers/incidents-2026-03.csv");
+        let incidents: Vec<_> = crate::registers::csv_import::read_incidents(&path)
+            .unwrap()
+            .into_iter()
+            .map(|l| l.row)
+            .collect();
+        store
+            .write(move |c| crate::store::registers::upsert_incidents(c, &incidents, 1))
+            .await
+            .unwrap();
+        let m = Metrics::new().unwrap();
+        m.kpi.configure(crate::config::KpiSection::default());
+        let st = Staleness {
+            now: 1_775_001_600, // 2026-04-01T00:00:00Z
+            after_intervals: 3,
+            default_interval: 3600,
+        };
+        assert_eq!(
+            chrono::DateTime::from_timestamp(st.now, 0)
+                .unwrap()
+                .to_rfc3339(),
+            "2026-04-01T00:00:00+00:00"
+        );
+        m.refresh(&store, &st).unwrap();
+        let text = String::from_utf8(m.render()).unwrap();
+        for line in [
+            "vigie_kpi_mttd_seconds 11400",
+            "vigie_kpi_mttr_seconds 47520",
+            "vigie_kpi_mttd_percentile_seconds{percentile=\"90\"} 36000",
+            "vigie_kpi_mttr_percentile_seconds{percentile=\"90\"} 86400",
+            "vigie_incidents_open{severity=\"minor\"} 1",
+            "vigie_incidents_open{severity=\"major\"} 1",
+            "vigie_incidents_open{severity=\"crisis\"} 0",
+            "vigie_personal_data_notifications{state=\"on_time\"} 1",
+            "vigie_personal_data_notifications{state=\"overdue\"} 2",
+            "vigie_personal_data_notifications{state=\"not_yet_due\"} 2",
+            "vigie_personal_data_notifications{state=\"missing_timestamps\"} 1",
+            "vigie_kpi_patch_sla_ratio NaN",
+            "vigie_kpi_patch_sla_target_ratio 1",
+            "vigie_kpi_training_coverage_target_ratio 1",
+            "# HELP vigie_kpi_training_coverage_ratio Share of active people",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in:\n{text}");
+        }
     }
 }

@@ -32,6 +32,7 @@ pub async fn serve(cfg: CollectorConfig) -> anyhow::Result<()> {
     }
     let metrics = Arc::new(metrics);
     metrics.cis.configure(&cfg.cis)?;
+    metrics.kpi.configure(cfg.kpi.clone());
     let state = Arc::new(AppState {
         store: store.clone(),
         keys,
@@ -109,12 +110,13 @@ pub async fn serve(cfg: CollectorConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Metrics refresh and dedup-window pruning.
+/// Metrics refresh, dedup-window pruning and the daily KPI snapshot.
 fn spawn_background(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let every = Duration::from_secs(state.config.metrics.refresh_seconds);
         let mut tick = tokio::time::interval(every);
         let mut last_prune = 0i64;
+        let mut snapshot_day = None;
         loop {
             tick.tick().await;
             let s = state.clone();
@@ -134,6 +136,19 @@ fn spawn_background(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
                 match r {
                     Ok((ids, ev)) => tracing::info!(report_ids = ids, evidence = ev, "pruned"),
                     Err(e) => tracing::warn!(error = %e, "prune failed"),
+                }
+            }
+            let today = chrono::Utc::now();
+            if snapshot_day != Some(today.date_naive()) {
+                let (store, cfg) = (state.store.clone(), state.config.clone());
+                match crate::kpi::evaluation::snapshot_if_missing(store, cfg, today).await {
+                    Ok(taken) => {
+                        snapshot_day = Some(today.date_naive());
+                        if taken {
+                            tracing::info!(day = %today.date_naive(), "KPI snapshot stored");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "KPI snapshot failed"),
                 }
             }
         }

@@ -79,3 +79,66 @@ pub fn host_statuses(
     )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// One host's current result for one check, with a few of its facts (for KPIs that list hosts).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostCheck {
+    /// Host name as last reported.
+    pub hostname: String,
+    /// Reporting or stale (hosts that never reported are left out).
+    pub state: super::hosts::HostState,
+    /// Current status of the check; `None` when the host never sent this check.
+    pub status: Option<String>,
+    /// The requested facts (JSON null when absent).
+    pub facts: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Every host that has reported, with its current `check` status and the `facts` named (snake_case
+/// fact names only), ordered by hostname.
+pub fn host_checks(
+    conn: &Connection,
+    st: &Staleness,
+    check: &str,
+    facts: &[&str],
+) -> Result<Vec<HostCheck>, StoreError> {
+    if let Some(bad) = facts
+        .iter()
+        .find(|f| f.is_empty() || !f.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+    {
+        return Err(StoreError::Invalid(format!("invalid fact name {bad:?}")));
+    }
+    let object = facts
+        .iter()
+        .map(|f| format!("'{f}', json_extract(cs.facts, '$.{f}')"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut q = conn.prepare(&format!(
+        "SELECT h.hostname, h.last_seen_at, h.interval_s, cs.status, json_object({object})
+         FROM hosts h LEFT JOIN check_state cs ON cs.host_id = h.id AND cs.check_name = ?1
+         WHERE h.last_seen_at IS NOT NULL ORDER BY h.hostname, h.id"
+    ))?;
+    let rows = q.query_map(rusqlite::params![check], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, Option<i64>>(1)?,
+            r.get::<_, Option<i64>>(2)?,
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, String>(4)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (hostname, seen, interval, status, facts) = row?;
+        let facts = match serde_json::from_str(&facts) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        out.push(HostCheck {
+            hostname,
+            state: st.state(seen, interval),
+            status,
+            facts,
+        });
+    }
+    Ok(out)
+}

@@ -71,6 +71,53 @@ pub static MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     "#,
+    // v2: incident and training registers, daily KPI snapshots.
+    r#"
+    CREATE TABLE incidents (
+        id             TEXT PRIMARY KEY,
+        title          TEXT NOT NULL,
+        type           TEXT NOT NULL,
+        severity       TEXT NOT NULL,
+        team           TEXT NOT NULL DEFAULT '',
+        description    TEXT NOT NULL DEFAULT '',
+        actions        TEXT NOT NULL DEFAULT '',
+        occurred_at    INTEGER,
+        detected_at    INTEGER,
+        contained_at   INTEGER,
+        resolved_at    INTEGER,
+        personal_data  INTEGER NOT NULL DEFAULT 0,
+        notified_at    INTEGER,
+        created_at     INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX incidents_by_resolution ON incidents(resolved_at);
+    CREATE TABLE people (
+        person_id   TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        email       TEXT NOT NULL,
+        department  TEXT NOT NULL,
+        active      INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE training_completions (
+        person_id     TEXT NOT NULL REFERENCES people(person_id),
+        course        TEXT NOT NULL,
+        completed_on  TEXT NOT NULL,
+        imported_at   INTEGER NOT NULL,
+        PRIMARY KEY (person_id, course, completed_on)
+    ) WITHOUT ROWID;
+    CREATE INDEX training_by_day ON training_completions(completed_on);
+    CREATE TABLE kpi_snapshots (
+        day       TEXT NOT NULL,
+        kpi       TEXT NOT NULL,
+        value     REAL,
+        target    REAL,
+        status    TEXT NOT NULL,
+        detail    TEXT NOT NULL,
+        taken_at  INTEGER NOT NULL,
+        PRIMARY KEY (day, kpi)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The version a fully migrated database has.

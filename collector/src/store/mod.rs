@@ -10,12 +10,16 @@
 //! - `ingest` — applying a report: dedup, current state, transitions, daily roll-up, evidence.
 //! - `hosts` — enrolment and the read side of hosts, states and history.
 //! - `cis` — per-check host tallies for CIS scoring; read-only opening for CLI reports.
+//! - `registers` — incidents, roster and training completions.
+//! - `kpi_snapshots` — the daily KPI snapshots.
 
 pub mod cis;
 pub mod fleet;
 pub mod hosts;
 pub mod ingest;
+pub mod kpi_snapshots;
 pub mod migrations;
+pub mod registers;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -73,6 +77,12 @@ impl Store {
         }
         // FULL: an acknowledged report survives a power cut, not only a crash.
         conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| open_err(e.to_string()))?;
+        // The writer's working set (hosts, current state, dedup index) should stay in memory, and
+        // savepoint journals should not spill to temporary files.
+        conn.pragma_update(None, "cache_size", -65_536)
+            .map_err(|e| open_err(e.to_string()))?;
+        conn.pragma_update(None, "temp_store", "MEMORY")
             .map_err(|e| open_err(e.to_string()))?;
         configure(&conn).map_err(|e| open_err(e.to_string()))?;
         migrations::migrate(&mut conn).map_err(open_err)?;

@@ -1,0 +1,126 @@
+//! The incident register over HTTP: admins write, auditors read.
+//!
+//! `POST /api/v1/incidents` (201, 409 when the id exists), `PATCH /api/v1/incidents/{id}` (absent
+//! fields kept, `null` clears a time), `GET /api/v1/incidents`, `GET /api/v1/incidents/{id}`.
+//! Rule violations are 422 `invalid_incident` with the field named.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use super::{blocking, read_body, require_role, ApiError, AppState};
+use crate::registers::incident::{validate_id, Incident, IncidentPatch};
+use crate::store::registers::{self as reg, PatchOutcome};
+
+/// Largest accepted incident body (descriptions can be long, not megabytes).
+const MAX_BODY: usize = 256 * 1024;
+
+fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_incident",
+            format!("incident: {e}"),
+        )
+    })
+}
+
+fn invalid(message: String) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_incident",
+        message,
+    )
+}
+
+/// `POST /api/v1/incidents`
+pub(super) async fn create(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    require_role(&state, &headers, true)?;
+    let bytes = read_body(body, MAX_BODY).await?;
+    let incident: Incident = parse::<Incident>(&bytes)?.normalized();
+    incident.validate().map_err(invalid)?;
+    let now = crate::store::now_unix();
+    let i = incident.clone();
+    let created = state
+        .store
+        .write(move |c| reg::create_incident(c, &i, now))
+        .await?;
+    if !created {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "incident_exists",
+            format!(
+                "incident {} already exists; change it with PATCH /api/v1/incidents/{}",
+                incident.id, incident.id
+            ),
+        ));
+    }
+    tracing::info!(id = %incident.id, "incident added");
+    Ok((StatusCode::CREATED, Json(incident)).into_response())
+}
+
+/// `PATCH /api/v1/incidents/{id}`
+pub(super) async fn update(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    require_role(&state, &headers, true)?;
+    let bytes = read_body(body, MAX_BODY).await?;
+    let patch: IncidentPatch = parse(&bytes)?;
+    let now = crate::store::now_unix();
+    let key = id.clone();
+    let outcome = state
+        .store
+        .write(move |c| reg::patch_incident(c, &key, &patch, now))
+        .await?;
+    match outcome {
+        PatchOutcome::Updated(i) => {
+            tracing::info!(id = %i.id, "incident updated");
+            Ok(Json(i).into_response())
+        }
+        PatchOutcome::Unchanged(i) => Ok(Json(i).into_response()),
+        PatchOutcome::NotFound => Err(ApiError::not_found(&format!("no incident {id:?}"))),
+        PatchOutcome::Invalid(e) => Err(invalid(format!("incident {id}: {e}"))),
+    }
+}
+
+/// `GET /api/v1/incidents`
+pub(super) async fn list(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    require_role(&state, &headers, false)?;
+    let s = state.clone();
+    let incidents = blocking(move || Ok(s.store.read(reg::list_incidents)?)).await?;
+    Ok(Json(json!({ "incidents": incidents })).into_response())
+}
+
+/// `GET /api/v1/incidents/{id}`
+pub(super) async fn show(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    require_role(&state, &headers, false)?;
+    if validate_id(&id).is_err() {
+        return Err(ApiError::not_found(&format!("no incident {id:?}")));
+    }
+    let s = state.clone();
+    let key = id.clone();
+    let incident = blocking(move || Ok(s.store.read(|c| reg::get_incident(c, &key))?)).await?;
+    match incident {
+        Some(i) => Ok(Json(i).into_response()),
+        None => Err(ApiError::not_found(&format!("no incident {id:?}"))),
+    }
+}

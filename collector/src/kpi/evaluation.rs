@@ -1,0 +1,328 @@
+//! Evaluating the KPIs from the store for a day, and the daily snapshots.
+//!
+//! Today is evaluated live. A past day re-evaluates the registers at that date (they are dated
+//! records), but the fleet KPIs come from that day's snapshot: the fleet's past state is not kept
+//! host by host, so without a snapshot the answer is "no snapshot", never today's state.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::Connection;
+use serde::Serialize;
+
+use super::{
+    evaluate, fleet_kpi_names, judge, register_kpis, FleetInputs, Inputs, Kpi, KpiStatus, Source,
+    Unit, When,
+};
+use crate::config::CollectorConfig;
+use crate::store::hosts::Staleness;
+use crate::store::kpi_snapshots::{self, SnapshotRow};
+use crate::store::{fleet, registers, Store, StoreError};
+
+/// What can go wrong evaluating KPIs.
+#[derive(Debug, thiserror::Error)]
+pub enum KpiError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The day asked for is not usable.
+    #[error("{0}")]
+    Day(String),
+    /// A background task failed.
+    #[error("KPI evaluation task failed: {0}")]
+    Task(String),
+}
+
+/// The KPIs of one day.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluation {
+    /// When they were evaluated for.
+    #[serde(flatten)]
+    pub when: When,
+    /// Every KPI, fleet ones first.
+    pub kpis: Vec<Kpi>,
+}
+
+/// The staleness rule of `cfg` at `now` (Unix seconds).
+pub fn staleness(cfg: &CollectorConfig, now: i64) -> Staleness {
+    Staleness {
+        now,
+        after_intervals: cfg.fleet.stale_after_intervals,
+        default_interval: cfg.fleet.default_interval_seconds,
+    }
+}
+
+/// The registers as needed on `day`: every incident, the roster, the completions of the window.
+pub fn load_registers(conn: &Connection, day: NaiveDate) -> Result<Inputs, StoreError> {
+    Ok(Inputs {
+        fleet: None,
+        incidents: registers::list_incidents(conn)?,
+        people: registers::list_people(conn)?,
+        completions: registers::completions_between(conn, super::training::window_from(day), day)?,
+    })
+}
+
+/// The fleet's current state.
+pub fn load_fleet(conn: &Connection, st: &Staleness) -> Result<FleetInputs, StoreError> {
+    Ok(FleetInputs {
+        aggregate: fleet::aggregate(conn, st)?,
+        patch_hosts: fleet::host_checks(
+            conn,
+            st,
+            super::patch_sla::CHECK,
+            &["oldest_pending_days", "sla_days"],
+        )?,
+    })
+}
+
+/// Unit of a KPI by name.
+fn unit_of(name: &str) -> Unit {
+    match name {
+        "mttd" | "mttr" => Unit::Seconds,
+        _ => Unit::Ratio,
+    }
+}
+
+/// A KPI read back from a snapshot row.
+pub fn kpi_from_row(row: &SnapshotRow) -> Kpi {
+    let unit = unit_of(&row.kpi);
+    Kpi {
+        name: row.kpi.clone(),
+        unit,
+        value: row.value,
+        target: row.target,
+        status: KpiStatus::parse(&row.status).unwrap_or_else(|| judge(row.value, row.target, unit)),
+        source: Source::Snapshot,
+        detail: serde_json::from_str(&row.detail).unwrap_or(serde_json::Value::Null),
+    }
+}
+
+/// The rows that store `eval` as the snapshot of its day.
+pub fn snapshot_rows(eval: &Evaluation, taken_at: i64) -> Vec<SnapshotRow> {
+    let day = eval.when.day.format("%Y-%m-%d").to_string();
+    eval.kpis
+        .iter()
+        .filter(|k| k.source == Source::Live)
+        .map(|k| SnapshotRow {
+            day: day.clone(),
+            kpi: k.name.clone(),
+            value: k.value,
+            target: k.target,
+            status: k.status.as_str().to_string(),
+            detail: k.detail.to_string(),
+            taken_at,
+        })
+        .collect()
+}
+
+/// Evaluate every KPI for `day` as seen at `now` (blocking: call from `spawn_blocking`).
+pub fn evaluate_on(
+    store: &Store,
+    cfg: &CollectorConfig,
+    day: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Evaluation, KpiError> {
+    let when = When::on(day, now).map_err(KpiError::Day)?;
+    let mut inputs = store.read(|c| load_registers(c, day))?;
+    if day == now.date_naive() {
+        let st = staleness(cfg, now.timestamp());
+        inputs.fleet = Some(store.read(|c| load_fleet(c, &st))?);
+        let kpis = evaluate(&inputs, &cfg.kpi, &when);
+        return Ok(Evaluation { when, kpis });
+    }
+    let day_s = day.format("%Y-%m-%d").to_string();
+    let rows = store.read(|c| kpi_snapshots::load(c, &day_s))?;
+    let mut kpis = Vec::new();
+    for name in fleet_kpi_names() {
+        kpis.push(match rows.iter().find(|r| r.kpi == name) {
+            Some(r) => kpi_from_row(r),
+            None => Kpi {
+                unit: unit_of(&name),
+                target: (name == "patch_sla").then_some(cfg.kpi.patch_sla_target),
+                name,
+                value: None,
+                status: KpiStatus::NoData,
+                source: Source::NoSnapshot,
+                detail: serde_json::json!({"note": format!("no snapshot for {day_s}")}),
+            },
+        });
+    }
+    kpis.extend(register_kpis(&inputs, &cfg.kpi, &when));
+    Ok(Evaluation { when, kpis })
+}
+
+/// Evaluate today's KPIs and store them as today's snapshot (replacing an earlier one of today).
+pub async fn take_snapshot(
+    store: Arc<Store>,
+    cfg: CollectorConfig,
+    now: DateTime<Utc>,
+) -> Result<Evaluation, KpiError> {
+    let s = store.clone();
+    let eval = tokio::task::spawn_blocking(move || evaluate_on(&s, &cfg, now.date_naive(), now))
+        .await
+        .map_err(|e| KpiError::Task(e.to_string()))??;
+    let rows = snapshot_rows(&eval, now.timestamp());
+    store.write(move |c| kpi_snapshots::save(c, &rows)).await?;
+    Ok(eval)
+}
+
+/// Take today's snapshot unless one exists (the server's once-a-day job). Returns whether one
+/// was taken.
+pub async fn snapshot_if_missing(
+    store: Arc<Store>,
+    cfg: CollectorConfig,
+    now: DateTime<Utc>,
+) -> Result<bool, KpiError> {
+    let day = now.date_naive().format("%Y-%m-%d").to_string();
+    let s = store.clone();
+    let exists = tokio::task::spawn_blocking(move || s.read(|c| kpi_snapshots::exists(c, &day)))
+        .await
+        .map_err(|e| KpiError::Task(e.to_string()))??;
+    if exists {
+        return Ok(false);
+    }
+    take_snapshot(store, cfg, now).await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{hosts, ingest};
+    use vigie_checks::wire::{HostIdentity, Report};
+    use vigie_checks::{CheckResult, Status};
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    /// Enrol `name` and store one report with `results`, received at `at`.
+    async fn host(store: &Store, name: &str, at: DateTime<Utc>, results: Vec<CheckResult>) {
+        let id = HostIdentity {
+            hostname: name.into(),
+            machine_id: format!("m-{name}"),
+            os: "debian".into(),
+            os_version: "12".into(),
+            kernel: "6.1".into(),
+            arch: "x86_64".into(),
+        };
+        let report = Report {
+            schema: 1,
+            report_id: format!("r-{name}"),
+            agent_version: "0.1.0".into(),
+            collected_at: at,
+            host: id.clone(),
+            results,
+            interval_seconds: Some(3600),
+            lost_reports: 0,
+        };
+        let key = name.as_bytes().to_vec();
+        let ts = at.timestamp();
+        store
+            .write(move |c| {
+                let e = hosts::enroll(c, &id, &key, Some(3600), ts)?;
+                ingest::apply_report(c, e.host_id, &report, ts)
+            })
+            .await
+            .unwrap();
+    }
+
+    fn patch(status: Status, oldest: Option<i64>) -> CheckResult {
+        CheckResult::new("patch_age", status, "…")
+            .fact("oldest_pending_days", oldest)
+            .fact("sla_days", 30)
+    }
+
+    /// A fleet in the store, seen at 2026-04-05T12:00Z (interval 1 h, stale after 3 h):
+    /// - web-01 pass, web-02 warn (27 days), db-01 fail (41 days), app-01 error,
+    ///   bsd-01 not_applicable, all reported at 11:00 → reporting;
+    /// - old-01 fail (90 days), reported at 06:00 (6 h ago > 3 h) → stale.
+    ///
+    /// patch_sla = (pass + warn) / (pass + warn + fail + error) = 2 / 4 = 0.5, target 1.0 ⇒ not_met.
+    /// coverage.mfa: web-01 pass, web-02 fail ⇒ 1 / 2 = 0.5.
+    /// Snapshot taken then read back for the day; a past day without snapshot says so.
+    #[tokio::test]
+    async fn fleet_kpis_from_the_store_and_snapshots() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&d.path().join("vigie.db"), 64).unwrap());
+        let fresh = t("2026-04-05T11:00:00Z");
+        let mfa = |s| CheckResult::new("mfa", s, "…");
+        host(
+            &store,
+            "web-01",
+            fresh,
+            vec![patch(Status::Pass, None), mfa(Status::Pass)],
+        )
+        .await;
+        host(
+            &store,
+            "web-02",
+            fresh,
+            vec![patch(Status::Warn, Some(27)), mfa(Status::Fail)],
+        )
+        .await;
+        host(&store, "db-01", fresh, vec![patch(Status::Fail, Some(41))]).await;
+        host(&store, "app-01", fresh, vec![patch(Status::Error, None)]).await;
+        host(
+            &store,
+            "bsd-01",
+            fresh,
+            vec![patch(Status::NotApplicable, None)],
+        )
+        .await;
+        host(
+            &store,
+            "old-01",
+            t("2026-04-05T06:00:00Z"),
+            vec![patch(Status::Fail, Some(90))],
+        )
+        .await;
+
+        let cfg = CollectorConfig::default();
+        let now = t("2026-04-05T12:00:00Z");
+        let eval = take_snapshot(store.clone(), cfg.clone(), now)
+            .await
+            .unwrap();
+        let get = |e: &Evaluation, n: &str| e.kpis.iter().find(|k| k.name == n).unwrap().clone();
+        let sla = get(&eval, "patch_sla");
+        assert_eq!(sla.value, Some(0.5));
+        assert_eq!(sla.status, KpiStatus::NotMet);
+        assert_eq!(sla.detail["offending"][0]["hostname"], "db-01");
+        assert_eq!(sla.detail["offending"][0]["oldest_pending_days"], 41);
+        assert_eq!(sla.detail["stale_hosts"][0], "old-01");
+        assert_eq!(sla.detail["excepted"], 0);
+        assert_eq!(get(&eval, "coverage.mfa").value, Some(0.5));
+        // No incidents, nobody in the roster.
+        assert_eq!(get(&eval, "mttd").status, KpiStatus::NoData);
+
+        // The same day, later, read back from a fresh evaluation of a *past* view: the next day
+        // asks for 2026-04-05 and gets the snapshot for the fleet KPIs.
+        let tomorrow = t("2026-04-06T09:00:00Z");
+        let past = evaluate_on(&store, &cfg, now.date_naive(), tomorrow).unwrap();
+        let snap = get(&past, "patch_sla");
+        assert_eq!(snap.source, Source::Snapshot);
+        assert_eq!(snap.value, Some(0.5));
+        assert_eq!(snap.status, KpiStatus::NotMet);
+        assert_eq!(get(&past, "mttr").source, Source::Live);
+        // 2026-04-04 has no snapshot: the fleet KPIs say so rather than show today's state.
+        let before = evaluate_on(
+            &store,
+            &cfg,
+            t("2026-04-04T00:00:00Z").date_naive(),
+            tomorrow,
+        )
+        .unwrap();
+        let missing = get(&before, "patch_sla");
+        assert_eq!(missing.source, Source::NoSnapshot);
+        assert_eq!(missing.value, None);
+        assert_eq!(missing.status, KpiStatus::NoData);
+        assert!(super::super::render::kpi_table(&before).contains("no snapshot"));
+        // Once a day: a snapshot exists for the 5th, so none is taken again.
+        assert!(!snapshot_if_missing(store.clone(), cfg.clone(), now)
+            .await
+            .unwrap());
+        assert!(snapshot_if_missing(store.clone(), cfg, tomorrow)
+            .await
+            .unwrap());
+    }
+}
