@@ -126,6 +126,26 @@ impl Collector {
         proc_cpu_seconds(&format!("/proc/{}/stat", self.child.id()))
     }
 
+    /// CPU seconds per thread name (`vigie-store-wri`, `tokio-runtime-w`, ...), summed over the
+    /// threads that share a name.
+    pub fn thread_cpu(&self) -> std::collections::BTreeMap<String, f64> {
+        let mut out = std::collections::BTreeMap::new();
+        let dir = format!("/proc/{}/task", self.child.id());
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return out;
+        };
+        for e in entries.flatten() {
+            let stat = e.path().join("stat");
+            let text = std::fs::read_to_string(&stat).unwrap_or_default();
+            let name = match (text.find('('), text.rfind(')')) {
+                (Some(a), Some(b)) if a < b => text[a + 1..b].to_string(),
+                _ => continue,
+            };
+            *out.entry(name).or_insert(0.0) += proc_cpu_seconds(&stat.display().to_string());
+        }
+        out
+    }
+
     /// Bytes the collector caused to be written to storage so far, and its write syscalls
     /// (`/proc/PID/io`: write_bytes, syscw; zeros if unreadable).
     pub fn io_written(&self) -> (u64, u64) {

@@ -301,6 +301,7 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let m0 = scrape(&client, &collector).await?;
     let cpu0 = collector.cpu_seconds();
     let io0 = collector.io_written();
+    let threads0 = collector.thread_cpu();
     let self0 = collector::proc_cpu_seconds("/proc/self/stat");
     fleet.body_bytes.store(0, Ordering::Relaxed);
 
@@ -314,6 +315,7 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     .await;
     let cpu1 = collector.cpu_seconds();
     let io1 = collector.io_written();
+    let threads1 = collector.thread_cpu();
     let self1 = collector::proc_cpu_seconds("/proc/self/stat");
     print_phase("ingest", &measured);
     tokio::time::sleep(Duration::from_millis(METRICS_REFRESH_S * 1000 + 500)).await;
@@ -362,6 +364,15 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         self1 - self0,
         std::thread::available_parallelism().map_or(0, |n| n.get()),
     );
+    let wall = measured.elapsed.as_secs_f64().max(1e-9);
+    let busy: Vec<String> = threads1
+        .iter()
+        .map(|(name, t)| {
+            let d = t - threads0.get(name).copied().unwrap_or(0.0);
+            format!("{name} {d:.2} s ({:.0}% of wall)", d / wall * 100.0)
+        })
+        .collect();
+    println!("collector threads (CPU in the phase): {}", busy.join(", "));
     println!(
         "storage writes: {:.1} MB = {:.1} KB per report ({:.0} write syscalls per commit)",
         (io1.0 - io0.0) as f64 / 1e6,
