@@ -149,7 +149,8 @@ impl Collector {
     /// Bytes the collector caused to be written to storage so far, and its write syscalls
     /// (`/proc/PID/io`: write_bytes, syscw; zeros if unreadable).
     pub fn io_written(&self) -> (u64, u64) {
-        let text = std::fs::read_to_string(format!("/proc/{}/io", self.child.id())).unwrap_or_default();
+        let text =
+            std::fs::read_to_string(format!("/proc/{}/io", self.child.id())).unwrap_or_default();
         let field = |name: &str| {
             text.lines()
                 .find_map(|l| l.strip_prefix(name))
@@ -244,7 +245,13 @@ impl Scrape {
                     .split("le=\"")
                     .nth(1)
                     .and_then(|r| r.split('"').next())
-                    .map(|x| if x == "+Inf" { f64::INFINITY } else { x.parse().unwrap_or(f64::NAN) });
+                    .map(|x| {
+                        if x == "+Inf" {
+                            f64::INFINITY
+                        } else {
+                            x.parse().unwrap_or(f64::NAN)
+                        }
+                    });
                 if let Some(le) = le {
                     s.accepted_buckets.push((le, v));
                 }
@@ -273,7 +280,10 @@ impl Scrape {
         if total <= 0.0 {
             return None;
         }
-        counts.iter().find(|(_, n)| *n >= q * total).map(|(le, _)| *le)
+        counts
+            .iter()
+            .find(|(_, n)| *n >= q * total)
+            .map(|(le, _)| *le)
     }
 }
 

@@ -44,7 +44,10 @@ pub fn snapshot(db: &Path) -> anyhow::Result<DbSnapshot> {
         })
         .with_context(|| format!("{}: checkpoint failed", db.display()))?;
     if busy != 0 {
-        eprintln!("note: checkpoint of {} was busy; sizes include the WAL", db.display());
+        eprintln!(
+            "note: checkpoint of {} was busy; sizes include the WAL",
+            db.display()
+        );
     }
     let checkpointed_bytes = file_len(db) + file_len(&wal_path(db));
     let mut tables = BTreeMap::new();
@@ -60,7 +63,9 @@ pub fn snapshot(db: &Path) -> anyhow::Result<DbSnapshot> {
     let mut rows = BTreeMap::new();
     for name in tables.keys() {
         // Names come from sqlite_master, not from outside input.
-        let n: i64 = conn.query_row(&format!("SELECT count(*) FROM \"{name}\""), [], |r| r.get(0))?;
+        let n: i64 = conn.query_row(&format!("SELECT count(*) FROM \"{name}\""), [], |r| {
+            r.get(0)
+        })?;
         rows.insert(name.clone(), n.max(0) as u64);
     }
     Ok(DbSnapshot {

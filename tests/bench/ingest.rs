@@ -229,7 +229,10 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
             args.hosts, args.concurrency
         );
     }
-    let bin = args.collector_bin.clone().unwrap_or_else(default_collector_bin);
+    let bin = args
+        .collector_bin
+        .clone()
+        .unwrap_or_else(default_collector_bin);
     let dir = tempfile::Builder::new()
         .prefix("vigie-bench-")
         .tempdir()
@@ -268,7 +271,9 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     .await;
     print_phase("healthz", &baseline);
 
-    let hosts: Vec<Mutex<SimHost>> = (0..args.hosts).map(|i| Mutex::new(SimHost::new(i))).collect();
+    let hosts: Vec<Mutex<SimHost>> = (0..args.hosts)
+        .map(|i| Mutex::new(SimHost::new(i)))
+        .collect();
     let fleet = Arc::new(Fleet {
         client: client.clone(),
         url: collector.url("/api/v1/reports"),
@@ -380,7 +385,10 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         (io1.1 - io0.1) as f64 / batches.max(1.0)
     );
 
-    println!("load average at the end (other processes share the cores): {}", loadavg());
+    println!(
+        "load average at the end (other processes share the cores): {}",
+        loadavg()
+    );
 
     print_db(&before, &after, args.reports, args.hosts, flips);
     let complaints = collector
@@ -426,13 +434,20 @@ fn print_db(before: &DbSnapshot, after: &DbSnapshot, reports: usize, hosts: usiz
     println!("== database (one report per host every 15 min = 96 per host per day)");
     println!(
         "after warm-up: {} bytes (db+wal {}) | after {} more reports: {} bytes (db+wal {})",
-        before.checkpointed_bytes, before.raw_bytes, reports, after.checkpointed_bytes, after.raw_bytes
+        before.checkpointed_bytes,
+        before.raw_bytes,
+        reports,
+        after.checkpointed_bytes,
+        after.raw_bytes
     );
     println!(
         "growth: {growth} bytes = {:.1} bytes per report (db+wal before checkpoint: {raw_growth})",
         growth as f64 / n
     );
-    println!("{:<16} {:>12} {:>12} {:>12}", "table", "bytes", "delta", "rows delta");
+    println!(
+        "{:<16} {:>12} {:>12} {:>12}",
+        "table", "bytes", "delta", "rows delta"
+    );
     for (t, b) in &after.tables {
         println!(
             "{t:<16} {b:>12} {:>12} {:>12}",
@@ -440,7 +455,8 @@ fn print_db(before: &DbSnapshot, after: &DbSnapshot, reports: usize, hosts: usiz
             after.row_count(t) as i64 - before.row_count(t) as i64
         );
     }
-    let dedup_row = after.table("recent_reports") as f64 / after.row_count("recent_reports").max(1) as f64;
+    let dedup_row =
+        after.table("recent_reports") as f64 / after.row_count("recent_reports").max(1) as f64;
     let daily_row = after.table("daily") as f64 / after.row_count("daily").max(1) as f64;
     let per_report_unchanged = (growth - d("transitions") - d("evidence")) as f64 / n;
     println!(

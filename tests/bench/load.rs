@@ -111,7 +111,12 @@ where
                     *stats.errors.entry(k).or_default() += v;
                 }
             }
-            Err(e) => *stats.errors.entry(format!("worker panic: {e}")).or_default() += 1,
+            Err(e) => {
+                *stats
+                    .errors
+                    .entry(format!("worker panic: {e}"))
+                    .or_default() += 1
+            }
         }
     }
     stats.elapsed = started.elapsed();
