@@ -404,3 +404,17 @@ mod tests {
         assert!(e.contains("sla_day"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    /// The documented example in deploy/config/ stays valid.
+    #[test]
+    fn shipped_example_config_is_valid() {
+        let text = include_str!("../../deploy/config/collector.toml");
+        let cfg: CollectorConfig = toml::from_str(text).expect("example parses");
+        cfg.validate().expect("example validates");
+        assert_eq!(cfg.fleet.stale_after_intervals, 3);
+    }
+}
