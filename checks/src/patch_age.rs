@@ -325,6 +325,9 @@ fn short_name(path: &str) -> String {
     }
 }
 
+/// A metadata file as shown in facts: its name, age in days, and Release `Date:` (apt).
+type FileAge = (String, Option<i64>, Option<DateTime<Utc>>);
+
 /// How fresh the package metadata is: its age, the path that dates it, and the warning when it
 /// is stale or cannot be dated.
 struct Freshness {
@@ -334,11 +337,7 @@ struct Freshness {
 }
 
 /// dnf, zypper: every repository's repomd.xml must be fresh; the oldest dates the metadata.
-fn repo_freshness(
-    g: &Gathered,
-    meta_ages: &[(String, Option<i64>, Option<DateTime<Utc>>)],
-    max_meta: i64,
-) -> Freshness {
+fn repo_freshness(g: &Gathered, meta_ages: &[FileAge], max_meta: i64) -> Freshness {
     let oldest = g
         .metadata
         .iter()
@@ -502,7 +501,7 @@ fn decide(
     // Metadata freshness: a stale index makes "nothing pending" meaningless.
     let max_meta = i64::from(cfg.max_metadata_age_days);
     let age_of = |t: DateTime<Utc>| (now - t).num_days().max(0);
-    let meta_ages: Vec<(String, Option<i64>, Option<DateTime<Utc>>)> = g
+    let meta_ages: Vec<FileAge> = g
         .metadata
         .iter()
         .map(|m| (short_name(&m.path), m.modified.map(age_of), m.published))

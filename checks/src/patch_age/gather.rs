@@ -336,7 +336,11 @@ fn apt_refresh_signals(
 ) -> Vec<RefreshSignal> {
     let mut signals = vec![stat_signal(probe, APT_UPDATE_SUCCESS_STAMP, true)];
     signals.push(
-        match metadata.iter().filter(|m| m.modified.is_some()).max_by_key(|m| m.modified) {
+        match metadata
+            .iter()
+            .filter(|m| m.modified.is_some())
+            .max_by_key(|m| m.modified)
+        {
             Some(m) => RefreshSignal {
                 path: m.path.clone(),
                 modified: m.modified,
