@@ -180,7 +180,8 @@ fn metadata_evidence(dir: &str, sources: &[MetadataSource]) -> Evidence {
 }
 
 /// apt: `apt-get -s dist-upgrade`, `/var/lib/apt/lists/*_InRelease` mtimes (and their `Date:`
-/// headers when security updates are pending), apt history and unattended-upgrades logs,
+/// headers when security updates are pending), the mtimes that tell when `apt-get update` last
+/// ran (update-success stamp, `lists/partial`, `pkgcache.bin`), apt history and unattended-upgrades logs,
 /// `/var/run/reboot-required`.
 pub fn apt(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathered, String> {
     let names = probe.read_dir(APT_LISTS).map_err(|e| {
