@@ -53,7 +53,11 @@ const HOSTS: &[(&str, &str, &str)] = &[
         "laptop",
         "d0000000000000000000000000000001",
     ),
-    ("microvm-plain-ext4", "vm", "d0000000000000000000000000000002"),
+    (
+        "microvm-plain-ext4",
+        "vm",
+        "d0000000000000000000000000000002",
+    ),
     (
         "backup-restic-stale-other-host-fresh",
         "backup",
@@ -64,7 +68,11 @@ const HOSTS: &[(&str, &str, &str)] = &[
         "stale-lists",
         "d0000000000000000000000000000004",
     ),
-    ("debian12-patched", "patched", "d0000000000000000000000000000005"),
+    (
+        "debian12-patched",
+        "patched",
+        "d0000000000000000000000000000005",
+    ),
 ];
 
 /// Grafana's variables, as Grafana would expand them for a 1-hour dashboard range.
@@ -114,7 +122,10 @@ impl Prometheus {
         let log = dir.join("prometheus.log");
         let child = Command::new(exe)
             .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -204,7 +215,9 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
     let mut from = 0;
     while let Some(offset) = expr[from..].find("vigie_") {
         let start = from + offset;
-        let len = expr[start..].find(|c: char| !ident(c)).unwrap_or(expr.len() - start);
+        let len = expr[start..]
+            .find(|c: char| !ident(c))
+            .unwrap_or(expr.len() - start);
         // `my_vigie_x` is not a vigie_ metric.
         if !expr[..start].chars().next_back().is_some_and(ident) {
             names.insert(expr[start..start + len].to_string());
@@ -250,10 +263,14 @@ fn dashboard_queries(file: &str) -> Vec<PanelQuery> {
     let text = std::fs::read_to_string(&path).unwrap();
     let d: Value = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("{}: invalid JSON: {e}", path.display()));
-    let vars = d["templating"]["list"].as_array().cloned().unwrap_or_default();
+    let vars = d["templating"]["list"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert!(
-        vars.iter()
-            .any(|v| v["name"] == "datasource" && v["type"] == "datasource" && v["query"] == "prometheus"),
+        vars.iter().any(|v| v["name"] == "datasource"
+            && v["type"] == "datasource"
+            && v["query"] == "prometheus"),
         "{file}: no `datasource` variable of type datasource/prometheus in templating.list"
     );
     let mut out = Vec::new();
@@ -356,7 +373,9 @@ fn dashboards_and_rules_run_on_a_real_prometheus() {
             std::env::var_os("VIGIE_REQUIRE_PROMTOOL").is_none(),
             "prometheus and promtool are required (apt-get install prometheus)"
         );
-        eprintln!("prometheus not installed: skipping the dashboards test (apt-get install prometheus)");
+        eprintln!(
+            "prometheus not installed: skipping the dashboards test (apt-get install prometheus)"
+        );
         return;
     };
 
@@ -402,7 +421,12 @@ fn dashboards_and_rules_run_on_a_real_prometheus() {
         std::thread::sleep(Duration::from_millis(1100));
         h.set_clock(chrono::Utc::now());
         let (code, stderr) = h.run_once(&c.url);
-        assert_eq!(code, 0, "second agent run for {}: {stderr}", h.root.display());
+        assert_eq!(
+            code,
+            0,
+            "second agent run for {}: {stderr}",
+            h.root.display()
+        );
     }
     prom.wait_for(
         "increase(vigie_ingest_reports_total{outcome=\"accepted\"}[1m]) > 0",
@@ -429,7 +453,9 @@ fn dashboards_and_rules_run_on_a_real_prometheus() {
         }
         for n in &names {
             if !exposed.contains(n) && !pending.contains(n) {
-                problems.push(format!("{at}: metric {n} is not on the collector's /metrics"));
+                problems.push(format!(
+                    "{at}: metric {n} is not on the collector's /metrics"
+                ));
             }
         }
         referenced.extend(names.iter().cloned());
@@ -466,9 +492,12 @@ fn dashboards_and_rules_run_on_a_real_prometheus() {
             .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
             .collect();
         let evaluated = !rules.is_empty()
-            && rules
-                .iter()
-                .all(|r| !r["lastEvaluation"].as_str().unwrap_or("0001").starts_with("0001"));
+            && rules.iter().all(|r| {
+                !r["lastEvaluation"]
+                    .as_str()
+                    .unwrap_or("0001")
+                    .starts_with("0001")
+            });
         if evaluated {
             break rules;
         }
