@@ -104,6 +104,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/hosts", get(list_hosts))
         .route("/api/v1/hosts/:id", get(host_detail))
         .route("/api/v1/hosts/:id/history", get(host_history))
+        .merge(crate::http_risk::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint; see docs/api.md") })
         .with_state(state)
 }

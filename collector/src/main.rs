@@ -9,8 +9,10 @@ mod auth;
 mod cis;
 mod config;
 mod http;
+mod http_risk;
 mod ingest;
 mod metrics;
+mod risk;
 mod server;
 mod store;
 

@@ -24,6 +24,8 @@ pub struct Metrics {
     pub refresh_timestamp: IntGauge,
     /// CIS Controls scores (`vigie_cis_*`).
     pub cis: crate::cis::gauges::CisGauges,
+    /// Risk register, plan and exceptions (`vigie_risks`, `vigie_actions`, `vigie_exceptions` …).
+    pub risk: crate::risk::gauges::RiskGauges,
 }
 
 /// Outcome labels of `vigie_ingest_reports_total` (bounded).
@@ -99,6 +101,7 @@ impl Metrics {
         registry.register(Box::new(check_hosts.clone()))?;
         registry.register(Box::new(refresh_timestamp.clone()))?;
         let cis = crate::cis::gauges::CisGauges::register(&registry)?;
+        let risk = crate::risk::gauges::RiskGauges::register(&registry)?;
         for o in OUTCOMES {
             ingest_reports.with_label_values(&[o]);
         }
@@ -117,6 +120,7 @@ impl Metrics {
             check_hosts,
             refresh_timestamp,
             cis,
+            risk,
         })
     }
 
@@ -155,6 +159,14 @@ impl Metrics {
             self.check_hosts
                 .with_label_values(&[check.id(), "stale"])
                 .set(stale);
+            let excepted = agg
+                .check_hosts
+                .get(&(check.id().to_string(), "excepted".to_string()))
+                .copied()
+                .unwrap_or(0);
+            self.check_hosts
+                .with_label_values(&[check.id(), "excepted"])
+                .set(excepted);
         }
         let ws = store.writer_stats();
         self.store_batches.set(ws.batches as i64);
@@ -162,6 +174,7 @@ impl Metrics {
         self.store_failed_commits.set(ws.failed_commits as i64);
         self.refresh_timestamp.set(st.now);
         self.cis.refresh(store, st)?;
+        self.risk.refresh(store, st.now)?;
         Ok(())
     }
 }

@@ -10,12 +10,18 @@
 //! - `ingest` — applying a report: dedup, current state, transitions, daily roll-up, evidence.
 //! - `hosts` — enrolment and the read side of hosts, states and history.
 //! - `cis` — per-check host tallies for CIS scoring; read-only opening for CLI reports.
+//! - `risks`, `actions`, `exceptions`, `webhooks` — risk register, improvement plan, exceptions and
+//!   the notification outbox.
 
+pub mod actions;
 pub mod cis;
+pub mod exceptions;
 pub mod fleet;
 pub mod hosts;
 pub mod ingest;
 pub mod migrations;
+pub mod risks;
+pub mod webhooks;
 mod writer;
 
 use std::path::{Path, PathBuf};
