@@ -59,6 +59,21 @@ enum Command {
         #[command(subcommand)]
         command: cis::cli::CisCommand,
     },
+    /// Risk register: add, update, list, show, import (CSV).
+    Risk {
+        #[command(subcommand)]
+        command: risk::cli::RiskCommand,
+    },
+    /// Improvement plan: add, update, close (evidence + approver), list.
+    Action {
+        #[command(subcommand)]
+        command: risk::cli::ActionCommand,
+    },
+    /// Exceptions ("dérogations"): add, list, revoke.
+    Exception {
+        #[command(subcommand)]
+        command: risk::cli::ExceptionCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -100,6 +115,9 @@ fn main() -> ExitCode {
                 ExitCode::from(if usage { 2 } else { 1 })
             }
         },
+        Command::Risk { command } => risk_exit(risk::cli::run_risk(&cfg, command)),
+        Command::Action { command } => risk_exit(risk::cli::run_action(&cfg, command)),
+        Command::Exception { command } => risk_exit(risk::cli::run_exception(&cfg, command)),
         Command::Serve => {
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -118,6 +136,16 @@ fn main() -> ExitCode {
                     ExitCode::from(1)
                 }
             }
+        }
+    }
+}
+
+fn risk_exit(r: anyhow::Result<()>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vigie-collector: {e:#}");
+            ExitCode::from(risk::cli::exit_code(&e))
         }
     }
 }

@@ -119,16 +119,6 @@ pub fn criticality(hostname: &str, hosts: &HostsSection) -> u8 {
         .unwrap_or(hosts.default_criticality)
 }
 
-/// The groups (tags) `hostname` belongs to.
-pub fn groups(hostname: &str, hosts: &HostsSection) -> Vec<String> {
-    hosts
-        .groups
-        .iter()
-        .filter(|g| g.hostnames.iter().any(|p| super::glob_matches(p, hostname)))
-        .map(|g| g.name.clone())
-        .collect()
-}
-
 /// Likelihood from `failing` of `evaluated` hosts, or `None` when nothing fails.
 pub fn likelihood(failing: usize, evaluated: usize, shares: &[f64; 3]) -> Option<u8> {
     if failing == 0 || evaluated == 0 {
@@ -427,6 +417,5 @@ mod tests {
         assert_eq!(s.len(), 4);
         assert_eq!(s.iter().find(|s| s.check == "patch_age").unwrap().owner, "ops");
         assert_eq!(criticality("DB-7", &hosts()), 4);
-        assert_eq!(groups("db-7", &hosts()), vec!["databases".to_string()]);
     }
 }

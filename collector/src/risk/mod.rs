@@ -73,6 +73,7 @@ macro_rules! string_enum {
             /// The stored / wire name.
             pub fn as_str(self) -> &'static str { match self { $($name::$v => $s),+ } }
             /// Parse a stored / wire name; the error names `field` and the accepted values.
+            #[allow(dead_code)]
             pub fn parse_field(s: &str, field: &str) -> Result<$name, RiskError> {
                 let t = s.trim().to_ascii_lowercase();
                 $name::ALL.iter().copied().find(|v| v.as_str() == t).ok_or_else(|| {
