@@ -322,7 +322,9 @@ mod tests {
 
     #[test]
     fn risk_sections_name_the_key() {
-        let e = load_str("[risk.matrix]\nmedium = 9\n").unwrap_err().to_string();
+        let e = load_str("[risk.matrix]\nmedium = 9\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("risk.matrix"), "{e}");
         let e = load_str("[risk.scenarios.nope]\n").unwrap_err().to_string();
         assert!(e.contains("risk.scenarios.nope"), "{e}");
@@ -330,19 +332,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("risk.scenarios.mfa.treatment"), "{e}");
-        let e = load_str("[[hosts.groups]]\nname = \"prod\"\nhostnames = [\"db-*\"]\ncriticality = 5\n")
-            .unwrap_err()
-            .to_string();
+        let e = load_str(
+            "[[hosts.groups]]\nname = \"prod\"\nhostnames = [\"db-*\"]\ncriticality = 5\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("hosts.groups[0].criticality"), "{e}");
         let e = load_str("[[webhooks.targets]]\nkind = \"irc\"\nurl = \"http://x\"\n")
             .unwrap_err()
             .to_string();
         assert!(e.contains("irc"), "{e}");
-        let e = load_str("[[webhooks.targets]]\nkind = \"slack\"\nurl = \"http://x\"\nevents = [\"boom\"]\n")
-            .unwrap_err()
-            .to_string();
+        let e = load_str(
+            "[[webhooks.targets]]\nkind = \"slack\"\nurl = \"http://x\"\nevents = [\"boom\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("webhooks.targets[0].events"), "{e}");
-        let c = load_str("[actions]\napprover_role = \"ciso\"\n[actions.roles]\nciso = [\"alice\"]\n").unwrap();
+        let c =
+            load_str("[actions]\napprover_role = \"ciso\"\n[actions.roles]\nciso = [\"alice\"]\n")
+                .unwrap();
         assert!(c.actions.is_approver("alice") && !c.actions.is_approver("bob"));
     }
 }

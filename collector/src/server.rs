@@ -111,7 +111,8 @@ fn spawn_background(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
         let every = Duration::from_secs(state.config.metrics.refresh_seconds);
         let mut tick = tokio::time::interval(every);
         let mut last_prune = 0i64;
-        let _webhooks = crate::risk::webhooks::spawn(state.store.clone(), state.config.webhooks.clone());
+        let _webhooks =
+            crate::risk::webhooks::spawn(state.store.clone(), state.config.webhooks.clone());
         loop {
             tick.tick().await;
             crate::risk::background::tick(&state.store, &state.config, state.staleness()).await;

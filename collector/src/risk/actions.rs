@@ -158,7 +158,12 @@ pub fn validate_close(
             "close refused: the action is already {current}"
         )));
     }
-    let nonempty = |o: &Option<String>| o.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(String::from);
+    let nonempty = |o: &Option<String>| {
+        o.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+    };
     let sha = nonempty(&req.evidence_sha256);
     let url = nonempty(&req.evidence_url);
     let approver = nonempty(&req.approver);
@@ -218,9 +223,18 @@ mod tests {
     #[test]
     fn overdue_is_past_due_and_not_done() {
         let today = d("2025-05-10");
-        assert_eq!(state(ActionStatus::Open, d("2025-05-09"), today), ActionState::Overdue);
-        assert_eq!(state(ActionStatus::InProgress, d("2025-05-10"), today), ActionState::Open);
-        assert_eq!(state(ActionStatus::Done, d("2025-01-01"), today), ActionState::Done);
+        assert_eq!(
+            state(ActionStatus::Open, d("2025-05-09"), today),
+            ActionState::Overdue
+        );
+        assert_eq!(
+            state(ActionStatus::InProgress, d("2025-05-10"), today),
+            ActionState::Open
+        );
+        assert_eq!(
+            state(ActionStatus::Done, d("2025-01-01"), today),
+            ActionState::Done
+        );
     }
 
     #[test]
@@ -229,18 +243,25 @@ mod tests {
         let e = validate_close(ActionStatus::Open, &CloseRequest::default(), alice, "rssi")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("evidence") && e.contains("approver holding the role \"rssi\""), "{e}");
+        assert!(
+            e.contains("evidence") && e.contains("approver holding the role \"rssi\""),
+            "{e}"
+        );
         let url_only = CloseRequest {
             evidence_url: Some("https://audit.example/r/12".into()),
             ..Default::default()
         };
-        let e = validate_close(ActionStatus::Open, &url_only, alice, "rssi").unwrap_err().to_string();
+        let e = validate_close(ActionStatus::Open, &url_only, alice, "rssi")
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains("evidence (") && e.contains("approver"), "{e}");
         let bob = CloseRequest {
             approver: Some("bob".into()),
             ..url_only.clone()
         };
-        let e = validate_close(ActionStatus::Open, &bob, alice, "rssi").unwrap_err().to_string();
+        let e = validate_close(ActionStatus::Open, &bob, alice, "rssi")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("\"bob\" does not"), "{e}");
         let ok = CloseRequest {
             approver: Some("alice".into()),
@@ -251,7 +272,9 @@ mod tests {
         let (ev, who) = validate_close(ActionStatus::InProgress, &ok, alice, "rssi").unwrap();
         assert_eq!(who, "alice");
         assert_eq!(ev.sha256.as_deref(), Some("ab".repeat(32).as_str()));
-        let e = validate_close(ActionStatus::Done, &ok, alice, "rssi").unwrap_err().to_string();
+        let e = validate_close(ActionStatus::Done, &ok, alice, "rssi")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("already done"), "{e}");
     }
 }
@@ -279,9 +302,10 @@ pub struct ActionInput {
 
 fn budget_ok(b: Option<f64>) -> Result<Option<f64>, RiskError> {
     match b {
-        Some(v) if !v.is_finite() || v < 0.0 => {
-            Err(RiskError::invalid("budget", format!("{v} must be a non-negative amount")))
-        }
+        Some(v) if !v.is_finite() || v < 0.0 => Err(RiskError::invalid(
+            "budget",
+            format!("{v} must be a non-negative amount"),
+        )),
         other => Ok(other),
     }
 }
@@ -315,7 +339,10 @@ pub fn new_action(
         None => priority.default_due(today),
     };
     if input.status.is_some() {
-        return Err(RiskError::invalid("status", "a new action is open; set the status with an update"));
+        return Err(RiskError::invalid(
+            "status",
+            "a new action is open; set the status with an update",
+        ));
     }
     Ok(crate::store::actions::NewAction {
         title: title.to_string(),
@@ -332,7 +359,10 @@ pub fn new_action(
 pub fn apply_update(current: &Action, input: &ActionInput) -> Result<Action, RiskError> {
     let mut a = current.clone();
     if matches!(a.status, ActionStatus::Done) {
-        return Err(RiskError::invalid("status", "the action is done; closed actions are not edited"));
+        return Err(RiskError::invalid(
+            "status",
+            "the action is done; closed actions are not edited",
+        ));
     }
     if let Some(t) = &input.title {
         if t.trim().is_empty() {

@@ -301,7 +301,10 @@ pub fn run_risk(cfg: &CollectorConfig, cmd: RiskCommand) -> anyhow::Result<()> {
                 note,
             };
             let r = ops::update_risk(&c, id, &input, cfg, &actor, now)?;
-            println!("R-{id}: level {}, status {}, next review {}", r.level, r.status, r.next_review);
+            println!(
+                "R-{id}: level {}, status {}, next review {}",
+                r.level, r.status, r.next_review
+            );
         }
         RiskCommand::List {
             level,
@@ -322,7 +325,10 @@ pub fn run_risk(cfg: &CollectorConfig, cmd: RiskCommand) -> anyhow::Result<()> {
                 Format::Json => print_json(serde_json::json!({"risks": risks})),
                 Format::Csv => print_bytes(&feeds::risks_csv(&risks)),
                 Format::Table => {
-                    println!("{:<6} {:<8} {:<3} {:<9} {:<8} {:<7} {:<11} {:<12} TITLE", "ID", "LEVEL", "L×I", "TREATMENT", "SOURCE", "STATUS", "REVIEW", "OWNER");
+                    println!(
+                        "{:<6} {:<8} {:<3} {:<9} {:<8} {:<7} {:<11} {:<12} TITLE",
+                        "ID", "LEVEL", "L×I", "TREATMENT", "SOURCE", "STATUS", "REVIEW", "OWNER"
+                    );
                     for r in &risks {
                         println!(
                             "{:<6} {:<8} {}×{} {:<9} {:<8} {:<7} {:<11} {:<12} {}",
@@ -333,7 +339,11 @@ pub fn run_risk(cfg: &CollectorConfig, cmd: RiskCommand) -> anyhow::Result<()> {
                             r.treatment.as_str(),
                             r.source.as_str(),
                             r.status.as_str(),
-                            format!("{}{}", r.next_review, if r.review_overdue { "!" } else { "" }),
+                            format!(
+                                "{}{}",
+                                r.next_review,
+                                if r.review_overdue { "!" } else { "" }
+                            ),
                             cut(&r.owner, 12),
                             cut(&r.title, 60)
                         );
@@ -350,7 +360,12 @@ pub fn run_risk(cfg: &CollectorConfig, cmd: RiskCommand) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let ids = ops::import_risks(&c, &text, cfg, &actor, now)
                 .with_context(|| format!("{}: import refused, nothing imported", file.display()))?;
-            println!("{} risks imported (R-{} … R-{})", ids.len(), ids.first().unwrap_or(&0), ids.last().unwrap_or(&0));
+            println!(
+                "{} risks imported (R-{} … R-{})",
+                ids.len(),
+                ids.first().unwrap_or(&0),
+                ids.last().unwrap_or(&0)
+            );
         }
     }
     Ok(())
@@ -453,7 +468,10 @@ pub fn run_action(cfg: &CollectorConfig, cmd: ActionCommand) -> anyhow::Result<(
                 Format::Json => print_json(serde_json::json!({"actions": actions})),
                 Format::Csv => print_bytes(&feeds::actions_csv(&actions)),
                 Format::Table => {
-                    println!("{:<6} {:<3} {:<11} {:<9} {:<12} {:<10} TITLE", "ID", "P", "DUE", "STATE", "OWNER", "RISKS");
+                    println!(
+                        "{:<6} {:<3} {:<11} {:<9} {:<12} {:<10} TITLE",
+                        "ID", "P", "DUE", "STATE", "OWNER", "RISKS"
+                    );
                     for a in &actions {
                         println!(
                             "{:<6} {:<3} {:<11} {:<9} {:<12} {:<10} {}",
@@ -462,7 +480,14 @@ pub fn run_action(cfg: &CollectorConfig, cmd: ActionCommand) -> anyhow::Result<(
                             a.due.to_string(),
                             a.state.as_str(),
                             cut(&a.owner, 12),
-                            cut(&a.risks.iter().map(|r| format!("R-{r}")).collect::<Vec<_>>().join(","), 10),
+                            cut(
+                                &a.risks
+                                    .iter()
+                                    .map(|r| format!("R-{r}"))
+                                    .collect::<Vec<_>>()
+                                    .join(","),
+                                10
+                            ),
                             cut(&a.title, 60)
                         );
                     }
@@ -513,10 +538,15 @@ pub fn run_exception(cfg: &CollectorConfig, cmd: ExceptionCommand) -> anyhow::Re
             };
             let list = feeds::filter_exceptions(ops::list_exceptions(&c)?, &q, now)?;
             match format {
-                Format::Json => print_json(serde_json::json!({"exceptions": feeds::exception_views(&list, now)})),
+                Format::Json => print_json(
+                    serde_json::json!({"exceptions": feeds::exception_views(&list, now)}),
+                ),
                 Format::Csv => print_bytes(&feeds::exceptions_csv(&list, now)),
                 Format::Table => {
-                    println!("{:<6} {:<17} {:<20} {:<9} {:<11} {:<12} REASON", "ID", "CHECK", "SCOPE", "STATE", "EXPIRES", "APPROVER");
+                    println!(
+                        "{:<6} {:<17} {:<20} {:<9} {:<11} {:<12} REASON",
+                        "ID", "CHECK", "SCOPE", "STATE", "EXPIRES", "APPROVER"
+                    );
                     for e in &list {
                         println!(
                             "{:<6} {:<17} {:<20} {:<9} {:<11} {:<12} {}",

@@ -240,7 +240,10 @@ pub fn validate(
     }
     if let Some(grid) = &m.grid {
         if grid.len() != 4 || grid.iter().any(|r| r.len() != 4) {
-            return Err("risk.matrix.grid must be 4 rows (likelihood 1..4) of 4 levels (impact 1..4)".into());
+            return Err(
+                "risk.matrix.grid must be 4 rows (likelihood 1..4) of 4 levels (impact 1..4)"
+                    .into(),
+            );
         }
         for (i, row) in grid.iter().enumerate() {
             for (j, l) in row.iter().enumerate() {
@@ -290,7 +293,9 @@ pub fn validate(
         }
         if let Some(c) = g.criticality {
             if !(1..=4).contains(&c) {
-                return Err(format!("hosts.groups[{i}].criticality = {c} must be between 1 and 4"));
+                return Err(format!(
+                    "hosts.groups[{i}].criticality = {c} must be between 1 and 4"
+                ));
             }
         }
     }

@@ -232,14 +232,20 @@ pub fn validate_request(
 ) -> Result<NewException, RiskError> {
     let check = r.check.trim();
     if check == "inventory" || vigie_checks::find(check).is_none() {
-        return Err(RiskError::invalid("check", format!("unknown check {check:?}")));
+        return Err(RiskError::invalid(
+            "check",
+            format!("unknown check {check:?}"),
+        ));
     }
     let scope = ScopeKind::parse_field(&r.scope, "scope")?;
     let value = r.scope_value.trim().to_string();
     let host_patterns = match scope {
         ScopeKind::Fleet => {
             if !value.is_empty() {
-                return Err(RiskError::invalid("scope_value", "must be empty for scope fleet"));
+                return Err(RiskError::invalid(
+                    "scope_value",
+                    "must be empty for scope fleet",
+                ));
             }
             vec!["*".to_string()]
         }
@@ -371,16 +377,43 @@ pub(crate) mod tests {
         ];
         let db = HostRef { hostname: "db-01" };
         let web = HostRef { hostname: "web-01" };
-        assert_eq!(apply_exceptions("fail", db, "mfa", 500, &list), EffectiveStatus::Excepted(7));
-        assert_eq!(apply_exceptions("warn", db, "mfa", 500, &list).as_str(), "excepted");
+        assert_eq!(
+            apply_exceptions("fail", db, "mfa", 500, &list),
+            EffectiveStatus::Excepted(7)
+        );
+        assert_eq!(
+            apply_exceptions("warn", db, "mfa", 500, &list).as_str(),
+            "excepted"
+        );
         // Other host, other check, pass/error statuses, or outside the window: unchanged.
-        assert_eq!(apply_exceptions("fail", web, "mfa", 500, &list).as_str(), "fail");
-        assert_eq!(apply_exceptions("fail", db, "disk_encryption", 500, &list).as_str(), "fail");
-        assert_eq!(apply_exceptions("pass", db, "mfa", 500, &list).as_str(), "pass");
-        assert_eq!(apply_exceptions("error", db, "mfa", 500, &list).as_str(), "error");
-        assert_eq!(apply_exceptions("fail", db, "mfa", 1000, &list).as_str(), "fail");
-        assert_eq!(apply_exceptions("fail", web, "patch_age", 15, &list).as_str(), "excepted");
-        assert_eq!(apply_exceptions("fail", web, "patch_age", 20, &list).as_str(), "fail");
+        assert_eq!(
+            apply_exceptions("fail", web, "mfa", 500, &list).as_str(),
+            "fail"
+        );
+        assert_eq!(
+            apply_exceptions("fail", db, "disk_encryption", 500, &list).as_str(),
+            "fail"
+        );
+        assert_eq!(
+            apply_exceptions("pass", db, "mfa", 500, &list).as_str(),
+            "pass"
+        );
+        assert_eq!(
+            apply_exceptions("error", db, "mfa", 500, &list).as_str(),
+            "error"
+        );
+        assert_eq!(
+            apply_exceptions("fail", db, "mfa", 1000, &list).as_str(),
+            "fail"
+        );
+        assert_eq!(
+            apply_exceptions("fail", web, "patch_age", 15, &list).as_str(),
+            "excepted"
+        );
+        assert_eq!(
+            apply_exceptions("fail", web, "patch_age", 20, &list).as_str(),
+            "fail"
+        );
     }
 
     fn req(expiry: &str) -> ExceptionRequest {
@@ -414,8 +447,13 @@ pub(crate) mod tests {
         let e = validate_request(&req("2026-03-02"), &hosts, ok, "rssi", 0)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("expires_at") && e.contains("more than one year"), "{e}");
-        let e = validate_request(&req(""), &hosts, ok, "rssi", 0).unwrap_err().to_string();
+        assert!(
+            e.contains("expires_at") && e.contains("more than one year"),
+            "{e}"
+        );
+        let e = validate_request(&req(""), &hosts, ok, "rssi", 0)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("never permanent"), "{e}");
         let e = validate_request(&req("2025-06-01"), &hosts, |_| false, "rssi", 0)
             .unwrap_err()
@@ -423,7 +461,9 @@ pub(crate) mod tests {
         assert!(e.contains("approving role \"rssi\""), "{e}");
         let mut r = req("2025-06-01");
         r.scope_value = "nope".into();
-        let e = validate_request(&r, &hosts, ok, "rssi", 0).unwrap_err().to_string();
+        let e = validate_request(&r, &hosts, ok, "rssi", 0)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("scope_value"), "{e}");
     }
 }

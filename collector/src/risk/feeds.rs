@@ -52,6 +52,14 @@ fn list<T: Copy>(
         .transpose()
 }
 
+/// True when no restriction is given or `pred` holds for it (MSRV-friendly `is_none_or`).
+fn allows<T>(restriction: Option<T>, pred: impl FnOnce(T) -> bool) -> bool {
+    match restriction {
+        None => true,
+        Some(r) => pred(r),
+    }
+}
+
 fn refuse(q: &FeedQuery, allowed: &[&str]) -> Result<(), RiskError> {
     let given = [
         ("level", q.level.is_some()),
@@ -67,7 +75,10 @@ fn refuse(q: &FeedQuery, allowed: &[&str]) -> Result<(), RiskError> {
         if set && !allowed.contains(&name) {
             return Err(RiskError::invalid(
                 name,
-                format!("not a filter of this feed (filters: {})", allowed.join(", ")),
+                format!(
+                    "not a filter of this feed (filters: {})",
+                    allowed.join(", ")
+                ),
             ));
         }
     }
@@ -91,11 +102,11 @@ pub fn filter_risks(risks: Vec<Risk>, q: &FeedQuery) -> Result<Vec<Risk>, RiskEr
     let since = since(q)?;
     Ok(risks
         .into_iter()
-        .filter(|r| levels.as_ref().map_or(true, |l| l.contains(&r.level)))
-        .filter(|r| statuses.as_ref().map_or(true, |s| s.contains(&r.status)))
-        .filter(|r| sources.as_ref().map_or(true, |s| s.contains(&r.source)))
-        .filter(|r| q.owner.as_deref().map_or(true, |o| r.owner == o))
-        .filter(|r| since.map_or(true, |t| r.updated_at >= t))
+        .filter(|r| allows(levels.as_ref(), |l| l.contains(&r.level)))
+        .filter(|r| allows(statuses.as_ref(), |s| s.contains(&r.status)))
+        .filter(|r| allows(sources.as_ref(), |s| s.contains(&r.source)))
+        .filter(|r| allows(q.owner.as_deref(), |o| r.owner == o))
+        .filter(|r| allows(since, |t| r.updated_at >= t))
         .collect())
 }
 
@@ -121,15 +132,15 @@ pub fn filter_actions(actions: Vec<Action>, q: &FeedQuery) -> Result<Vec<Action>
     let since = since(q)?;
     Ok(actions
         .into_iter()
-        .filter(|a| priorities.as_ref().map_or(true, |p| p.contains(&a.priority)))
+        .filter(|a| allows(priorities.as_ref(), |p| p.contains(&a.priority)))
         .filter(|a| {
-            statuses.as_ref().map_or(true, |s| {
+            allows(statuses.as_ref(), |s| {
                 s.iter()
                     .any(|s| s == a.status.as_str() || s == a.state.as_str())
             })
         })
-        .filter(|a| q.owner.as_deref().map_or(true, |o| a.owner == o))
-        .filter(|a| since.map_or(true, |t| a.updated_at >= t))
+        .filter(|a| allows(q.owner.as_deref(), |o| a.owner == o))
+        .filter(|a| allows(since, |t| a.updated_at >= t))
         .collect())
 }
 
@@ -144,9 +155,9 @@ pub fn filter_exceptions(
     let since = since(q)?;
     Ok(exceptions
         .into_iter()
-        .filter(|e| states.as_ref().map_or(true, |s| s.contains(&e.state(now))))
-        .filter(|e| q.check.as_deref().map_or(true, |c| e.check == c))
-        .filter(|e| since.map_or(true, |t| e.updated_at >= t))
+        .filter(|e| allows(states.as_ref(), |s| s.contains(&e.state(now))))
+        .filter(|e| allows(q.check.as_deref(), |c| e.check == c))
+        .filter(|e| allows(since, |t| e.updated_at >= t))
         .collect())
 }
 
@@ -197,8 +208,22 @@ fn join<T: ToString>(v: &[T]) -> String {
 
 /// Columns of `risks.csv`.
 pub const RISK_COLUMNS: &[&str] = &[
-    "id", "source", "check", "title", "scenario", "assets", "likelihood", "impact", "level",
-    "treatment", "owner", "status", "next_review", "review_overdue", "actions", "created_at",
+    "id",
+    "source",
+    "check",
+    "title",
+    "scenario",
+    "assets",
+    "likelihood",
+    "impact",
+    "level",
+    "treatment",
+    "owner",
+    "status",
+    "next_review",
+    "review_overdue",
+    "actions",
+    "created_at",
     "updated_at",
 ];
 
@@ -233,8 +258,21 @@ pub fn risks_csv(risks: &[Risk]) -> Vec<u8> {
 
 /// Columns of `actions.csv`.
 pub const ACTION_COLUMNS: &[&str] = &[
-    "id", "title", "priority", "due", "owner", "budget", "status", "state", "risks",
-    "evidence_sha256", "evidence_file_name", "evidence_url", "approver", "closed_at", "created_at",
+    "id",
+    "title",
+    "priority",
+    "due",
+    "owner",
+    "budget",
+    "status",
+    "state",
+    "risks",
+    "evidence_sha256",
+    "evidence_file_name",
+    "evidence_url",
+    "approver",
+    "closed_at",
+    "created_at",
     "updated_at",
 ];
 
@@ -273,8 +311,21 @@ pub fn actions_csv(actions: &[Action]) -> Vec<u8> {
 
 /// Columns of `exceptions.csv`.
 pub const EXCEPTION_COLUMNS: &[&str] = &[
-    "id", "check", "scope", "scope_value", "host_patterns", "reason", "requester", "approver",
-    "starts_at", "expires_at", "state", "revoked_at", "revoked_by", "created_at", "updated_at",
+    "id",
+    "check",
+    "scope",
+    "scope_value",
+    "host_patterns",
+    "reason",
+    "requester",
+    "approver",
+    "starts_at",
+    "expires_at",
+    "state",
+    "revoked_at",
+    "revoked_by",
+    "created_at",
+    "updated_at",
 ];
 
 /// `exceptions.csv`, states at `now`.
@@ -341,7 +392,10 @@ pub fn risks_atom(risks: &[Risk], instance: &str, self_href: &str) -> Vec<u8> {
     let mut x = String::new();
     x.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
     x.push_str("<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
-    x.push_str(&format!("  <id>urn:vigie:{}:risks</id>\n", xml_escape(instance)));
+    x.push_str(&format!(
+        "  <id>urn:vigie:{}:risks</id>\n",
+        xml_escape(instance)
+    ));
     x.push_str("  <title>Vigie risk register: new and changed risks</title>\n");
     x.push_str(&format!("  <updated>{}</updated>\n", rfc3339(updated)));
     x.push_str(&format!(
@@ -352,33 +406,72 @@ pub fn risks_atom(risks: &[Risk], instance: &str, self_href: &str) -> Vec<u8> {
     x.push_str("  <generator>vigie-collector</generator>\n");
     for r in sorted {
         let mut body: BTreeMap<&str, String> = BTreeMap::new();
-        body.insert("level", format!("{} (likelihood {} × impact {})", r.level, r.likelihood, r.impact));
+        body.insert(
+            "level",
+            format!(
+                "{} (likelihood {} × impact {})",
+                r.level, r.likelihood, r.impact
+            ),
+        );
         body.insert("treatment", r.treatment.to_string());
         body.insert("status", r.status.to_string());
-        body.insert("next_review", format!("{}{}", r.next_review, if r.review_overdue { " (overdue)" } else { "" }));
+        body.insert(
+            "next_review",
+            format!(
+                "{}{}",
+                r.next_review,
+                if r.review_overdue { " (overdue)" } else { "" }
+            ),
+        );
         body.insert("assets", r.assets.join(", "));
         let content = format!(
             "{}\n\nLevel: {}\nTreatment: {}\nStatus: {}\nNext review: {}\nAssets: {}",
-            r.scenario, body["level"], body["treatment"], body["status"], body["next_review"], body["assets"]
+            r.scenario,
+            body["level"],
+            body["treatment"],
+            body["status"],
+            body["next_review"],
+            body["assets"]
         );
         x.push_str("  <entry>\n");
-        x.push_str(&format!("    <id>{}</id>\n", xml_escape(&atom_entry_id(instance, r.id))));
+        x.push_str(&format!(
+            "    <id>{}</id>\n",
+            xml_escape(&atom_entry_id(instance, r.id))
+        ));
         x.push_str(&format!(
             "    <title>R-{} [{}] {}</title>\n",
             r.id,
             r.level,
             xml_escape(&r.title)
         ));
-        x.push_str(&format!("    <published>{}</published>\n", rfc3339(r.created_at)));
-        x.push_str(&format!("    <updated>{}</updated>\n", rfc3339(r.updated_at)));
-        x.push_str(&format!("    <author><name>{}</name></author>\n", xml_escape(&r.owner)));
+        x.push_str(&format!(
+            "    <published>{}</published>\n",
+            rfc3339(r.created_at)
+        ));
+        x.push_str(&format!(
+            "    <updated>{}</updated>\n",
+            rfc3339(r.updated_at)
+        ));
+        x.push_str(&format!(
+            "    <author><name>{}</name></author>\n",
+            xml_escape(&r.owner)
+        ));
         x.push_str(&format!(
             "    <link rel=\"alternate\" type=\"application/json\" href=\"/api/v1/risks/{}\"/>\n",
             r.id
         ));
-        x.push_str(&format!("    <category scheme=\"urn:vigie:level\" term=\"{}\"/>\n", r.level));
-        x.push_str(&format!("    <category scheme=\"urn:vigie:source\" term=\"{}\"/>\n", r.source));
-        x.push_str(&format!("    <content type=\"text\">{}</content>\n", xml_escape(&content)));
+        x.push_str(&format!(
+            "    <category scheme=\"urn:vigie:level\" term=\"{}\"/>\n",
+            r.level
+        ));
+        x.push_str(&format!(
+            "    <category scheme=\"urn:vigie:source\" term=\"{}\"/>\n",
+            r.source
+        ));
+        x.push_str(&format!(
+            "    <content type=\"text\">{}</content>\n",
+            xml_escape(&content)
+        ));
         x.push_str("  </entry>\n");
     }
     x.push_str("</feed>\n");
@@ -428,7 +521,15 @@ mod tests {
 
     fn sample() -> Vec<Risk> {
         vec![
-            risk(1, "Backups, \"offsite\"", "line one\nline two, with comma", 3, 4, "alice", 100),
+            risk(
+                1,
+                "Backups, \"offsite\"",
+                "line one\nline two, with comma",
+                3,
+                4,
+                "alice",
+                100,
+            ),
             risk(2, "=HYPERLINK(\"x\")", "", 1, 1, "bob", 200),
             risk(3, "Café <ERP> & co", "ctrl\u{1}char", 2, 4, "alice", 300),
         ]
@@ -438,7 +539,10 @@ mod tests {
     fn csv_parses_back_with_quotes_commas_and_newlines() {
         let bytes = risks_csv(&sample());
         let mut rdr = csv::Reader::from_reader(bytes.as_slice());
-        assert_eq!(rdr.headers().unwrap().iter().collect::<Vec<_>>(), RISK_COLUMNS);
+        assert_eq!(
+            rdr.headers().unwrap().iter().collect::<Vec<_>>(),
+            RISK_COLUMNS
+        );
         let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
         assert_eq!(rows.len(), 3);
         assert_eq!(&rows[0][3], "Backups, \"offsite\"");
@@ -477,7 +581,14 @@ mod tests {
         }
         assert!(path.is_empty(), "every element closed");
         // Newest change first.
-        assert_eq!(ids, vec!["urn:vigie:abc:risk:3", "urn:vigie:abc:risk:2", "urn:vigie:abc:risk:1"]);
+        assert_eq!(
+            ids,
+            vec![
+                "urn:vigie:abc:risk:3",
+                "urn:vigie:abc:risk:2",
+                "urn:vigie:abc:risk:1"
+            ]
+        );
         // The same risk changed later keeps its id; the feed's bytes (and ETag) change.
         let mut changed = sample();
         changed[0].updated_at = 400;
@@ -486,7 +597,9 @@ mod tests {
         let s = String::from_utf8(again.clone()).unwrap();
         assert!(s.find("urn:vigie:abc:risk:1").unwrap() < s.find("urn:vigie:abc:risk:3").unwrap());
         assert_ne!(etag(&body), etag(&again));
-        assert!(String::from_utf8(body).unwrap().contains("Café &lt;ERP&gt; &amp; co"));
+        assert!(String::from_utf8(body)
+            .unwrap()
+            .contains("Café &lt;ERP&gt; &amp; co"));
     }
 
     #[test]
@@ -517,13 +630,25 @@ mod tests {
         };
         // alice's risks changed at or after 240 s: only risk 3 (300).
         assert_eq!(ids(filter_risks(sample(), &q).unwrap()), vec![3]);
-        let e = filter_risks(sample(), &FeedQuery { level: Some("severe".into()), ..Default::default() })
-            .unwrap_err()
-            .to_string();
+        let e = filter_risks(
+            sample(),
+            &FeedQuery {
+                level: Some("severe".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.starts_with("level:"), "{e}");
-        let e = filter_risks(sample(), &FeedQuery { priority: Some("p1".into()), ..Default::default() })
-            .unwrap_err()
-            .to_string();
+        let e = filter_risks(
+            sample(),
+            &FeedQuery {
+                priority: Some("p1".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.starts_with("priority: not a filter"), "{e}");
     }
 }

@@ -91,7 +91,11 @@ pub fn scenarios(cfg: &RiskSection) -> Vec<Scenario> {
             default.map(|d| d.1),
             format!("Fleet failures of {check}"),
         );
-        let scenario = pick(over.map(|o| &o.scenario), default.map(|d| d.2), String::new());
+        let scenario = pick(
+            over.map(|o| &o.scenario),
+            default.map(|d| d.2),
+            String::new(),
+        );
         let treatment = over
             .and_then(|o| o.treatment.as_deref())
             .and_then(|t| Treatment::parse_field(t, "treatment").ok())
@@ -238,7 +242,10 @@ pub fn reconcile(
                 out.push(FleetChange {
                     risk: next,
                     changes,
-                    note: format!("fleet clean: no host fails {} ({} evaluated)", sc.check, a.evaluated),
+                    note: format!(
+                        "fleet clean: no host fails {} ({} evaluated)",
+                        sc.check, a.evaluated
+                    ),
                 });
             }
             continue;
@@ -350,19 +357,29 @@ mod tests {
         let cfg = RiskSection::default();
         // disk_encryption over 8 hosts: web-1..web-5 pass, kiosk-1 fails (criticality 1),
         // web-6 fails (default 2), db-1 fails but is excepted, db-2 reports error (not evaluated).
-        let mut results: Vec<HostResult> =
-            (1..=5).map(|i| res(&format!("web-{i}"), "disk_encryption", "pass")).collect();
+        let mut results: Vec<HostResult> = (1..=5)
+            .map(|i| res(&format!("web-{i}"), "disk_encryption", "pass"))
+            .collect();
         results.push(res("kiosk-1", "disk_encryption", "fail"));
         results.push(res("web-6", "disk_encryption", "fail"));
         results.push(res("db-1", "disk_encryption", "fail"));
         results.push(res("db-2", "disk_encryption", "error"));
-        let exc = vec![crate::risk::exceptions::tests::ex(1, "disk_encryption", &["db-1"], 0, 1_000_000)];
+        let exc = vec![crate::risk::exceptions::tests::ex(
+            1,
+            "disk_encryption",
+            &["db-1"],
+            0,
+            1_000_000,
+        )];
         let a = assess("disk_encryption", &results, &exc, &cfg, &hosts(), 10);
         // Evaluated: 5 pass + 2 fail + 1 excepted = 8 (the error is not evaluated).
         // Failing: kiosk-1, web-6 → 2/8 = 25 % → ≥ 25 % → likelihood 3.
         // Impact: max(criticality kiosk-1 = 1, web-6 = 2) = 2 (db-1 is excepted, so its 4 does not count).
         assert_eq!(a.evaluated, 8);
-        assert_eq!(a.failing_hosts, vec!["kiosk-1".to_string(), "web-6".to_string()]);
+        assert_eq!(
+            a.failing_hosts,
+            vec!["kiosk-1".to_string(), "web-6".to_string()]
+        );
         assert_eq!(a.likelihood, Some(3));
         assert_eq!(a.impact, 2);
 
@@ -375,19 +392,45 @@ mod tests {
         r.id = 42;
 
         // Nothing changed → nothing to write.
-        assert!(reconcile(&[r.clone()], &results, &exc, &cfg, &hosts(), &Matrix::default(), 20).is_empty());
+        assert!(reconcile(
+            &[r.clone()],
+            &results,
+            &exc,
+            &cfg,
+            &hosts(),
+            &Matrix::default(),
+            20
+        )
+        .is_empty());
 
         // The exception expires (now ≥ 1_000_000): db-1 fails again; 3/8 = 37.5 % → 3; impact 4
         // (db-1) → 3 × 4 = 12 → critical.
-        let ch = reconcile(&[r.clone()], &results, &exc, &cfg, &hosts(), &Matrix::default(), 1_000_000);
+        let ch = reconcile(
+            &[r.clone()],
+            &results,
+            &exc,
+            &cfg,
+            &hosts(),
+            &Matrix::default(),
+            1_000_000,
+        );
         assert_eq!(ch.len(), 1);
         assert_eq!((ch[0].risk.impact, ch[0].risk.level), (4, Level::Critical));
         assert!(ch[0].changes.contains_key("impact") && !ch[0].changes.contains_key("likelihood"));
 
         // The fleet is clean → the risk closes, keeping likelihood and impact.
-        let clean: Vec<HostResult> =
-            (1..=8).map(|i| res(&format!("web-{i}"), "disk_encryption", "pass")).collect();
-        let ch = reconcile(&[r.clone()], &clean, &[], &cfg, &hosts(), &Matrix::default(), 30);
+        let clean: Vec<HostResult> = (1..=8)
+            .map(|i| res(&format!("web-{i}"), "disk_encryption", "pass"))
+            .collect();
+        let ch = reconcile(
+            &[r.clone()],
+            &clean,
+            &[],
+            &cfg,
+            &hosts(),
+            &Matrix::default(),
+            30,
+        );
         assert_eq!(ch.len(), 1);
         assert_eq!(ch[0].risk.status, RiskStatus::Closed);
         assert_eq!(ch[0].risk.id, 42);
@@ -415,7 +458,10 @@ mod tests {
         );
         let s = scenarios(&cfg);
         assert_eq!(s.len(), 4);
-        assert_eq!(s.iter().find(|s| s.check == "patch_age").unwrap().owner, "ops");
+        assert_eq!(
+            s.iter().find(|s| s.check == "patch_age").unwrap().owner,
+            "ops"
+        );
         assert_eq!(criticality("DB-7", &hosts()), 4);
     }
 }

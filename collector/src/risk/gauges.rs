@@ -25,7 +25,10 @@ impl RiskGauges {
     /// Create and register the gauges.
     pub fn register(registry: &Registry) -> Result<RiskGauges, prometheus::Error> {
         let risks = IntGaugeVec::new(
-            Opts::new("vigie_risks", "Open risks of the register by level and treatment."),
+            Opts::new(
+                "vigie_risks",
+                "Open risks of the register by level and treatment.",
+            ),
             &["level", "treatment"],
         )?;
         let actions = IntGaugeVec::new(
@@ -119,10 +122,16 @@ impl RiskGauges {
         }
         for s in ExceptionState::ALL {
             let n = exceptions.iter().filter(|e| e.state(now) == *s).count();
-            self.exceptions.with_label_values(&[s.as_str()]).set(n as i64);
+            self.exceptions
+                .with_label_values(&[s.as_str()])
+                .set(n as i64);
         }
         for s in ["pending", "delivered", "dead"] {
-            let n = outbox.iter().find(|(k, _)| k == s).map(|(_, n)| *n).unwrap_or(0);
+            let n = outbox
+                .iter()
+                .find(|(k, _)| k == s)
+                .map(|(_, n)| *n)
+                .unwrap_or(0);
             self.outbox.with_label_values(&[s]).set(n);
         }
         Ok(())

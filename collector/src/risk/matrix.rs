@@ -57,7 +57,10 @@ pub fn check_scale(v: u8, field: &str) -> Result<(), RiskError> {
     if (1..=4).contains(&v) {
         Ok(())
     } else {
-        Err(RiskError::invalid(field, format!("{v} must be between 1 and 4")))
+        Err(RiskError::invalid(
+            field,
+            format!("{v} must be between 1 and 4"),
+        ))
     }
 }
 
@@ -75,7 +78,11 @@ mod tests {
         assert_eq!(m.level(3, 3).unwrap(), Level::High);
         assert_eq!(m.level(3, 4).unwrap(), Level::Critical);
         assert_eq!(m.level(4, 4).unwrap(), Level::Critical);
-        assert!(m.level(0, 1).unwrap_err().to_string().starts_with("likelihood"));
+        assert!(m
+            .level(0, 1)
+            .unwrap_err()
+            .to_string()
+            .starts_with("likelihood"));
         assert!(m.level(1, 5).unwrap_err().to_string().starts_with("impact"));
     }
 

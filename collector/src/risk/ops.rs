@@ -41,7 +41,13 @@ pub fn create_risk(
 ) -> Result<i64, RiskError> {
     let m = Matrix::from_config(&cfg.risk.matrix);
     let r = register::create(input, &m, cfg.risk.review_days, now)?;
-    Ok(store::risks::insert(c, &r, actor, input.note.as_deref().unwrap_or(""), now)?)
+    Ok(store::risks::insert(
+        c,
+        &r,
+        actor,
+        input.note.as_deref().unwrap_or(""),
+        now,
+    )?)
 }
 
 /// Update a risk; returns it after the change (unchanged when nothing differs).
@@ -58,7 +64,14 @@ pub fn update_risk(
     let m = Matrix::from_config(&cfg.risk.matrix);
     let mut next = register::apply(&cur, input, &m, cfg.risk.review_days, now)?;
     let changes = register::diff(Some(&cur), &next);
-    if store::risks::update(c, &next, &changes, actor, input.note.as_deref().unwrap_or(""), now)? {
+    if store::risks::update(
+        c,
+        &next,
+        &changes,
+        actor,
+        input.note.as_deref().unwrap_or(""),
+        now,
+    )? {
         next.updated_at = now;
     }
     next.review_overdue = register::review_overdue(&next, super::today(now));
@@ -176,7 +189,9 @@ mod tests {
 
     fn cfg() -> CollectorConfig {
         let mut cfg = CollectorConfig::default();
-        cfg.actions.roles.insert("rssi".into(), vec!["alice".into()]);
+        cfg.actions
+            .roles
+            .insert("rssi".into(), vec!["alice".into()]);
         cfg
     }
 
@@ -233,14 +248,28 @@ mod tests {
         assert_eq!(h.len(), 2);
         assert_eq!(h[1].actor, "alice");
         assert_eq!(h[1].note, "ERP now hosts payroll");
-        assert_eq!(h[1].changes.keys().collect::<Vec<_>>(), vec!["impact", "level"]);
+        assert_eq!(
+            h[1].changes.keys().collect::<Vec<_>>(),
+            vec!["impact", "level"]
+        );
         // 1970-01-01 + 90 days = 1970-04-01; on 1970-04-02 the review is overdue.
         let (r, _) = get_risk(&c, id, 91 * 86_400).unwrap();
         assert!(r.review_overdue);
-        let e = create_action(&c, &ActionInput { risks: vec![999], ..ActionInput {
-            title: Some("x".into()), priority: Some("p2".into()), owner: Some("o".into()), ..Default::default() } }, 0)
-            .unwrap_err()
-            .to_string();
+        let e = create_action(
+            &c,
+            &ActionInput {
+                risks: vec![999],
+                ..ActionInput {
+                    title: Some("x".into()),
+                    priority: Some("p2".into()),
+                    owner: Some("o".into()),
+                    ..Default::default()
+                }
+            },
+            0,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("no risk with id 999"), "{e}");
     }
 
@@ -261,7 +290,10 @@ mod tests {
         .unwrap();
         let e = close_action(&c, id, &CloseRequest::default(), &cfg, 10).unwrap_err();
         assert!(matches!(e, RiskError::CloseRefused(_)));
-        assert_eq!(list_actions(&c, 10).unwrap()[0].status, actions::ActionStatus::Open);
+        assert_eq!(
+            list_actions(&c, 10).unwrap()[0].status,
+            actions::ActionStatus::Open
+        );
         let req = CloseRequest {
             evidence_url: Some("https://tickets.example/42".into()),
             approver: Some("alice".into()),
@@ -292,9 +324,16 @@ mod tests {
             )
             .unwrap();
         }
-        let st = store::hosts::Staleness { now: 2000, after_intervals: 3, default_interval: 3600 };
+        let st = store::hosts::Staleness {
+            now: 2000,
+            after_intervals: 3,
+            default_interval: 3600,
+        };
         let agg = store::fleet::aggregate(&c, &st).unwrap();
-        assert_eq!(agg.check_hosts.get(&("mfa".into(), "fail".into())), Some(&2));
+        assert_eq!(
+            agg.check_hosts.get(&("mfa".into(), "fail".into())),
+            Some(&2)
+        );
         grant_exception(
             &c,
             &ExceptionRequest {
@@ -313,13 +352,28 @@ mod tests {
         .unwrap();
         // db-2's failure is excepted: fail 2 → 1, excepted 1; web-1 still passes.
         let agg = store::fleet::aggregate(&c, &st).unwrap();
-        assert_eq!(agg.check_hosts.get(&("mfa".into(), "fail".into())), Some(&1));
-        assert_eq!(agg.check_hosts.get(&("mfa".into(), "excepted".into())), Some(&1));
-        assert_eq!(agg.check_hosts.get(&("mfa".into(), "pass".into())), Some(&1));
+        assert_eq!(
+            agg.check_hosts.get(&("mfa".into(), "fail".into())),
+            Some(&1)
+        );
+        assert_eq!(
+            agg.check_hosts.get(&("mfa".into(), "excepted".into())),
+            Some(&1)
+        );
+        assert_eq!(
+            agg.check_hosts.get(&("mfa".into(), "pass".into())),
+            Some(&1)
+        );
         // Revoked: it stops applying at once.
         revoke_exception(&c, 1, "alice", 1500).unwrap();
         let agg = store::fleet::aggregate(&c, &st).unwrap();
-        assert_eq!(agg.check_hosts.get(&("mfa".into(), "fail".into())), Some(&2));
-        assert_eq!(agg.check_hosts.get(&("mfa".into(), "excepted".into())), None);
+        assert_eq!(
+            agg.check_hosts.get(&("mfa".into(), "fail".into())),
+            Some(&2)
+        );
+        assert_eq!(
+            agg.check_hosts.get(&("mfa".into(), "excepted".into())),
+            None
+        );
     }
 }

@@ -109,7 +109,12 @@ pub struct RiskInput {
 }
 
 /// Build a new manual risk from `input` (id 0 until stored).
-pub fn create(input: &RiskInput, m: &Matrix, review_days: u32, now: i64) -> Result<Risk, RiskError> {
+pub fn create(
+    input: &RiskInput,
+    m: &Matrix,
+    review_days: u32,
+    now: i64,
+) -> Result<Risk, RiskError> {
     let req = |v: &Option<String>, f: &str| -> Result<String, RiskError> {
         v.as_deref()
             .map(str::trim)
@@ -274,7 +279,10 @@ pub fn parse_import(
         if !IMPORT_COLUMNS.contains(&h.as_str()) {
             return Err(RiskError::invalid(
                 "line 1",
-                format!("unknown column {h:?} (known: {})", IMPORT_COLUMNS.join(", ")),
+                format!(
+                    "unknown column {h:?} (known: {})",
+                    IMPORT_COLUMNS.join(", ")
+                ),
             ));
         }
     }
@@ -364,13 +372,24 @@ mod tests {
         assert_eq!(r.level, Level::Critical);
         assert_eq!(r.next_review.to_string(), "1970-04-01");
         assert_eq!(r.assets, vec!["erp".to_string()]);
-        let e = create(&RiskInput { title: None, ..input.clone() }, &Matrix::default(), 90, 0)
-            .unwrap_err()
-            .to_string();
+        let e = create(
+            &RiskInput {
+                title: None,
+                ..input.clone()
+            },
+            &Matrix::default(),
+            90,
+            0,
+        )
+        .unwrap_err()
+        .to_string();
         assert_eq!(e, "title: is required");
         let lowered = apply(
             &r,
-            &RiskInput { likelihood: Some(1), ..Default::default() },
+            &RiskInput {
+                likelihood: Some(1),
+                ..Default::default()
+            },
             &Matrix::default(),
             90,
             0,
@@ -393,9 +412,13 @@ mod tests {
         assert_eq!(rs[0].scenario, "Line one\nline two");
         assert_eq!(rs[0].assets, vec!["nas".to_string(), "tapes".to_string()]);
         let bad = "title,likelihood,impact,treatment,owner\nA,1,1,reduce,x\nB,9,1,reduce,x\n";
-        let e = parse_import(bad, &Matrix::default(), 90, 0).unwrap_err().to_string();
+        let e = parse_import(bad, &Matrix::default(), 90, 0)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("line 3, column likelihood"), "{e}");
-        let e = parse_import("title,colour\n", &Matrix::default(), 90, 0).unwrap_err().to_string();
+        let e = parse_import("title,colour\n", &Matrix::default(), 90, 0)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown column \"colour\""), "{e}");
     }
 }

@@ -62,7 +62,9 @@ pub fn due_notifications(
         }
     }
     for a in actions {
-        if a.priority == Priority::P1 && super::actions::state(a.status, a.due, today) == ActionState::Overdue {
+        if a.priority == Priority::P1
+            && super::actions::state(a.status, a.due, today) == ActionState::Overdue
+        {
             out.push(Notification {
                 event: "action_p1_overdue",
                 key: format!("action_p1_overdue:{}:{}", a.id, a.due),
@@ -282,7 +284,10 @@ mod tests {
             text: "x".into(),
             data: json!({"risk_id": 1}),
         };
-        assert_eq!(payload(WebhookKind::Slack, &n, 0), json!({"text": "*T*\nx"}));
+        assert_eq!(
+            payload(WebhookKind::Slack, &n, 0),
+            json!({"text": "*T*\nx"})
+        );
         assert_eq!(payload(WebhookKind::Teams, &n, 0)["@type"], "MessageCard");
         let g = payload(WebhookKind::Generic, &n, 0);
         assert_eq!(g["event"], "risk_high");
@@ -335,18 +340,42 @@ mod tests {
             text: "t".into(),
             data: json!({}),
         };
-        let other = Notification { event: "exception_expiring", key: "e:1".into(), ..n.clone() };
+        let other = Notification {
+            event: "exception_expiring",
+            key: "e:1".into(),
+            ..n.clone()
+        };
         // Queued once; the same key again, or an event the target does not want, queues nothing.
-        assert_eq!(enqueue(&store, &cfg, vec![n.clone(), other], 1000).await.unwrap(), 1);
-        assert_eq!(enqueue(&store, &cfg, vec![n.clone()], 1001).await.unwrap(), 0);
+        assert_eq!(
+            enqueue(&store, &cfg, vec![n.clone(), other], 1000)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            enqueue(&store, &cfg, vec![n.clone()], 1001).await.unwrap(),
+            0
+        );
         let client = reqwest::Client::new();
         // t = 1000: first attempt, 503 → retry at 1000 + 30.
-        assert_eq!(deliver_due(&store, &client, &cfg, 1000).await.unwrap(), (0, 1));
+        assert_eq!(
+            deliver_due(&store, &client, &cfg, 1000).await.unwrap(),
+            (0, 1)
+        );
         // t = 1029: not due yet, nothing sent.
-        assert_eq!(deliver_due(&store, &client, &cfg, 1029).await.unwrap(), (0, 0));
+        assert_eq!(
+            deliver_due(&store, &client, &cfg, 1029).await.unwrap(),
+            (0, 0)
+        );
         // t = 1030: second attempt, 200 → delivered.
-        assert_eq!(deliver_due(&store, &client, &cfg, 1030).await.unwrap(), (1, 0));
-        assert_eq!(deliver_due(&store, &client, &cfg, 5000).await.unwrap(), (0, 0));
+        assert_eq!(
+            deliver_due(&store, &client, &cfg, 1030).await.unwrap(),
+            (1, 0)
+        );
+        assert_eq!(
+            deliver_due(&store, &client, &cfg, 5000).await.unwrap(),
+            (0, 0)
+        );
         assert_eq!(hits.load(Ordering::SeqCst), 2);
         let body: serde_json::Value = serde_json::from_str(&bodies.lock().unwrap()[1]).unwrap();
         assert_eq!(body["text"], "*Risk R-7 is critical*\nt");
@@ -380,7 +409,13 @@ mod tests {
         let client = reqwest::Client::new();
         assert_eq!(deliver_due(&store, &client, &cfg, 0).await.unwrap(), (0, 1));
         assert_eq!(deliver_due(&store, &client, &cfg, 1).await.unwrap(), (0, 1));
-        assert_eq!(deliver_due(&store, &client, &cfg, 100).await.unwrap(), (0, 0));
-        assert_eq!(store.read(outbox::counts).unwrap(), vec![("dead".to_string(), 1)]);
+        assert_eq!(
+            deliver_due(&store, &client, &cfg, 100).await.unwrap(),
+            (0, 0)
+        );
+        assert_eq!(
+            store.read(outbox::counts).unwrap(),
+            vec![("dead".to_string(), 1)]
+        );
     }
 }

@@ -41,7 +41,8 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Action> {
     let sha: Option<String> = r.get(7)?;
     let file: Option<String> = r.get(8)?;
     let url: Option<String> = r.get(9)?;
-    let status = ActionStatus::parse_field(&status, "status").map_err(|_| bad("status", &status))?;
+    let status =
+        ActionStatus::parse_field(&status, "status").map_err(|_| bad("status", &status))?;
     let due = chrono::NaiveDate::parse_from_str(&due, "%Y-%m-%d").map_err(|_| bad("due", &due))?;
     Ok(Action {
         id: r.get(0)?,
@@ -70,7 +71,8 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Action> {
 pub fn list(conn: &Connection, today: chrono::NaiveDate) -> Result<Vec<Action>, StoreError> {
     let mut q = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM actions ORDER BY id"))?;
     let mut out: Vec<Action> = q.query_map([], from_row)?.collect::<Result<_, _>>()?;
-    let mut links = conn.prepare_cached("SELECT action_id, risk_id FROM action_risks ORDER BY risk_id")?;
+    let mut links =
+        conn.prepare_cached("SELECT action_id, risk_id FROM action_risks ORDER BY risk_id")?;
     let mut by: std::collections::HashMap<i64, Vec<i64>> = Default::default();
     for row in links.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))? {
         let (a, r) = row?;
@@ -97,7 +99,8 @@ pub fn get(
         )
         .optional()?;
     let Some(mut a) = a else { return Ok(None) };
-    let mut q = conn.prepare_cached("SELECT risk_id FROM action_risks WHERE action_id = ?1 ORDER BY risk_id")?;
+    let mut q = conn
+        .prepare_cached("SELECT risk_id FROM action_risks WHERE action_id = ?1 ORDER BY risk_id")?;
     a.risks = q
         .query_map(params![id], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
@@ -123,7 +126,14 @@ pub fn insert(conn: &Connection, a: &NewAction, now: i64) -> Result<i64, StoreEr
     conn.execute(
         "INSERT INTO actions(title, priority, due, owner, budget, status, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?6)",
-        params![a.title, a.priority.as_str(), a.due.to_string(), a.owner, a.budget, now],
+        params![
+            a.title,
+            a.priority.as_str(),
+            a.due.to_string(),
+            a.owner,
+            a.budget,
+            now
+        ],
     )?;
     let id = conn.last_insert_rowid();
     link(conn, id, &a.risks, now)?;
@@ -138,7 +148,10 @@ pub fn link(conn: &Connection, id: i64, risks: &[i64], now: i64) -> Result<(), S
             "INSERT OR IGNORE INTO action_risks(action_id, risk_id) VALUES (?1, ?2)",
             params![id, r],
         )?;
-        conn.execute("UPDATE risks SET updated_at = ?2 WHERE id = ?1", params![r, now])?;
+        conn.execute(
+            "UPDATE risks SET updated_at = ?2 WHERE id = ?1",
+            params![r, now],
+        )?;
     }
     Ok(())
 }

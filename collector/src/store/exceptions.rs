@@ -110,7 +110,10 @@ pub fn apply_to_aggregate(
     let results = super::risks::fleet_results(
         conn,
         st,
-        &exceptions.iter().map(|e| e.check.clone()).collect::<Vec<_>>(),
+        &exceptions
+            .iter()
+            .map(|e| e.check.clone())
+            .collect::<Vec<_>>(),
     )?;
     for r in results {
         let eff = apply_exceptions(
@@ -123,11 +126,13 @@ pub fn apply_to_aggregate(
             &exceptions,
         );
         if eff.as_str() == "excepted" {
-            if let Some(n) = agg.check_hosts.get_mut(&(r.check.clone(), r.status.clone())) {
+            if let Some(n) = agg
+                .check_hosts
+                .get_mut(&(r.check.clone(), r.status.clone()))
+            {
                 *n -= 1;
             }
-            *agg
-                .check_hosts
+            *agg.check_hosts
                 .entry((r.check.clone(), "excepted".to_string()))
                 .or_default() += 1;
         }

@@ -11,7 +11,8 @@ use crate::risk::fleet::HostResult;
 use crate::risk::register::{FieldChange, Risk, RiskChange};
 use crate::risk::{Level, RiskStatus, Source, Treatment};
 
-const COLUMNS: &str = "id, source, check_name, title, scenario, assets, likelihood, impact, level, \
+const COLUMNS: &str =
+    "id, source, check_name, title, scenario, assets, likelihood, impact, level, \
     treatment, owner, status, next_review, created_at, updated_at";
 
 fn bad(what: &str, v: &str) -> rusqlite::Error {
@@ -54,7 +55,8 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Risk> {
 }
 
 fn attach_actions(conn: &Connection, risks: &mut [Risk]) -> Result<(), StoreError> {
-    let mut q = conn.prepare_cached("SELECT risk_id, action_id FROM action_risks ORDER BY action_id")?;
+    let mut q =
+        conn.prepare_cached("SELECT risk_id, action_id FROM action_risks ORDER BY action_id")?;
     let mut by: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
     for row in q.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))? {
         let (r, a) = row?;
@@ -113,7 +115,8 @@ pub fn insert(
     note: &str,
     now: i64,
 ) -> Result<i64, StoreError> {
-    let assets = serde_json::to_string(&r.assets).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let assets =
+        serde_json::to_string(&r.assets).map_err(|e| StoreError::Invalid(e.to_string()))?;
     conn.execute(
         "INSERT INTO risks(source, check_name, title, scenario, assets, likelihood, impact, level,
              treatment, owner, status, next_review, created_at, updated_at)
@@ -135,7 +138,14 @@ pub fn insert(
         ],
     )?;
     let id = conn.last_insert_rowid();
-    record(conn, id, now, actor, &crate::risk::register::diff(None, r), note)?;
+    record(
+        conn,
+        id,
+        now,
+        actor,
+        &crate::risk::register::diff(None, r),
+        note,
+    )?;
     Ok(id)
 }
 
@@ -151,7 +161,8 @@ pub fn update(
     if changes.is_empty() {
         return Ok(false);
     }
-    let assets = serde_json::to_string(&r.assets).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let assets =
+        serde_json::to_string(&r.assets).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let n = conn.execute(
         "UPDATE risks SET title = ?2, scenario = ?3, assets = ?4, likelihood = ?5, impact = ?6,
              level = ?7, treatment = ?8, owner = ?9, status = ?10, next_review = ?11, updated_at = ?12
@@ -208,7 +219,11 @@ pub fn fleet_results(
            AND ?1 - h.last_seen_at <= COALESCE(h.interval_s, ?2) * ?3",
     )?;
     let rows = q.query_map(
-        params![st.now, st.default_interval as i64, st.after_intervals as i64],
+        params![
+            st.now,
+            st.default_interval as i64,
+            st.after_intervals as i64
+        ],
         |r| {
             Ok(HostResult {
                 hostname: r.get(0)?,
@@ -220,7 +235,7 @@ pub fn fleet_results(
     let mut out = Vec::new();
     for r in rows {
         let r = r?;
-        if checks.iter().any(|c| *c == r.check) {
+        if checks.contains(&r.check) {
             out.push(r);
         }
     }
@@ -230,7 +245,11 @@ pub fn fleet_results(
 /// The collector's random instance id (created by the migration), for stable feed ids.
 pub fn instance_id(conn: &Connection) -> Result<String, StoreError> {
     Ok(conn
-        .query_row("SELECT value FROM meta WHERE key = 'instance_id'", [], |r| r.get(0))
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'instance_id'",
+            [],
+            |r| r.get(0),
+        )
         .optional()?
         .unwrap_or_else(|| "unknown".to_string()))
 }

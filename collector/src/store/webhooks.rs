@@ -39,7 +39,9 @@ pub fn enqueue(
 }
 
 /// Every (target URL, event key) ever queued, to skip known notifications without writing.
-pub fn known_keys(conn: &Connection) -> Result<std::collections::HashSet<(String, String)>, StoreError> {
+pub fn known_keys(
+    conn: &Connection,
+) -> Result<std::collections::HashSet<(String, String)>, StoreError> {
     let mut q = conn.prepare_cached("SELECT target_url, event_key FROM webhook_outbox")?;
     let rows = q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
