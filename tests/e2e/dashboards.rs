@@ -24,14 +24,7 @@ use vigie_e2e::*;
 /// They come from branches written in parallel; queries over them must still parse and execute,
 /// but may return nothing. Empty this list once those branches are merged: the test fails when a
 /// listed name appears on `/metrics`, so the list cannot silently outlive its reason.
-const PENDING: &[&str] = &[
-    // Risk branch.
-    "vigie_risks",
-    "vigie_actions",
-    "vigie_action_plan_progress_ratio",
-    "vigie_exceptions",
-    "vigie_risk_reviews_overdue",
-];
+const PENDING: &[&str] = &[];
 
 /// Fixture hosts loaded into the collector: (fixture, alias, machine id).
 const HOSTS: &[(&str, &str, &str)] = &[
@@ -377,7 +370,11 @@ fn dashboards_and_rules_run_on_a_real_prometheus() {
     // A collector with a few fixture hosts reporting.
     let t = tempfile::tempdir().unwrap();
     // per_host = true (a line of the [metrics] section) feeds the "hosts failing most" panel.
-    let c = Collector::start(&t.path().join("c"), 0, "per_host = true\n");
+    let c = Collector::start(
+        &t.path().join("c"),
+        0,
+        "per_host = true\n[actions.roles]\nrssi = [\"alice\"]\n",
+    );
     let hosts: Vec<Host> = HOSTS
         .iter()
         .map(|(fixture, alias, id)| Host::from_fixture(fixture, t.path(), alias, id))
@@ -387,6 +384,37 @@ fn dashboards_and_rules_run_on_a_real_prometheus() {
         let (code, stderr) = h.run_once(&c.url);
         assert_eq!(code, 0, "agent run for {}: {stderr}", h.root.display());
     }
+    // The governance registers the management dashboard shows: a risk, a P1 action, an exception.
+    let post = |path: &str, body: Value| {
+        let r = http()
+            .post(format!("{}{path}", c.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&body)
+            .send()
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            201,
+            "POST {path}: {}",
+            r.text().unwrap_or_default()
+        );
+    };
+    post(
+        "/api/v1/risks",
+        serde_json::json!({"title": "Ransomware on the file server", "likelihood": 3, "impact": 4,
+                           "treatment": "reduce", "owner": "rssi"}),
+    );
+    post(
+        "/api/v1/actions",
+        serde_json::json!({"title": "Offline backup copy", "priority": "p1", "owner": "it"}),
+    );
+    post(
+        "/api/v1/exceptions",
+        serde_json::json!({"check": "disk_encryption", "scope": "host", "scope_value": "vm",
+                           "reason": "legacy appliance, replaced in Q1", "requester": "it",
+                           "approver": "alice",
+                           "expires_at": (chrono::Utc::now() + chrono::Duration::days(20)).to_rfc3339()}),
+    );
     let deadline = Instant::now() + Duration::from_secs(15);
     let want = format!("vigie_hosts{{state=\"reporting\"}} {}", hosts.len());
     while !scrape(&c).lines().any(|l| l == want) {

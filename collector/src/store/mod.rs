@@ -12,14 +12,20 @@
 //! - `cis` — per-check host tallies for CIS scoring; read-only opening for CLI reports.
 //! - `registers` — incidents, roster and training completions.
 //! - `kpi_snapshots` — the daily KPI snapshots.
+//! - `risks`, `actions`, `exceptions`, `webhooks` — risk register, improvement plan, exceptions and
+//!   the notification outbox.
 
+pub mod actions;
 pub mod cis;
+pub mod exceptions;
 pub mod fleet;
 pub mod hosts;
 pub mod ingest;
 pub mod kpi_snapshots;
 pub mod migrations;
 pub mod registers;
+pub mod risks;
+pub mod webhooks;
 mod writer;
 
 use std::path::{Path, PathBuf};
