@@ -82,18 +82,20 @@ pub async fn scan_notifications(
     }
     let today = super::today(now);
     let s = store.clone();
-    let (risks, actions, exceptions) = tokio::task::spawn_blocking(move || {
+    let (risks, actions, exceptions, incidents) = tokio::task::spawn_blocking(move || {
         s.read(|c| {
             Ok((
                 crate::store::risks::list(c)?,
                 crate::store::actions::list(c, today)?,
                 crate::store::exceptions::list(c)?,
+                crate::store::registers::list_incidents(c)?,
             ))
         })
     })
     .await
     .map_err(|e| StoreError::Invalid(e.to_string()))??;
-    let notes = super::webhooks::due_notifications(&risks, &actions, &exceptions, today, now);
+    let notes =
+        super::webhooks::due_notifications(&risks, &actions, &exceptions, &incidents, today, now);
     super::webhooks::enqueue(store, &cfg.webhooks, notes, now).await
 }
 

@@ -2,8 +2,8 @@
 //! state into notifications with a stable key — a new high or critical risk, a P1 action overdue,
 //! an exception expiring within 30 days — and queues each once per target in the outbox. A separate
 //! task delivers the outbox with retries and exponential backoff; ingest never waits for any of it.
-//! `incident_deadline` (a personal-data incident nearing its 72-hour deadline) is accepted by
-//! `enqueue` for the incident module to raise.
+//! It also raises `incident_deadline`: a personal-data incident not yet notified when fewer than
+//! [`INCIDENT_WARNING_S`] remain before its 72-hour deadline (or once it has passed).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +18,11 @@ use super::register::Risk;
 use super::{Level, RiskStatus};
 use crate::store::webhooks::{self as outbox, Attempt};
 use crate::store::{Store, StoreError};
+
+/// The notification duty: 72 hours from detection.
+pub const INCIDENT_DEADLINE_S: i64 = 72 * 3600;
+/// Warn when fewer than this many seconds remain before the deadline.
+pub const INCIDENT_WARNING_S: i64 = 24 * 3600;
 
 /// Longest wait between two attempts.
 pub const MAX_BACKOFF_S: i64 = 6 * 3600;
@@ -42,10 +47,45 @@ pub fn due_notifications(
     risks: &[Risk],
     actions: &[Action],
     exceptions: &[Exception],
+    incidents: &[crate::registers::incident::Incident],
     today: NaiveDate,
     now: i64,
 ) -> Vec<Notification> {
     let mut out = Vec::new();
+    for i in incidents {
+        let Some(detected) = i.detected_at.map(|d| d.timestamp()) else {
+            continue;
+        };
+        let deadline = detected + INCIDENT_DEADLINE_S;
+        if i.personal_data && i.notified_at.is_none() && now >= deadline - INCIDENT_WARNING_S {
+            let left_h = (deadline - now) / 3600;
+            let deadline_s = crate::store::hosts::rfc3339(deadline);
+            out.push(Notification {
+                event: "incident_deadline",
+                key: format!("incident_deadline:{}", i.id),
+                title: if now < deadline {
+                    format!(
+                        "Incident {}: personal-data notification due within {left_h} h",
+                        i.id
+                    )
+                } else {
+                    format!(
+                        "Incident {}: personal-data notification deadline passed",
+                        i.id
+                    )
+                },
+                text: format!(
+                    "{} ({}); detected {}, notify the authority by {deadline_s} (72 h).",
+                    i.title,
+                    i.severity.as_str(),
+                    crate::store::hosts::rfc3339(detected)
+                ),
+                data: json!({"incident_id": i.id, "severity": i.severity.as_str(),
+                             "detected_at": crate::store::hosts::rfc3339(detected),
+                             "deadline": deadline_s}),
+            });
+        }
+    }
     for r in risks {
         if r.status == RiskStatus::Open && matches!(r.level, Level::High | Level::Critical) {
             out.push(Notification {
@@ -265,6 +305,38 @@ pub fn spawn(store: Arc<Store>, cfg: WebhooksSection) -> DeliveryTask {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Detected at t0. Deadline t0 + 72 h; the warning opens at t0 + 48 h.
+    #[test]
+    fn personal_data_incident_nearing_its_deadline_is_notified_once() {
+        let t0: chrono::DateTime<chrono::Utc> = "2026-11-20T08:00:00Z".parse().unwrap();
+        let incident: crate::registers::incident::Incident = serde_json::from_value(json!({
+            "id": "INC-7", "title": "Leaked CRM export", "type": "other", "severity": "major",
+            "detected_at": t0, "personal_data": true
+        }))
+        .unwrap();
+        let today = t0.date_naive();
+        let at = |h: i64| t0.timestamp() + h * 3600;
+        let due = |i: &crate::registers::incident::Incident, now| {
+            due_notifications(&[], &[], &[], std::slice::from_ref(i), today, now)
+        };
+        assert!(due(&incident, at(47)).is_empty(), "25 h left: not yet");
+        let n = due(&incident, at(50));
+        assert_eq!(n.len(), 1);
+        assert_eq!(
+            (n[0].event, n[0].key.as_str()),
+            ("incident_deadline", "incident_deadline:INC-7")
+        );
+        assert!(n[0].title.contains("within 22 h"), "{}", n[0].title);
+        assert!(due(&incident, at(80))[0].title.contains("passed"));
+        // Notified, or not personal data: nothing to say.
+        let mut notified = incident.clone();
+        notified.notified_at = Some(t0 + chrono::Duration::hours(30));
+        assert!(due(&notified, at(50)).is_empty());
+        let mut other = incident.clone();
+        other.personal_data = false;
+        assert!(due(&other, at(50)).is_empty());
+    }
 
     #[test]
     fn backoff_doubles_and_caps() {
