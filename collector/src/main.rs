@@ -6,11 +6,13 @@
 //! reads `http`.
 //! `registers` holds the incident and training records; `kpi` computes the governance KPIs from
 //! the store; `admin` is the CLI edge of both (`incident`, `import`, `kpi`).
+//! `evidence` writes and verifies signed audit evidence bundles from the store (`evidence`).
 
 mod admin;
 mod auth;
 mod cis;
 mod config;
+mod evidence;
 mod http;
 mod ingest;
 mod kpi;
@@ -70,6 +72,11 @@ enum Command {
     Import(admin::ImportCommand),
     /// Print the governance KPIs (today, or --at a past day); --snapshot stores today's.
     Kpi(admin::KpiArgs),
+    /// Audit evidence: export a signed bundle for a period, verify one, print the public key.
+    Evidence {
+        #[command(subcommand)]
+        command: evidence::cli::EvidenceCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -92,6 +99,7 @@ fn main() -> ExitCode {
         Command::Incident(c) => admin::incident(&cfg, c),
         Command::Import(c) => admin::import(&cfg, c),
         Command::Kpi(a) => admin::kpi(&cfg, a),
+        Command::Evidence { command } => evidence::cli::run(&cfg, command),
         Command::CheckConfig => {
             if let Err(e) = cfg.enroll_secret() {
                 eprintln!("vigie-collector: {e:#}");

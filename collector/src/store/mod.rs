@@ -12,8 +12,10 @@
 //! - `cis` — per-check host tallies for CIS scoring; read-only opening for CLI reports.
 //! - `registers` — incidents, roster and training completions.
 //! - `kpi_snapshots` — the daily KPI snapshots.
+//! - `evidence_export` — streamed reads of every section of an audit evidence bundle.
 
 pub mod cis;
+pub mod evidence_export;
 pub mod fleet;
 pub mod hosts;
 pub mod ingest;
