@@ -14,10 +14,12 @@ mod cis;
 mod config;
 mod evidence;
 mod http;
+mod http_risk;
 mod ingest;
 mod kpi;
 mod metrics;
 mod registers;
+mod risk;
 mod server;
 mod store;
 
@@ -72,6 +74,21 @@ enum Command {
     Import(admin::ImportCommand),
     /// Print the governance KPIs (today, or --at a past day); --snapshot stores today's.
     Kpi(admin::KpiArgs),
+    /// Risk register: add, update, list, show, import (CSV).
+    Risk {
+        #[command(subcommand)]
+        command: risk::cli::RiskCommand,
+    },
+    /// Improvement plan: add, update, close (evidence + approver), list.
+    Action {
+        #[command(subcommand)]
+        command: risk::cli::ActionCommand,
+    },
+    /// Exceptions ("dérogations"): add, list, revoke.
+    Exception {
+        #[command(subcommand)]
+        command: risk::cli::ExceptionCommand,
+    },
     /// Audit evidence: export a signed bundle for a period, verify one, print the public key.
     Evidence {
         #[command(subcommand)]
@@ -122,6 +139,9 @@ fn main() -> ExitCode {
                 ExitCode::from(if usage { 2 } else { 1 })
             }
         },
+        Command::Risk { command } => risk_exit(risk::cli::run_risk(&cfg, command)),
+        Command::Action { command } => risk_exit(risk::cli::run_action(&cfg, command)),
+        Command::Exception { command } => risk_exit(risk::cli::run_exception(&cfg, command)),
         Command::Serve => {
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -140,6 +160,16 @@ fn main() -> ExitCode {
                     ExitCode::from(1)
                 }
             }
+        }
+    }
+}
+
+fn risk_exit(r: anyhow::Result<()>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vigie-collector: {e:#}");
+            ExitCode::from(risk::cli::exit_code(&e))
         }
     }
 }

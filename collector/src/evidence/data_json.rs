@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::bundle::BundleWriter;
 use super::plan::Plan;
-use super::sections::{each_host, RISK_SECTIONS_NOTE};
+use super::sections::each_host;
 use super::ExportError;
 use crate::kpi::training::TrainingCoverage;
 use crate::store::evidence_export as q;
@@ -165,9 +165,12 @@ pub fn write<W: Write + Seek>(
         )
     })?;
     a.close(b)?;
-    let absent = json!({"available": false, "note": RISK_SECTIONS_NOTE});
-    field(b, "exceptions", &absent)?;
-    field(b, "closed_actions", &absent)?;
+    let mut a = Array::open(b, "exceptions")?;
+    q::for_each_exception(conn, &plan.scope, |x| a.item(b, &x))?;
+    a.close(b)?;
+    let mut a = Array::open(b, "closed_actions")?;
+    q::for_each_closed_action(conn, &plan.scope, |x| a.item(b, &x))?;
+    a.close(b)?;
     b.write_all(b"\n}\n")?;
     Ok(())
 }

@@ -118,6 +118,7 @@ pub fn export<W: Write + Seek>(
     // Entries in path order (the writer refuses anything else).
     b.start("README.txt")?;
     pages::readme(&mut b, &plan)?;
+    sections::closed_actions(&mut b, &tx, &plan)?;
     for c in &plan.checks {
         b.start(&format!("checks/{}.html", super::html::slug(c)))?;
         pages::check(&mut b, &plan, c)?;
@@ -125,6 +126,7 @@ pub fn export<W: Write + Seek>(
     sections::continuity(&mut b, &tx, &plan)?;
     data_json::write(&mut b, &tx, &plan, &coverage)?;
     sections::evidence(&mut b, &tx, &plan)?;
+    sections::exceptions(&mut b, &tx, &plan)?;
     sections::incidents(&mut b, &tx, &plan)?;
     b.start("index.html")?;
     pages::index(&mut b, &plan)?;

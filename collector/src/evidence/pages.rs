@@ -6,7 +6,6 @@ use std::io::{self, Write};
 
 use super::html::{self, esc, safeguard_file, slug};
 use super::plan::{Conclusion, Plan};
-use super::sections::RISK_SECTIONS_NOTE;
 
 /// The plain-text README at the root of the bundle.
 pub fn readme(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
@@ -76,8 +75,8 @@ pub fn index(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
         "<p>Period: {} to {} (UTC days, inclusive). CIS selection: {}. Hosts: {}.</p>\n\
          <p>A <em>result</em> is a check's status on a host at the end of the period (the last \
          status change recorded before it); a <em>transition</em> is a status change during the \
-         period. Incidents, training and KPIs concern the whole organisation and are not filtered \
-         by host or control.</p>\n<h2>Sections</h2>\n<ul>\n\
+         period. Incidents, training, KPIs and closed actions concern the whole organisation and are \
+         not filtered by host or control; exceptions follow the control selection.</p>\n<h2>Sections</h2>\n<ul>\n\
          <li><a href=\"#safeguards\">CIS safeguards</a> and <a href=\"#checks\">checks</a> \
          (results, transitions, evidence excerpts)</li>\n\
          <li><a href=\"evidence.html\">Evidence excerpts</a> (raw excerpts by SHA-256)</li>\n\
@@ -87,8 +86,10 @@ pub fn index(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
          <li><a href=\"training.html\">Training coverage</a> (<a \
          href=\"training-completions.csv\">completions CSV</a>)</li>\n\
          <li><a href=\"kpi-history.html\">KPI history</a> (<a href=\"kpi-history.csv\">CSV</a>)</li>\n\
-         <li>Exceptions with their approvals, closed improvement actions with their evidence \
-         hashes: <strong>not available in this build</strong>. {}</li>\n\
+         <li><a href=\"exceptions.html\">Exceptions</a> in force during the period, with their \
+         requesters and approvers</li>\n\
+         <li><a href=\"actions.html\">Improvement actions closed</a> during the period, with the \
+         SHA-256 of their closing evidence and their approvers</li>\n\
          <li><a href=\"data.json\">data.json</a>: all of the above for tools; \
          <a href=\"oscal/assessment-results.json\">OSCAL assessment results</a></li>\n\
          <li><a href=\"README.txt\">README.txt</a>: how to check this bundle's integrity and \
@@ -100,7 +101,6 @@ pub fn index(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
             .hostnames
             .as_ref()
             .map_or_else(|| "all".to_string(), |h| esc(&h.join(", "))),
-        esc(RISK_SECTIONS_NOTE),
     )?;
     w.write_all(b"<h2 id=\"safeguards\">CIS safeguards</h2>\n")?;
     html::thead(

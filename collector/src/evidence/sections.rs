@@ -14,12 +14,6 @@ use super::ExportError;
 use crate::store::evidence_export as q;
 use crate::store::hosts::rfc3339;
 
-/// Why the exceptions and closed-actions sections are absent (the risk register is not in this
-/// build).
-pub const RISK_SECTIONS_NOTE: &str = "This build of vigie-collector has no risk register, \
-    improvement plan or exception register: exceptions with their approvals and closed actions \
-    with their evidence hashes are not exported, and nothing stands in their place.";
-
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -417,6 +411,104 @@ pub fn kpi_history<W: Write + Seek>(
             num(s.value),
             num(s.target),
             esc(&s.status)
+        )?;
+        Ok::<_, ExportError>(())
+    })?;
+    b.write_all(b"</table>\n")?;
+    html::close(b)?;
+    Ok(())
+}
+
+/// `actions.html`: improvement-plan actions closed during the period, with the SHA-256 of their
+/// closing evidence and their approver.
+pub fn closed_actions<W: Write + Seek>(
+    b: &mut BundleWriter<W>,
+    conn: &Connection,
+    plan: &Plan,
+) -> Result<(), ExportError> {
+    b.start("actions.html")?;
+    html::open(b, "Improvement actions closed during the period", 0)?;
+    b.write_all(
+        b"<p>Each action was closed with evidence (the SHA-256 of the evidence file as given \
+          when closing, and/or a URL) and an approver.</p>\n",
+    )?;
+    html::thead(
+        b,
+        &[
+            "Id", "Title", "Priority", "Due", "Owner", "Risks", "Closed", "Approver",
+            "Evidence SHA-256", "Evidence file", "Evidence URL",
+        ],
+    )?;
+    q::for_each_closed_action(conn, &plan.scope, |a| {
+        let ev = a.evidence.clone().unwrap_or(crate::risk::actions::Evidence {
+            sha256: None,
+            file_name: None,
+            url: None,
+        });
+        writeln!(
+            b,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+            a.id,
+            esc(&a.title),
+            esc(a.priority.as_str()),
+            a.due,
+            esc(&a.owner),
+            a.risks
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            a.closed_at.map(rfc3339).unwrap_or_default(),
+            esc(a.approver.as_deref().unwrap_or("")),
+            esc(ev.sha256.as_deref().unwrap_or("")),
+            esc(ev.file_name.as_deref().unwrap_or("")),
+            esc(ev.url.as_deref().unwrap_or(""))
+        )?;
+        Ok::<_, ExportError>(())
+    })?;
+    b.write_all(b"</table>\n")?;
+    html::close(b)?;
+    Ok(())
+}
+
+/// `exceptions.html`: exceptions in force at some point of the period, with who asked and who
+/// approved.
+pub fn exceptions<W: Write + Seek>(
+    b: &mut BundleWriter<W>,
+    conn: &Connection,
+    plan: &Plan,
+) -> Result<(), ExportError> {
+    b.start("exceptions.html")?;
+    html::open(b, "Exceptions in force during the period", 0)?;
+    b.write_all(
+        b"<p>Exceptions (d\xc3\xa9rogations) that were in force at some point of the period: \
+          started before its end, expiring after its start, not revoked before its start. Each \
+          names its requester and its approver.</p>\n",
+    )?;
+    html::thead(
+        b,
+        &[
+            "Id", "Check", "Scope", "Reason", "Requester", "Approver", "Starts", "Expires",
+            "Revoked", "Revoked by",
+        ],
+    )?;
+    q::for_each_exception(conn, &plan.scope, |x| {
+        writeln!(
+            b,
+            "<tr><td>{}</td><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{}</td><td>{}</td></tr>",
+            x.id,
+            esc(&x.check),
+            esc(x.scope.as_str()),
+            esc(&x.scope_value),
+            esc(&x.reason),
+            esc(&x.requester),
+            esc(&x.approver),
+            rfc3339(x.starts_at),
+            rfc3339(x.expires_at),
+            x.revoked_at.map(rfc3339).unwrap_or_default(),
+            esc(x.revoked_by.as_deref().unwrap_or(""))
         )?;
         Ok::<_, ExportError>(())
     })?;

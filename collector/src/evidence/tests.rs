@@ -12,7 +12,11 @@
 //!   INC-3 detected 03-02, open (in);
 //! - people p1, p2 active, p3 inactive; completions p1 03-02 (in the period and the window),
 //!   p2 2025-01-01 (before the 365-day window starting 2025-03-04);
-//! - KPI snapshots patch_sla on 02-28 (out), 03-01 and 03-03 (in).
+//! - KPI snapshots patch_sla on 02-28 (out), 03-01 and 03-03 (in);
+//! - exceptions: 1 patch_age on web1, 02-01 to 04-01 (in); 2 mfa fleet-wide, expired 02-15 (out);
+//!   3 patch_age, revoked 02-20 (out);
+//! - actions: 1 done 03-02 with evidence ee… approved by rssi, linked to risk 1 (in); 2 done 02-10
+//!   (out); 3 open (out).
 
 use std::collections::BTreeMap;
 use std::io::{Cursor, Read, Write};
@@ -131,6 +135,45 @@ pub(crate) fn fixture() -> Connection {
         )
         .unwrap();
     }
+    c.execute(
+        "INSERT INTO risks(id, source, title, likelihood, impact, level, treatment, owner, status,
+                           next_review, created_at, updated_at)
+         VALUES (1, 'manual', 'Unpatched servers', 3, 3, 'high', 'reduce', 'dsi', 'open',
+                 '2026-06-01', 0, 0)",
+        [],
+    )
+    .unwrap();
+    for (id, check, scope, value, starts, expires, revoked) in [
+        (1, "patch_age", "host", "web1", "2026-02-01T00:00:00Z", "2026-04-01T00:00:00Z", None),
+        (2, "mfa", "fleet", "", "2026-01-01T00:00:00Z", "2026-02-15T00:00:00Z", None),
+        (3, "patch_age", "fleet", "", "2026-02-01T00:00:00Z", "2026-05-01T00:00:00Z", Some("2026-02-20T00:00:00Z")),
+    ] {
+        c.execute(
+            "INSERT INTO exceptions(id, check_name, scope_kind, scope_value, host_patterns, reason,
+                                    requester, approver, starts_at, expires_at, revoked_at,
+                                    revoked_by, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, '[]', 'legacy app', 'ops', 'rssi', ?5, ?6, ?7,
+                     CASE WHEN ?7 IS NULL THEN NULL ELSE 'rssi' END, 0, 0)",
+            params![id, check, scope, value, ts(starts), ts(expires), revoked.map(ts)],
+        )
+        .unwrap();
+    }
+    for (id, status, closed, sha) in [
+        (1, "done", Some("2026-03-02T15:00:00Z"), Some("ee")),
+        (2, "done", Some("2026-02-10T00:00:00Z"), Some("ff")),
+        (3, "open", None, None),
+    ] {
+        c.execute(
+            "INSERT INTO actions(id, title, priority, due, owner, status, evidence_sha256,
+                                 evidence_file_name, approver, closed_at, created_at, updated_at)
+             VALUES (?1, 'Patch web1', 'p1', '2026-03-15', 'ops', ?2, ?3, 'report.pdf',
+                     CASE WHEN ?4 IS NULL THEN NULL ELSE 'rssi' END, ?4, 0, 0)",
+            params![id, status, sha, closed.map(ts)],
+        )
+        .unwrap();
+    }
+    c.execute("INSERT INTO action_risks(action_id, risk_id) VALUES (1, 1)", [])
+        .unwrap();
     c
 }
 
@@ -304,10 +347,18 @@ fn content_matches_the_hand_worked_fixture() {
     assert_eq!(data["training_completions"].as_array().unwrap().len(), 1);
     // KPI history: 03-01 and 03-03 only.
     assert_eq!(data["kpi_history"].as_array().unwrap().len(), 2);
-    // Exceptions and closed actions are declared absent, not invented.
-    assert_eq!(data["exceptions"]["available"], false);
-    assert_eq!(data["closed_actions"]["available"], false);
-    assert!(text(&e, "index.html").contains("not available in this build"));
+    // Exceptions in force during the period: only 1 (2 expired before, 3 revoked before).
+    let ex = data["exceptions"].as_array().unwrap();
+    assert_eq!(ex.len(), 1);
+    assert_eq!((ex[0]["id"].as_i64(), ex[0]["approver"].as_str()), (Some(1), Some("rssi")));
+    // Actions closed during the period: only 1, with its evidence hash, approver and risk.
+    let ac = data["closed_actions"].as_array().unwrap();
+    assert_eq!(ac.len(), 1);
+    assert_eq!(ac[0]["evidence"]["sha256"], "ee");
+    assert_eq!(ac[0]["approver"], "rssi");
+    assert_eq!(ac[0]["risks"], serde_json::json!([1]));
+    assert!(text(&e, "actions.html").contains("<code>ee</code>"));
+    assert!(text(&e, "exceptions.html").contains("legacy app"));
     // Pages exist for every linked check and safeguard.
     for f in [
         "checks/patch_age.html",
@@ -336,8 +387,9 @@ fn control_and_host_filters() {
     assert_eq!(data["results"][0]["check"], "mfa");
     assert_eq!(data["safeguards"].as_array().unwrap().len(), 8);
     assert!(!e.contains_key("checks/patch_age.html"));
-    // Continuity follows the host selection.
+    // Continuity follows the host selection; exceptions follow the checks (mfa's expired).
     assert_eq!(data["continuity"].as_array().unwrap().len(), 1);
+    assert_eq!(data["exceptions"].as_array().unwrap().len(), 0);
 
     req.hostnames = Some(vec!["nope".into()]);
     let err = export(&c, &req, &key(), Cursor::new(Vec::new())).unwrap_err();

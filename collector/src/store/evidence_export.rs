@@ -16,6 +16,8 @@ use super::kpi_snapshots::SnapshotRow;
 use super::StoreError;
 use crate::registers::incident::Incident;
 use crate::registers::training::Completion;
+use crate::risk::actions::Action;
+use crate::risk::exceptions::Exception;
 
 /// What an export covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -445,6 +447,64 @@ pub fn for_each_kpi_snapshot<E: From<StoreError>>(
         })()
         .map_err(StoreError::from)?;
         f(row)?;
+    }
+    Ok(())
+}
+
+/// Stream the exceptions in force at some point of the period (started before its end, expiring
+/// after its start, not revoked before its start), for the scope's checks, by id.
+pub fn for_each_exception<E: From<StoreError>>(
+    conn: &Connection,
+    scope: &Scope,
+    mut f: impl FnMut(Exception) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut q = conn
+        .prepare_cached(&format!(
+            "SELECT {} FROM exceptions
+             WHERE starts_at < ?2 AND expires_at > ?1 AND (revoked_at IS NULL OR revoked_at > ?1)
+               AND (?3 IS NULL OR check_name IN (SELECT value FROM json_each(?3)))
+             ORDER BY id",
+            super::exceptions::COLUMNS
+        ))
+        .map_err(StoreError::from)?;
+    let mut rows = q
+        .query(params![scope.from_ts, scope.end_ts, scope.checks_json()])
+        .map_err(StoreError::from)?;
+    while let Some(r) = rows.next().map_err(StoreError::from)? {
+        f(super::exceptions::from_row(r).map_err(StoreError::from)?)?;
+    }
+    Ok(())
+}
+
+/// Stream the improvement-plan actions closed (done) inside the period, with their linked risks,
+/// by closing time then id.
+pub fn for_each_closed_action<E: From<StoreError>>(
+    conn: &Connection,
+    scope: &Scope,
+    mut f: impl FnMut(Action) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut q = conn
+        .prepare_cached(&format!(
+            "SELECT {} FROM actions
+             WHERE status = 'done' AND closed_at >= ?1 AND closed_at < ?2
+             ORDER BY closed_at, id",
+            super::actions::COLUMNS
+        ))
+        .map_err(StoreError::from)?;
+    let mut links = conn
+        .prepare_cached("SELECT risk_id FROM action_risks WHERE action_id = ?1 ORDER BY risk_id")
+        .map_err(StoreError::from)?;
+    let mut rows = q
+        .query(params![scope.from_ts, scope.end_ts])
+        .map_err(StoreError::from)?;
+    while let Some(r) = rows.next().map_err(StoreError::from)? {
+        let mut a = super::actions::from_row(r).map_err(StoreError::from)?;
+        a.risks = links
+            .query_map(params![a.id], |r| r.get(0))
+            .and_then(|rows| rows.collect::<Result<_, _>>())
+            .map_err(StoreError::from)?;
+        a.state = crate::risk::actions::ActionState::Done;
+        f(a)?;
     }
     Ok(())
 }

@@ -12,16 +12,22 @@
 //! - `cis` — per-check host tallies for CIS scoring; read-only opening for CLI reports.
 //! - `registers` — incidents, roster and training completions.
 //! - `kpi_snapshots` — the daily KPI snapshots.
+//! - `risks`, `actions`, `exceptions`, `webhooks` — risk register, improvement plan, exceptions and
+//!   the notification outbox.
 //! - `evidence_export` — streamed reads of every section of an audit evidence bundle.
 
+pub mod actions;
 pub mod cis;
 pub mod evidence_export;
+pub mod exceptions;
 pub mod fleet;
 pub mod hosts;
 pub mod ingest;
 pub mod kpi_snapshots;
 pub mod migrations;
 pub mod registers;
+pub mod risks;
+pub mod webhooks;
 mod writer;
 
 use std::path::{Path, PathBuf};
