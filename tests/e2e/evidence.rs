@@ -34,7 +34,10 @@ fn auditor_downloads_a_bundle_that_verifies_and_tampering_is_caught() {
     let r = http().get(&url).send().unwrap();
     assert_eq!(r.status(), 401, "no token");
     let r = http()
-        .get(format!("{}/api/v1/evidence?from=yesterday&to={today}", c.url))
+        .get(format!(
+            "{}/api/v1/evidence?from=yesterday&to={today}",
+            c.url
+        ))
         .bearer_auth(AUDITOR_TOKEN)
         .send()
         .unwrap();

@@ -47,8 +47,15 @@ impl<W: Write + Seek> BundleWriter<W> {
     pub fn new(out: W, mtime: NaiveDate) -> Result<BundleWriter<W>, BundleError> {
         // Zip times are 1980..=2107; clamp so any date stays writable.
         let year = mtime.year().clamp(1980, 2107) as u16;
-        let time = zip::DateTime::from_date_and_time(year, mtime.month() as u8, mtime.day() as u8, 0, 0, 0)
-            .unwrap_or_default();
+        let time = zip::DateTime::from_date_and_time(
+            year,
+            mtime.month() as u8,
+            mtime.day() as u8,
+            0,
+            0,
+            0,
+        )
+        .unwrap_or_default();
         let options = SimpleFileOptions::default()
             .compression_method(CompressionMethod::Deflated)
             .compression_level(Some(6))

@@ -189,8 +189,7 @@ fn verify(cfg: &CollectorConfig, file: &Path, public_key: Option<&Path>) -> Exit
         Ok(f) => f,
         Err(e) => return usage(format!("{}: {e}", file.display())),
     };
-    let verdict = match verify::verify(std::io::BufReader::new(f), trusted.as_ref().map(|t| &t.0))
-    {
+    let verdict = match verify::verify(std::io::BufReader::new(f), trusted.as_ref().map(|t| &t.0)) {
         Ok(v) => v,
         Err(e) => {
             println!("{}: INVALID: {e}", file.display());

@@ -121,7 +121,11 @@ mod tests {
         HostDay {
             host_id,
             hostname: format!("h{host_id}"),
-            enrolled_at: d(enrolled).and_hms_opt(12, 0, 0).unwrap().and_utc().timestamp(),
+            enrolled_at: d(enrolled)
+                .and_hms_opt(12, 0, 0)
+                .unwrap()
+                .and_utc()
+                .timestamp(),
             day: day.map(str::to_string),
             reports,
         }

@@ -106,12 +106,8 @@ pub fn export<W: Write + Seek>(
         crate::kpi::training::window_from(req.to),
         req.to,
     )?;
-    let coverage = crate::kpi::training::training_coverage(
-        &people,
-        &window,
-        &req.awareness_courses,
-        req.to,
-    );
+    let coverage =
+        crate::kpi::training::training_coverage(&people, &window, &req.awareness_courses, req.to);
     drop((people, window));
 
     let mut b = BundleWriter::new(out, req.to)?;

@@ -36,7 +36,10 @@ pub fn slug(id: &str) -> String {
 /// is catalogue order).
 pub fn safeguard_file(id: &str) -> String {
     let (c, n) = id.split_once('.').unwrap_or((id, "0"));
-    let pad = |s: &str| s.parse::<u32>().map_or(s.to_string(), |n| format!("{n:02}"));
+    let pad = |s: &str| {
+        s.parse::<u32>()
+            .map_or(s.to_string(), |n| format!("{n:02}"))
+    };
     format!("safeguards/{}.{}.html", pad(c), pad(n))
 }
 
@@ -100,7 +103,10 @@ mod tests {
 
     #[test]
     fn escaping_and_names() {
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
         assert_eq!(safeguard_file("7.3"), "safeguards/07.03.html");
         assert_eq!(safeguard_file("16.14"), "safeguards/16.14.html");
         // Zero padding makes path order catalogue order: 7.3 < 7.10 < 10.1.

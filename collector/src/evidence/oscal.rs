@@ -102,8 +102,10 @@ pub fn write<W: Write + Seek>(
          \"reviewed-controls\":{}",
         json!(ids.of("result")),
         json!(format!("Fleet results, {} to {}", plan.from, plan.to)),
-        json!("Status of each Vigie check on each selected host at the end of the period, and \
-               per CIS safeguard whether every in-scope result of its checks passes."),
+        json!(
+            "Status of each Vigie check on each selected host at the end of the period, and \
+               per CIS safeguard whether every in-scope result of its checks passes."
+        ),
         json!(rfc3339(plan.scope.from_ts)),
         json!(end),
         json!({"control-selections": [{
@@ -158,7 +160,12 @@ pub fn write<W: Write + Seek>(
     let judged: Vec<_> = plan
         .safeguards
         .iter()
-        .filter(|s| matches!(s.conclusion, Conclusion::Satisfied | Conclusion::NotSatisfied))
+        .filter(|s| {
+            matches!(
+                s.conclusion,
+                Conclusion::Satisfied | Conclusion::NotSatisfied
+            )
+        })
         .collect();
     if !judged.is_empty() {
         b.write_all(b",\"findings\":[")?;
@@ -205,9 +212,9 @@ pub fn write<W: Write + Seek>(
         }
         b.write_all(b"]")?;
     }
-    write!(
+    writeln!(
         b,
-        "}}],\"back-matter\":{}}}}}\n",
+        "}}],\"back-matter\":{}}}}}",
         json!({"resources": [{
             "uuid": plan_uuid,
             "title": "Stub assessment plan",

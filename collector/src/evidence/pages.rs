@@ -105,7 +105,14 @@ pub fn index(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
     w.write_all(b"<h2 id=\"safeguards\">CIS safeguards</h2>\n")?;
     html::thead(
         w,
-        &["Safeguard", "IG", "Title", "Checks", "Hosts passing", "Conclusion"],
+        &[
+            "Safeguard",
+            "IG",
+            "Title",
+            "Checks",
+            "Hosts passing",
+            "Conclusion",
+        ],
     )?;
     for s in &plan.safeguards {
         // Every mapped check has a page (plan.checks includes them, with or without data).
@@ -137,7 +144,12 @@ pub fn index(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
     } else {
         html::thead(
             w,
-            &["Check", "Safeguards", "Hosts by status at the end", "Transitions"],
+            &[
+                "Check",
+                "Safeguards",
+                "Hosts by status at the end",
+                "Transitions",
+            ],
         )?;
         for c in &plan.checks {
             writeln!(
@@ -211,9 +223,9 @@ pub fn safeguard(w: &mut impl Write, plan: &Plan, i: usize) -> io::Result<()> {
         )?;
         return html::close(w);
     }
-    write!(
+    writeln!(
         w,
-        "<p>{} of {} in-scope host results pass (not applicable results left out).</p>\n",
+        "<p>{} of {} in-scope host results pass (not applicable results left out).</p>",
         s.tally.pass, s.tally.in_scope
     )?;
     html::thead(w, &["Check", "Hosts by status at the end", "Transitions"])?;

@@ -202,7 +202,13 @@ mod tests {
         // a + b: pass 3 + 5 = 8; in scope (3 + 1) + 5 = 9 → not satisfied.
         let ab = checks(&["a", "b"]);
         let t = tally(&c, &ab);
-        assert_eq!(t, Tally { pass: 8, in_scope: 9 });
+        assert_eq!(
+            t,
+            Tally {
+                pass: 8,
+                in_scope: 9
+            }
+        );
         assert_eq!(conclude(&ab, t), Conclusion::NotSatisfied);
         // b alone: 5 of 5.
         let b = checks(&["b"]);

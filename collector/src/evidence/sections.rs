@@ -51,9 +51,9 @@ impl<'p> PerCheck<'p> {
     ) -> Result<(), ExportError> {
         b.start(&format!("{}/{}.html", self.dir, slug(check)))?;
         html::open(b, &format!("{} of {check}", self.title), 1)?;
-        write!(
+        writeln!(
             b,
-            "<p><a href=\"../checks/{}.html\">About this check</a></p>\n",
+            "<p><a href=\"../checks/{}.html\">About this check</a></p>",
             slug(check)
         )?;
         if empty {
@@ -72,7 +72,9 @@ impl<'p> PerCheck<'p> {
         b: &mut BundleWriter<W>,
         check: Option<&str>,
     ) -> Result<(), ExportError> {
-        if check.is_some() && self.open && self.checks.get(self.next - 1).map(String::as_str) == check
+        if check.is_some()
+            && self.open
+            && self.checks.get(self.next - 1).map(String::as_str) == check
         {
             return Ok(());
         }
@@ -227,11 +229,11 @@ pub fn continuity<W: Write + Seek>(
     })?;
     b.start("continuity.html")?;
     html::open(b, "Reporting continuity", 0)?;
-    write!(
+    writeln!(
         b,
         "<p>Per host, the days from its enrolment (or the period's start, if later) to {} on \
          which the collector received at least one report, and the runs of days without any. \
-         Per-day counts are in <a href=\"continuity.csv\">continuity.csv</a>.</p>\n",
+         Per-day counts are in <a href=\"continuity.csv\">continuity.csv</a>.</p>",
         plan.to
     )?;
     html::thead(
@@ -267,7 +269,11 @@ pub fn continuity<W: Write + Seek>(
             h.days.len(),
             h.reports(),
             if gaps.is_empty() { "pass" } else { "fail" },
-            if gaps.is_empty() { "none".to_string() } else { gaps }
+            if gaps.is_empty() {
+                "none".to_string()
+            } else {
+                gaps
+            }
         )?;
         Ok::<_, ExportError>(())
     })?;
@@ -296,8 +302,17 @@ pub fn incidents<W: Write + Seek>(
     html::thead(
         b,
         &[
-            "Id", "Title", "Type", "Severity", "Occurred", "Detected", "Contained", "Resolved",
-            "Personal data", "Notified", "Actions",
+            "Id",
+            "Title",
+            "Type",
+            "Severity",
+            "Occurred",
+            "Detected",
+            "Contained",
+            "Resolved",
+            "Personal data",
+            "Notified",
+            "Actions",
         ],
     )?;
     q::for_each_incident(conn, &plan.scope, |i| {
@@ -355,9 +370,10 @@ pub fn training<W: Write + Seek>(
         covered = coverage.covered,
         active = coverage.active,
         wf = coverage.window_from,
-        ratio = coverage
-            .ratio
-            .map_or_else(|| "no active people".to_string(), |r| format!("{:.1} %", r * 100.0)),
+        ratio = coverage.ratio.map_or_else(
+            || "no active people".to_string(),
+            |r| format!("{:.1} %", r * 100.0)
+        ),
         courses = if coverage.courses.is_empty() {
             "every course".to_string()
         } else {
@@ -435,16 +451,28 @@ pub fn closed_actions<W: Write + Seek>(
     html::thead(
         b,
         &[
-            "Id", "Title", "Priority", "Due", "Owner", "Risks", "Closed", "Approver",
-            "Evidence SHA-256", "Evidence file", "Evidence URL",
+            "Id",
+            "Title",
+            "Priority",
+            "Due",
+            "Owner",
+            "Risks",
+            "Closed",
+            "Approver",
+            "Evidence SHA-256",
+            "Evidence file",
+            "Evidence URL",
         ],
     )?;
     q::for_each_closed_action(conn, &plan.scope, |a| {
-        let ev = a.evidence.clone().unwrap_or(crate::risk::actions::Evidence {
-            sha256: None,
-            file_name: None,
-            url: None,
-        });
+        let ev = a
+            .evidence
+            .clone()
+            .unwrap_or(crate::risk::actions::Evidence {
+                sha256: None,
+                file_name: None,
+                url: None,
+            });
         writeln!(
             b,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
@@ -489,8 +517,16 @@ pub fn exceptions<W: Write + Seek>(
     html::thead(
         b,
         &[
-            "Id", "Check", "Scope", "Reason", "Requester", "Approver", "Starts", "Expires",
-            "Revoked", "Revoked by",
+            "Id",
+            "Check",
+            "Scope",
+            "Reason",
+            "Requester",
+            "Approver",
+            "Starts",
+            "Expires",
+            "Revoked",
+            "Revoked by",
         ],
     )?;
     q::for_each_exception(conn, &plan.scope, |x| {

@@ -180,7 +180,11 @@ mod tests {
         let p = key_path(d.path());
         let k1 = load_or_generate(&p).unwrap();
         let k2 = load_or_generate(&p).unwrap();
-        assert_eq!(k1.to_bytes(), k2.to_bytes(), "second use reads the same key");
+        assert_eq!(
+            k1.to_bytes(),
+            k2.to_bytes(),
+            "second use reads the same key"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;

@@ -22,13 +22,12 @@ use std::collections::BTreeMap;
 use std::io::{Cursor, Read, Write};
 
 use chrono::NaiveDate;
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::SigningKey;
 use rusqlite::{params, Connection};
 use sha2::Digest;
 
 use super::bundle::{MANIFEST, PUBLIC_KEY, SIGNATURE};
-use super::verify::{verify, KeySource};
-use super::{export, signing, ExportError, ExportRequest};
+use super::{export, ExportError, ExportRequest};
 
 fn ts(s: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp()
@@ -56,20 +55,71 @@ pub(crate) fn fixture() -> Connection {
     }
     let t = [
         (1, "patch_age", None, "pass", "2026-02-10T00:00:00Z", "[]"),
-        (1, "patch_age", Some("pass"), "fail", "2026-03-02T08:00:00Z", "[\"aa\"]"),
-        (1, "patch_age", Some("fail"), "pass", "2026-03-04T09:00:00Z", "[\"cc\"]"),
+        (
+            1,
+            "patch_age",
+            Some("pass"),
+            "fail",
+            "2026-03-02T08:00:00Z",
+            "[\"aa\"]",
+        ),
+        (
+            1,
+            "patch_age",
+            Some("fail"),
+            "pass",
+            "2026-03-04T09:00:00Z",
+            "[\"cc\"]",
+        ),
         (1, "mfa", None, "pass", "2026-02-10T00:00:00Z", "[]"),
-        (2, "patch_age", None, "fail", "2026-03-02T11:00:00Z", "[\"bb\"]"),
-        (2, "mfa", None, "not_applicable", "2026-03-02T11:00:00Z", "[]"),
-        (3, "patch_age", None, "pass", "2026-01-05T00:00:00Z", "[\"dd\"]"),
-        (1, "disk_encryption", None, "error", "2026-03-05T00:00:00Z", "[]"),
+        (
+            2,
+            "patch_age",
+            None,
+            "fail",
+            "2026-03-02T11:00:00Z",
+            "[\"bb\"]",
+        ),
+        (
+            2,
+            "mfa",
+            None,
+            "not_applicable",
+            "2026-03-02T11:00:00Z",
+            "[]",
+        ),
+        (
+            3,
+            "patch_age",
+            None,
+            "pass",
+            "2026-01-05T00:00:00Z",
+            "[\"dd\"]",
+        ),
+        (
+            1,
+            "disk_encryption",
+            None,
+            "error",
+            "2026-03-05T00:00:00Z",
+            "[]",
+        ),
     ];
     for (i, (h, check, from, to, at, ev)) in t.iter().enumerate() {
         c.execute(
             "INSERT INTO transitions(host_id, check_name, from_status, to_status, at, report_id,
                                      summary, evidence)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![h, check, from, to, ts(at), format!("r{i}"), format!("{check} is {to}"), ev],
+            params![
+                h,
+                check,
+                from,
+                to,
+                ts(at),
+                format!("r{i}"),
+                format!("{check} is {to}"),
+                ev
+            ],
         )
         .unwrap();
     }
@@ -99,8 +149,16 @@ pub(crate) fn fixture() -> Connection {
         .unwrap();
     }
     for (id, detected, resolved) in [
-        ("INC-1", "2026-02-20T00:00:00Z", Some("2026-03-01T12:00:00Z")),
-        ("INC-2", "2026-02-01T00:00:00Z", Some("2026-02-15T00:00:00Z")),
+        (
+            "INC-1",
+            "2026-02-20T00:00:00Z",
+            Some("2026-03-01T12:00:00Z"),
+        ),
+        (
+            "INC-2",
+            "2026-02-01T00:00:00Z",
+            Some("2026-02-15T00:00:00Z"),
+        ),
         ("INC-3", "2026-03-02T00:00:00Z", None),
     ] {
         c.execute(
@@ -127,7 +185,11 @@ pub(crate) fn fixture() -> Connection {
         )
         .unwrap();
     }
-    for (d, v) in [("2026-02-28", 1.0), ("2026-03-01", 0.9), ("2026-03-03", 0.8)] {
+    for (d, v) in [
+        ("2026-02-28", 1.0),
+        ("2026-03-01", 0.9),
+        ("2026-03-03", 0.8),
+    ] {
         c.execute(
             "INSERT INTO kpi_snapshots(day, kpi, value, target, status, detail, taken_at)
              VALUES (?1, 'patch_sla', ?2, 1.0, 'not_met', '{}', 0)",
@@ -144,9 +206,33 @@ pub(crate) fn fixture() -> Connection {
     )
     .unwrap();
     for (id, check, scope, value, starts, expires, revoked) in [
-        (1, "patch_age", "host", "web1", "2026-02-01T00:00:00Z", "2026-04-01T00:00:00Z", None),
-        (2, "mfa", "fleet", "", "2026-01-01T00:00:00Z", "2026-02-15T00:00:00Z", None),
-        (3, "patch_age", "fleet", "", "2026-02-01T00:00:00Z", "2026-05-01T00:00:00Z", Some("2026-02-20T00:00:00Z")),
+        (
+            1,
+            "patch_age",
+            "host",
+            "web1",
+            "2026-02-01T00:00:00Z",
+            "2026-04-01T00:00:00Z",
+            None,
+        ),
+        (
+            2,
+            "mfa",
+            "fleet",
+            "",
+            "2026-01-01T00:00:00Z",
+            "2026-02-15T00:00:00Z",
+            None,
+        ),
+        (
+            3,
+            "patch_age",
+            "fleet",
+            "",
+            "2026-02-01T00:00:00Z",
+            "2026-05-01T00:00:00Z",
+            Some("2026-02-20T00:00:00Z"),
+        ),
     ] {
         c.execute(
             "INSERT INTO exceptions(id, check_name, scope_kind, scope_value, host_patterns, reason,
@@ -154,7 +240,15 @@ pub(crate) fn fixture() -> Connection {
                                     revoked_by, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, '[]', 'legacy app', 'ops', 'rssi', ?5, ?6, ?7,
                      CASE WHEN ?7 IS NULL THEN NULL ELSE 'rssi' END, 0, 0)",
-            params![id, check, scope, value, ts(starts), ts(expires), revoked.map(ts)],
+            params![
+                id,
+                check,
+                scope,
+                value,
+                ts(starts),
+                ts(expires),
+                revoked.map(ts)
+            ],
         )
         .unwrap();
     }
@@ -172,12 +266,15 @@ pub(crate) fn fixture() -> Connection {
         )
         .unwrap();
     }
-    c.execute("INSERT INTO action_risks(action_id, risk_id) VALUES (1, 1)", [])
-        .unwrap();
+    c.execute(
+        "INSERT INTO action_risks(action_id, risk_id) VALUES (1, 1)",
+        [],
+    )
+    .unwrap();
     c
 }
 
-fn request() -> ExportRequest {
+pub(super) fn request() -> ExportRequest {
     ExportRequest {
         from: day("2026-03-01"),
         to: day("2026-03-03"),
@@ -187,11 +284,11 @@ fn request() -> ExportRequest {
     }
 }
 
-fn key() -> SigningKey {
+pub(super) fn key() -> SigningKey {
     SigningKey::from_bytes(&[7u8; 32])
 }
 
-fn bundle(conn: &Connection, req: &ExportRequest) -> Vec<u8> {
+pub(super) fn bundle(conn: &Connection, req: &ExportRequest) -> Vec<u8> {
     export(conn, req, &key(), Cursor::new(Vec::new()))
         .unwrap()
         .into_inner()
@@ -214,7 +311,7 @@ fn text(e: &BTreeMap<String, Vec<u8>>, name: &str) -> String {
 }
 
 /// A new zip with `entries` in the given order.
-fn rezip(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
+pub(super) fn rezip(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
     for (name, bytes) in entries {
         w.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
@@ -224,7 +321,7 @@ fn rezip(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     w.finish().unwrap().into_inner()
 }
 
-fn ordered(zip: &[u8]) -> Vec<(String, Vec<u8>)> {
+pub(super) fn ordered(zip: &[u8]) -> Vec<(String, Vec<u8>)> {
     let mut a = zip::ZipArchive::new(Cursor::new(zip)).unwrap();
     (0..a.len())
         .map(|i| {
@@ -327,8 +424,14 @@ fn content_matches_the_hand_worked_fixture() {
     assert_eq!(host("db1")["expected_days"], 2);
     assert_eq!(host("db1")["reports"], 29);
     assert_eq!(host("old")["days_with_reports"], 0);
-    assert_eq!(host("old")["gaps"], serde_json::json!([["2026-03-01", "2026-03-03"]]));
-    assert_eq!(host("web1")["gaps"], serde_json::json!([["2026-03-02", "2026-03-02"]]));
+    assert_eq!(
+        host("old")["gaps"],
+        serde_json::json!([["2026-03-01", "2026-03-03"]])
+    );
+    assert_eq!(
+        host("web1")["gaps"],
+        serde_json::json!([["2026-03-02", "2026-03-02"]])
+    );
     assert_eq!(host("web1")["reports"], 44);
     // continuity.csv: 3 (web1) + 2 (db1) + 3 (old) = 8 day rows after the header.
     assert_eq!(text(&e, "continuity.csv").lines().count(), 1 + 8);
@@ -350,7 +453,10 @@ fn content_matches_the_hand_worked_fixture() {
     // Exceptions in force during the period: only 1 (2 expired before, 3 revoked before).
     let ex = data["exceptions"].as_array().unwrap();
     assert_eq!(ex.len(), 1);
-    assert_eq!((ex[0]["id"].as_i64(), ex[0]["approver"].as_str()), (Some(1), Some("rssi")));
+    assert_eq!(
+        (ex[0]["id"].as_i64(), ex[0]["approver"].as_str()),
+        (Some(1), Some("rssi"))
+    );
     // Actions closed during the period: only 1, with its evidence hash, approver and risk.
     let ac = data["closed_actions"].as_array().unwrap();
     assert_eq!(ac.len(), 1);
@@ -430,87 +536,4 @@ fn oscal_document_is_valid_against_nist_schema() {
     let mut bad = doc.clone();
     bad["assessment-results"]["uuid"] = "not-a-uuid".into();
     assert!(!validator.is_valid(&bad));
-}
-
-fn assert_invalid(zip: &[u8], trusted: Option<&ed25519_dalek::VerifyingKey>) -> super::verify::Verdict {
-    let v = verify(Cursor::new(zip), trusted).unwrap();
-    assert!(!v.is_valid(), "{v:?}");
-    v
-}
-
-#[test]
-fn verify_accepts_an_intact_bundle_and_names_tampering() {
-    let c = fixture();
-    let good = bundle(&c, &request());
-    let trusted = key().verifying_key();
-    let v = verify(Cursor::new(&good), Some(&trusted)).unwrap();
-    assert!(v.is_valid(), "{v:?}");
-    assert_eq!(v.signed_by, Some(KeySource::Trusted));
-    let v = verify(Cursor::new(&good), None).unwrap();
-    assert!(v.is_valid());
-    assert_eq!(v.signed_by, Some(KeySource::Bundled));
-
-    let base = ordered(&good);
-    // Altered: one byte of index.html.
-    let mut t = base.clone();
-    let i = t.iter().position(|(n, _)| n == "index.html").unwrap();
-    t[i].1[20] ^= 1;
-    let v = assert_invalid(&rezip(&t), Some(&trusted));
-    assert_eq!(v.altered, ["index.html"]);
-    assert!(v.added.is_empty() && v.removed.is_empty());
-
-    // Added.
-    let mut t = base.clone();
-    t.push(("extra/notes.txt".into(), b"hello".to_vec()));
-    let v = assert_invalid(&rezip(&t), Some(&trusted));
-    assert_eq!(v.added, ["extra/notes.txt"]);
-
-    // Removed.
-    let t: Vec<_> = base.iter().filter(|(n, _)| n != "evidence.html").cloned().collect();
-    let v = assert_invalid(&rezip(&t), Some(&trusted));
-    assert_eq!(v.removed, ["evidence.html"]);
-
-    // Manifest altered (a hash changed to match an altered file): the signature no longer holds.
-    let mut t = base.clone();
-    let m = t.iter().position(|(n, _)| n == MANIFEST).unwrap();
-    let text = String::from_utf8(t[m].1.clone()).unwrap();
-    let first = text.lines().next().unwrap().to_string();
-    let (_, path) = first.split_once("  ").unwrap();
-    let forged = format!("{}  {path}", "0".repeat(64));
-    t[m].1 = text.replacen(&first, &forged, 1).into_bytes();
-    let v = assert_invalid(&rezip(&t), Some(&trusted));
-    assert!(v.altered.contains(&path.to_string()), "{v:?}");
-    assert!(v.problems.iter().any(|p| p.contains("does not match")), "{v:?}");
-
-    // Bad signature: signed by another key.
-    let mut t = base.clone();
-    let s = t.iter().position(|(n, _)| n == SIGNATURE).unwrap();
-    let other = SigningKey::from_bytes(&[9u8; 32]);
-    t[s].1 = other.sign(&base[m].1).to_bytes().to_vec();
-    let v = assert_invalid(&rezip(&t), Some(&trusted));
-    assert!(v.problems.iter().any(|p| p.contains("does not match")), "{v:?}");
-    assert_eq!(v.signed_by, None);
-
-    // Trust model: a forger alters a file, rewrites the manifest, signs it with their own key and
-    // ships that key. Against the bundled key alone it verifies (integrity only); against the
-    // collector's key it does not.
-    let mut t = base.clone();
-    t[i].1[20] ^= 1;
-    let pk = t.iter().position(|(n, _)| n == PUBLIC_KEY).unwrap();
-    t[pk].1 = signing::public_pem(&other.verifying_key()).into_bytes();
-    let manifest: String = t
-        .iter()
-        .filter(|(n, _)| n != MANIFEST && n != SIGNATURE)
-        .map(|(n, b)| format!("{}  {n}\n", hex::encode(sha2::Sha256::digest(b))))
-        .collect();
-    t[m].1 = manifest.clone().into_bytes();
-    t[s].1 = other.sign(manifest.as_bytes()).to_bytes().to_vec();
-    let forged = rezip(&t);
-    let v = verify(Cursor::new(&forged), None).unwrap();
-    assert!(v.is_valid() && v.signed_by == Some(KeySource::Bundled), "{v:?}");
-    let v = assert_invalid(&forged, Some(&trusted));
-    assert!(v.problems.iter().any(|p| p.contains("not the trusted key")), "{v:?}");
-
-    // Not a zip at all.
-    assert!(verify(Cursor::new(b"PK not really".to_vec()), None).is_err());
 }

@@ -101,7 +101,8 @@ pub fn verify<R: Read + Seek>(
         match sha256_of(&mut f) {
             Ok(hash) => {
                 if actual.insert(name.clone(), hash).is_some() {
-                    v.problems.push(format!("{name}: appears twice in the archive"));
+                    v.problems
+                        .push(format!("{name}: appears twice in the archive"));
                 }
             }
             // A corrupted deflate stream or CRC mismatch: the entry was altered.
@@ -109,8 +110,9 @@ pub fn verify<R: Read + Seek>(
         }
     }
     let Some(manifest) = manifest else {
-        v.problems
-            .push(format!("{MANIFEST} is missing: nothing to check the files against"));
+        v.problems.push(format!(
+            "{MANIFEST} is missing: nothing to check the files against"
+        ));
         v.added = actual.into_keys().collect();
         return Ok(v);
     };
@@ -129,10 +131,9 @@ pub fn verify<R: Read + Seek>(
                                 .push(format!("{MANIFEST} line {}: {p} listed twice", n + 1));
                         }
                     }
-                    None => v.problems.push(format!(
-                        "{MANIFEST} line {}: not `<sha256>  <path>`",
-                        n + 1
-                    )),
+                    None => v
+                        .problems
+                        .push(format!("{MANIFEST} line {}: not `<sha256>  <path>`", n + 1)),
                 }
             }
         }

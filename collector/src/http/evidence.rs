@@ -66,7 +66,8 @@ pub async fn get(
     let name = format!("vigie-evidence-{}_{}.zip", req.from, req.to);
     let s = state.clone();
     let (file, len) = blocking(move || {
-        let internal = |m: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "export_failed", m);
+        let internal =
+            |m: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "export_failed", m);
         let dir = &s.config.storage.data_dir;
         let key = signing::load_or_generate(&signing::key_path(dir))
             .map_err(|e| internal(e.to_string()))?;

@@ -24,7 +24,8 @@ pub struct NewAction {
 }
 
 /// Columns read by `from_row`, in its order.
-pub(crate) const COLUMNS: &str = "id, title, priority, due, owner, budget, status, evidence_sha256, \
+pub(crate) const COLUMNS: &str =
+    "id, title, priority, due, owner, budget, status, evidence_sha256, \
     evidence_file_name, evidence_url, approver, closed_at, created_at, updated_at";
 
 fn bad(what: &str, v: &str) -> rusqlite::Error {

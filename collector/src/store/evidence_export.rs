@@ -38,7 +38,9 @@ pub struct Scope {
 
 impl Scope {
     fn checks_json(&self) -> Option<String> {
-        self.checks.as_ref().map(|c| serde_json::json!(c).to_string())
+        self.checks
+            .as_ref()
+            .map(|c| serde_json::json!(c).to_string())
     }
     fn hosts_json(&self) -> Option<String> {
         self.hostnames
@@ -133,9 +135,7 @@ pub fn unknown_hostnames(conn: &Connection, names: &[String]) -> Result<Vec<Stri
         "SELECT value FROM json_each(?1)
          WHERE value NOT IN (SELECT hostname FROM hosts) ORDER BY value",
     )?;
-    let rows = q.query_map(params![serde_json::json!(names).to_string()], |r| {
-        r.get(0)
-    })?;
+    let rows = q.query_map(params![serde_json::json!(names).to_string()], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -146,7 +146,12 @@ pub fn checks_in_scope(conn: &Connection, scope: &Scope) -> Result<Vec<String>, 
          WHERE t.at < ?2 AND {FILTERS} ORDER BY 1"
     ))?;
     let rows = q.query_map(
-        params![scope.from_ts, scope.end_ts, scope.checks_json(), scope.hosts_json()],
+        params![
+            scope.from_ts,
+            scope.end_ts,
+            scope.checks_json(),
+            scope.hosts_json()
+        ],
         |r| r.get(0),
     )?;
     Ok(rows.collect::<Result<_, _>>()?)

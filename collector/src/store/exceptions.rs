@@ -10,7 +10,8 @@ use super::StoreError;
 use crate::risk::exceptions::{apply_exceptions, Exception, HostRef, NewException, ScopeKind};
 
 /// Columns read by `from_row`, in its order.
-pub(crate) const COLUMNS: &str = "id, check_name, scope_kind, scope_value, host_patterns, reason, requester, \
+pub(crate) const COLUMNS: &str =
+    "id, check_name, scope_kind, scope_value, host_patterns, reason, requester, \
     approver, starts_at, expires_at, revoked_at, revoked_by, created_at, updated_at";
 
 /// A row of `COLUMNS`.
