@@ -14,9 +14,11 @@
 //! - `kpi_snapshots` — the daily KPI snapshots.
 //! - `risks`, `actions`, `exceptions`, `webhooks` — risk register, improvement plan, exceptions and
 //!   the notification outbox.
+//! - `evidence_export` — streamed reads of every section of an audit evidence bundle.
 
 pub mod actions;
 pub mod cis;
+pub mod evidence_export;
 pub mod exceptions;
 pub mod fleet;
 pub mod hosts;
