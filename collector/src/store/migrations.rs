@@ -204,6 +204,10 @@ pub static MIGRATIONS: &[&str] = &[
     CREATE INDEX webhook_outbox_due ON webhook_outbox(next_attempt_at) WHERE delivered_at IS NULL AND dead_at IS NULL;
     INSERT OR IGNORE INTO meta(key, value) VALUES ('instance_id', lower(hex(randomblob(16))));
     "#,
+    // v4: per-check time index for the evidence export's period queries.
+    r#"
+    CREATE INDEX transitions_by_check ON transitions(check_name, at);
+    "#,
 ];
 
 /// The version a fully migrated database has.
