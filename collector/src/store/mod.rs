@@ -11,7 +11,8 @@
 //! - `hosts` — enrolment and the read side of hosts, states and history.
 //! - `cis` — per-check host tallies for CIS scoring; read-only opening for CLI reports.
 //! - `registers` — incidents, roster and training completions.
-//! - `kpi_snapshots` — the daily KPI snapshots.
+//! - `kpi_snapshots` — the daily KPI snapshots (CIS scores included, `cis.*`).
+//! - `report` — the monthly report's queries (last snapshot per month, fleet size).
 
 pub mod cis;
 pub mod fleet;
@@ -20,6 +21,7 @@ pub mod ingest;
 pub mod kpi_snapshots;
 pub mod migrations;
 pub mod registers;
+pub mod report;
 mod writer;
 
 use std::path::{Path, PathBuf};

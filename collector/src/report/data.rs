@@ -1,0 +1,728 @@
+//! The monthly report's data: [`MonthlyReport`], assembled from what the store holds about one
+//! calendar month, one function per section, in the manual's order. Language-neutral (codes and
+//! numbers); the renderers translate.
+//!
+//! Where each number comes from:
+//! - fleet KPIs (patch SLA, coverage per check) and CIS scores: the last daily snapshot of each
+//!   month (the fleet's past state is not kept host by host, so a month without a snapshot shows
+//!   "no data", never today's fleet);
+//! - register KPIs (training, MTTD, MTTR, 72-hour duty) and the incidents: recomputed from the dated
+//!   registers at each month's end, exactly as `vigie-collector kpi --at <last day>` does, so late
+//!   entries count and the headline matches the trend's last point.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::cis::catalogue::catalogue;
+use crate::cis::snapshot as cis_snap;
+use crate::config::KpiSection;
+use crate::kpi::notification::{notification_duty, notification_state, NotificationState};
+use crate::kpi::notification::NotificationDuty;
+use crate::kpi::response_times::{response_times, Measure, Period};
+use crate::kpi::{register_kpis, Inputs, KpiStatus, When};
+use crate::registers::incident::{Incident, IncidentType, Severity};
+use crate::store::kpi_snapshots::SnapshotRow;
+use crate::store::report::{self as sql, FleetSize};
+use crate::store::{registers, StoreError};
+
+/// Months shown in a trend, the report's month included.
+pub const TREND_MONTHS: u32 = 12;
+
+/// What can go wrong building the report's data.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// `--month` is not `YYYY-MM`.
+    #[error("--month {0:?}: expected YYYY-MM, e.g. 2026-11")]
+    BadMonth(String),
+    /// `--month` has not started yet.
+    #[error("--month {month}: this month has not started (today is {today} UTC)")]
+    FutureMonth {
+        /// The month asked for.
+        month: String,
+        /// Today.
+        today: NaiveDate,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Parse `YYYY-MM` to the month's first day.
+pub fn parse_month(s: &str) -> Result<NaiveDate, DataError> {
+    let bad = || DataError::BadMonth(s.to_string());
+    let b = s.as_bytes();
+    if b.len() != 7 || b[4] != b'-' || !s[..4].bytes().chain(s[5..].bytes()).all(|c| c.is_ascii_digit()) {
+        return Err(bad());
+    }
+    NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").map_err(|_| bad())
+}
+
+fn ymd(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+fn ym(d: NaiveDate) -> String {
+    d.format("%Y-%m").to_string()
+}
+
+fn last_day(first: NaiveDate) -> NaiveDate {
+    first
+        .checked_add_months(Months::new(1))
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(first)
+}
+
+/// The report's data, in the order of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct MonthlyReport {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Last day covered: the month's last day, or today for the month in progress.
+    pub as_of: NaiveDate,
+    /// False for the month in progress (a draft: its numbers will still move).
+    pub complete: bool,
+    /// From the month's first instant to the end of `as_of` (or now, for a draft).
+    pub period: Period,
+    /// Hosts enrolled and reporting.
+    pub fleet: FleetOverview,
+    /// The one-page summary's points of attention.
+    pub summary: Vec<Highlight>,
+    /// The manual's indicators with target, status and trend.
+    pub indicators: Vec<Indicator>,
+    /// Incidents of the month, response times, 72-hour duty.
+    pub incidents: IncidentsSection,
+    /// CIS score per control and change since last month.
+    pub cis: CisSection,
+    /// Top risks and what changed.
+    pub risks: Unavailable,
+    /// Improvement plan progress per priority.
+    pub actions: Unavailable,
+    /// Exceptions active and expiring.
+    pub exceptions: Unavailable,
+    /// Fleet coverage per check.
+    pub coverage: Vec<CoverageRow>,
+}
+
+/// Hosts enrolled by the end of the month, and those that reported during it.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct FleetOverview {
+    /// Enrolled before the end of the period.
+    pub enrolled: i64,
+    /// With at least one report on a day of the month.
+    pub reported: i64,
+}
+
+/// A section whose register is not part of this build: said so, never filled with made-up numbers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unavailable {
+    /// Always false.
+    pub available: bool,
+    /// Why.
+    pub reason: String,
+}
+
+/// The unit of an indicator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IndicatorUnit {
+    /// 0 to 1, higher is better.
+    Ratio,
+    /// Seconds, lower is better.
+    Seconds,
+    /// CIS score, 0 to 100.
+    Score,
+}
+
+/// Where an indicator's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Basis {
+    /// The last snapshot of the month, taken on `day`.
+    Snapshot {
+        /// `YYYY-MM-DD`.
+        day: String,
+    },
+    /// Recomputed from the registers at the end of `day`.
+    Registers {
+        /// `YYYY-MM-DD`.
+        day: String,
+    },
+    /// No snapshot in the month.
+    NoSnapshot,
+}
+
+/// One month of a trend.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrendPoint {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// The value at the month's end; `None` without data.
+    pub value: Option<f64>,
+    /// Against the target then.
+    pub status: KpiStatus,
+}
+
+/// One indicator of the manual's section 03.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Indicator {
+    /// KPI name (`patch_sla`, `training_coverage`, `mttd`, `mttr`, `cis.overall`,
+    /// `personal_data_72h`).
+    pub name: String,
+    /// Unit of value and target.
+    pub unit: IndicatorUnit,
+    /// The month's value.
+    pub value: Option<f64>,
+    /// The target in force.
+    pub target: Option<f64>,
+    /// Against the target.
+    pub status: KpiStatus,
+    /// Last month's value.
+    pub previous: Option<f64>,
+    /// Where the value comes from.
+    pub basis: Basis,
+    /// The last [`TREND_MONTHS`] months, oldest first, ending with this month.
+    pub trend: Vec<TrendPoint>,
+}
+
+/// A point of attention of the summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Highlight {
+    /// An indicator misses its target.
+    NotMet {
+        /// Indicator name.
+        indicator: String,
+    },
+    /// An indicator has no value this month.
+    NoData {
+        /// Indicator name.
+        indicator: String,
+    },
+    /// Personal-data notifications overdue at the end of the month.
+    NotificationsOverdue {
+        /// How many.
+        count: usize,
+    },
+    /// Incidents open at the end of the month.
+    IncidentsOpen {
+        /// How many.
+        count: usize,
+    },
+    /// The overall CIS score went down since last month.
+    CisDown {
+        /// Points lost (positive).
+        points: f64,
+    },
+}
+
+/// One incident of the month.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncidentRow {
+    /// Register id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Type.
+    #[serde(rename = "type")]
+    pub kind: IncidentType,
+    /// Severity.
+    pub severity: Severity,
+    /// Detection time.
+    pub detected_at: Option<DateTime<Utc>>,
+    /// Resolution time, if resolved by the end of the period.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// occurred → detected, seconds.
+    pub detection_seconds: Option<i64>,
+    /// detected → resolved, seconds (resolved ones only).
+    pub resolution_seconds: Option<i64>,
+    /// The 72-hour duty's state at the end of the period (personal-data incidents only).
+    pub notification: Option<NotificationState>,
+}
+
+/// Incidents of the month.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentsSection {
+    /// Detected in the month.
+    pub detected: usize,
+    /// Resolved in the month.
+    pub resolved: usize,
+    /// Open at the end of the period.
+    pub open_at_end: usize,
+    /// Detected, resolved or open in the month; by detection time, then id.
+    pub incidents: Vec<IncidentRow>,
+    /// MTTD over the incidents resolved in the month, overall and per severity.
+    pub mttd: Measure,
+    /// MTTR likewise.
+    pub mttr: Measure,
+    /// The 72-hour duty at the end of the period.
+    pub duty: NotificationDuty,
+}
+
+/// A score this month and last month.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ScoreChange {
+    /// This month's score (0 to 100).
+    pub score: Option<f64>,
+    /// Last month's.
+    pub previous: Option<f64>,
+    /// score − previous, when both exist.
+    pub change: Option<f64>,
+}
+
+/// One CIS control.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ControlScore {
+    /// 1 to 18.
+    pub control: u8,
+    /// The catalogue's (English) title; the renderers translate.
+    pub title: String,
+    /// Score and change.
+    #[serde(flatten)]
+    pub score: ScoreChange,
+    /// Safeguards assessed / in the implementation group.
+    pub assessed: u64,
+    /// Safeguards in the implementation group.
+    pub total: u64,
+}
+
+/// The CIS section.
+#[derive(Debug, Clone, Serialize)]
+pub struct CisSection {
+    /// Day of this month's snapshot (`None`: no CIS snapshot in the month).
+    pub day: Option<String>,
+    /// Day of last month's.
+    pub previous_day: Option<String>,
+    /// Implementation group the controls are scored at.
+    pub ig: Option<u8>,
+    /// Overall score.
+    pub overall: ScoreChange,
+    /// IG1 to IG3.
+    pub groups: Vec<ScoreChange>,
+    /// The 18 controls.
+    pub controls: Vec<ControlScore>,
+}
+
+/// Fleet coverage of one check at the month's last snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CoverageRow {
+    /// Check id.
+    pub check: String,
+    /// Reporting hosts passing.
+    pub pass: i64,
+    /// Reporting hosts failing.
+    pub fail: i64,
+    /// Reporting hosts warning.
+    pub warn: i64,
+    /// Reporting hosts in error.
+    pub error: i64,
+    /// Reporting hosts where it does not apply.
+    pub not_applicable: i64,
+    /// Stale hosts.
+    pub stale: i64,
+    /// pass / (pass + fail + warn + error).
+    pub ratio: Option<f64>,
+    /// Last month's ratio.
+    pub previous: Option<f64>,
+}
+
+/// Everything read from the store for one report.
+#[derive(Debug, Clone, Default)]
+pub struct ReportInputs {
+    /// Last snapshot per KPI and month over the trend's months.
+    pub snapshots: Vec<SnapshotRow>,
+    /// Fleet size over the month.
+    pub fleet: FleetSize,
+    /// The registers (every incident, the roster, completions of every window needed).
+    pub registers: Inputs,
+}
+
+/// The months of the trend ending with `first` (first days, oldest first).
+pub fn trend_months(first: NaiveDate) -> Vec<NaiveDate> {
+    (0..TREND_MONTHS)
+        .rev()
+        .filter_map(|k| first.checked_sub_months(Months::new(k)))
+        .collect()
+}
+
+/// The evaluation point of the month starting `first`, seen at `now`: its last day, or today.
+fn when_of(first: NaiveDate, now: DateTime<Utc>) -> Option<When> {
+    let day = last_day(first).min(now.date_naive());
+    When::on(day, now).ok()
+}
+
+/// Read what the report of the month starting `first` needs (blocking).
+pub fn load(conn: &Connection, first: NaiveDate, now: DateTime<Utc>) -> Result<ReportInputs, DataError> {
+    let today = now.date_naive();
+    if first > today {
+        return Err(DataError::FutureMonth {
+            month: ym(first),
+            today,
+        });
+    }
+    let months = trend_months(first);
+    let oldest = months.first().copied().unwrap_or(first);
+    let as_of = last_day(first).min(today);
+    let when = when_of(first, now).ok_or_else(|| DataError::BadMonth(ym(first)))?;
+    Ok(ReportInputs {
+        snapshots: sql::last_snapshot_per_month(conn, &ymd(oldest), &ymd(as_of))?,
+        fleet: sql::fleet_size(conn, when.at.timestamp(), &ymd(first), &ymd(as_of))?,
+        registers: Inputs {
+            fleet: None,
+            incidents: registers::list_incidents(conn)?,
+            people: registers::list_people(conn)?,
+            completions: registers::completions_between(
+                conn,
+                crate::kpi::training::window_from(last_day(oldest)),
+                as_of,
+            )?,
+        },
+    })
+}
+
+/// Snapshot rows by (KPI, `YYYY-MM`).
+pub struct Snapshots<'a>(HashMap<(&'a str, String), &'a SnapshotRow>);
+
+impl<'a> Snapshots<'a> {
+    fn new(rows: &'a [SnapshotRow]) -> Snapshots<'a> {
+        Snapshots(
+            rows.iter()
+                .map(|r| ((r.kpi.as_str(), r.day.get(..7).unwrap_or("").to_string()), r))
+                .collect(),
+        )
+    }
+
+    fn get(&self, kpi: &str, month: NaiveDate) -> Option<&'a SnapshotRow> {
+        self.0.get(&(kpi, ym(month))).copied()
+    }
+}
+
+fn status_of(row: &SnapshotRow) -> KpiStatus {
+    KpiStatus::parse(&row.status).unwrap_or(KpiStatus::NoData)
+}
+
+/// Assemble the report of the month starting `first`, seen at `now` (pure).
+pub fn assemble(
+    inputs: &ReportInputs,
+    cfg: &KpiSection,
+    first: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<MonthlyReport, DataError> {
+    let when = when_of(first, now).ok_or_else(|| DataError::BadMonth(ym(first)))?;
+    let snaps = Snapshots::new(&inputs.snapshots);
+    let indicators = indicators(inputs, &snaps, cfg, first, now);
+    let incidents = incidents(&inputs.registers.incidents, &when);
+    let cis = cis(&snaps, first);
+    let summary = summary(&indicators, &incidents, &cis);
+    Ok(MonthlyReport {
+        month: ym(first),
+        as_of: when.day,
+        complete: last_day(first) < now.date_naive(),
+        period: Period {
+            start: when.period.start,
+            end: when.at,
+        },
+        fleet: FleetOverview {
+            enrolled: inputs.fleet.enrolled,
+            reported: inputs.fleet.reported,
+        },
+        summary,
+        indicators,
+        incidents,
+        cis,
+        risks: unavailable("the risk register is not part of this build"),
+        actions: unavailable("the improvement plan is not part of this build"),
+        exceptions: unavailable("the exception register is not part of this build"),
+        coverage: coverage(&snaps, first),
+    })
+}
+
+fn unavailable(reason: &str) -> Unavailable {
+    Unavailable {
+        available: false,
+        reason: reason.to_string(),
+    }
+}
+
+/// The manual's indicators, in its order: patch rate, training, MTTD, MTTR, CIS score; then the
+/// 72-hour duty of its section 05.
+pub fn indicators(
+    inputs: &ReportInputs,
+    snaps: &Snapshots<'_>,
+    cfg: &KpiSection,
+    first: NaiveDate,
+    now: DateTime<Utc>,
+) -> Vec<Indicator> {
+    let months = trend_months(first);
+    // Register KPIs at each month's end.
+    let register: Vec<(NaiveDate, Vec<crate::kpi::Kpi>)> = months
+        .iter()
+        .filter_map(|m| when_of(*m, now).map(|w| (w.day, register_kpis(&inputs.registers, cfg, &w))))
+        .collect();
+    let from_snapshots = |name: &str, unit: IndicatorUnit| {
+        let trend: Vec<TrendPoint> = months
+            .iter()
+            .map(|m| match snaps.get(name, *m) {
+                Some(r) => TrendPoint {
+                    month: ym(*m),
+                    value: r.value,
+                    status: status_of(r),
+                },
+                None => TrendPoint {
+                    month: ym(*m),
+                    value: None,
+                    status: KpiStatus::NoData,
+                },
+            })
+            .collect();
+        let row = snaps.get(name, first);
+        Indicator {
+            name: name.to_string(),
+            unit,
+            value: row.and_then(|r| r.value),
+            target: row.and_then(|r| r.target),
+            status: row.map_or(KpiStatus::NoData, status_of),
+            previous: trend.iter().rev().nth(1).and_then(|p| p.value),
+            basis: row.map_or(Basis::NoSnapshot, |r| Basis::Snapshot { day: r.day.clone() }),
+            trend,
+        }
+    };
+    let from_registers = |name: &str, unit: IndicatorUnit| {
+        let trend: Vec<TrendPoint> = months
+            .iter()
+            .zip(&register)
+            .map(|(m, (_, kpis))| {
+                let k = kpis.iter().find(|k| k.name == name);
+                TrendPoint {
+                    month: ym(*m),
+                    value: k.and_then(|k| k.value),
+                    status: k.map_or(KpiStatus::NoData, |k| k.status),
+                }
+            })
+            .collect();
+        let (day, kpis) = register.last().cloned().unwrap_or((first, Vec::new()));
+        let k = kpis.into_iter().find(|k| k.name == name);
+        Indicator {
+            name: name.to_string(),
+            unit,
+            value: k.as_ref().and_then(|k| k.value),
+            target: k.as_ref().and_then(|k| k.target),
+            status: k.as_ref().map_or(KpiStatus::NoData, |k| k.status),
+            previous: trend.iter().rev().nth(1).and_then(|p| p.value),
+            basis: Basis::Registers { day: ymd(day) },
+            trend,
+        }
+    };
+    vec![
+        from_snapshots("patch_sla", IndicatorUnit::Ratio),
+        from_registers("training_coverage", IndicatorUnit::Ratio),
+        from_registers("mttd", IndicatorUnit::Seconds),
+        from_registers("mttr", IndicatorUnit::Seconds),
+        from_snapshots(cis_snap::OVERALL, IndicatorUnit::Score),
+        from_registers("personal_data_72h", IndicatorUnit::Ratio),
+    ]
+}
+
+/// Incidents detected, resolved or open in the month, with response times and the 72-hour duty.
+pub fn incidents(all: &[Incident], when: &When) -> IncidentsSection {
+    let (period, at) = (when.period, when.at);
+    let in_month = |t: Option<DateTime<Utc>>| t.is_some_and(|t| period.contains(t));
+    let open = |i: &Incident| {
+        i.detected_at.or(i.occurred_at).is_none_or(|t| t < at) && !i.resolved_at.is_some_and(|r| r < at)
+    };
+    let mut rows: Vec<(&Incident, IncidentRow)> = all
+        .iter()
+        .filter(|i| in_month(i.detected_at) || in_month(i.resolved_at) || open(i))
+        .map(|i| {
+            let resolved_at = i.resolved_at.filter(|r| *r < at);
+            (
+                i,
+                IncidentRow {
+                    id: i.id.clone(),
+                    title: i.title.clone(),
+                    kind: i.kind,
+                    severity: i.severity,
+                    detected_at: i.detected_at,
+                    resolved_at,
+                    detection_seconds: i
+                        .occurred_at
+                        .zip(i.detected_at)
+                        .map(|(o, d)| (d - o).num_seconds()),
+                    resolution_seconds: i
+                        .detected_at
+                        .zip(resolved_at)
+                        .map(|(d, r)| (r - d).num_seconds()),
+                    notification: notification_state(i, at),
+                },
+            )
+        })
+        .collect();
+    rows.sort_by(|(a, _), (b, _)| {
+        (a.detected_at.or(a.occurred_at), &a.id).cmp(&(b.detected_at.or(b.occurred_at), &b.id))
+    });
+    let rt = response_times(all, period);
+    IncidentsSection {
+        detected: all.iter().filter(|i| in_month(i.detected_at)).count(),
+        resolved: rt.resolved,
+        open_at_end: all.iter().filter(|i| open(i)).count(),
+        incidents: rows.into_iter().map(|(_, r)| r).collect(),
+        mttd: rt.mttd,
+        mttr: rt.mttr,
+        duty: notification_duty(all, period, at),
+    }
+}
+
+fn change(score: Option<f64>, previous: Option<f64>) -> ScoreChange {
+    ScoreChange {
+        score,
+        previous,
+        change: score.zip(previous).map(|(s, p)| s - p),
+    }
+}
+
+/// CIS scores of this month's and last month's last snapshots.
+pub fn cis(snaps: &Snapshots<'_>, first: NaiveDate) -> CisSection {
+    let prev_month = first.checked_sub_months(Months::new(1)).unwrap_or(first);
+    let pair = |name: &str| {
+        (
+            snaps.get(name, first),
+            snaps.get(name, prev_month).filter(|_| prev_month != first),
+        )
+    };
+    let value = |r: Option<&SnapshotRow>| r.and_then(|r| r.value);
+    let (now_o, prev_o) = pair(cis_snap::OVERALL);
+    let mut ig = None;
+    let controls = catalogue()
+        .controls
+        .iter()
+        .map(|c| {
+            let (cur, prev) = pair(&cis_snap::control_name(c.id));
+            let detail: serde_json::Value = cur
+                .and_then(|r| serde_json::from_str(&r.detail).ok())
+                .unwrap_or_default();
+            ig = ig.or(detail["ig"].as_u64().map(|g| g as u8));
+            let n = |k: &str| detail["summary"][k].as_u64().unwrap_or(0);
+            ControlScore {
+                control: c.id,
+                title: c.title.clone(),
+                score: change(value(cur), value(prev)),
+                assessed: n("assessed"),
+                total: n("total"),
+            }
+        })
+        .collect();
+    CisSection {
+        day: now_o.map(|r| r.day.clone()),
+        previous_day: prev_o.map(|r| r.day.clone()),
+        ig,
+        overall: change(value(now_o), value(prev_o)),
+        groups: (1..=3)
+            .map(|g| {
+                let (c, p) = pair(&cis_snap::ig_name(g));
+                change(value(c), value(p))
+            })
+            .collect(),
+        controls,
+    }
+}
+
+/// Coverage per check from the month's last snapshot, with last month's ratio.
+pub fn coverage(snaps: &Snapshots<'_>, first: NaiveDate) -> Vec<CoverageRow> {
+    let prev_month = first.checked_sub_months(Months::new(1)).unwrap_or(first);
+    crate::kpi::coverage::CHECKS
+        .iter()
+        .map(|check| {
+            let name = format!("coverage.{check}");
+            let row = snaps.get(&name, first);
+            let d: serde_json::Value = row
+                .and_then(|r| serde_json::from_str(&r.detail).ok())
+                .unwrap_or_default();
+            let n = |k: &str| d[k].as_i64().unwrap_or(0);
+            CoverageRow {
+                check: check.to_string(),
+                pass: n("pass"),
+                fail: n("fail"),
+                warn: n("warn"),
+                error: n("error"),
+                not_applicable: n("not_applicable"),
+                stale: n("stale"),
+                ratio: row.and_then(|r| r.value),
+                previous: snaps
+                    .get(&name, prev_month)
+                    .filter(|_| prev_month != first)
+                    .and_then(|r| r.value),
+            }
+        })
+        .collect()
+}
+
+/// The summary's points of attention: indicators not met or without data, overdue notifications,
+/// open incidents, a falling CIS score.
+pub fn summary(
+    indicators: &[Indicator],
+    incidents: &IncidentsSection,
+    cis: &CisSection,
+) -> Vec<Highlight> {
+    let mut out = Vec::new();
+    for i in indicators {
+        match i.status {
+            KpiStatus::NotMet => out.push(Highlight::NotMet {
+                indicator: i.name.clone(),
+            }),
+            KpiStatus::NoData => out.push(Highlight::NoData {
+                indicator: i.name.clone(),
+            }),
+            _ => {}
+        }
+    }
+    let overdue = incidents
+        .duty
+        .counts
+        .get(&NotificationState::Overdue)
+        .copied()
+        .unwrap_or(0);
+    if overdue > 0 {
+        out.push(Highlight::NotificationsOverdue { count: overdue });
+    }
+    if incidents.open_at_end > 0 {
+        out.push(Highlight::IncidentsOpen {
+            count: incidents.open_at_end,
+        });
+    }
+    if let Some(c) = cis.overall.change.filter(|c| *c < -0.05) {
+        out.push(Highlight::CisDown { points: -c });
+    }
+    out
+}
+
+/// The month's first day of `d`.
+pub fn month_of(d: NaiveDate) -> NaiveDate {
+    NaiveDate::from_ymd_opt(d.year(), d.month(), 1).unwrap_or(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_parse_strictly() {
+        assert_eq!(
+            parse_month("2026-11").unwrap(),
+            NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()
+        );
+        for bad in ["2026-13", "2026-1", "26-11", "2026/11", "2026-11-01", "", "abcd-ef"] {
+            assert!(parse_month(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn trend_months_end_with_the_month() {
+        let m = trend_months(NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
+        assert_eq!(m.len(), 12);
+        assert_eq!(ym(m[0]), "2025-04");
+        assert_eq!(ym(m[11]), "2026-03");
+        assert_eq!(last_day(m[11]), NaiveDate::from_ymd_opt(2026, 3, 31).unwrap());
+    }
+}
