@@ -181,3 +181,16 @@ mod tests {
         assert!(err.contains("collector.url"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    /// The documented example in deploy/config/ stays valid.
+    #[test]
+    fn shipped_example_config_is_valid() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/config/agent.toml");
+        let cfg = AgentConfig::load(&p, true).expect("example loads");
+        assert_eq!(cfg.checks.patch_age.sla_days, 30);
+    }
+}

@@ -317,6 +317,119 @@ impl crate::Check for PatchAge {
     }
 }
 
+/// A metadata path as named in summaries: apt list files by their file name, other paths whole.
+fn short_name(path: &str) -> String {
+    match path.strip_prefix("/var/lib/apt/lists/") {
+        Some(name) if !name.contains('/') && name != "partial" => name.to_string(),
+        _ => path.to_string(),
+    }
+}
+
+/// A metadata file as shown in facts: its name, age in days, and Release `Date:` (apt).
+type FileAge = (String, Option<i64>, Option<DateTime<Utc>>);
+
+/// How fresh the package metadata is: its age, the path that dates it, and the warning when it
+/// is stale or cannot be dated.
+struct Freshness {
+    age_days: Option<i64>,
+    source: Option<String>,
+    problem: Option<String>,
+}
+
+/// dnf, zypper: every repository's repomd.xml must be fresh; the oldest dates the metadata.
+fn repo_freshness(g: &Gathered, meta_ages: &[FileAge], max_meta: i64) -> Freshness {
+    let oldest = g
+        .metadata
+        .iter()
+        .zip(meta_ages)
+        .filter_map(|(m, (_, a, _))| a.map(|a| (a, &m.path)))
+        .max_by_key(|(a, _)| *a);
+    let stale: Vec<String> = meta_ages
+        .iter()
+        .filter_map(|(n, a, _)| match a {
+            Some(d) if *d > max_meta => Some(format!("{n} {} old", days(*d))),
+            None => Some(format!("{n} of unknown age")),
+            _ => None,
+        })
+        .collect();
+    let problem = if g.metadata.is_empty() {
+        Some(format!(
+            "package metadata age unknown (no repomd.xml under {}): pending updates may be missing",
+            g.metadata_where
+        ))
+    } else if !stale.is_empty() {
+        let shown: Vec<&str> = stale.iter().take(3).map(String::as_str).collect();
+        Some(format!(
+            "stale package metadata (limit {max_meta} days, updates may be missing): {}{}",
+            shown.join(", "),
+            if stale.len() > 3 {
+                format!(" and {} more", stale.len() - 3)
+            } else {
+                String::new()
+            }
+        ))
+    } else {
+        None
+    };
+    Freshness {
+        age_days: oldest.map(|(a, _)| a),
+        source: oldest.map(|(_, p)| p.clone()),
+        problem,
+    }
+}
+
+/// apt: the metadata is as old as the last successful `apt-get update`, dated by the newest
+/// signal that proves success. Release files are not judged one by one: apt dates each by its
+/// server's Last-Modified, so a suite published rarely keeps an old mtime on a host updated today.
+fn apt_freshness(g: &Gathered, now: DateTime<Utc>, max_meta: i64) -> Freshness {
+    let age_of = |t: DateTime<Utc>| (now - t).num_days().max(0);
+    let best = g
+        .refresh
+        .iter()
+        .filter(|r| r.proves_success)
+        .filter_map(|r| r.modified.map(|t| (t, r)))
+        .max_by_key(|(t, _)| *t);
+    let Some((at, by)) = best else {
+        return Freshness {
+            age_days: None,
+            source: None,
+            problem: Some(format!(
+                "package metadata age unknown (no update-success stamp and no dated Release file in {}): pending updates may be missing",
+                g.metadata_where
+            )),
+        };
+    };
+    let age = age_of(at);
+    let problem = (age > max_meta).then(|| {
+        // A newer run that left no proof of success: say so, it is what to look at.
+        let attempt = g
+            .refresh
+            .iter()
+            .filter(|r| !r.proves_success && r.path.ends_with("/lists/partial"))
+            .filter_map(|r| r.modified.map(|t| (age_of(t), r)))
+            .find(|(a, _)| *a < age)
+            .map(|(a, r)| {
+                format!(
+                    "; {} changed {} ago: an apt-get update ran since, and failed or found every suite unchanged",
+                    r.path,
+                    days(a)
+                )
+            })
+            .unwrap_or_default();
+        format!(
+            "stale package metadata (limit {max_meta} days, updates may be missing): last successful apt-get update {} ago ({}, per {}){attempt}",
+            days(age),
+            at.format("%Y-%m-%d"),
+            short_name(&by.path)
+        )
+    });
+    Freshness {
+        age_days: Some(age),
+        source: Some(by.path.clone()),
+        problem,
+    }
+}
+
 /// The verdict, summary and facts from what was gathered.
 fn decide(
     cfg: &PatchAgeConfig,
@@ -387,50 +500,28 @@ fn decide(
 
     // Metadata freshness: a stale index makes "nothing pending" meaningless.
     let max_meta = i64::from(cfg.max_metadata_age_days);
-    let meta_ages: Vec<(String, Option<i64>, Option<DateTime<Utc>>)> = g
+    let age_of = |t: DateTime<Utc>| (now - t).num_days().max(0);
+    let meta_ages: Vec<FileAge> = g
         .metadata
         .iter()
-        .map(|m| {
-            let name = m.path.rsplit('/').next().unwrap_or(&m.path).to_string();
-            let name = if name == "repomd.xml" {
-                m.path.clone()
-            } else {
-                name
-            };
-            (
-                name,
-                m.modified.map(|t| (now - t).num_days().max(0)),
-                m.published,
-            )
-        })
+        .map(|m| (short_name(&m.path), m.modified.map(age_of), m.published))
         .collect();
-    let metadata_age = meta_ages.iter().filter_map(|(_, a, _)| *a).max();
-    let stale: Vec<String> = meta_ages
-        .iter()
-        .filter_map(|(n, a, _)| match a {
-            Some(d) if *d > max_meta => Some(format!("{n} {} old", days(*d))),
-            None => Some(format!("{n} of unknown age")),
-            _ => None,
-        })
-        .collect();
-    if g.metadata.is_empty() {
-        warns.push(format!(
-            "package metadata age unknown (no repomd.xml under {}): pending updates may be missing",
-            g.metadata_where
-        ));
-    } else if !stale.is_empty() {
-        let shown: Vec<&str> = stale.iter().take(3).map(String::as_str).collect();
-        warns.push(format!(
-            "stale package metadata (limit {max_meta} days, updates may be missing): {}{}",
-            shown.join(", "),
-            if stale.len() > 3 {
-                format!(" and {} more", stale.len() - 3)
-            } else {
-                String::new()
+    let freshness = if g.refresh.is_empty() {
+        repo_freshness(g, &meta_ages, max_meta)
+    } else {
+        apt_freshness(g, now, max_meta)
+    };
+    match &freshness.problem {
+        Some(p) => warns.push(p.clone()),
+        None => {
+            if let (Some(a), Some(src)) = (freshness.age_days, &freshness.source) {
+                notes.push(format!(
+                    "package metadata {} old (per {})",
+                    days(a),
+                    short_name(src)
+                ));
             }
-        ));
-    } else if let Some(a) = metadata_age {
-        notes.push(format!("package metadata {} old", days(a)));
+        }
     }
 
     let days_since_run = g.last_run.at.map(|t| (now - t).num_days().max(0));
@@ -500,9 +591,13 @@ fn decide(
         )
         .fact(
             "metadata_age_days",
-            metadata_age.map_or(Value::Null, Value::from),
+            freshness.age_days.map_or(Value::Null, Value::from),
         )
-        .fact("metadata_stale", g.metadata.is_empty() || !stale.is_empty())
+        .fact(
+            "metadata_age_source",
+            freshness.source.clone().map_or(Value::Null, Value::from),
+        )
+        .fact("metadata_stale", freshness.problem.is_some())
         .fact(
             "metadata_sources",
             Value::Array(
@@ -510,6 +605,23 @@ fn decide(
                     .iter()
                     .map(|(n, a, p)| {
                         json!({"source": n, "age_days": a, "published": p.map(|t| t.to_rfc3339())})
+                    })
+                    .collect(),
+            ),
+        )
+        .fact(
+            "metadata_refresh_signals",
+            Value::Array(
+                g.refresh
+                    .iter()
+                    .map(|r| {
+                        json!({
+                            "source": r.path,
+                            "modified": r.modified.map(|t| t.to_rfc3339()),
+                            "age_days": r.modified.map(age_of),
+                            "proves_success": r.proves_success,
+                            "problem": r.problem,
+                        })
                     })
                     .collect(),
             ),

@@ -18,6 +18,14 @@ pub struct CollectorConfig {
     pub metrics: MetricsSection,
     pub cis: CisSection,
     pub kpi: KpiSection,
+    /// `[risk]`: risk matrix, review period, fleet-derived scenarios.
+    pub risk: crate::risk::config::RiskSection,
+    /// `[hosts]`: host criticality and groups (tags) by hostname glob.
+    pub hosts: crate::risk::config::HostsSection,
+    /// `[actions]`: the improvement plan's approving role.
+    pub actions: crate::risk::config::ActionsSection,
+    /// `[webhooks]`: outgoing notifications.
+    pub webhooks: crate::risk::config::WebhooksSection,
 }
 
 /// `[server]`: where and how to listen.
@@ -311,6 +319,7 @@ impl CollectorConfig {
             ));
         }
         self.kpi.validate()?;
+        crate::risk::config::validate(&self.risk, &self.hosts, &self.actions, &self.webhooks)?;
         Ok(())
     }
 
@@ -386,6 +395,40 @@ mod tests {
     }
 
     #[test]
+    fn risk_sections_name_the_key() {
+        let e = load_str("[risk.matrix]\nmedium = 9\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("risk.matrix"), "{e}");
+        let e = load_str("[risk.scenarios.nope]\n").unwrap_err().to_string();
+        assert!(e.contains("risk.scenarios.nope"), "{e}");
+        let e = load_str("[risk.scenarios.mfa]\ntreatment = \"ignore\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("risk.scenarios.mfa.treatment"), "{e}");
+        let e = load_str(
+            "[[hosts.groups]]\nname = \"prod\"\nhostnames = [\"db-*\"]\ncriticality = 5\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("hosts.groups[0].criticality"), "{e}");
+        let e = load_str("[[webhooks.targets]]\nkind = \"irc\"\nurl = \"http://x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("irc"), "{e}");
+        let e = load_str(
+            "[[webhooks.targets]]\nkind = \"slack\"\nurl = \"http://x\"\nevents = [\"boom\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("webhooks.targets[0].events"), "{e}");
+        let c =
+            load_str("[actions]\napprover_role = \"ciso\"\n[actions.roles]\nciso = [\"alice\"]\n")
+                .unwrap();
+        assert!(c.actions.is_approver("alice") && !c.actions.is_approver("bob"));
+    }
+
+    #[test]
     fn kpi_section_defaults_and_errors() {
         let c = load_str("[kpi]\nmttd_target_hours = 4\nawareness_courses = [\"Cyber 101\"]\n")
             .unwrap();
@@ -402,5 +445,19 @@ mod tests {
         assert!(e.contains("kpi.mttr_target_hours"), "{e}");
         let e = load_str("[kpi]\nsla_day = 3\n").unwrap_err().to_string();
         assert!(e.contains("sla_day"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    /// The documented example in deploy/config/ stays valid.
+    #[test]
+    fn shipped_example_config_is_valid() {
+        let text = include_str!("../../deploy/config/collector.toml");
+        let cfg: CollectorConfig = toml::from_str(text).expect("example parses");
+        cfg.validate().expect("example validates");
+        assert_eq!(cfg.fleet.stale_after_intervals, 3);
     }
 }

@@ -114,6 +114,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/incidents/:id",
             get(incidents::show).patch(incidents::update),
         )
+        .merge(crate::http_risk::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint; see docs/api.md") })
         .with_state(state)
 }

@@ -12,10 +12,12 @@ mod auth;
 mod cis;
 mod config;
 mod http;
+mod http_risk;
 mod ingest;
 mod kpi;
 mod metrics;
 mod registers;
+mod risk;
 mod server;
 mod store;
 
@@ -70,6 +72,21 @@ enum Command {
     Import(admin::ImportCommand),
     /// Print the governance KPIs (today, or --at a past day); --snapshot stores today's.
     Kpi(admin::KpiArgs),
+    /// Risk register: add, update, list, show, import (CSV).
+    Risk {
+        #[command(subcommand)]
+        command: risk::cli::RiskCommand,
+    },
+    /// Improvement plan: add, update, close (evidence + approver), list.
+    Action {
+        #[command(subcommand)]
+        command: risk::cli::ActionCommand,
+    },
+    /// Exceptions ("dérogations"): add, list, revoke.
+    Exception {
+        #[command(subcommand)]
+        command: risk::cli::ExceptionCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -114,6 +131,9 @@ fn main() -> ExitCode {
                 ExitCode::from(if usage { 2 } else { 1 })
             }
         },
+        Command::Risk { command } => risk_exit(risk::cli::run_risk(&cfg, command)),
+        Command::Action { command } => risk_exit(risk::cli::run_action(&cfg, command)),
+        Command::Exception { command } => risk_exit(risk::cli::run_exception(&cfg, command)),
         Command::Serve => {
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -132,6 +152,16 @@ fn main() -> ExitCode {
                     ExitCode::from(1)
                 }
             }
+        }
+    }
+}
+
+fn risk_exit(r: anyhow::Result<()>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vigie-collector: {e:#}");
+            ExitCode::from(risk::cli::exit_code(&e))
         }
     }
 }

@@ -27,6 +27,8 @@ pub struct Metrics {
     /// `vigie_host_check_status{host,check,status}`: only with `[metrics] per_host = true`.
     pub per_host: Option<IntGaugeVec>,
     pub kpi: KpiGauges,
+    /// Risk register, plan and exceptions (`vigie_risks`, `vigie_actions`, `vigie_exceptions` …).
+    pub risk: crate::risk::gauges::RiskGauges,
 }
 
 /// Outcome labels of `vigie_ingest_reports_total` (bounded).
@@ -102,6 +104,7 @@ impl Metrics {
         registry.register(Box::new(check_hosts.clone()))?;
         registry.register(Box::new(refresh_timestamp.clone()))?;
         let cis = crate::cis::gauges::CisGauges::register(&registry)?;
+        let risk = crate::risk::gauges::RiskGauges::register(&registry)?;
         for o in OUTCOMES {
             ingest_reports.with_label_values(&[o]);
         }
@@ -123,6 +126,7 @@ impl Metrics {
             refresh_timestamp,
             cis,
             per_host: None,
+            risk,
         })
     }
 
@@ -176,6 +180,14 @@ impl Metrics {
             self.check_hosts
                 .with_label_values(&[check.id(), "stale"])
                 .set(stale);
+            let excepted = agg
+                .check_hosts
+                .get(&(check.id().to_string(), "excepted".to_string()))
+                .copied()
+                .unwrap_or(0);
+            self.check_hosts
+                .with_label_values(&[check.id(), "excepted"])
+                .set(excepted);
         }
         self.kpi.refresh(store, st, &agg)?;
         let ws = store.writer_stats();
@@ -191,6 +203,7 @@ impl Metrics {
         }
         self.refresh_timestamp.set(st.now);
         self.cis.refresh(store, st)?;
+        self.risk.refresh(store, st.now)?;
         Ok(())
     }
 }

@@ -117,8 +117,11 @@ fn spawn_background(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
         let mut tick = tokio::time::interval(every);
         let mut last_prune = 0i64;
         let mut snapshot_day = None;
+        let _webhooks =
+            crate::risk::webhooks::spawn(state.store.clone(), state.config.webhooks.clone());
         loop {
             tick.tick().await;
+            crate::risk::background::tick(&state.store, &state.config, state.staleness()).await;
             let s = state.clone();
             let st = state.staleness();
             let r = tokio::task::spawn_blocking(move || s.metrics.refresh(&s.store, &st)).await;

@@ -20,6 +20,14 @@ pub const APT_SIMULATE: [&str; 5] = [
     "dist-upgrade",
 ];
 const APT_LISTS: &str = "/var/lib/apt/lists";
+/// Touched by `APT::Update::Post-Invoke-Success` hooks (Ubuntu's update-notifier-common ships one):
+/// proof of a successful `apt-get update` where such a hook is installed.
+const APT_UPDATE_SUCCESS_STAMP: &str = "/var/lib/apt/periodic/update-success-stamp";
+/// Changes on every `apt-get update` that downloads anything, failed runs included.
+const APT_LISTS_PARTIAL: &str = "/var/lib/apt/lists/partial";
+/// Rebuilt by any apt command that finds it out of date (dpkg status changed, lists changed),
+/// including this check's own `apt-get -s` as root.
+const APT_PKGCACHE: &str = "/var/cache/apt/pkgcache.bin";
 const APT_HISTORY: &str = "/var/log/apt/history.log";
 const UNATTENDED_LOG: &str = "/var/log/unattended-upgrades/unattended-upgrades.log";
 const REBOOT_REQUIRED: &str = "/var/run/reboot-required";
@@ -60,6 +68,18 @@ pub struct MetadataSource {
     pub published: Option<DateTime<Utc>>,
 }
 
+/// A file or directory whose mtime tells when apt's package lists were last refreshed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshSignal {
+    pub path: String,
+    pub modified: Option<DateTime<Utc>>,
+    /// Only written by a successful refresh: counts for the metadata age. Otherwise it is
+    /// reported, not counted.
+    pub proves_success: bool,
+    /// Why it has no date: `absent`, `no mtime`, or the probe error.
+    pub problem: Option<String>,
+}
+
 /// Whether the host must reboot to run what is installed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reboot {
@@ -88,6 +108,9 @@ pub struct Gathered {
     /// Where repository metadata was looked for (named when none is found).
     pub metadata_where: String,
     pub metadata: Vec<MetadataSource>,
+    /// apt: the evidence of the last successful `apt-get update` (the metadata age is the newest
+    /// of those that prove success). Empty for dnf and zypper, whose age is the oldest repomd.xml.
+    pub refresh: Vec<RefreshSignal>,
     /// apt: Release files whose `Date:` could not be read; their updates keep first-seen dates.
     pub index_problems: Vec<String>,
     pub last_run: LastRun,
@@ -157,7 +180,8 @@ fn metadata_evidence(dir: &str, sources: &[MetadataSource]) -> Evidence {
 }
 
 /// apt: `apt-get -s dist-upgrade`, `/var/lib/apt/lists/*_InRelease` mtimes (and their `Date:`
-/// headers when security updates are pending), apt history and unattended-upgrades logs,
+/// headers when security updates are pending), the mtimes that tell when `apt-get update` last
+/// ran (update-success stamp, `lists/partial`, `pkgcache.bin`), apt history and unattended-upgrades logs,
 /// `/var/run/reboot-required`.
 pub fn apt(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathered, String> {
     let names = probe.read_dir(APT_LISTS).map_err(|e| {
@@ -188,6 +212,7 @@ pub fn apt(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathered, 
         return Err(format!("no package index in {APT_LISTS} (no *_InRelease or *_Release file: apt-get update never ran?), so pending updates cannot be determined"));
     }
     evidence.push(metadata_evidence(APT_LISTS, &metadata));
+    let refresh = apt_refresh_signals(probe, &metadata, evidence);
 
     let out = run(probe, &APT_SIMULATE, &[0], evidence)?;
     let sim = apt::parse_apt_simulation(&out.stdout_text()).map_err(|e| {
@@ -278,10 +303,78 @@ pub fn apt(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathered, 
         held_back: sim.not_upgraded,
         metadata_where: APT_LISTS.to_string(),
         metadata,
+        refresh,
         index_problems,
         last_run,
         reboot,
     })
+}
+
+/// The mtime of a path as a refresh signal; a missing path or mtime is noted, not an error.
+fn stat_signal(probe: &dyn Probe, path: &str, proves_success: bool) -> RefreshSignal {
+    let (modified, problem) = match probe.metadata(path) {
+        Ok(md) if md.modified.is_some() => (md.modified, None),
+        Ok(_) => (None, Some("no mtime".to_string())),
+        Err(e) if e.is_not_found() => (None, Some("absent".to_string())),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    RefreshSignal {
+        path: path.to_string(),
+        modified,
+        proves_success,
+        problem,
+    }
+}
+
+/// When did `apt-get update` last succeed? Counted: the update-success stamp and the newest
+/// Release file (a file is only replaced by a successful download; its mtime is the server's
+/// Last-Modified, at or before the download). Reported only: `lists/partial` (failed runs touch
+/// it too) and `pkgcache.bin` (rebuilt after any dpkg change, by `apt-get -s` too).
+fn apt_refresh_signals(
+    probe: &dyn Probe,
+    metadata: &[MetadataSource],
+    evidence: &mut Vec<Evidence>,
+) -> Vec<RefreshSignal> {
+    let mut signals = vec![stat_signal(probe, APT_UPDATE_SUCCESS_STAMP, true)];
+    signals.push(
+        match metadata
+            .iter()
+            .filter(|m| m.modified.is_some())
+            .max_by_key(|m| m.modified)
+        {
+            Some(m) => RefreshSignal {
+                path: m.path.clone(),
+                modified: m.modified,
+                proves_success: true,
+                problem: None,
+            },
+            None => RefreshSignal {
+                path: format!("{APT_LISTS}/*_InRelease"),
+                modified: None,
+                proves_success: true,
+                problem: Some("no Release file has an mtime".to_string()),
+            },
+        },
+    );
+    signals.push(stat_signal(probe, APT_LISTS_PARTIAL, false));
+    signals.push(stat_signal(probe, APT_PKGCACHE, false));
+    let listing: String = signals
+        .iter()
+        .map(|s| {
+            let state = match (&s.modified, &s.problem) {
+                (Some(t), _) => t.to_rfc3339(),
+                (None, Some(p)) => p.clone(),
+                (None, None) => "mtime unknown".to_string(),
+            };
+            format!("{state}  {}\n", s.path)
+        })
+        .collect();
+    evidence.push(Evidence::new(
+        EvidenceKind::File,
+        format!("{APT_UPDATE_SUCCESS_STAMP} {APT_LISTS_PARTIAL} {APT_PKGCACHE} (mtimes)"),
+        listing.as_bytes(),
+    ));
+    signals
 }
 
 /// Read the header paragraph of each apt Release file in `metadata`, noting its `Date:` there.
@@ -444,6 +537,7 @@ pub fn dnf(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathered, 
         held_back: 0,
         metadata_where: DNF_CACHES.join(" and "),
         metadata,
+        refresh: Vec::new(),
         index_problems: Vec::new(),
         last_run,
         reboot,
@@ -504,6 +598,7 @@ pub fn zypper(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathere
         held_back: 0,
         metadata_where: ZYPP_CACHE.to_string(),
         metadata,
+        refresh: Vec::new(),
         index_problems: Vec::new(),
         last_run,
         reboot,

@@ -245,3 +245,116 @@ fn config_defaults_and_validation_name_the_key() {
     );
     assert!(toml::from_str::<PatchAgeConfig>("sla = 14\n").is_err());
 }
+
+/// An apt host with nothing pending and the given refresh signals, as `decide` sees it.
+fn apt_gathered(refresh: Vec<gather::RefreshSignal>) -> Gathered {
+    Gathered {
+        manager: "apt",
+        security: Vec::new(),
+        other: 0,
+        held_back: 0,
+        metadata_where: "/var/lib/apt/lists".into(),
+        metadata: vec![gather::MetadataSource {
+            path: "/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease".into(),
+            modified: None,
+            published: None,
+        }],
+        refresh,
+        index_problems: Vec::new(),
+        last_run: gather::LastRun {
+            at: None,
+            source: "no successful upgrade run".into(),
+        },
+        reboot: Reboot::NotRequired("running kernel is the newest installed".into()),
+    }
+}
+
+fn signal(path: &str, modified: Option<&str>, proves_success: bool) -> gather::RefreshSignal {
+    gather::RefreshSignal {
+        path: path.into(),
+        modified: modified.map(|t| t.parse().unwrap()),
+        proves_success,
+        problem: modified.is_none().then(|| "absent".to_string()),
+    }
+}
+
+#[test]
+fn apt_metadata_that_cannot_be_dated_is_a_warning() {
+    let now = "2026-11-24T10:00:00Z".parse().unwrap();
+    // Fixture files without declared mtimes: no signal that proves success has a date; the
+    // weak ones (partial/, pkgcache.bin) are not enough.
+    let g = apt_gathered(vec![
+        signal("/var/lib/apt/periodic/update-success-stamp", None, true),
+        signal("/var/lib/apt/lists/*_InRelease", None, true),
+        signal(
+            "/var/lib/apt/lists/partial",
+            Some("2026-11-24T06:00:00Z"),
+            false,
+        ),
+        signal(
+            "/var/cache/apt/pkgcache.bin",
+            Some("2026-11-24T09:00:00Z"),
+            false,
+        ),
+    ]);
+    let r = decide(&PatchAgeConfig::default(), &g, &[], now, None);
+    assert_eq!(r.status, Status::Warn, "{}", r.summary);
+    assert!(
+        r.summary.contains("package metadata age unknown (no update-success stamp and no dated Release file in /var/lib/apt/lists): pending updates may be missing"),
+        "{}",
+        r.summary
+    );
+    assert_eq!(r.facts["metadata_age_days"], Value::Null);
+    assert_eq!(r.facts["metadata_age_source"], Value::Null);
+    assert_eq!(r.facts["metadata_stale"], true);
+    assert_eq!(r.facts["metadata_refresh_signals"][2]["age_days"], 0);
+    assert_eq!(
+        r.facts["metadata_refresh_signals"][0]["problem"],
+        json!("absent")
+    );
+}
+
+#[test]
+fn apt_stale_lists_name_a_newer_update_attempt() {
+    let now = "2026-11-24T10:00:00Z".parse().unwrap();
+    // Newest InRelease 20 days old, no stamp, but partial/ changed this morning: a run that
+    // failed (or found nothing new). Still stale; the attempt is named. pkgcache.bin, rebuilt
+    // yesterday, does not count.
+    let g =
+        apt_gathered(vec![
+        signal("/var/lib/apt/periodic/update-success-stamp", None, true),
+        signal(
+            "/var/lib/apt/lists/deb.debian.org_debian-security_dists_bookworm-security_InRelease",
+            Some("2026-11-04T08:00:00Z"),
+            true,
+        ),
+        signal("/var/lib/apt/lists/partial", Some("2026-11-24T06:00:00Z"), false),
+        signal("/var/cache/apt/pkgcache.bin", Some("2026-11-23T09:00:00Z"), false),
+    ]);
+    let r = decide(&PatchAgeConfig::default(), &g, &[], now, None);
+    assert_eq!(r.status, Status::Warn, "{}", r.summary);
+    assert!(
+        r.summary.contains("stale package metadata (limit 7 days, updates may be missing): last successful apt-get update 20 days ago (2026-11-04, per deb.debian.org_debian-security_dists_bookworm-security_InRelease); /var/lib/apt/lists/partial changed 0 days ago: an apt-get update ran since, and failed or found every suite unchanged"),
+        "{}",
+        r.summary
+    );
+    assert_eq!(r.facts["metadata_age_days"], 20);
+
+    // Same lists with an update-success stamp from yesterday: fresh, dated by the stamp.
+    let mut g = g;
+    g.refresh[0] = signal(
+        "/var/lib/apt/periodic/update-success-stamp",
+        Some("2026-11-23T06:00:00Z"),
+        true,
+    );
+    let r = decide(&PatchAgeConfig::default(), &g, &[], now, None);
+    assert_eq!(r.status, Status::Pass, "{}", r.summary);
+    assert!(
+        r.summary.contains(
+            "package metadata 1 day old (per /var/lib/apt/periodic/update-success-stamp)"
+        ),
+        "{}",
+        r.summary
+    );
+    assert_eq!(r.facts["metadata_stale"], false);
+}

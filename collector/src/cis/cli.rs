@@ -301,6 +301,7 @@ mod tests {
                 passing: 3,
                 in_scope: 4,
                 stale: 1,
+                excepted: 0,
             },
         )]);
         score::score(

@@ -64,14 +64,36 @@ pub fn load_registers(conn: &Connection, day: NaiveDate) -> Result<Inputs, Store
 
 /// The fleet's current state.
 pub fn load_fleet(conn: &Connection, st: &Staleness) -> Result<FleetInputs, StoreError> {
+    let mut patch_hosts = fleet::host_checks(
+        conn,
+        st,
+        super::patch_sla::CHECK,
+        &["oldest_pending_days", "sla_days"],
+    )?;
+    // A `fail` covered by an exception in force counts as `excepted` (listed apart).
+    let exceptions = crate::store::exceptions::active(conn, st.now)?;
+    if !exceptions.is_empty() {
+        for h in &mut patch_hosts {
+            if h.status.as_deref() != Some("fail") {
+                continue;
+            }
+            let eff = crate::risk::exceptions::apply_exceptions(
+                "fail",
+                crate::risk::exceptions::HostRef {
+                    hostname: &h.hostname,
+                },
+                super::patch_sla::CHECK,
+                st.now,
+                &exceptions,
+            );
+            if eff.as_str() == "excepted" {
+                h.status = Some("excepted".into());
+            }
+        }
+    }
     Ok(FleetInputs {
         aggregate: fleet::aggregate(conn, st)?,
-        patch_hosts: fleet::host_checks(
-            conn,
-            st,
-            super::patch_sla::CHECK,
-            &["oldest_pending_days", "sla_days"],
-        )?,
+        patch_hosts,
     })
 }
 

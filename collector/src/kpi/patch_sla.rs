@@ -28,8 +28,8 @@ pub struct PatchCounts {
     pub stale: i64,
     /// Reporting hosts that never sent a `patch_age` result: left out, listed apart.
     pub no_result: i64,
-    /// Hosts whose failure is covered by an active exception. Always 0 until exceptions exist:
-    /// this is where they will be subtracted from `non_compliant`.
+    /// Reporting hosts whose `fail` is covered by an exception in force: out of the ratio for
+    /// the exception's duration, listed apart (the exception is an accepted, dated deviation).
     pub excepted: i64,
 }
 
@@ -48,7 +48,8 @@ impl PatchCounts {
                 .copied()
                 .unwrap_or(0)
         };
-        let with_result = n("pass") + n("warn") + n("fail") + n("error") + n("not_applicable");
+        let with_result =
+            n("pass") + n("warn") + n("fail") + n("error") + n("not_applicable") + n("excepted");
         let reporting = agg.hosts.get("reporting").copied().unwrap_or(0);
         PatchCounts {
             compliant: n("pass") + n("warn"),
@@ -57,7 +58,7 @@ impl PatchCounts {
             not_applicable: n("not_applicable"),
             stale: n("stale"),
             no_result: (reporting - with_result).max(0),
-            excepted: 0,
+            excepted: n("excepted"),
         }
     }
 }
@@ -98,6 +99,8 @@ pub struct PatchSla {
     pub stale_hosts: Vec<String>,
     /// Reporting hosts without a `patch_age` result.
     pub no_result_hosts: Vec<String>,
+    /// Hosts over the SLA under an exception in force.
+    pub excepted_hosts: Vec<String>,
     /// Reporting hosts whose agent uses another SLA.
     pub sla_mismatch: Vec<SlaMismatch>,
 }
@@ -119,6 +122,7 @@ pub fn patch_sla(hosts: &[HostCheck], sla_days: u32) -> PatchSla {
         error_hosts: Vec::new(),
         stale_hosts: Vec::new(),
         no_result_hosts: Vec::new(),
+        excepted_hosts: Vec::new(),
         sla_mismatch: Vec::new(),
     };
     let fact = |h: &HostCheck, name: &str| h.facts.get(name).and_then(|v| v.as_i64());
@@ -146,6 +150,10 @@ pub fn patch_sla(hosts: &[HostCheck], sla_days: u32) -> PatchSla {
                 });
             }
             "not_applicable" => k.counts.not_applicable += 1,
+            "excepted" => {
+                k.counts.excepted += 1;
+                push_capped(&mut k.excepted_hosts, h.hostname.clone());
+            }
             // `error`, and any status this collector does not know, is not compliant.
             _ => {
                 k.counts.error += 1;
@@ -253,6 +261,25 @@ mod tests {
         assert!(k.sla_mismatch.is_empty());
         // Against a 14-day policy every reporting host with a result is a mismatch (9 + bsd-01).
         assert_eq!(patch_sla(&hosts, 14).sla_mismatch.len(), 10);
+    }
+
+    /// app-02's failure is excused by an exception in force (the store marks it `excepted`):
+    /// ratio = 6 / (6 + 1 + 1) = 0.75, app-02 listed as excepted, not as offending.
+    #[test]
+    fn an_excepted_failure_leaves_the_ratio_and_is_listed() {
+        use HostState::*;
+        let mut hosts: Vec<HostCheck> = ["web-01", "web-02", "web-03", "db-01", "web-04", "app-01"]
+            .into_iter()
+            .map(|n| host(n, Reporting, Some("pass"), None))
+            .collect();
+        hosts.push(host("db-02", Reporting, Some("fail"), Some(41)));
+        hosts.push(host("app-02", Reporting, Some("excepted"), Some(33)));
+        hosts.push(host("app-03", Reporting, Some("error"), None));
+        let k = patch_sla(&hosts, 30);
+        assert_eq!((k.counts.excepted, k.counts.non_compliant), (1, 1));
+        assert!((k.ratio.unwrap() - 0.75).abs() < 1e-12);
+        assert_eq!(k.excepted_hosts, vec!["app-02"]);
+        assert_eq!(k.offending.len(), 1);
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub struct CheckTally {
     pub in_scope: u64,
     /// Of `in_scope`, the stale hosts.
     pub stale: u64,
+    /// Reporting hosts whose `fail`/`warn` is covered by an active exception: out of scope while
+    /// the exception is in force (neither passing nor failing), and counted here.
+    pub excepted: u64,
 }
 
 /// Tally every check present in `check_state`. Hosts that never reported have no rows and are not
@@ -52,6 +55,7 @@ pub fn check_tallies(
                     passing: r.get::<_, i64>(1)?.max(0) as u64,
                     in_scope: r.get::<_, i64>(2)?.max(0) as u64,
                     stale: r.get::<_, i64>(3)?.max(0) as u64,
+                    excepted: 0,
                 },
             ))
         },
@@ -60,6 +64,28 @@ pub fn check_tallies(
     for row in rows {
         let (check, tally) = row?;
         out.insert(check, tally);
+    }
+    // Exceptions in force take the failures they cover out of scope.
+    let exceptions = super::exceptions::active(conn, st.now)?;
+    if !exceptions.is_empty() {
+        let checks: Vec<String> = exceptions.iter().map(|e| e.check.clone()).collect();
+        for r in super::risks::fleet_results(conn, st, &checks)? {
+            let eff = crate::risk::exceptions::apply_exceptions(
+                &r.status,
+                crate::risk::exceptions::HostRef {
+                    hostname: &r.hostname,
+                },
+                &r.check,
+                st.now,
+                &exceptions,
+            );
+            if eff.as_str() == "excepted" {
+                if let Some(t) = out.get_mut(&r.check) {
+                    t.in_scope = t.in_scope.saturating_sub(1);
+                    t.excepted += 1;
+                }
+            }
+        }
     }
     Ok(out)
 }
@@ -156,7 +182,8 @@ mod tests {
             CheckTally {
                 passing: 2,
                 in_scope: 4,
-                stale: 1
+                stale: 1,
+                excepted: 0,
             }
         );
         // mfa: 1 passes, 3 errors, 2 and 4 not applicable → passing 1, in scope 2.
@@ -165,7 +192,8 @@ mod tests {
             CheckTally {
                 passing: 1,
                 in_scope: 2,
-                stale: 0
+                stale: 0,
+                excepted: 0,
             }
         );
     }

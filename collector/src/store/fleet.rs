@@ -12,7 +12,8 @@ use super::StoreError;
 pub struct FleetAggregate {
     /// Hosts by state (`reporting`, `stale`, `never_reported`).
     pub hosts: HashMap<String, i64>,
-    /// (check, status) → hosts; hosts that are stale count under status `stale`.
+    /// (check, status) → hosts; hosts that are stale count under status `stale`, and `fail`/`warn`
+    /// results covered by an active exception under `excepted`.
     pub check_hosts: HashMap<(String, String), i64>,
 }
 
@@ -52,6 +53,7 @@ pub fn aggregate(conn: &Connection, st: &Staleness) -> Result<FleetAggregate, St
         let (c, s, n) = row?;
         agg.check_hosts.insert((c, s), n);
     }
+    super::exceptions::apply_to_aggregate(conn, st, &mut agg)?;
     Ok(agg)
 }
 

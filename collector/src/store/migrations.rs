@@ -118,6 +118,92 @@ pub static MIGRATIONS: &[&str] = &[
         PRIMARY KEY (day, kpi)
     ) WITHOUT ROWID;
     "#,
+    // v3: risk register, improvement plan, exceptions, webhook outbox.
+    r#"
+    CREATE TABLE risks (
+        id           INTEGER PRIMARY KEY,
+        source       TEXT NOT NULL CHECK (source IN ('manual', 'fleet')),
+        check_name   TEXT,
+        title        TEXT NOT NULL,
+        scenario     TEXT NOT NULL DEFAULT '',
+        assets       TEXT NOT NULL DEFAULT '[]',
+        likelihood   INTEGER NOT NULL CHECK (likelihood BETWEEN 1 AND 4),
+        impact       INTEGER NOT NULL CHECK (impact BETWEEN 1 AND 4),
+        level        TEXT NOT NULL,
+        treatment    TEXT NOT NULL,
+        owner        TEXT NOT NULL,
+        status       TEXT NOT NULL,
+        next_review  TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        updated_at   INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX risks_fleet_check ON risks(check_name) WHERE source = 'fleet';
+    CREATE TABLE risk_history (
+        id        INTEGER PRIMARY KEY,
+        risk_id   INTEGER NOT NULL REFERENCES risks(id),
+        at        INTEGER NOT NULL,
+        actor     TEXT NOT NULL,
+        changes   TEXT NOT NULL,
+        note      TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX risk_history_by_risk ON risk_history(risk_id, at);
+    CREATE TABLE actions (
+        id                  INTEGER PRIMARY KEY,
+        title               TEXT NOT NULL,
+        priority            TEXT NOT NULL CHECK (priority IN ('p1', 'p2', 'p3')),
+        due                 TEXT NOT NULL,
+        owner               TEXT NOT NULL,
+        budget              REAL,
+        status              TEXT NOT NULL,
+        evidence_sha256     TEXT,
+        evidence_file_name  TEXT,
+        evidence_url        TEXT,
+        approver            TEXT,
+        closed_at           INTEGER,
+        created_at          INTEGER NOT NULL,
+        updated_at          INTEGER NOT NULL
+    );
+    CREATE TABLE action_risks (
+        action_id  INTEGER NOT NULL REFERENCES actions(id),
+        risk_id    INTEGER NOT NULL REFERENCES risks(id),
+        PRIMARY KEY (action_id, risk_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX action_risks_by_risk ON action_risks(risk_id);
+    CREATE TABLE exceptions (
+        id             INTEGER PRIMARY KEY,
+        check_name     TEXT NOT NULL,
+        scope_kind     TEXT NOT NULL CHECK (scope_kind IN ('host', 'group', 'fleet')),
+        scope_value    TEXT NOT NULL,
+        host_patterns  TEXT NOT NULL,
+        reason         TEXT NOT NULL,
+        requester      TEXT NOT NULL,
+        approver       TEXT NOT NULL,
+        starts_at      INTEGER NOT NULL,
+        expires_at     INTEGER NOT NULL CHECK (expires_at > starts_at),
+        revoked_at     INTEGER,
+        revoked_by     TEXT,
+        created_at     INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL
+    );
+    CREATE INDEX exceptions_by_expiry ON exceptions(expires_at);
+    CREATE TABLE webhook_outbox (
+        id               INTEGER PRIMARY KEY,
+        target_url       TEXT NOT NULL,
+        kind             TEXT NOT NULL,
+        event            TEXT NOT NULL,
+        event_key        TEXT NOT NULL,
+        payload          TEXT NOT NULL,
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at  INTEGER NOT NULL,
+        last_error       TEXT,
+        delivered_at     INTEGER,
+        dead_at          INTEGER,
+        created_at       INTEGER NOT NULL,
+        UNIQUE (target_url, event_key)
+    );
+    CREATE INDEX webhook_outbox_due ON webhook_outbox(next_attempt_at) WHERE delivered_at IS NULL AND dead_at IS NULL;
+    INSERT OR IGNORE INTO meta(key, value) VALUES ('instance_id', lower(hex(randomblob(16))));
+    "#,
 ];
 
 /// The version a fully migrated database has.

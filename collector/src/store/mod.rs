@@ -12,9 +12,13 @@
 //! - `cis` — per-check host tallies for CIS scoring; read-only opening for CLI reports.
 //! - `registers` — incidents, roster and training completions.
 //! - `kpi_snapshots` — the daily KPI snapshots (CIS scores included, `cis.*`).
+//! - `risks`, `actions`, `exceptions`, `webhooks` — risk register, improvement plan, exceptions and
+//!   the notification outbox.
 //! - `report` — the monthly report's queries (last snapshot per month, fleet size).
 
+pub mod actions;
 pub mod cis;
+pub mod exceptions;
 pub mod fleet;
 pub mod hosts;
 pub mod ingest;
@@ -22,6 +26,8 @@ pub mod kpi_snapshots;
 pub mod migrations;
 pub mod registers;
 pub mod report;
+pub mod risks;
+pub mod webhooks;
 mod writer;
 
 use std::path::{Path, PathBuf};

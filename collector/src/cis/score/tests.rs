@@ -19,6 +19,7 @@ fn tally(passing: u64, in_scope: u64) -> CheckTally {
         passing,
         in_scope,
         stale: 0,
+        excepted: 0,
     }
 }
 
@@ -34,6 +35,7 @@ fn fleet() -> HashMap<String, CheckTally> {
                 passing: 1,
                 in_scope: 2,
                 stale: 1,
+                excepted: 0,
             },
         ),
         // Every host not_applicable → no data (3.6, 3.11).
