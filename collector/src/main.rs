@@ -6,6 +6,7 @@
 //! reads `http`.
 //! `registers` holds the incident and training records; `kpi` computes the governance KPIs from
 //! the store; `admin` is the CLI edge of both (`incident`, `import`, `kpi`).
+//! `report` writes the monthly report (HTML, Markdown, JSON) from the store, read-only.
 
 mod admin;
 mod auth;
@@ -17,6 +18,7 @@ mod ingest;
 mod kpi;
 mod metrics;
 mod registers;
+mod report;
 mod risk;
 mod server;
 mod store;
@@ -87,6 +89,11 @@ enum Command {
         #[command(subcommand)]
         command: risk::cli::ExceptionCommand,
     },
+    /// Reports: `report monthly --month YYYY-MM --out DIR` (HTML, Markdown, JSON).
+    Report {
+        #[command(subcommand)]
+        command: report::ReportCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -134,6 +141,7 @@ fn main() -> ExitCode {
         Command::Risk { command } => risk_exit(risk::cli::run_risk(&cfg, command)),
         Command::Action { command } => risk_exit(risk::cli::run_action(&cfg, command)),
         Command::Exception { command } => risk_exit(risk::cli::run_exception(&cfg, command)),
+        Command::Report { command } => report::run(&cfg, command),
         Command::Serve => {
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

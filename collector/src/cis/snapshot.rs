@@ -13,8 +13,6 @@ use super::catalogue::Catalogue;
 use super::score::{Scorecard, Summary};
 use crate::store::kpi_snapshots::SnapshotRow;
 
-/// Prefix of every CIS snapshot row.
-pub const PREFIX: &str = "cis.";
 /// The overall score's row name.
 pub const OVERALL: &str = "cis.overall";
 
@@ -34,7 +32,12 @@ fn row(day: &str, kpi: String, s: &Summary, ig: u8, taken_at: i64) -> SnapshotRo
         kpi,
         value: s.score,
         target: None,
-        status: if s.score.is_some() { "no_target" } else { "no_data" }.to_string(),
+        status: if s.score.is_some() {
+            "no_target"
+        } else {
+            "no_data"
+        }
+        .to_string(),
         detail: json!({"ig": ig, "summary": s}).to_string(),
         taken_at,
     }
@@ -53,7 +56,13 @@ pub fn snapshot_rows(
         out.push(row(day, ig_name(g), &card.ig(g), g, taken_at));
     }
     for c in &cat.controls {
-        out.push(row(day, control_name(c.id), &card.control(c.id, ig), ig, taken_at));
+        out.push(row(
+            day,
+            control_name(c.id),
+            &card.control(c.id, ig),
+            ig,
+            taken_at,
+        ));
     }
     out
 }

@@ -12,18 +12,22 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
+use chrono::{DateTime, Months, NaiveDate, Utc};
 use rusqlite::Connection;
 use serde::Serialize;
 
+use super::governance::{self, ActionsSection, ExceptionsSection, RisksSection};
 use crate::cis::catalogue::catalogue;
 use crate::cis::snapshot as cis_snap;
 use crate::config::KpiSection;
-use crate::kpi::notification::{notification_duty, notification_state, NotificationState};
 use crate::kpi::notification::NotificationDuty;
+use crate::kpi::notification::{notification_duty, notification_state, NotificationState};
 use crate::kpi::response_times::{response_times, Measure, Period};
 use crate::kpi::{register_kpis, Inputs, KpiStatus, When};
 use crate::registers::incident::{Incident, IncidentType, Severity};
+use crate::risk::actions::Action;
+use crate::risk::exceptions::Exception;
+use crate::risk::register::{Risk, RiskChange};
 use crate::store::kpi_snapshots::SnapshotRow;
 use crate::store::report::{self as sql, FleetSize};
 use crate::store::{registers, StoreError};
@@ -54,7 +58,13 @@ pub enum DataError {
 pub fn parse_month(s: &str) -> Result<NaiveDate, DataError> {
     let bad = || DataError::BadMonth(s.to_string());
     let b = s.as_bytes();
-    if b.len() != 7 || b[4] != b'-' || !s[..4].bytes().chain(s[5..].bytes()).all(|c| c.is_ascii_digit()) {
+    if b.len() != 7
+        || b[4] != b'-'
+        || !s[..4]
+            .bytes()
+            .chain(s[5..].bytes())
+            .all(|c| c.is_ascii_digit())
+    {
         return Err(bad());
     }
     NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").map_err(|_| bad())
@@ -97,11 +107,11 @@ pub struct MonthlyReport {
     /// CIS score per control and change since last month.
     pub cis: CisSection,
     /// Top risks and what changed.
-    pub risks: Unavailable,
+    pub risks: RisksSection,
     /// Improvement plan progress per priority.
-    pub actions: Unavailable,
+    pub actions: ActionsSection,
     /// Exceptions active and expiring.
-    pub exceptions: Unavailable,
+    pub exceptions: ExceptionsSection,
     /// Fleet coverage per check.
     pub coverage: Vec<CoverageRow>,
 }
@@ -113,15 +123,6 @@ pub struct FleetOverview {
     pub enrolled: i64,
     /// With at least one report on a day of the month.
     pub reported: i64,
-}
-
-/// A section whose register is not part of this build: said so, never filled with made-up numbers.
-#[derive(Debug, Clone, Serialize)]
-pub struct Unavailable {
-    /// Always false.
-    pub available: bool,
-    /// Why.
-    pub reason: String,
 }
 
 /// The unit of an indicator.
@@ -200,6 +201,21 @@ pub enum Highlight {
     NoData {
         /// Indicator name.
         indicator: String,
+    },
+    /// Open risks at level high or critical at the end of the month.
+    HighRisks {
+        /// How many.
+        count: usize,
+    },
+    /// P1 actions overdue at the end of the month.
+    P1Overdue {
+        /// How many.
+        count: usize,
+    },
+    /// Exceptions with 30 days or less left.
+    ExceptionsExpiring {
+        /// How many.
+        count: usize,
     },
     /// Personal-data notifications overdue at the end of the month.
     NotificationsOverdue {
@@ -337,6 +353,14 @@ pub struct ReportInputs {
     pub fleet: FleetSize,
     /// The registers (every incident, the roster, completions of every window needed).
     pub registers: Inputs,
+    /// The risk register.
+    pub risks: Vec<Risk>,
+    /// Risk history entries since the month's start.
+    pub risk_history: Vec<(i64, RiskChange)>,
+    /// The improvement plan.
+    pub actions: Vec<Action>,
+    /// Every exception.
+    pub exceptions: Vec<Exception>,
 }
 
 /// The months of the trend ending with `first` (first days, oldest first).
@@ -354,7 +378,11 @@ fn when_of(first: NaiveDate, now: DateTime<Utc>) -> Option<When> {
 }
 
 /// Read what the report of the month starting `first` needs (blocking).
-pub fn load(conn: &Connection, first: NaiveDate, now: DateTime<Utc>) -> Result<ReportInputs, DataError> {
+pub fn load(
+    conn: &Connection,
+    first: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<ReportInputs, DataError> {
     let today = now.date_naive();
     if first > today {
         return Err(DataError::FutureMonth {
@@ -379,6 +407,10 @@ pub fn load(conn: &Connection, first: NaiveDate, now: DateTime<Utc>) -> Result<R
                 as_of,
             )?,
         },
+        risks: crate::store::risks::list(conn)?,
+        risk_history: sql::risk_history_since(conn, when.period.start.timestamp())?,
+        actions: crate::store::actions::list(conn, as_of)?,
+        exceptions: crate::store::exceptions::list(conn)?,
     })
 }
 
@@ -389,7 +421,12 @@ impl<'a> Snapshots<'a> {
     fn new(rows: &'a [SnapshotRow]) -> Snapshots<'a> {
         Snapshots(
             rows.iter()
-                .map(|r| ((r.kpi.as_str(), r.day.get(..7).unwrap_or("").to_string()), r))
+                .map(|r| {
+                    (
+                        (r.kpi.as_str(), r.day.get(..7).unwrap_or("").to_string()),
+                        r,
+                    )
+                })
                 .collect(),
         )
     }
@@ -415,15 +452,17 @@ pub fn assemble(
     let indicators = indicators(inputs, &snaps, cfg, first, now);
     let incidents = incidents(&inputs.registers.incidents, &when);
     let cis = cis(&snaps, first);
-    let summary = summary(&indicators, &incidents, &cis);
+    let period = Period {
+        start: when.period.start,
+        end: when.at,
+    };
+    let mut summary = summary(&indicators, &incidents, &cis);
+    summary.extend(governance_highlights(inputs, period));
     Ok(MonthlyReport {
         month: ym(first),
         as_of: when.day,
         complete: last_day(first) < now.date_naive(),
-        period: Period {
-            start: when.period.start,
-            end: when.at,
-        },
+        period,
         fleet: FleetOverview {
             enrolled: inputs.fleet.enrolled,
             reported: inputs.fleet.reported,
@@ -432,18 +471,11 @@ pub fn assemble(
         indicators,
         incidents,
         cis,
-        risks: unavailable("the risk register is not part of this build"),
-        actions: unavailable("the improvement plan is not part of this build"),
-        exceptions: unavailable("the exception register is not part of this build"),
+        risks: governance::risks(&inputs.risks, &inputs.risk_history, period),
+        actions: governance::actions(&inputs.actions, period),
+        exceptions: governance::exceptions(&inputs.exceptions, period),
         coverage: coverage(&snaps, first),
     })
-}
-
-fn unavailable(reason: &str) -> Unavailable {
-    Unavailable {
-        available: false,
-        reason: reason.to_string(),
-    }
 }
 
 /// The manual's indicators, in its order: patch rate, training, MTTD, MTTR, CIS score; then the
@@ -459,7 +491,9 @@ pub fn indicators(
     // Register KPIs at each month's end.
     let register: Vec<(NaiveDate, Vec<crate::kpi::Kpi>)> = months
         .iter()
-        .filter_map(|m| when_of(*m, now).map(|w| (w.day, register_kpis(&inputs.registers, cfg, &w))))
+        .filter_map(|m| {
+            when_of(*m, now).map(|w| (w.day, register_kpis(&inputs.registers, cfg, &w)))
+        })
         .collect();
     let from_snapshots = |name: &str, unit: IndicatorUnit| {
         let trend: Vec<TrendPoint> = months
@@ -485,7 +519,9 @@ pub fn indicators(
             target: row.and_then(|r| r.target),
             status: row.map_or(KpiStatus::NoData, status_of),
             previous: trend.iter().rev().nth(1).and_then(|p| p.value),
-            basis: row.map_or(Basis::NoSnapshot, |r| Basis::Snapshot { day: r.day.clone() }),
+            basis: row.map_or(Basis::NoSnapshot, |r| Basis::Snapshot {
+                day: r.day.clone(),
+            }),
             trend,
         }
     };
@@ -530,7 +566,8 @@ pub fn incidents(all: &[Incident], when: &When) -> IncidentsSection {
     let (period, at) = (when.period, when.at);
     let in_month = |t: Option<DateTime<Utc>>| t.is_some_and(|t| period.contains(t));
     let open = |i: &Incident| {
-        i.detected_at.or(i.occurred_at).is_none_or(|t| t < at) && !i.resolved_at.is_some_and(|r| r < at)
+        i.detected_at.or(i.occurred_at).is_none_or(|t| t < at)
+            && !i.resolved_at.is_some_and(|r| r < at)
     };
     let mut rows: Vec<(&Incident, IncidentRow)> = all
         .iter()
@@ -697,9 +734,34 @@ pub fn summary(
     out
 }
 
-/// The month's first day of `d`.
-pub fn month_of(d: NaiveDate) -> NaiveDate {
-    NaiveDate::from_ymd_opt(d.year(), d.month(), 1).unwrap_or(d)
+/// Points of attention from the governance registers: high/critical risks, overdue P1 actions,
+/// expiring exceptions.
+fn governance_highlights(inputs: &ReportInputs, period: Period) -> Vec<Highlight> {
+    let mut out = Vec::new();
+    let r = governance::risks(&inputs.risks, &inputs.risk_history, period);
+    let high: usize = r
+        .open_by_level
+        .iter()
+        .filter(|(l, _)| **l >= crate::risk::Level::High)
+        .map(|(_, n)| n)
+        .sum();
+    if high > 0 {
+        out.push(Highlight::HighRisks { count: high });
+    }
+    let a = governance::actions(&inputs.actions, period);
+    let p1 = a
+        .by_priority
+        .iter()
+        .find(|p| p.priority == crate::risk::actions::Priority::P1)
+        .map_or(0, |p| p.overdue);
+    if p1 > 0 {
+        out.push(Highlight::P1Overdue { count: p1 });
+    }
+    let e = governance::exceptions(&inputs.exceptions, period);
+    if e.expiring > 0 {
+        out.push(Highlight::ExceptionsExpiring { count: e.expiring });
+    }
+    out
 }
 
 #[cfg(test)]
@@ -712,7 +774,15 @@ mod tests {
             parse_month("2026-11").unwrap(),
             NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()
         );
-        for bad in ["2026-13", "2026-1", "26-11", "2026/11", "2026-11-01", "", "abcd-ef"] {
+        for bad in [
+            "2026-13",
+            "2026-1",
+            "26-11",
+            "2026/11",
+            "2026-11-01",
+            "",
+            "abcd-ef",
+        ] {
             assert!(parse_month(bad).is_err(), "{bad}");
         }
     }
@@ -723,6 +793,9 @@ mod tests {
         assert_eq!(m.len(), 12);
         assert_eq!(ym(m[0]), "2025-04");
         assert_eq!(ym(m[11]), "2026-03");
-        assert_eq!(last_day(m[11]), NaiveDate::from_ymd_opt(2026, 3, 31).unwrap());
+        assert_eq!(
+            last_day(m[11]),
+            NaiveDate::from_ymd_opt(2026, 3, 31).unwrap()
+        );
     }
 }

@@ -36,20 +36,23 @@ pub struct Cell {
 }
 
 impl Cell {
-    fn text(t: impl Into<String>) -> Cell {
+    /// A text cell.
+    pub fn text(t: impl Into<String>) -> Cell {
         Cell {
             text: t.into(),
             tone: Tone::Plain,
             numeric: false,
         }
     }
-    fn num(t: impl Into<String>) -> Cell {
+    /// A number cell (right-aligned).
+    pub fn num(t: impl Into<String>) -> Cell {
         Cell {
             numeric: true,
             ..Cell::text(t)
         }
     }
-    fn tone(mut self, tone: Tone) -> Cell {
+    /// The same cell with `tone`.
+    pub fn tone(mut self, tone: Tone) -> Cell {
         self.tone = tone;
         self
     }
@@ -109,7 +112,8 @@ pub struct Document {
     pub footer: String,
 }
 
-const DASH: &str = "—";
+/// Shown for a missing value.
+pub const DASH: &str = "—";
 
 /// A value in its unit, or a dash.
 pub fn value(lang: Lang, unit: IndicatorUnit, v: Option<f64>) -> String {
@@ -153,15 +157,15 @@ fn basis(lang: Lang, b: &Basis) -> String {
 /// Lay out `r` in `lang`.
 pub fn document(r: &MonthlyReport, lang: Lang) -> Document {
     let month = month_label(lang, &r.month, true);
-    let mut subtitle = vec![format!(
-        "{} : {} – {}",
+    let mut subtitle = vec![i18n::kv(
+        lang,
         Msg::Period.text(lang),
-        i18n::day(lang, r.period.start.date_naive()),
-        i18n::day(lang, r.as_of)
+        &format!(
+            "{} – {}",
+            i18n::day(lang, r.period.start.date_naive()),
+            i18n::day(lang, r.as_of)
+        ),
     )];
-    if lang == Lang::En {
-        subtitle[0] = subtitle[0].replacen(" :", ":", 1);
-    }
     if !r.complete {
         subtitle.push(format!(
             "{} {}.",
@@ -169,11 +173,6 @@ pub fn document(r: &MonthlyReport, lang: Lang) -> Document {
             i18n::time(lang, r.period.end)
         ));
     }
-    let na = |id, m: Msg| Section {
-        id,
-        title: m.text(lang).to_string(),
-        blocks: vec![Block::Note(Msg::NotAvailable.text(lang).to_string())],
-    };
     Document {
         lang,
         title: format!("{} — {month}", Msg::Title.text(lang)),
@@ -183,9 +182,9 @@ pub fn document(r: &MonthlyReport, lang: Lang) -> Document {
             indicators(&r.indicators, lang),
             incidents(&r.incidents, lang),
             cis(r, lang),
-            na("risks", Msg::RisksHeading),
-            na("actions", Msg::ActionsHeading),
-            na("exceptions", Msg::ExceptionsHeading),
+            super::doc_governance::risks(&r.risks, lang),
+            super::doc_governance::actions(&r.actions, lang),
+            super::doc_governance::exceptions(&r.exceptions, lang),
             coverage(r, lang),
         ],
         footer: Msg::Generated.text(lang).to_string(),
@@ -193,19 +192,17 @@ pub fn document(r: &MonthlyReport, lang: Lang) -> Document {
 }
 
 fn summary(r: &MonthlyReport, lang: Lang) -> Section {
-    let fleet = format!(
-        "{} : {} {}, {} {}.",
+    let fleet = i18n::kv(
+        lang,
         Msg::Fleet.text(lang),
-        r.fleet.enrolled,
-        Msg::HostsEnrolled.text(lang),
-        r.fleet.reported,
-        Msg::HostsReported.text(lang)
+        &format!(
+            "{} {}, {} {}.",
+            r.fleet.enrolled,
+            Msg::HostsEnrolled.text(lang),
+            r.fleet.reported,
+            Msg::HostsReported.text(lang)
+        ),
     );
-    let fleet = if lang == Lang::En {
-        fleet.replacen(" :", ":", 1)
-    } else {
-        fleet
-    };
     let rows = r
         .indicators
         .iter()
@@ -252,16 +249,21 @@ fn summary(r: &MonthlyReport, lang: Lang) -> Section {
         .summary
         .iter()
         .map(|h| match h {
-            Highlight::NotMet { indicator } => format!(
-                "{} : {}",
-                i18n::indicator(lang, indicator),
-                Msg::HlNotMet.text(lang)
+            Highlight::NotMet { indicator } => i18n::kv(
+                lang,
+                &i18n::indicator(lang, indicator),
+                Msg::HlNotMet.text(lang),
             ),
-            Highlight::NoData { indicator } => format!(
-                "{} : {}",
-                i18n::indicator(lang, indicator),
-                Msg::HlNoData.text(lang)
+            Highlight::NoData { indicator } => i18n::kv(
+                lang,
+                &i18n::indicator(lang, indicator),
+                Msg::HlNoData.text(lang),
             ),
+            Highlight::HighRisks { count } => format!("{count} {}", Msg::HlHighRisks.text(lang)),
+            Highlight::P1Overdue { count } => format!("{count} {}", Msg::HlP1Overdue.text(lang)),
+            Highlight::ExceptionsExpiring { count } => {
+                format!("{count} {}", Msg::HlExpiring.text(lang))
+            }
             Highlight::NotificationsOverdue { count } => {
                 format!("{count} {}", Msg::HlOverdue.text(lang))
             }
@@ -272,7 +274,6 @@ fn summary(r: &MonthlyReport, lang: Lang) -> Section {
                 i18n::number(lang, *points, 1)
             ),
         })
-        .map(|s| if lang == Lang::En { s.replace(" : ", ": ") } else { s })
         .collect();
     let mut blocks = vec![
         Block::Para(fleet),
@@ -296,15 +297,14 @@ fn indicators(list: &[Indicator], lang: Lang) -> Section {
     for i in list {
         blocks.push(Block::Sub(i18n::indicator(lang, &i.name)));
         blocks.push(Block::Para(format!(
-            "{} {} · {} {} · {} {} · {} : {}",
+            "{} {} · {} {} · {} {} · {}",
             Msg::Value.text(lang),
             value(lang, i.unit, i.value),
             Msg::Target.text(lang).to_lowercase(),
             value(lang, i.unit, i.target),
             Msg::Status.text(lang).to_lowercase(),
             i18n::status(lang, i.status),
-            Msg::Source.text(lang),
-            basis(lang, &i.basis)
+            i18n::kv(lang, Msg::Source.text(lang), &basis(lang, &i.basis))
         )));
         let points: Vec<(String, Option<f64>)> = i
             .trend
@@ -429,10 +429,7 @@ fn incidents(s: &IncidentsSection, lang: Lang) -> Section {
         blocks.push(Block::Para(Msg::NoDuty.text(lang).to_string()));
     } else {
         let ratio = value(lang, IndicatorUnit::Ratio, s.duty.ratio);
-        blocks.push(Block::Para(format!(
-            "{} : {ratio}",
-            Msg::KpiDuty.text(lang)
-        )));
+        blocks.push(Block::Para(i18n::kv(lang, Msg::KpiDuty.text(lang), &ratio)));
         let rows = s
             .duty
             .incidents
@@ -576,7 +573,7 @@ fn coverage(r: &MonthlyReport, lang: Lang) -> Section {
         title: Msg::CoverageHeading.text(lang).to_string(),
         blocks: vec![
             Block::Table(head, rows),
-            Block::Para(format!("{} : {source}", Msg::Source.text(lang))),
+            Block::Para(i18n::kv(lang, Msg::Source.text(lang), &source)),
         ],
     }
 }

@@ -83,7 +83,11 @@ fn ymax(unit: IndicatorUnit, points: &[(String, Option<f64>)], target: Option<f6
                 .chain(target)
                 .fold(0.0_f64, f64::max)
                 * 1.1;
-            let step = if top > 48.0 * 3600.0 { 86_400.0 } else { 3600.0 };
+            let step = if top > 48.0 * 3600.0 {
+                86_400.0
+            } else {
+                3600.0
+            };
             ((top / step).ceil() * step).max(3600.0)
         }
     }
@@ -182,14 +186,20 @@ mod tests {
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(escape(r#"<a href="x">&'"#), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            escape(r#"<a href="x">&'"#),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 
     /// Largest 5 h, target 3 h → 5.5 h → 6 h axis; 100 h → 110 h → 5 days (432 000 s).
     #[test]
     fn duration_axis_rounds_up() {
         let p = |h: f64| vec![("m".to_string(), Some(h * 3600.0))];
-        assert_eq!(ymax(IndicatorUnit::Seconds, &p(5.0), Some(3.0 * 3600.0)), 21_600.0);
+        assert_eq!(
+            ymax(IndicatorUnit::Seconds, &p(5.0), Some(3.0 * 3600.0)),
+            21_600.0
+        );
         assert_eq!(ymax(IndicatorUnit::Seconds, &p(100.0), None), 432_000.0);
         assert_eq!(ymax(IndicatorUnit::Seconds, &[], None), 3600.0);
     }

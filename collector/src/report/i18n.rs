@@ -93,18 +93,57 @@ messages! {
     NoDuty => "Aucun incident impliquant des données personnelles.", "No incident involving personal data.";
     Deadline => "Échéance", "Deadline";
     StillOpen => "en cours", "open";
-    NotPersonal => "—", "—";
     CisHeading => "Score CIS Controls v8.1 par contrôle", "CIS Controls v8.1 score per control";
     CisNoSnapshot => "Aucun instantané CIS dans le mois : le score ne peut pas être reconstitué après coup.", "No CIS snapshot in the month: the score cannot be rebuilt afterwards.";
     Control => "Contrôle", "Control";
     Score => "Score", "Score";
     Assessed => "Évalués", "Assessed";
     ImplementationGroup => "Groupe d'implémentation", "Implementation group";
-    NotAssessed => "non évalué", "not assessed";
     RisksHeading => "Principaux risques et évolutions", "Top risks and what changed";
     ActionsHeading => "Plan d'amélioration (P1 / P2 / P3)", "Improvement plan (P1 / P2 / P3)";
     ExceptionsHeading => "Dérogations actives et arrivant à échéance", "Exceptions active and expiring";
-    NotAvailable => "Non disponible dans cette version : le registre n'existe pas encore dans Vigie. Aucun chiffre n'est affiché plutôt qu'un chiffre inventé.", "Not available in this build: the register does not exist in Vigie yet. No figure is shown rather than an invented one.";
+    HlHighRisks => "risque(s) ouvert(s) de niveau élevé ou critique", "open risk(s) at level high or critical";
+    HlP1Overdue => "action(s) P1 en retard", "P1 action(s) overdue";
+    HlExpiring => "dérogation(s) expirant dans les 30 jours", "exception(s) expiring within 30 days";
+    OpenRisksByLevel => "Risques ouverts par niveau", "Open risks by level";
+    TopRisks => "Principaux risques ouverts", "Top open risks";
+    NoOpenRisk => "Aucun risque ouvert en fin de mois.", "No open risk at the end of the month.";
+    RiskChanges => "Évolutions du mois", "Changes in the month";
+    NoRiskChange => "Aucune modification du registre des risques dans le mois.", "No change to the risk register in the month.";
+    Level => "Niveau", "Level";
+    LevelBefore => "Niveau en début de mois", "Level at the start of the month";
+    NewRisk => "nouveau", "new";
+    Likelihood => "Vraisemblance", "Likelihood";
+    Impact => "Impact", "Impact";
+    Owner => "Responsable", "Owner";
+    ReviewOverdue => "revue en retard", "review overdue";
+    When => "Date", "When";
+    Who => "Auteur", "Who";
+    WhatChanged => "Modifications", "What changed";
+    Note => "Motif", "Note";
+    Priority => "Priorité", "Priority";
+    Planned => "Prévues", "Planned";
+    Done => "Réalisées", "Done";
+    DoneInMonth => "Réalisées dans le mois", "Done in the month";
+    OpenNotDue => "En cours (dans les délais)", "Open (not yet due)";
+    Overdue => "En retard", "Overdue";
+    Progress => "Avancement", "Progress";
+    OverdueActions => "Actions en retard", "Overdue actions";
+    DoneActions => "Actions réalisées dans le mois", "Actions done in the month";
+    Due => "Échéance", "Due";
+    ExceptionsCounts => "actives · expirant sous 30 jours · accordées dans le mois · expirées dans le mois · révoquées dans le mois", "active · expiring within 30 days · granted in the month · expired in the month · revoked in the month";
+    NoException => "Aucune dérogation en vigueur en fin de mois.", "No exception in force at the end of the month.";
+    Scope => "Périmètre", "Scope";
+    Reason => "Motif", "Reason";
+    Approver => "Approbateur", "Approver";
+    Expires => "Expire le", "Expires";
+    ExcActive => "active", "active";
+    ExcExpiring => "expire bientôt", "expiring";
+    LvLow => "faible", "low";
+    LvMedium => "moyen", "medium";
+    LvHigh => "élevé", "high";
+    LvCritical => "critique", "critical";
+    Fleet2 => "tout le parc", "whole fleet";
     CoverageHeading => "Couverture du parc par contrôle", "Fleet coverage per check";
     Check => "Contrôle technique", "Check";
     Pass => "conformes", "pass";
@@ -259,7 +298,6 @@ pub fn signed(lang: Lang, v: f64, places: usize) -> String {
     }
 }
 
-
 /// The label of a KPI status.
 pub fn status(lang: Lang, s: crate::kpi::KpiStatus) -> &'static str {
     use crate::kpi::KpiStatus as K;
@@ -322,6 +360,26 @@ pub fn notification(lang: Lang, s: crate::kpi::notification::NotificationState) 
         N::MissingTimestamps => Msg::NsMissing,
     }
     .text(lang)
+}
+
+/// The label of a risk level.
+pub fn level(lang: Lang, l: crate::risk::Level) -> &'static str {
+    use crate::risk::Level as L;
+    match l {
+        L::Low => Msg::LvLow,
+        L::Medium => Msg::LvMedium,
+        L::High => Msg::LvHigh,
+        L::Critical => Msg::LvCritical,
+    }
+    .text(lang)
+}
+
+/// French typography puts a space before a colon: "Période : …" / "Period: …".
+pub fn kv(lang: Lang, key: &str, value: &str) -> String {
+    match lang {
+        Lang::Fr => format!("{key} : {value}"),
+        Lang::En => format!("{key}: {value}"),
+    }
 }
 
 /// CIS Controls v8.1 control titles in French (the catalogue's own titles are English).

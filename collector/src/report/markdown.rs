@@ -17,7 +17,11 @@ fn table(o: &mut String, head: &[String], rows: &[Vec<Cell>]) {
     );
     let align: Vec<&str> = (0..head.len())
         .map(|i| {
-            if rows.first().and_then(|r| r.get(i)).is_some_and(|c| c.numeric) {
+            if rows
+                .first()
+                .and_then(|r| r.get(i))
+                .is_some_and(|c| c.numeric)
+            {
                 "---:"
             } else {
                 "---"
@@ -29,7 +33,10 @@ fn table(o: &mut String, head: &[String], rows: &[Vec<Cell>]) {
         let _ = writeln!(
             o,
             "| {} |",
-            r.iter().map(|c| cell(&c.text)).collect::<Vec<_>>().join(" | ")
+            r.iter()
+                .map(|c| cell(&c.text))
+                .collect::<Vec<_>>()
+                .join(" | ")
         );
     }
     o.push('\n');

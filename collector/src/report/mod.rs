@@ -9,12 +9,12 @@
 
 pub mod data;
 pub mod doc;
+pub mod doc_governance;
+pub mod governance;
 pub mod html;
 pub mod i18n;
 pub mod markdown;
 pub mod svg;
-#[cfg(test)]
-mod tests;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -167,7 +167,10 @@ pub fn write_atomically(path: &Path, content: &[u8]) -> Result<(), ReportError> 
         return Ok(());
     }
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("report");
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("report");
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;

@@ -60,7 +60,7 @@ pub fn line_chart(
     }
     // One polyline per run of consecutive values.
     let mut run: Vec<String> = Vec::new();
-    let mut flush = |run: &mut Vec<String>, s: &mut String| {
+    let flush = |run: &mut Vec<String>, s: &mut String| {
         if run.len() > 1 {
             let _ = write!(
                 s,
@@ -93,7 +93,11 @@ pub fn line_chart(
 
 /// Horizontal bars of scores 0..=100: (label, this month, last month). Last month is a thin grey
 /// tick; a missing score draws no bar and says "—".
-pub fn bar_chart(title: &str, bars: &[(String, Option<f64>, Option<f64>)], fmt: &dyn Fn(f64) -> String) -> String {
+pub fn bar_chart(
+    title: &str,
+    bars: &[(String, Option<f64>, Option<f64>)],
+    fmt: &dyn Fn(f64) -> String,
+) -> String {
     let (w, row) = (640.0, 22.0);
     let (label_w, value_w) = (300.0, 48.0);
     let pw = w - label_w - value_w;
@@ -173,7 +177,9 @@ mod tests {
     /// Score 50 over a 292-wide plot (640 − 300 − 48) → bar width 146.0.
     #[test]
     fn bar_width_is_proportional() {
-        let s = bar_chart("t", &[("c & d".to_string(), Some(50.0), None)], &|v| format!("{v}"));
+        let s = bar_chart("t", &[("c & d".to_string(), Some(50.0), None)], &|v| {
+            format!("{v}")
+        });
         assert!(s.contains(r#"width="146.0""#), "{s}");
         assert!(s.contains("c &amp; d"));
     }

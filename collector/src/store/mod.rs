@@ -15,6 +15,7 @@
 //! - `risks`, `actions`, `exceptions`, `webhooks` — risk register, improvement plan, exceptions and
 //!   the notification outbox.
 //! - `report` — the monthly report's queries (last snapshot per month, fleet size).
+//! - `synthetic` — a generated store for benchmarks.
 
 pub mod actions;
 pub mod cis;
@@ -27,6 +28,7 @@ pub mod migrations;
 pub mod registers;
 pub mod report;
 pub mod risks;
+pub mod synthetic;
 pub mod webhooks;
 mod writer;
 

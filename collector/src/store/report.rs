@@ -66,6 +66,30 @@ pub fn fleet_size(
     Ok(FleetSize { enrolled, reported })
 }
 
+/// Every risk history entry at or after `since` (Unix seconds), as (risk id, entry), oldest first.
+pub fn risk_history_since(
+    conn: &Connection,
+    since: i64,
+) -> Result<Vec<(i64, crate::risk::register::RiskChange)>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT risk_id, at, actor, changes, note FROM risk_history WHERE at >= ?1
+         ORDER BY at, id",
+    )?;
+    let rows = st.query_map(params![since], |r| {
+        let changes: String = r.get(3)?;
+        Ok((
+            r.get(0)?,
+            crate::risk::register::RiskChange {
+                at: r.get(1)?,
+                actor: r.get(2)?,
+                changes: serde_json::from_str(&changes).unwrap_or_default(),
+                note: r.get(4)?,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,7 +122,10 @@ mod tests {
         ];
         kpi_snapshots::save(&c, &rows).unwrap();
         let got = last_snapshot_per_month(&c, "2026-01-01", "2026-03-31").unwrap();
-        let days: Vec<_> = got.iter().map(|r| (r.kpi.as_str(), r.day.as_str())).collect();
+        let days: Vec<_> = got
+            .iter()
+            .map(|r| (r.kpi.as_str(), r.day.as_str()))
+            .collect();
         assert_eq!(
             days,
             [
