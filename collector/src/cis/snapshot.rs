@@ -88,6 +88,7 @@ mod tests {
                 passing: 3,
                 in_scope: 4,
                 stale: 0,
+                excepted: 0,
             },
         )]);
         let card = score::score(

@@ -550,14 +550,22 @@ fn coverage(r: &MonthlyReport, lang: Lang) -> Section {
         .coverage
         .iter()
         .map(|c| {
+            let n = |v: i64| {
+                // No snapshot (or no host) for the check: dashes, not zeros.
+                if c.ratio.is_none() && v == 0 {
+                    Cell::num(DASH)
+                } else {
+                    Cell::num(v.to_string())
+                }
+            };
             vec![
                 Cell::text(i18n::check(lang, &c.check)),
-                Cell::num(c.pass.to_string()),
-                Cell::num(c.fail.to_string()),
-                Cell::num(c.warn.to_string()),
-                Cell::num(c.error.to_string()),
-                Cell::num(c.not_applicable.to_string()),
-                Cell::num(c.stale.to_string()),
+                n(c.pass),
+                n(c.fail),
+                n(c.warn),
+                n(c.error),
+                n(c.not_applicable),
+                n(c.stale),
                 Cell::num(pct(c.ratio)),
                 Cell::num(pct(c.previous)),
             ]

@@ -94,12 +94,25 @@ pub fn risks(r: &RisksSection, lang: Lang) -> Section {
             .changes
             .iter()
             .map(|c| {
-                let what = c
-                    .fields
-                    .iter()
-                    .map(|(k, (from, to))| format!("{k}: {} → {}", json_text(from), json_text(to)))
-                    .collect::<Vec<_>>()
-                    .join("; ");
+                let created = c.fields.values().all(|(from, _)| from.is_null());
+                let what = if created {
+                    // A creation lists every field from null: say "new" and its level.
+                    let level = c
+                        .fields
+                        .get("level")
+                        .and_then(|(_, to)| to.as_str())
+                        .and_then(|l| Level::parse_field(l, "level").ok())
+                        .map_or(DASH, |l| i18n::level(lang, l));
+                    format!("{} ({})", Msg::NewRisk.text(lang), level)
+                } else {
+                    c.fields
+                        .iter()
+                        .map(|(k, (from, to))| {
+                            format!("{k}: {} → {}", json_text(from), json_text(to))
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                };
                 vec![
                     Cell::text(format!("R-{} {}", c.risk, c.title)),
                     Cell::text(i18n::time(lang, c.at)),

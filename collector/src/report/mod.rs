@@ -15,6 +15,8 @@ pub mod html;
 pub mod i18n;
 pub mod markdown;
 pub mod svg;
+#[cfg(test)]
+mod tests;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -157,7 +157,8 @@ mod tests {
     use super::*;
 
     /// Three months 0.5, none, 1.0 on a 0..1 axis 640 × 200 with margins 64/12/12/28: plot width
-    /// 564, height 160; x(i) = 64 + 564 × (i + 0.5) / 3 → 158.0, 440.0; y(0.5) = 12 + 80 = 92.0,
+    /// 564, height 160; x(i) = 64 + 564 × (i + 0.5) / 3 → x(0) = 158.0, x(2) = 64 + 470 = 534.0;
+    /// y(0.5) = 12 + 80 = 92.0,
     /// y(1.0) = 12.0. The gap leaves two single points and no polyline.
     #[test]
     fn line_chart_geometry_and_gaps() {
@@ -168,7 +169,7 @@ mod tests {
         ];
         let s = line_chart("t", &pts, Some(1.0), 1.0, &|v| format!("{v}"));
         assert!(s.contains(r#"cx="158.0" cy="92.0""#), "{s}");
-        assert!(s.contains(r#"cx="440.0" cy="12.0""#), "{s}");
+        assert!(s.contains(r#"cx="534.0" cy="12.0""#), "{s}");
         assert!(!s.contains("<polyline"), "{s}");
         assert!(s.contains("stroke-dasharray"));
         assert!(!s.contains("href"));
