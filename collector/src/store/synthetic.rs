@@ -19,6 +19,12 @@ pub fn generate(db: &Path, hosts: u32, days: u32, end: NaiveDate) -> Result<(), 
             message: "already exists; generate-store only creates a new database".into(),
         });
     }
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+            path: dir.display().to_string(),
+            message: format!("cannot create directory: {e}"),
+        })?;
+    }
     let mut conn = Connection::open(db)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "OFF")?;
@@ -120,9 +126,9 @@ pub fn generate(db: &Path, hosts: u32, days: u32, end: NaiveDate) -> Result<(), 
                                personal_data, notified_at, created_at, updated_at)
          SELECT printf('INC-%05d', j), 'Incident ' || j, 'phishing',
                 CASE j % 4 WHEN 0 THEN 'low' WHEN 1 THEN 'minor' WHEN 2 THEN 'major' ELSE 'crisis' END,
-                ?1 + j * 43200, ?1 + j * 43200 + 3600 * (1 + j % 5),
-                ?1 + j * 43200 + 3600 * (6 + j % 30), j % 5 = 0,
-                CASE WHEN j % 5 = 0 THEN ?1 + j * 43200 + 3600 * (10 + j % 80) END, ?1, ?1
+                ?1 + j * 86400, ?1 + j * 86400 + 3600 * (1 + j % 5),
+                ?1 + j * 86400 + 3600 * (6 + j % 30), j % 5 = 0,
+                CASE WHEN j % 5 = 0 THEN ?1 + j * 86400 + 3600 * (10 + j % 80) END, ?1, ?1
          FROM d WHERE j % 7 IN (1, 4)",
         params![start_ts],
     )?;
