@@ -34,13 +34,13 @@ h3 { font-size: 11.5pt; margin: 12pt 0 4pt; }
 table { border-collapse: collapse; width: 100%; margin: 6pt 0 10pt; font-size: 9pt; }
 th, td { border: 1px solid #ccc; padding: 2pt 4pt; text-align: left; vertical-align: top; }
 th { background: #eef3fa; }
-td.num { text-align: right; white-space: nowrap; }
+td.num { text-align: right; }
 td.good { background: #e6f4ea; color: #1e5e2a; }
 td.bad { background: #fdecea; color: #8a1c14; font-weight: bold; }
 td.muted { color: #888; }
 .note { border-left: 4px solid #f0a000; background: #fff8e5; padding: 4pt 8pt; }
 svg.chart { display: block; max-width: 100%; height: auto; margin: 4pt 0; }
-svg text.axis, svg text.label { font-size: 11px; fill: #333; }
+svg text.axis, svg text.label { font-size: 10px; fill: #333; }
 footer { margin-top: 16pt; color: #666; font-size: 8.5pt; border-top: 1px solid #ccc; padding-top: 4pt; }
 @page { size: A4; margin: 12mm; }
 @media print {

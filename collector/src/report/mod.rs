@@ -3,7 +3,7 @@
 //! improvement plan, exceptions, fleet coverage), written as HTML, Markdown and JSON for cron.
 //!
 //! Map (arrows = "uses"): `data` (reads `store::report` and the registers, builds the language-
-//! neutral [`data::MonthlyReport`]) → `doc` (lays it out in one language with `i18n`) → `markdown`,
+//! neutral [`data::MonthlyReport`] of `model` and `governance` sections) → `doc` (lays it out in one language with `i18n`) → `markdown`,
 //! `html` (+ `svg`). JSON is `data` serialised. This module is the CLI edge: arguments, reading the
 //! store read-only, writing files atomically, exit codes.
 
@@ -14,6 +14,7 @@ pub mod governance;
 pub mod html;
 pub mod i18n;
 pub mod markdown;
+pub mod model;
 pub mod svg;
 #[cfg(test)]
 mod tests;
