@@ -357,6 +357,15 @@ mod tests {
         assert_eq!(get(&eval, "coverage.mfa").value, Some(0.5));
         // No incidents, nobody in the roster.
         assert_eq!(get(&eval, "mttd").status, KpiStatus::NoData);
+        // The CIS scores are stored in the same snapshot: one row each for the overall score,
+        // the 3 implementation groups and the 18 controls = 22.
+        let cis = store
+            .read(|c| kpi_snapshots::load(c, "2026-04-05"))
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.kpi.starts_with("cis."))
+            .count();
+        assert_eq!(cis, 22, "cis.overall, 3 IGs, 18 controls");
 
         // The same day, later, read back from a fresh evaluation of a *past* view: the next day
         // asks for 2026-04-05 and gets the snapshot for the fleet KPIs.

@@ -348,7 +348,7 @@ pub fn incidents(all: &[Incident], when: &When) -> IncidentsSection {
     let in_month = |t: Option<DateTime<Utc>>| t.is_some_and(|t| period.contains(t));
     let open = |i: &Incident| {
         i.detected_at.or(i.occurred_at).is_none_or(|t| t < at)
-            && !i.resolved_at.is_some_and(|r| r < at)
+            && i.resolved_at.is_none_or(|r| r >= at)
     };
     let mut rows: Vec<(&Incident, IncidentRow)> = all
         .iter()

@@ -269,7 +269,7 @@ pub fn actions(all: &[Action], period: Period) -> ActionsSection {
         .filter(|a| !done_by(a) && a.due < today)
         .map(|a| row(a))
         .collect();
-    overdue.sort_by(|a, b| (a.priority, a.due, a.id).cmp(&(b.priority, b.due, b.id)));
+    overdue.sort_by_key(|a| (a.priority, a.due, a.id));
     ActionsSection {
         by_priority,
         overdue,
@@ -334,7 +334,7 @@ pub fn exceptions(all: &[Exception], period: Period) -> ExceptionsSection {
             state: e.state(end),
         })
         .collect();
-    in_force.sort_by(|a, b| (a.expires_at, a.id).cmp(&(b.expires_at, b.id)));
+    in_force.sort_by_key(|a| (a.expires_at, a.id));
     ExceptionsSection {
         active: in_force
             .iter()
