@@ -67,6 +67,31 @@ pub struct StorageSection {
     /// Days of report ids kept to recognise resent reports (older replays are refused by date).
     /// Default 2.
     pub dedup_days: u32,
+    /// SQLite `synchronous` for the write connection: `full` (default: an acknowledged report
+    /// survives a power cut) or `normal` (survives a crash of the collector, `kill -9` included,
+    /// but the last commits before a power cut may be lost; fewer fsyncs, more throughput).
+    pub synchronous: Synchronous,
+}
+
+/// Durability of commits (SQLite `PRAGMA synchronous` in WAL mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Synchronous {
+    /// fsync the WAL at every commit.
+    #[default]
+    Full,
+    /// fsync only at checkpoints.
+    Normal,
+}
+
+impl Synchronous {
+    /// The pragma value.
+    pub fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        }
+    }
 }
 
 impl Default for StorageSection {
@@ -75,6 +100,7 @@ impl Default for StorageSection {
             data_dir: PathBuf::from("vigie-data"),
             max_batch: 512,
             dedup_days: 2,
+            synchronous: Synchronous::Full,
         }
     }
 }

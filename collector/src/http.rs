@@ -23,6 +23,7 @@ use crate::store::hosts::{self, Staleness};
 use crate::store::ingest::IngestOutcome;
 use crate::store::{Store, StoreError};
 
+mod evidence;
 mod incidents;
 
 /// Shared state of every handler.
@@ -115,6 +116,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(incidents::show).patch(incidents::update),
         )
         .merge(crate::http_risk::routes())
+        .route("/api/v1/evidence", get(evidence::get))
         .fallback(|| async { ApiError::not_found("no such endpoint; see docs/api.md") })
         .with_state(state)
 }

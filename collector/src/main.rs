@@ -7,11 +7,13 @@
 //! `registers` holds the incident and training records; `kpi` computes the governance KPIs from
 //! the store; `admin` is the CLI edge of both (`incident`, `import`, `kpi`).
 //! `report` writes the monthly report (HTML, Markdown, JSON) from the store, read-only.
+//! `evidence` writes and verifies signed audit evidence bundles from the store (`evidence`).
 
 mod admin;
 mod auth;
 mod cis;
 mod config;
+mod evidence;
 mod http;
 mod http_risk;
 mod ingest;
@@ -94,6 +96,11 @@ enum Command {
         #[command(subcommand)]
         command: report::ReportCommand,
     },
+    /// Audit evidence: export a signed bundle for a period, verify one, print the public key.
+    Evidence {
+        #[command(subcommand)]
+        command: evidence::cli::EvidenceCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -116,6 +123,7 @@ fn main() -> ExitCode {
         Command::Incident(c) => admin::incident(&cfg, c),
         Command::Import(c) => admin::import(&cfg, c),
         Command::Kpi(a) => admin::kpi(&cfg, a),
+        Command::Evidence { command } => evidence::cli::run(&cfg, command),
         Command::CheckConfig => {
             if let Err(e) = cfg.enroll_secret() {
                 eprintln!("vigie-collector: {e:#}");

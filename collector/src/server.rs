@@ -18,8 +18,10 @@ use crate::store::Store;
 /// Run the collector until a termination signal.
 pub async fn serve(cfg: CollectorConfig) -> anyhow::Result<()> {
     let db = cfg.database_path();
-    let store =
-        Arc::new(Store::open(&db, cfg.storage.max_batch).with_context(|| "cannot open the store")?);
+    let store = Arc::new(
+        Store::open_with(&db, cfg.storage.max_batch, cfg.storage.synchronous)
+            .with_context(|| "cannot open the store")?,
+    );
     tracing::info!(path = %db.display(), "store open");
     let keys = NodeKeys::load(store.read(crate::store::hosts::all_keys)?);
     let enroll_secret = cfg.enroll_secret()?;

@@ -29,7 +29,12 @@ pub struct Collector {
 
 impl Collector {
     /// Write the configuration under `dir` and start `bin serve`; wait for its `listening` line.
-    pub fn start(bin: &Path, dir: &Path, metrics_refresh_s: u64) -> anyhow::Result<Collector> {
+    pub fn start(
+        bin: &Path,
+        dir: &Path,
+        metrics_refresh_s: u64,
+        synchronous: &str,
+    ) -> anyhow::Result<Collector> {
         if !bin.is_file() {
             bail!(
                 "collector binary {} not found: build it first with `cargo build --release -p vigie-collector` \
@@ -41,7 +46,7 @@ impl Collector {
         let config = dir.join("collector.toml");
         let toml = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\ninsecure_http = true\n\n\
-             [storage]\ndata_dir = {data:?}\n\n\
+             [storage]\ndata_dir = {data:?}\nsynchronous = {synchronous:?}\n\n\
              [auth]\nenroll_secret = {ENROLL_SECRET:?}\nadmin_tokens = [{ADMIN_TOKEN:?}]\n\n\
              [metrics]\nrefresh_seconds = {metrics_refresh_s}\n",
             data = data_dir.display().to_string(),

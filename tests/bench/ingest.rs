@@ -71,6 +71,10 @@ struct IngestArgs {
     /// Keep the temporary data directory (its path is printed).
     #[arg(long)]
     keep_data: bool,
+    /// The collector's `storage.synchronous`: `full` (default, durable across power loss) or
+    /// `normal` (durable across a collector crash).
+    #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
+    synchronous: String,
 }
 
 fn main() -> std::process::ExitCode {
@@ -237,7 +241,7 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         .prefix("vigie-bench-")
         .tempdir()
         .context("cannot create a temporary directory")?;
-    let collector = Collector::start(&bin, dir.path(), METRICS_REFRESH_S)?;
+    let collector = Collector::start(&bin, dir.path(), METRICS_REFRESH_S, &args.synchronous)?;
     println!(
         "vigie-bench ingest: collector {} on {} | {} hosts, {} reports, {} connections, {} cores, {}% of reports flip a status",
         bin.display(),

@@ -23,7 +23,9 @@ pub struct NewAction {
     pub risks: Vec<i64>,
 }
 
-const COLUMNS: &str = "id, title, priority, due, owner, budget, status, evidence_sha256, \
+/// Columns read by `from_row`, in its order.
+pub(crate) const COLUMNS: &str =
+    "id, title, priority, due, owner, budget, status, evidence_sha256, \
     evidence_file_name, evidence_url, approver, closed_at, created_at, updated_at";
 
 fn bad(what: &str, v: &str) -> rusqlite::Error {
@@ -34,7 +36,8 @@ fn bad(what: &str, v: &str) -> rusqlite::Error {
     )
 }
 
-fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Action> {
+/// A row of `COLUMNS`.
+pub(crate) fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Action> {
     let priority: String = r.get(2)?;
     let due: String = r.get(3)?;
     let status: String = r.get(6)?;

@@ -9,10 +9,13 @@ use super::hosts::Staleness;
 use super::StoreError;
 use crate::risk::exceptions::{apply_exceptions, Exception, HostRef, NewException, ScopeKind};
 
-const COLUMNS: &str = "id, check_name, scope_kind, scope_value, host_patterns, reason, requester, \
+/// Columns read by `from_row`, in its order.
+pub(crate) const COLUMNS: &str =
+    "id, check_name, scope_kind, scope_value, host_patterns, reason, requester, \
     approver, starts_at, expires_at, revoked_at, revoked_by, created_at, updated_at";
 
-fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Exception> {
+/// A row of `COLUMNS`.
+pub(crate) fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Exception> {
     let scope: String = r.get(2)?;
     let patterns: String = r.get(4)?;
     Ok(Exception {

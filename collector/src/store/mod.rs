@@ -16,9 +16,11 @@
 //!   the notification outbox.
 //! - `report` — the monthly report's queries (last snapshot per month, fleet size).
 //! - `synthetic` — a generated store for benchmarks.
+//! - `evidence_export` — streamed reads of every section of an audit evidence bundle.
 
 pub mod actions;
 pub mod cis;
+pub mod evidence_export;
 pub mod exceptions;
 pub mod fleet;
 pub mod hosts;
@@ -70,6 +72,15 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 impl Store {
     /// Open (creating if needed) the database at `path`, migrate it, and start the writer.
     pub fn open(path: &Path, max_batch: usize) -> Result<Store, StoreError> {
+        Store::open_with(path, max_batch, crate::config::Synchronous::Full)
+    }
+
+    /// Open with an explicit commit durability (see `storage.synchronous`).
+    pub fn open_with(
+        path: &Path,
+        max_batch: usize,
+        synchronous: crate::config::Synchronous,
+    ) -> Result<Store, StoreError> {
         let open_err = |message: String| StoreError::Open {
             path: path.display().to_string(),
             message,
@@ -85,8 +96,8 @@ impl Store {
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(open_err(format!("cannot switch to WAL mode (got {mode})")));
         }
-        // FULL: an acknowledged report survives a power cut, not only a crash.
-        conn.pragma_update(None, "synchronous", "FULL")
+        // FULL by default: an acknowledged report survives a power cut, not only a crash.
+        conn.pragma_update(None, "synchronous", synchronous.pragma())
             .map_err(|e| open_err(e.to_string()))?;
         // The writer's working set (hosts, current state, dedup index) should stay in memory, and
         // savepoint journals should not spill to temporary files.

@@ -11,7 +11,8 @@ use crate::registers::incident::{Incident, IncidentPatch};
 use crate::registers::training::{Completion, Person};
 use crate::registers::ImportSummary;
 
-const INCIDENT_COLUMNS: &str = "id, title, type, severity, team, description, actions, \
+/// Columns read by [`incident_from_row`], in its order.
+pub(crate) const INCIDENT_COLUMNS: &str = "id, title, type, severity, team, description, actions, \
     occurred_at, detected_at, contained_at, resolved_at, personal_data, notified_at";
 
 fn ts(t: Option<DateTime<Utc>>) -> Option<i64> {
@@ -30,7 +31,8 @@ fn vocabulary<T: std::str::FromStr<Err = String>>(r: &Row, i: usize) -> rusqlite
     })
 }
 
-fn incident_from_row(r: &Row) -> rusqlite::Result<Incident> {
+/// An incident from a row of [`INCIDENT_COLUMNS`].
+pub(crate) fn incident_from_row(r: &Row) -> rusqlite::Result<Incident> {
     Ok(Incident {
         id: r.get(0)?,
         title: r.get(1)?,
