@@ -6,6 +6,7 @@
 //! reads `http`.
 //! `registers` holds the incident and training records; `kpi` computes the governance KPIs from
 //! the store; `admin` is the CLI edge of both (`incident`, `import`, `kpi`).
+//! `report` writes the monthly report (HTML, Markdown, JSON) from the store, read-only.
 //! `evidence` writes and verifies signed audit evidence bundles from the store (`evidence`).
 
 mod admin;
@@ -19,6 +20,7 @@ mod ingest;
 mod kpi;
 mod metrics;
 mod registers;
+mod report;
 mod risk;
 mod server;
 mod store;
@@ -89,6 +91,11 @@ enum Command {
         #[command(subcommand)]
         command: risk::cli::ExceptionCommand,
     },
+    /// Reports: `report monthly --month YYYY-MM --out DIR` (HTML, Markdown, JSON).
+    Report {
+        #[command(subcommand)]
+        command: report::ReportCommand,
+    },
     /// Audit evidence: export a signed bundle for a period, verify one, print the public key.
     Evidence {
         #[command(subcommand)]
@@ -142,6 +149,7 @@ fn main() -> ExitCode {
         Command::Risk { command } => risk_exit(risk::cli::run_risk(&cfg, command)),
         Command::Action { command } => risk_exit(risk::cli::run_action(&cfg, command)),
         Command::Exception { command } => risk_exit(risk::cli::run_exception(&cfg, command)),
+        Command::Report { command } => report::run(&cfg, command),
         Command::Serve => {
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

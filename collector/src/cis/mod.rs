@@ -9,6 +9,7 @@ pub mod catalogue;
 pub mod cli;
 pub mod gauges;
 pub mod score;
+pub mod snapshot;
 
 use chrono::NaiveDate;
 

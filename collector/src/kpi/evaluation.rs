@@ -180,12 +180,53 @@ pub async fn take_snapshot(
     now: DateTime<Utc>,
 ) -> Result<Evaluation, KpiError> {
     let s = store.clone();
+    let cfg_cis = cfg.clone();
     let eval = tokio::task::spawn_blocking(move || evaluate_on(&s, &cfg, now.date_naive(), now))
         .await
         .map_err(|e| KpiError::Task(e.to_string()))??;
-    let rows = snapshot_rows(&eval, now.timestamp());
+    let mut rows = snapshot_rows(&eval, now.timestamp());
+    let s = store.clone();
+    let c = cfg_cis.clone();
+    rows.extend(
+        tokio::task::spawn_blocking(move || cis_rows(&s, &c, now))
+            .await
+            .map_err(|e| KpiError::Task(e.to_string()))??,
+    );
     store.write(move |c| kpi_snapshots::save(c, &rows)).await?;
     Ok(eval)
+}
+
+/// Today's CIS scores as snapshot rows (see `cis::snapshot`). An unreadable self-assessment is
+/// logged and the CIS rows skipped, so the KPI snapshot is still taken.
+fn cis_rows(
+    store: &Store,
+    cfg: &CollectorConfig,
+    now: DateTime<Utc>,
+) -> Result<Vec<SnapshotRow>, KpiError> {
+    let assessment = match crate::cis::load_configured(&cfg.cis, crate::cis::today()) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(error = %e, "CIS scores left out of today's snapshot");
+            return Ok(Vec::new());
+        }
+    };
+    let st = staleness(cfg, now.timestamp());
+    let tallies = store.read(|c| crate::store::cis::check_tallies(c, &st))?;
+    let cat = crate::cis::catalogue::catalogue();
+    let card = crate::cis::score::score(
+        cat,
+        &crate::cis::score::builtin_evidence(),
+        &tallies,
+        &assessment,
+    );
+    let day = now.date_naive().format("%Y-%m-%d").to_string();
+    Ok(crate::cis::snapshot::snapshot_rows(
+        cat,
+        &card,
+        cfg.cis.implementation_group,
+        &day,
+        now.timestamp(),
+    ))
 }
 
 /// Take today's snapshot unless one exists (the server's once-a-day job). Returns whether one
@@ -316,6 +357,15 @@ mod tests {
         assert_eq!(get(&eval, "coverage.mfa").value, Some(0.5));
         // No incidents, nobody in the roster.
         assert_eq!(get(&eval, "mttd").status, KpiStatus::NoData);
+        // The CIS scores are stored in the same snapshot: one row each for the overall score,
+        // the 3 implementation groups and the 18 controls = 22.
+        let cis = store
+            .read(|c| kpi_snapshots::load(c, "2026-04-05"))
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.kpi.starts_with("cis."))
+            .count();
+        assert_eq!(cis, 22, "cis.overall, 3 IGs, 18 controls");
 
         // The same day, later, read back from a fresh evaluation of a *past* view: the next day
         // asks for 2026-04-05 and gets the snapshot for the fleet KPIs.

@@ -11,9 +11,11 @@
 //! - `hosts` — enrolment and the read side of hosts, states and history.
 //! - `cis` — per-check host tallies for CIS scoring; read-only opening for CLI reports.
 //! - `registers` — incidents, roster and training completions.
-//! - `kpi_snapshots` — the daily KPI snapshots.
+//! - `kpi_snapshots` — the daily KPI snapshots (CIS scores included, `cis.*`).
 //! - `risks`, `actions`, `exceptions`, `webhooks` — risk register, improvement plan, exceptions and
 //!   the notification outbox.
+//! - `report` — the monthly report's queries (last snapshot per month, fleet size).
+//! - `synthetic` — a generated store for benchmarks.
 //! - `evidence_export` — streamed reads of every section of an audit evidence bundle.
 
 pub mod actions;
@@ -26,7 +28,9 @@ pub mod ingest;
 pub mod kpi_snapshots;
 pub mod migrations;
 pub mod registers;
+pub mod report;
 pub mod risks;
+pub mod synthetic;
 pub mod webhooks;
 mod writer;
 
