@@ -22,6 +22,8 @@ pub struct Metrics {
     pub hosts: IntGaugeVec,
     pub check_hosts: IntGaugeVec,
     pub refresh_timestamp: IntGauge,
+    /// How long the last refresh of the fleet aggregates took.
+    pub refresh_duration: prometheus::Gauge,
     /// CIS Controls scores (`vigie_cis_*`).
     pub cis: crate::cis::gauges::CisGauges,
     /// `vigie_host_check_status{host,check,status}`: only with `[metrics] per_host = true`.
@@ -103,6 +105,11 @@ impl Metrics {
         registry.register(Box::new(hosts.clone()))?;
         registry.register(Box::new(check_hosts.clone()))?;
         registry.register(Box::new(refresh_timestamp.clone()))?;
+        let refresh_duration = prometheus::Gauge::new(
+            "vigie_fleet_metrics_refresh_duration_seconds",
+            "Time the last refresh of the fleet aggregates (KPIs, CIS, risks) took.",
+        )?;
+        registry.register(Box::new(refresh_duration.clone()))?;
         let cis = crate::cis::gauges::CisGauges::register(&registry)?;
         let risk = crate::risk::gauges::RiskGauges::register(&registry)?;
         for o in OUTCOMES {
@@ -124,6 +131,7 @@ impl Metrics {
             hosts,
             check_hosts,
             refresh_timestamp,
+            refresh_duration,
             cis,
             per_host: None,
             risk,
@@ -154,6 +162,7 @@ impl Metrics {
 
     /// Recompute the fleet aggregates from the store (blocking).
     pub fn refresh(&self, store: &Store, st: &Staleness) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
         let agg = store.read(|c| crate::store::fleet::aggregate(c, st))?;
         for state in ["reporting", "stale", "never_reported"] {
             self.hosts
@@ -201,9 +210,15 @@ impl Metrics {
                 g.with_label_values(&[&host, &check, &status]).set(1);
             }
         }
-        self.refresh_timestamp.set(st.now);
         self.cis.refresh(store, st)?;
         self.risk.refresh(store, st.now)?;
+        self.refresh_timestamp.set(st.now);
+        let elapsed = started.elapsed();
+        self.refresh_duration.set(elapsed.as_secs_f64());
+        tracing::debug!(
+            elapsed_ms = elapsed.as_millis() as u64,
+            "fleet metrics refreshed"
+        );
         Ok(())
     }
 }
