@@ -25,6 +25,7 @@ use crate::store::{Store, StoreError};
 
 mod evidence;
 mod incidents;
+mod registers;
 
 /// Shared state of every handler.
 pub struct AppState {
@@ -107,6 +108,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/hosts", get(list_hosts))
         .route("/api/v1/hosts/:id", get(host_detail))
         .route("/api/v1/hosts/:id/history", get(host_history))
+        .route("/api/v1/import/:register", post(registers::import))
+        .route("/api/v1/kpi", get(registers::kpi))
         .route(
             "/api/v1/incidents",
             get(incidents::list).post(incidents::create),
