@@ -6,6 +6,18 @@ use std::time::Duration;
 use anyhow::Context as _;
 use vigie_checks::wire::HostIdentity;
 
+/// Error codes with which the collector refuses a report for good (see docs/api.md).
+const FINAL_CODES: &[&str] = &[
+    "malformed_json",
+    "unsupported_schema",
+    "invalid_report",
+    "unknown_check",
+    "far_future",
+    "too_old",
+    "wrong_host",
+    "body_too_large",
+];
+
 /// What became of one delivery attempt.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Delivery {
@@ -57,13 +69,16 @@ impl Client {
         secret: &str,
         host: &HostIdentity,
         interval: u64,
+        current_key: Option<&str>,
     ) -> anyhow::Result<String> {
         let url = format!("{}/api/v1/enroll", self.base);
         let body = serde_json::json!({"enroll_secret": secret, "host": host, "interval_seconds": interval});
-        let resp = self
-            .http
-            .post(&url)
-            .json(&body)
+        let mut req = self.http.post(&url).json(&body);
+        // Re-enrolling an enrolled machine needs its current node key (or an admin's permission).
+        if let Some(k) = current_key {
+            req = req.bearer_auth(k);
+        }
+        let resp = req
             .send()
             .await
             .with_context(|| format!("cannot reach the collector at {url}"))?;
@@ -113,14 +128,23 @@ impl Client {
             401 | 403 if code.as_deref() != Some("wrong_host") => {
                 Delivery::Unauthorized(error_message(&text))
             }
+            // A refusal is final only when the collector itself judged this report invalid (a
+            // known error code): a proxy's 404/407/413 or a wrong URL must not drain the spool.
+            400..=499 if code.as_deref().is_some_and(|c| FINAL_CODES.contains(&c)) => {
+                Delivery::Refused {
+                    status,
+                    message: error_message(&text),
+                }
+            }
             429 | 500..=599 => Delivery::Retry(format!(
                 "collector answered {status}: {}",
                 error_message(&text)
             )),
-            _ => Delivery::Refused {
-                status,
-                message: error_message(&text),
-            },
+            _ => Delivery::Retry(format!(
+                "unexpected answer {status} (not from a Vigie collector? check collector.url and \
+                 any proxy): {}",
+                error_message(&text)
+            )),
         }
     }
 }

@@ -287,7 +287,15 @@ fn cmd_enroll(cfg: &AgentConfig, args: EnrollArgs) -> anyhow::Result<()> {
         anyhow::bail!("cannot identify this host: /etc/machine-id is missing or empty");
     }
     let client = daemon::client_for(cfg, &paths)?;
-    let key = runtime()?.block_on(client.enroll(&secret, &host, cfg.agent.interval_seconds))?;
+    let current = std::fs::read_to_string(&paths.node_key)
+        .ok()
+        .map(|k| k.trim().to_string());
+    let key = runtime()?.block_on(client.enroll(
+        &secret,
+        &host,
+        cfg.agent.interval_seconds,
+        current.as_deref(),
+    ))?;
     let tmp = paths.node_key.with_extension("tmp");
     let mut f = std::fs::OpenOptions::new()
         .write(true)

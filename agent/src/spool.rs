@@ -81,9 +81,11 @@ impl Spool {
     /// many old reports were dropped to make room.
     pub fn push(&self, body: &[u8]) -> anyhow::Result<u64> {
         let entries = self.entries()?;
+        // The highest numbered report + 1; a foreign file name never resets the sequence.
         let next = entries
-            .last()
-            .and_then(|(p, _)| p.file_stem()?.to_str()?.parse::<u64>().ok())
+            .iter()
+            .filter_map(|(p, _)| p.file_stem()?.to_str()?.parse::<u64>().ok())
+            .max()
             .map_or(1, |n| n + 1);
         self.write_atomic(&format!("{next:020}.json"), body)?;
         self.write_atomic("lost", b"0")?;
@@ -165,6 +167,20 @@ mod tests {
             "oversized newest report is kept alone"
         );
         assert_eq!(s.len().unwrap(), 1);
+    }
+
+    #[test]
+    fn a_foreign_file_never_resets_the_sequence() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Spool::open(d.path(), 10, 1 << 20).unwrap();
+        s.push(b"r1").unwrap();
+        std::fs::write(d.path().join("zz-notes.json"), b"x").unwrap();
+        s.push(b"r2").unwrap();
+        assert!(d.path().join(format!("{:020}.json", 2)).exists());
+        assert_eq!(
+            std::fs::read(d.path().join(format!("{:020}.json", 1))).unwrap(),
+            b"r1"
+        );
     }
 
     #[test]

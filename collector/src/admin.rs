@@ -29,6 +29,43 @@ pub enum Format {
     Json,
 }
 
+/// `vigie-collector host …`
+#[derive(Debug, Subcommand)]
+pub enum HostCommand {
+    /// Allow one re-enrolment of a host whose agent lost its node key (reinstall, wiped state).
+    /// Without it, re-enrolling an enrolled machine needs that host's current node key.
+    AllowReenroll {
+        /// Host id (see `GET /api/v1/hosts`).
+        id: i64,
+        /// Hours the permission lasts (1 to 168).
+        #[arg(long, default_value_t = 24)]
+        hours: i64,
+    },
+}
+
+/// `vigie-collector host`
+pub fn host(cfg: &CollectorConfig, cmd: HostCommand) -> ExitCode {
+    let HostCommand::AllowReenroll { id, hours } = cmd;
+    if !(1..=168).contains(&hours) {
+        eprintln!("vigie-collector: --hours must be between 1 and 168");
+        return ExitCode::from(2);
+    }
+    with_store(cfg, |store| async move {
+        let until = crate::store::now_unix() + hours * 3600;
+        let found = store
+            .write(move |c| crate::store::hosts::allow_reenroll(c, id, until))
+            .await?;
+        if !found {
+            bail!("no host with id {id}");
+        }
+        println!(
+            "host {id} may re-enrol until {}",
+            crate::store::hosts::rfc3339(until)
+        );
+        Ok(())
+    })
+}
+
 /// `vigie-collector incident …`
 #[derive(Debug, Subcommand)]
 pub enum IncidentCommand {

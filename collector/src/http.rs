@@ -108,6 +108,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/hosts", get(list_hosts))
         .route("/api/v1/hosts/:id", get(host_detail))
         .route("/api/v1/hosts/:id/history", get(host_history))
+        .route("/api/v1/hosts/:id/allow-reenroll", post(allow_reenroll))
         .route("/api/v1/import/:register", post(registers::import))
         .route("/api/v1/kpi", get(registers::kpi))
         .route(
@@ -218,7 +219,11 @@ struct EnrollRequest {
     interval_seconds: Option<u64>,
 }
 
-async fn enroll(State(state): State<Arc<AppState>>, body: Body) -> Result<Response, ApiError> {
+async fn enroll(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let bytes = read_body(body, 64 * 1024).await?;
     let req: EnrollRequest = serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::new(
@@ -262,13 +267,59 @@ async fn enroll(State(state): State<Arc<AppState>>, body: Body) -> Result<Respon
         )
     })?;
     let key_hash = auth::hash_secret(&key);
+    // Taking over an enrolled machine-id needs more than the shared secret: that host's current
+    // node key (the agent re-enrols itself) or an admin token.
+    let authorised = bearer(&headers).is_some_and(|b| {
+        state.tokens.role(b) == Some(Role::Admin)
+            || state
+                .keys
+                .lookup(b)
+                .is_some_and(|n| n.machine_id == req.host.machine_id)
+    });
     let host = req.host.clone();
     let interval = req.interval_seconds;
     let h2 = key_hash.clone();
-    let enrolled = state
+    let outcome = state
         .store
-        .write(move |c| hosts::enroll(c, &host, &h2, interval, crate::store::now_unix()))
+        .write(move |c| {
+            hosts::enroll(
+                c,
+                &host,
+                &h2,
+                interval,
+                authorised,
+                crate::store::now_unix(),
+            )
+        })
         .await?;
+    let (host_id, replaced_key_hash) = match outcome {
+        hosts::Enrolment::Enrolled {
+            host_id,
+            replaced_key_hash,
+        } => (host_id, replaced_key_hash),
+        hosts::Enrolment::AlreadyEnrolled { host_id } => {
+            state
+                .metrics
+                .enrolments
+                .with_label_values(&["refused"])
+                .inc();
+            tracing::warn!(host_id, machine_id = %req.host.machine_id, hostname = %req.host.hostname,
+                "re-enrolment refused: no current node key or admin token");
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "already_enrolled",
+                format!(
+                    "machine {} is already enrolled (host {host_id}); re-enrol from the agent that holds its \
+                     node key, or have an admin allow it: vigie-collector host allow-reenroll {host_id}",
+                    req.host.machine_id
+                ),
+            ));
+        }
+    };
+    let enrolled = hosts::Enrolled {
+        host_id,
+        replaced_key_hash,
+    };
     let rotated = enrolled.replaced_key_hash.is_some();
     state.keys.rotate(
         key_hash,
@@ -446,4 +497,46 @@ async fn host_history(
         Some(r) => Ok(Json(json!({"host_id": id, "transitions": r})).into_response()),
         None => Err(ApiError::not_found(&format!("no host with id {id}"))),
     }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AllowReenroll {
+    /// Hours the permission lasts (default 24, at most 168).
+    #[serde(default)]
+    hours: Option<i64>,
+}
+
+async fn allow_reenroll(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    require_role(&state, &headers, true)?;
+    let bytes = read_body(body, 4096).await?;
+    let req: AllowReenroll = if bytes.is_empty() {
+        AllowReenroll::default()
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.to_string()))?
+    };
+    let hours = req.hours.unwrap_or(24);
+    if !(1..=168).contains(&hours) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            "hours must be between 1 and 168",
+        ));
+    }
+    let until = crate::store::now_unix() + hours * 3600;
+    let found = state
+        .store
+        .write(move |c| hosts::allow_reenroll(c, id, until))
+        .await?;
+    if !found {
+        return Err(ApiError::not_found(&format!("no host with id {id}")));
+    }
+    tracing::info!(host_id = id, hours, "re-enrolment allowed");
+    Ok(Json(json!({"host_id": id, "reenroll_until": hosts::rfc3339(until)})).into_response())
 }

@@ -71,6 +71,9 @@ enum Command {
     /// The incident register: add, update, list, show.
     #[command(subcommand)]
     Incident(admin::IncidentCommand),
+    /// Enrolled hosts: allow a re-enrolment (an agent that lost its node key).
+    #[command(subcommand)]
+    Host(admin::HostCommand),
     /// Import a register from CSV: incidents, roster, training.
     #[command(subcommand)]
     Import(admin::ImportCommand),
@@ -121,6 +124,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Incident(c) => admin::incident(&cfg, c),
+        Command::Host(c) => admin::host(&cfg, c),
         Command::Import(c) => admin::import(&cfg, c),
         Command::Kpi(a) => admin::kpi(&cfg, a),
         Command::Evidence { command } => evidence::cli::run(&cfg, command),

@@ -192,9 +192,23 @@ fn every_bad_report_gets_a_precise_4xx_and_stores_nothing() {
 }
 
 #[test]
-fn re_enrolment_rotates_the_key_and_api_tokens_are_enforced() {
+fn re_enrolment_needs_the_current_key_or_an_admin_and_rotates_the_key() {
     let f = setup();
-    let new_key = enroll_again(&f.c, "aaaa");
+    // The shared enrol secret alone cannot take over an enrolled machine.
+    let r = enroll_again(&f.c, "aaaa", None);
+    assert_eq!(r.status(), 409);
+    assert_eq!(
+        r.json::<Value>().unwrap()["error"]["code"],
+        "already_enrolled"
+    );
+    // Another host's key does not help either.
+    assert_eq!(enroll_again(&f.c, "aaaa", Some(&f.key_b)).status(), 409);
+    // The agent holding the current key re-enrols itself: its key rotates.
+    let r = enroll_again(&f.c, "aaaa", Some(&f.key_a));
+    assert_eq!(r.status(), 200, "re-enrolment answers 200 (rotated)");
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["rotated"], true);
+    let new_key = v["node_key"].as_str().unwrap().to_string();
     let body = serde_json::to_vec(&report(
         "aaaa",
         "5b7f6a52-8c1d-4c7e-9d0a-3f2e1d4c5b6a",
@@ -205,6 +219,25 @@ fn re_enrolment_rotates_the_key_and_api_tokens_are_enforced() {
     assert_eq!(status, 401, "the old key stops working");
     let (status, _) = post(&f, Some(&new_key), body);
     assert_eq!(status, 202);
+    // An agent that lost its key: an admin allows one re-enrolment (auditors may not).
+    let host_id = v["host_id"].as_i64().unwrap();
+    let allow = |token: &str| {
+        http()
+            .post(format!("{}/api/v1/hosts/{host_id}/allow-reenroll", f.c.url))
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(allow(AUDITOR_TOKEN), 403);
+    assert_eq!(allow(ADMIN_TOKEN), 200);
+    assert_eq!(enroll_again(&f.c, "aaaa", None).status(), 200);
+    assert_eq!(
+        enroll_again(&f.c, "aaaa", None).status(),
+        409,
+        "the permission is used up"
+    );
+
     for (token, want) in [
         (None, 401),
         (Some("not-a-token"), 401),
@@ -226,14 +259,12 @@ fn re_enrolment_rotates_the_key_and_api_tokens_are_enforced() {
     assert_eq!(r.status(), 401);
 }
 
-fn enroll_again(c: &Collector, machine_id: &str) -> String {
-    let r = http()
+fn enroll_again(c: &Collector, machine_id: &str, key: Option<&str>) -> reqwest::blocking::Response {
+    let mut r = http()
         .post(format!("{}/api/v1/enroll", c.url))
-        .json(&json!({"enroll_secret": ENROLL_SECRET, "host": host(machine_id, "a")}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200, "re-enrolment answers 200 (rotated)");
-    let v: Value = r.json().unwrap();
-    assert_eq!(v["rotated"], true);
-    v["node_key"].as_str().unwrap().to_string()
+        .json(&json!({"enroll_secret": ENROLL_SECRET, "host": host(machine_id, "a")}));
+    if let Some(k) = key {
+        r = r.bearer_auth(k);
+    }
+    r.send().unwrap()
 }

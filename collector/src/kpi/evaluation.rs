@@ -283,8 +283,8 @@ mod tests {
         let ts = at.timestamp();
         store
             .write(move |c| {
-                let e = hosts::enroll(c, &id, &key, Some(3600), ts)?;
-                ingest::apply_report(c, e.host_id, &report, ts)
+                let e = hosts::enroll(c, &id, &key, Some(3600), true, ts)?;
+                ingest::apply_report(c, e.host_id(), &report, ts)
             })
             .await
             .unwrap();

@@ -152,8 +152,8 @@ async fn fixture(dir: &Path) -> PathBuf {
         let at = t(at).timestamp();
         store
             .write(move |c| {
-                let e = store::hosts::enroll(c, &id, &key, Some(3600), at)?;
-                store::ingest::apply_report(c, e.host_id, &report, at)
+                let e = store::hosts::enroll(c, &id, &key, Some(3600), true, at)?;
+                store::ingest::apply_report(c, e.host_id(), &report, at)
             })
             .await
             .unwrap();

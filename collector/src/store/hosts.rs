@@ -8,33 +8,57 @@ use super::StoreError;
 
 /// Result of an enrolment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Enrolled {
-    pub host_id: i64,
-    /// The hash of the key this enrolment replaced (re-enrolment rotates the key).
-    pub replaced_key_hash: Option<Vec<u8>>,
+pub enum Enrolment {
+    /// Enrolled (new machine) or re-enrolled (its key rotated).
+    Enrolled {
+        host_id: i64,
+        /// The hash of the key this enrolment replaced (re-enrolment rotates the key).
+        replaced_key_hash: Option<Vec<u8>>,
+    },
+    /// The machine is already enrolled and the request proved no right to take it over.
+    AlreadyEnrolled { host_id: i64 },
 }
 
-/// Enrol `host` with a new node key hash; re-enrolling the same machine-id rotates its key.
+impl Enrolment {
+    /// The host concerned, whatever the outcome.
+    #[cfg(test)]
+    pub fn host_id(&self) -> i64 {
+        match self {
+            Enrolment::Enrolled { host_id, .. } | Enrolment::AlreadyEnrolled { host_id } => {
+                *host_id
+            }
+        }
+    }
+}
+
+/// Enrol `host` with a new node key hash. Re-enrolling a machine-id that is already enrolled
+/// rotates its key, but only when `authorised` (the caller presented that host's current node key
+/// or an admin token) or an admin allowed it (`allow_reenroll`, consumed here): the shared enrol
+/// secret alone must not let one machine take over another's identity.
 pub fn enroll(
     conn: &Connection,
     host: &HostIdentity,
     key_hash: &[u8],
     interval: Option<u64>,
+    authorised: bool,
     now: i64,
-) -> Result<Enrolled, StoreError> {
-    let existing: Option<(i64, Vec<u8>)> = conn
+) -> Result<Enrolment, StoreError> {
+    let existing: Option<(i64, Vec<u8>, Option<i64>)> = conn
         .query_row(
-            "SELECT id, node_key_hash FROM hosts WHERE machine_id = ?1",
+            "SELECT id, node_key_hash, reenroll_until FROM hosts WHERE machine_id = ?1",
             params![host.machine_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
     match existing {
-        Some((id, old)) => {
+        Some((id, _, until)) if !authorised && until.is_none_or(|u| u < now) => {
+            Ok(Enrolment::AlreadyEnrolled { host_id: id })
+        }
+        Some((id, old, _)) => {
             conn.execute(
                 "UPDATE hosts SET node_key_hash = ?2, key_rotated_at = ?3, hostname = ?4,
                     os = ?5, os_version = ?6, kernel = ?7, arch = ?8,
-                    interval_s = COALESCE(?9, interval_s) WHERE id = ?1",
+                    interval_s = COALESCE(?9, interval_s), reenroll_until = NULL WHERE id = ?1",
                 params![
                     id,
                     key_hash,
@@ -47,7 +71,7 @@ pub fn enroll(
                     interval.map(|i| i as i64)
                 ],
             )?;
-            Ok(Enrolled {
+            Ok(Enrolment::Enrolled {
                 host_id: id,
                 replaced_key_hash: Some(old),
             })
@@ -68,12 +92,28 @@ pub fn enroll(
                     interval.map(|i| i as i64)
                 ],
             )?;
-            Ok(Enrolled {
+            Ok(Enrolment::Enrolled {
                 host_id: conn.last_insert_rowid(),
                 replaced_key_hash: None,
             })
         }
     }
+}
+
+/// A completed enrolment (the HTTP layer's view).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolled {
+    pub host_id: i64,
+    pub replaced_key_hash: Option<Vec<u8>>,
+}
+
+/// Allow one re-enrolment of host `id` until `until` (an agent that lost its node key, a
+/// reinstalled machine). Returns false when the host does not exist.
+pub fn allow_reenroll(conn: &Connection, id: i64, until: i64) -> Result<bool, StoreError> {
+    Ok(conn.execute(
+        "UPDATE hosts SET reenroll_until = ?2 WHERE id = ?1",
+        params![id, until],
+    )? == 1)
 }
 
 /// Every (node key hash, host id, machine id), to fill the authentication cache at start.

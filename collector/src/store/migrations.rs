@@ -208,6 +208,10 @@ pub static MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX transitions_by_check ON transitions(check_name, at);
     "#,
+    // v5: an admin may allow one re-enrolment of a host whose agent lost its node key.
+    r#"
+    ALTER TABLE hosts ADD COLUMN reenroll_until INTEGER;
+    "#,
 ];
 
 /// The version a fully migrated database has.

@@ -128,13 +128,24 @@ fn run_batch(conn: &mut Connection, batch: Vec<Job>) -> bool {
     for job in batch {
         match tx.savepoint() {
             Ok(mut sp) => {
-                let (ok, finish) = job(&sp);
-                if ok {
-                    let _ = sp.commit();
-                } else {
-                    let _ = sp.rollback();
+                // A panicking operation must not take the writer (and every later write) down:
+                // its savepoint is rolled back and its caller's channel is dropped (it sees
+                // `Closed`), the rest of the batch goes on.
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&sp)));
+                match outcome {
+                    Ok((true, finish)) => match sp.commit() {
+                        Ok(()) => finishers.push(finish),
+                        Err(e) => finish(Err(format!("savepoint release failed: {e}"))),
+                    },
+                    Ok((false, finish)) => {
+                        let _ = sp.rollback();
+                        finishers.push(finish);
+                    }
+                    Err(_) => {
+                        tracing::error!("a store operation panicked; it was rolled back");
+                        let _ = sp.rollback();
+                    }
                 }
-                finishers.push(finish);
             }
             Err(e) => {
                 let (_, finish) = job(&fail_conn());
@@ -160,4 +171,32 @@ fn fail_conn() -> Connection {
     let c = Connection::open_in_memory().expect("in-memory sqlite");
     let _ = c.execute_batch("PRAGMA query_only = ON;");
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::{Store, StoreError};
+
+    #[tokio::test]
+    async fn a_panicking_operation_fails_alone_and_the_writer_keeps_going() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(&d.path().join("w.db"), 8).unwrap();
+        let panicked = store
+            .write(|_c| -> Result<(), StoreError> { panic!("bug in an operation") })
+            .await;
+        assert!(panicked.is_err());
+        let n = store
+            .write(|c| {
+                c.execute("INSERT INTO meta(key, value) VALUES ('k', 'v')", [])?;
+                Ok(
+                    c.query_row("SELECT count(*) FROM meta WHERE key = 'k'", [], |r| {
+                        r.get::<_, i64>(0)
+                    })?,
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        store.shutdown();
+    }
 }
