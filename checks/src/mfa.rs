@@ -7,7 +7,9 @@
 //!   that cannot succeed without a second-factor module, or — when allowed — `publickey` restricted
 //!   to FIDO (`sk-`) keys with `PubkeyAuthOptions verify-required`.
 //! - **sudo**: the PAM `sudo` auth stack must require a second-factor module, and no sudoers rule
-//!   may skip authentication (`NOPASSWD:`, `Defaults !authenticate`).
+//!   may skip authentication (`NOPASSWD:`, `Defaults !authenticate`). On Debian/Ubuntu `sudo -i`
+//!   authenticates through its own PAM service `sudo-i`; when `/etc/pam.d/sudo-i` exists it is a
+//!   way in of its own, named `sudo -i`.
 //!
 //! PAM stacks are evaluated by the interpreter in [`pam`]: "can the stack succeed while every
 //! second-factor module fails?" `sshd -T` is deliberately not run (see `docs/checks/mfa.md`).
@@ -31,6 +33,9 @@ const SSHD_CONFIG: &str = "/etc/ssh/sshd_config";
 const SSHD_BINARY: &str = "/usr/sbin/sshd";
 const SUDO_BINARY: &str = "/usr/bin/sudo";
 const SUDOERS: &str = "/etc/sudoers";
+/// Debian/Ubuntu's sudo authenticates `sudo -i` (login shell) through this PAM service instead of
+/// `sudo`.
+const PAM_SUDO_I: &str = "/etc/pam.d/sudo-i";
 
 /// Settings of the mfa check (`[checks.mfa]`).
 #[derive(Debug, Clone, Deserialize)]
@@ -190,8 +195,8 @@ impl Scan<'_> {
             Some(p) => paths.extend(p),
             None => not_installed.push("sshd"),
         }
-        match self.sudo_path()? {
-            Some(p) => paths.push(p),
+        match self.sudo_paths()? {
+            Some(p) => paths.extend(p),
             None => not_installed.push("sudo"),
         }
         let lacking: Vec<String> = paths.iter().flat_map(|p| p.reasons.clone()).collect();
@@ -470,43 +475,56 @@ impl Scan<'_> {
         })
     }
 
-    /// The sudo way in; `None` when sudo is not installed.
-    fn sudo_path(&mut self) -> Result<Option<PathReport>, ScanError> {
+    /// The sudo ways in — `sudo`, and `sudo -i` when its own PAM service `sudo-i` exists
+    /// (Debian/Ubuntu); `None` when sudo is not installed.
+    fn sudo_paths(&mut self) -> Result<Option<Vec<PathReport>>, ScanError> {
         let probe = self.ctx.probe;
-        if !(probe.exists(SUDO_BINARY) || probe.exists(SUDOERS) || probe.exists("/etc/pam.d/sudo"))
+        let has_sudo_i = probe.exists(PAM_SUDO_I);
+        if !(probe.exists(SUDO_BINARY)
+            || probe.exists(SUDOERS)
+            || probe.exists("/etc/pam.d/sudo")
+            || has_sudo_i)
         {
             return Ok(None);
         }
-        let verdict = self.pam_verdict("sudo")?;
-        let mut reasons: Vec<String> = verdict
-            .issues
-            .iter()
-            .map(|i| format!("sudo: {i}"))
-            .collect();
+        let mut out = vec![self.sudo_service_path("sudo", "sudo")?];
         if probe.exists(SUDOERS) {
             let mut items = Vec::new();
             self.read_sudoers(SUDOERS, 0, &mut items)?;
             for (file, item) in items {
                 match item {
-                    SudoersItem::NoPasswd { who, line } => {
-                        reasons.push(format!("sudo: NOPASSWD for {who} ({file}:{line})"))
-                    }
-                    SudoersItem::NoAuthenticate { scope, line } => reasons.push(format!(
+                    SudoersItem::NoPasswd { who, line } => out[0]
+                        .reasons
+                        .push(format!("sudo: NOPASSWD for {who} ({file}:{line})")),
+                    SudoersItem::NoAuthenticate { scope, line } => out[0].reasons.push(format!(
                         "sudo: Defaults{scope} !authenticate ({file}:{line})"
                     )),
                     _ => {}
                 }
             }
         }
-        Ok(Some(PathReport {
-            name: "sudo".into(),
+        if has_sudo_i {
+            out.push(self.sudo_service_path("sudo -i", "sudo-i")?);
+        }
+        Ok(Some(out))
+    }
+
+    /// One sudo way in judged on its PAM service's auth stack.
+    fn sudo_service_path(&mut self, name: &str, service: &str) -> Result<PathReport, ScanError> {
+        let verdict = self.pam_verdict(service)?;
+        Ok(PathReport {
+            name: name.into(),
             detail: if verdict.factors.is_empty() {
                 "no second-factor module".into()
             } else {
                 verdict.factors.join(",")
             },
-            reasons,
-        }))
+            reasons: verdict
+                .issues
+                .iter()
+                .map(|i| format!("{name}: {i}"))
+                .collect(),
+        })
     }
 
     fn read_sudoers(

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use crate::mfa::pam::{self, ModuleLine, Node, PamLine, PamType};
 use crate::probe::ProbeError;
 use crate::{CheckResult, Context, Evidence, Status};
+use accounts::PasswdPassword;
 use pwquality::Pwquality;
 
 const PASSWD: &str = "/etc/passwd";
@@ -224,6 +225,26 @@ impl Scan<'_> {
             .filter(|p| !accounts::is_nologin_shell(&p.shell))
         {
             let Some(s) = shadow.iter().find(|s| s.name == p.name) else {
+                // No shadow entry: pam_unix and login use /etc/passwd field 2 itself.
+                match p.password_kind() {
+                    PasswdPassword::Empty => {
+                        gaps.push(format!(
+                            "{}: empty password in /etc/passwd (no password needed)",
+                            p.name
+                        ));
+                        interactive.push(p.name.clone());
+                    }
+                    PasswdPassword::Hash => {
+                        gaps.push(format!(
+                            "{}: password hash in /etc/passwd (no shadow entry, no maximum age)",
+                            p.name
+                        ));
+                        interactive.push(p.name.clone());
+                        over_age.push(p.name.clone());
+                    }
+                    // `x` without a shadow line matches no password; `*`/`!` are locked.
+                    PasswdPassword::Shadowed | PasswdPassword::Locked => {}
+                }
                 continue;
             };
             if s.hash.is_empty() {

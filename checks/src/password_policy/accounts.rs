@@ -13,8 +13,36 @@ pub enum ParseError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasswdEntry {
     pub name: String,
+    /// Field 2: `x` when the password lives in `/etc/shadow`, else a hash, a locked (`*`, `!`)
+    /// value, or empty (no password needed).
+    pub password: String,
     pub uid: u32,
     pub shell: String,
+}
+
+/// What `/etc/passwd` field 2 says about an account's password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswdPassword {
+    /// `x`: the hash is in `/etc/shadow`.
+    Shadowed,
+    /// `*…` or `!…`: no password can match.
+    Locked,
+    /// Empty: pam_unix (with `nullok`) and login accept the account without a password.
+    Empty,
+    /// A hash stored in `/etc/passwd` itself (world-readable, no ageing fields).
+    Hash,
+}
+
+impl PasswdEntry {
+    /// Classify field 2.
+    pub fn password_kind(&self) -> PasswdPassword {
+        match self.password.as_str() {
+            "x" => PasswdPassword::Shadowed,
+            "" => PasswdPassword::Empty,
+            p if p.starts_with('*') || p.starts_with('!') => PasswdPassword::Locked,
+            _ => PasswdPassword::Hash,
+        }
+    }
 }
 
 /// One `/etc/shadow` entry (the fields this check needs).
@@ -68,6 +96,7 @@ pub fn parse_passwd(text: &str) -> Result<Vec<PasswdEntry>, ParseError> {
             })?;
             Ok(PasswdEntry {
                 name: f[0].to_string(),
+                password: f[1].to_string(),
                 uid,
                 shell: f[6].to_string(),
             })
@@ -113,10 +142,11 @@ pub fn parse_login_defs(text: &str) -> BTreeMap<String, String> {
     out
 }
 
-/// Login shells that refuse interactive logins.
+/// Login shells that refuse interactive logins. An empty shell field is not one of them: passwd(5)
+/// says the account then gets `/bin/sh`.
 pub fn is_nologin_shell(shell: &str) -> bool {
     let base = shell.rsplit('/').next().unwrap_or(shell);
-    matches!(base, "nologin" | "false" | "sync" | "shutdown" | "halt") || shell.is_empty()
+    matches!(base, "nologin" | "false" | "sync" | "shutdown" | "halt")
 }
 
 #[cfg(test)]
@@ -148,6 +178,41 @@ alice:$y$j9T$aQ1mP0kL9oN8bV7cX6zZ5.$wE4rT3yU2iO1pA0sD9fG8hJ7kL6zX5cV4bN3mQ2wE1r:
         assert!(s[0].has_password());
         assert!(!s[1].has_password());
         assert_eq!(s[3].max_days, None);
+    }
+
+    #[test]
+    fn empty_shell_means_bin_sh() {
+        let p = parse_passwd("dave:x:1003:1003:Dave:/home/dave:\n").unwrap();
+        assert_eq!(p[0].shell, "");
+        assert!(!is_nologin_shell(&p[0].shell));
+        assert!(is_nologin_shell("/usr/sbin/nologin"));
+        assert!(is_nologin_shell("/bin/false"));
+    }
+
+    #[test]
+    fn passwd_password_field() {
+        let passwd = "\
+root:x:0:0:root:/root:/bin/bash
+bob:$y$j9T$Qm3vX8dL2kP5nR7tW1zA0.$hG6jK9mN2pQ5rS8tV1wY4zB7cE0fH3iL6oU9xA2dF5g:1001:1001:Bob:/home/bob:
+carol::1002:1002:Carol:/home/carol:/bin/bash
+svc:*:998:998::/srv:/bin/sh
+old:!$6$salt$abc:997:997::/home/old:/bin/bash
+";
+        let kinds: Vec<PasswdPassword> = parse_passwd(passwd)
+            .unwrap()
+            .iter()
+            .map(PasswdEntry::password_kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                PasswdPassword::Shadowed,
+                PasswdPassword::Hash,
+                PasswdPassword::Empty,
+                PasswdPassword::Locked,
+                PasswdPassword::Locked,
+            ]
+        );
     }
 
     #[test]
