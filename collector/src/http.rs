@@ -259,6 +259,37 @@ async fn enroll(
             "host.machine_id must be 1 to 128 characters",
         ));
     }
+    for (field, value) in [
+        ("host.hostname", &req.host.hostname),
+        ("host.os", &req.host.os),
+        ("host.os_version", &req.host.os_version),
+        ("host.kernel", &req.host.kernel),
+        ("host.arch", &req.host.arch),
+    ] {
+        if value.len() > ingest::MAX_HOST_FIELD || value.chars().any(char::is_control) {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_host",
+                format!(
+                    "{field} must be at most {} bytes without control characters",
+                    ingest::MAX_HOST_FIELD
+                ),
+            ));
+        }
+    }
+    if req
+        .interval_seconds
+        .is_some_and(|i| !(1..=ingest::MAX_INTERVAL_S).contains(&i))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_host",
+            format!(
+                "interval_seconds must be between 1 and {}",
+                ingest::MAX_INTERVAL_S
+            ),
+        ));
+    }
     let key = auth::new_node_key().map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,

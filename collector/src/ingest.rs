@@ -12,6 +12,12 @@ pub const MAX_RESULTS: usize = 64;
 pub const MAX_EVIDENCE: usize = 32;
 /// Longest summary, in bytes.
 pub const MAX_SUMMARY: usize = 2048;
+/// Longest host identity field (hostname, os, kernel …), in bytes.
+pub const MAX_HOST_FIELD: usize = 255;
+/// Longest reporting interval an agent may announce (7 days).
+pub const MAX_INTERVAL_S: u64 = 7 * 86_400;
+/// Most lost reports one report may announce.
+pub const MAX_LOST: u64 = 1_000_000;
 /// Longest evidence excerpt, in bytes.
 pub const MAX_EXCERPT: usize = 8192;
 
@@ -103,6 +109,33 @@ pub fn validate(body: &[u8], node: &NodeIdentity, limits: &Limits) -> Result<Rep
             at: report.collected_at.to_rfc3339(),
             max_days: limits.max_age_days,
         });
+    }
+    for (field, value) in [
+        ("host.hostname", &report.host.hostname),
+        ("host.os", &report.host.os),
+        ("host.os_version", &report.host.os_version),
+        ("host.kernel", &report.host.kernel),
+        ("host.arch", &report.host.arch),
+        ("agent_version", &report.agent_version),
+    ] {
+        if value.len() > MAX_HOST_FIELD || value.chars().any(char::is_control) {
+            return Err(Rejection::Invalid(format!(
+                "{field} must be at most {MAX_HOST_FIELD} bytes without control characters"
+            )));
+        }
+    }
+    if let Some(i) = report.interval_seconds {
+        if !(1..=MAX_INTERVAL_S).contains(&i) {
+            return Err(Rejection::Invalid(format!(
+                "interval_seconds = {i} must be between 1 and {MAX_INTERVAL_S}"
+            )));
+        }
+    }
+    if report.lost_reports > MAX_LOST {
+        return Err(Rejection::Invalid(format!(
+            "lost_reports = {} is beyond {MAX_LOST}",
+            report.lost_reports
+        )));
     }
     if report.results.is_empty() {
         return Err(Rejection::Invalid("report has no results".into()));
@@ -214,6 +247,24 @@ mod tests {
             (
                 body("2026-11-24T10:00:00Z", "mfa", "other", 1).into_bytes(),
                 "wrong_host",
+            ),
+            (
+                body("2026-11-24T10:00:00Z", "mfa", "m1", 1)
+                    .replace(
+                        "\"agent_version\":\"0.1.0\"",
+                        "\"interval_seconds\":9999999999,\"agent_version\":\"0.1.0\"",
+                    )
+                    .into_bytes(),
+                "invalid_report",
+            ),
+            (
+                body("2026-11-24T10:00:00Z", "mfa", "m1", 1)
+                    .replace(
+                        "\"hostname\":\"h\"",
+                        &format!("\"hostname\":\"{}\"", "h".repeat(300)),
+                    )
+                    .into_bytes(),
+                "invalid_report",
             ),
         ];
         for (b, code) in cases {

@@ -15,6 +15,14 @@ use crate::store::evidence_export as q;
 use crate::store::hosts::rfc3339;
 
 fn csv_field(s: &str) -> String {
+    // Host names and summaries come from agents: never let a spreadsheet run them as formulas.
+    let guarded;
+    let s = if s.parse::<f64>().is_err() {
+        guarded = crate::risk::feeds::text_cell(s);
+        guarded.as_str()
+    } else {
+        s
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -551,4 +559,18 @@ pub fn exceptions<W: Write + Seek>(
     b.write_all(b"</table>\n")?;
     html::close(b)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod csv_tests {
+    #[test]
+    fn agent_text_cannot_become_a_formula() {
+        assert_eq!(
+            super::csv_field("=HYPERLINK(\"http://x\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\")\""
+        );
+        assert_eq!(super::csv_field("-1"), "-1");
+        assert_eq!(super::csv_field("web-01"), "web-01");
+        assert_eq!(super::csv_field("a,b"), "\"a,b\"");
+    }
 }
