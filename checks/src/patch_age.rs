@@ -45,6 +45,11 @@ pub struct PatchAgeConfig {
     /// Upgrades the package manager holds back (apt "not upgraded") make the result at least
     /// `warn`: their security state cannot be seen.
     pub warn_on_held_back: bool,
+    /// apt: labels, suites or codenames of Release files also counted as security archives, for
+    /// derivatives that publish security fixes under other names (e.g. `["Raspbian"]` counts
+    /// every update from the Raspbian archive as a security update). Matched exactly. Built in:
+    /// label `Debian-Security`, any suite or codename ending in `-security`.
+    pub security_suites: Vec<String>,
 }
 
 impl Default for PatchAgeConfig {
@@ -55,6 +60,7 @@ impl Default for PatchAgeConfig {
             max_metadata_age_days: 7,
             warn_on_reboot_required: true,
             warn_on_held_back: true,
+            security_suites: Vec::new(),
         }
     }
 }
@@ -78,6 +84,15 @@ impl PatchAgeConfig {
             return Err(format!(
                 "checks.patch_age.max_metadata_age_days: {} is out of range, allowed 1 to 365 days",
                 self.max_metadata_age_days
+            ));
+        }
+        if let Some(bad) = self
+            .security_suites
+            .iter()
+            .find(|s| s.trim().is_empty() || s.trim() != s.as_str())
+        {
+            return Err(format!(
+                "checks.patch_age.security_suites: {bad:?} is not a Release label, suite or codename (allowed: non-empty names without leading or trailing spaces, e.g. \"Raspbian\" or \"daedalus-security\")"
             ));
         }
         Ok(())
@@ -207,7 +222,7 @@ impl crate::Check for PatchAge {
         let os = parse_os_release(&os_text);
         let mut evidence = vec![os_ev];
         let gathered = match os.family() {
-            OsFamily::Debian => gather::apt(probe, &mut evidence),
+            OsFamily::Debian => gather::apt(probe, &mut evidence, &cfg.security_suites),
             OsFamily::RedHat => gather::dnf(probe, &mut evidence),
             OsFamily::Suse => gather::zypper(probe, &mut evidence),
             OsFamily::Other => {

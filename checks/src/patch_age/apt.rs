@@ -38,18 +38,36 @@ pub struct AptCandidate {
 impl AptCandidate {
     /// Security when any of its package files is a security archive: a version that is in both
     /// `-updates` and `-security` is a security fix.
-    pub fn is_security(&self) -> bool {
-        self.releases.iter().any(AptRelease::is_security)
+    /// `extra`: suite names or labels also counted as security (`security_suites`).
+    pub fn is_security(&self, extra: &[String]) -> bool {
+        self.releases.iter().any(|r| r.is_security(extra))
     }
 }
 
 impl AptRelease {
-    /// Debian's security archive carries `Label: Debian-Security`; Ubuntu's (and Ubuntu Pro/ESM's:
-    /// `UbuntuESM`, `UbuntuESMApps`) archives end in `-security` (`-infra-security`, `-apps-security`).
-    pub fn is_security(&self) -> bool {
-        self.label == "Debian-Security"
-            || (self.label.starts_with("Ubuntu") && self.archive.ends_with("-security"))
+    /// Whether this package file is a security archive, by [`is_security_archive`]
+    /// (apt's archive is the Release file's `Suite:`).
+    pub fn is_security(&self, extra: &[String]) -> bool {
+        is_security_archive(&self.label, &self.archive, "", extra)
     }
+}
+
+/// The one rule that makes an archive a security archive, for apt's candidate origins and for
+/// the Release files in `/var/lib/apt/lists` alike:
+/// - `Label: Debian-Security` (Debian's security archive, whatever its suite is called);
+/// - a suite (or codename) ending in `-security`: Debian's `bookworm-security`, Ubuntu's
+///   `noble-security`, Ubuntu Pro/ESM's `noble-infra-security` and `noble-apps-security`;
+/// - a label, suite or codename listed in `extra` (`[checks.patch_age] security_suites`, for
+///   derivatives that ship security fixes under other names).
+pub fn is_security_archive(label: &str, suite: &str, codename: &str, extra: &[String]) -> bool {
+    label == "Debian-Security"
+        || suite.ends_with("-security")
+        || codename.ends_with("-security")
+        || extra.iter().any(|e| {
+            [label, suite, codename]
+                .iter()
+                .any(|v| !v.is_empty() && v == e)
+        })
 }
 
 /// What the simulation says will happen.
@@ -258,7 +276,7 @@ Conf bash (5.2.15-2+b13 Debian:12.15/oldstable [amd64])
         let sec: Vec<_> = sim
             .candidates
             .iter()
-            .map(|c| (c.package.as_str(), c.candidate.as_str(), c.is_security()))
+            .map(|c| (c.package.as_str(), c.candidate.as_str(), c.is_security(&[])))
             .collect();
         assert_eq!(
             sec,
@@ -297,15 +315,90 @@ Inst docker-ce [5:27.3.1-1~ubuntu.24.04~noble] (5:27.4.0-1~ubuntu.24.04~noble Do
 4 upgraded, 1 newly installed, 0 to remove and 0 not upgraded.
 ";
         let sim = parse_apt_simulation(text).unwrap();
-        let sec: Vec<bool> = sim
-            .candidates
-            .iter()
-            .map(AptCandidate::is_security)
-            .collect();
+        let sec: Vec<bool> = sim.candidates.iter().map(|c| c.is_security(&[])).collect();
         assert_eq!(sec, vec![true, false, true, true, false]);
         assert_eq!(sim.candidates[3].installed, None);
         assert_eq!(sim.candidates[4].candidate, "5:27.4.0-1~ubuntu.24.04~noble");
         assert_eq!(sim.candidates[4].releases[0].label, "Docker CE");
+    }
+
+    #[test]
+    fn security_archive_classification() {
+        let none: &[String] = &[];
+        // Debian: by label (its suite is `oldstable-security`, its codename `bookworm-security`).
+        assert!(is_security_archive(
+            "Debian-Security",
+            "oldstable-security",
+            "bookworm-security",
+            none
+        ));
+        assert!(is_security_archive("Debian-Security", "", "", none));
+        // Ubuntu and Ubuntu Pro/ESM pockets, by suite.
+        assert!(is_security_archive(
+            "Ubuntu",
+            "noble-security",
+            "noble",
+            none
+        ));
+        assert!(is_security_archive(
+            "UbuntuESM",
+            "noble-infra-security",
+            "noble",
+            none
+        ));
+        assert!(is_security_archive(
+            "UbuntuESMApps",
+            "noble-apps-security",
+            "noble",
+            none
+        ));
+        // A suite known only by its codename.
+        assert!(is_security_archive("", "", "daedalus-security", none));
+        // Ordinary suites and third-party repositories are not.
+        for (label, suite, codename) in [
+            ("Debian", "oldstable", "bookworm"),
+            ("Debian", "oldstable-updates", "bookworm-updates"),
+            (
+                "Debian Backports",
+                "oldstable-backports",
+                "bookworm-backports",
+            ),
+            ("Ubuntu", "noble-updates", "noble"),
+            ("Raspbian", "stable", "bookworm"),
+            ("Docker CE", "noble", "noble"),
+            ("", "", ""),
+        ] {
+            assert!(
+                !is_security_archive(label, suite, codename, none),
+                "{label} {suite}"
+            );
+        }
+        // security_suites adds names, matched exactly against label, suite or codename.
+        let extra = vec!["Raspbian-Security".to_string(), "kali-rolling".to_string()];
+        assert!(is_security_archive(
+            "Raspbian-Security",
+            "stable",
+            "bookworm",
+            &extra
+        ));
+        assert!(is_security_archive(
+            "Kali",
+            "kali-rolling",
+            "kali-rolling",
+            &extra
+        ));
+        assert!(!is_security_archive(
+            "Raspbian", "stable", "bookworm", &extra
+        ));
+        assert!(!is_security_archive("", "", "", &["".to_string()]));
+        // Candidates use the same rule on apt's `Label:Version/Archive`.
+        let r = AptRelease {
+            label: "Kali".into(),
+            version: "2026.3".into(),
+            archive: "kali-rolling".into(),
+        };
+        assert!(!r.is_security(none));
+        assert!(r.is_security(&extra));
     }
 
     #[test]

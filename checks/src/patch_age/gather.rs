@@ -64,7 +64,7 @@ pub struct PendingUpdate {
 pub struct MetadataSource {
     pub path: String,
     pub modified: Option<DateTime<Utc>>,
-    /// apt: the Release file's `Date:`, when it was read (only when security updates are pending).
+    /// apt: the Release file's `Date:`, when it has one.
     pub published: Option<DateTime<Utc>>,
 }
 
@@ -179,11 +179,19 @@ fn metadata_evidence(dir: &str, sources: &[MetadataSource]) -> Evidence {
     Evidence::new(EvidenceKind::Directory, dir, listing.as_bytes())
 }
 
-/// apt: `apt-get -s dist-upgrade`, `/var/lib/apt/lists/*_InRelease` mtimes (and their `Date:`
-/// headers when security updates are pending), the mtimes that tell when `apt-get update` last
+/// apt: `apt-get -s dist-upgrade`, `/var/lib/apt/lists/*_InRelease` mtimes and header paragraphs
+/// (which suites are security archives, their `Date:`), the mtimes that tell when `apt-get update` last
 /// ran (update-success stamp, `lists/partial`, `pkgcache.bin`), apt history and unattended-upgrades logs,
 /// `/var/run/reboot-required`.
-pub fn apt(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathered, String> {
+///
+/// `security_suites`: labels, suites or codenames also counted as security archives. When no
+/// Release file and no candidate origin is a security archive, security updates cannot be told
+/// apart from the others: that is an error, not "no security update pending".
+pub fn apt(
+    probe: &dyn Probe,
+    evidence: &mut Vec<Evidence>,
+    security_suites: &[String],
+) -> Result<Gathered, String> {
     let names = probe.read_dir(APT_LISTS).map_err(|e| {
         if e.is_not_found() {
             format!("no package index: {APT_LISTS} does not exist (apt-get update never ran), so pending updates cannot be determined")
@@ -221,13 +229,21 @@ pub fn apt(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathered, 
             APT_SIMULATE.join(" ")
         )
     })?;
-    let (sec, other): (Vec<_>, Vec<_>) = sim.candidates.iter().partition(|c| c.is_security());
     let mut index_problems = Vec::new();
-    let indexes = if sec.is_empty() {
-        Vec::new()
-    } else {
-        release_headers(probe, &mut metadata, &mut index_problems, evidence)
-    };
+    let indexes = release_headers(probe, &mut metadata, &mut index_problems, evidence);
+    let (sec, other): (Vec<_>, Vec<_>) = sim.candidates.iter().partition(|c| {
+        c.releases
+            .iter()
+            .any(|o| release::origin_is_security(o, &indexes, security_suites))
+    });
+    if sec.is_empty() && !indexes.iter().any(|(_, h)| h.is_security(security_suites)) {
+        return Err(no_security_archive(
+            &indexes,
+            &index_problems,
+            sim.candidates.len(),
+            security_suites,
+        ));
+    }
     let security = sec
         .iter()
         .map(|c| PendingUpdate {
@@ -308,6 +324,46 @@ pub fn apt(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathered, 
         last_run,
         reboot,
     })
+}
+
+/// The error when no configured apt source is a security archive: names the suites found, the
+/// Release files that could not be read, and the two ways out.
+fn no_security_archive(
+    indexes: &[(String, ReleaseHeaders)],
+    problems: &[String],
+    pending: usize,
+    security_suites: &[String],
+) -> String {
+    let mut found: Vec<String> = indexes.iter().map(|(f, h)| h.describe(f)).collect();
+    found.sort();
+    found.dedup();
+    let mut listed = if found.is_empty() {
+        "no readable Release file".to_string()
+    } else if found.len() > 8 {
+        format!(
+            "suites found: {} and {} more",
+            found[..8].join(", "),
+            found.len() - 8
+        )
+    } else {
+        format!("suites found: {}", found.join(", "))
+    };
+    if !problems.is_empty() {
+        listed.push_str(&format!("; unreadable: {}", problems.join("; ")));
+    }
+    let extra = if security_suites.is_empty() {
+        String::new()
+    } else {
+        format!(" (now {:?}, none of which matches)", security_suites)
+    };
+    format!(
+        "no security archive among the configured apt sources ({listed}): security updates cannot be told apart from other updates ({} pending); add the distribution's security suite to the apt sources (Debian: <codename>-security from security.debian.org, Ubuntu: <codename>-security) or configure [checks.patch_age] security_suites{extra} with the label, suite or codename that carries security updates",
+        plural_updates(pending)
+    )
+}
+
+fn plural_updates(n: usize) -> String {
+    format!("{n} {}", if n == 1 { "update" } else { "updates" })
 }
 
 /// The mtime of a path as a refresh signal; a missing path or mtime is noted, not an error.

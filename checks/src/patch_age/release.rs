@@ -125,6 +125,28 @@ pub struct IndexDate {
 }
 
 impl ReleaseHeaders {
+    /// Whether this index is a security archive, by the same rule as apt's candidate origins
+    /// ([`apt::is_security_archive`](super::apt::is_security_archive)).
+    pub fn is_security(&self, extra: &[String]) -> bool {
+        let f = |v: &Option<String>| v.clone().unwrap_or_default();
+        super::apt::is_security_archive(&f(&self.label), &f(&self.suite), &f(&self.codename), extra)
+    }
+
+    /// How a summary names this index: `Debian oldstable (bookworm)`: label (else origin), suite,
+    /// codename when it differs; `file` when the file names neither suite nor codename.
+    pub fn describe(&self, file: &str) -> String {
+        let who = self.label.as_ref().or(self.origin.as_ref());
+        let what = match (&self.suite, &self.codename) {
+            (Some(s), Some(c)) if s != c => format!("{s} ({c})"),
+            (Some(s), _) | (None, Some(s)) => s.clone(),
+            (None, None) => return format!("{file} (no Suite or Codename)"),
+        };
+        match who {
+            Some(w) => format!("{w} {what}"),
+            None => what,
+        }
+    }
+
     /// Whether apt's origin `Label:Version/Archive` can name this file, by its `Suite:`
     /// (`by_codename`: by its `Codename:`). apt prints the Label when the file has one, so labels
     /// must agree (both absent counts as agreeing); versions must agree when both are given.
@@ -139,6 +161,39 @@ impl ReleaseHeaders {
             && (origin.version.is_empty()
                 || self.version.as_ref().is_none_or(|v| *v == origin.version))
     }
+}
+
+/// The Release files an origin names: by `Suite:`, else by `Codename:` (see [`candidate_index_date`]).
+fn named_by<'a>(
+    origin: &AptRelease,
+    indexes: &'a [(String, ReleaseHeaders)],
+) -> Vec<&'a (String, ReleaseHeaders)> {
+    let matched: Vec<_> = indexes
+        .iter()
+        .filter(|(_, h)| h.names(origin, false))
+        .collect();
+    if matched.is_empty() {
+        indexes
+            .iter()
+            .filter(|(_, h)| h.names(origin, true))
+            .collect()
+    } else {
+        matched
+    }
+}
+
+/// Whether a candidate origin is a security archive: by its own `Label`/archive, or because a
+/// Release file it names is one (a `security_suites` entry may be a codename, which apt's origin
+/// does not print).
+pub fn origin_is_security(
+    origin: &AptRelease,
+    indexes: &[(String, ReleaseHeaders)],
+    extra: &[String],
+) -> bool {
+    origin.is_security(extra)
+        || named_by(origin, indexes)
+            .iter()
+            .any(|(_, h)| h.is_security(extra))
 }
 
 /// The earliest date at which the candidate is known to have been published, from its origins.
@@ -156,11 +211,7 @@ pub fn candidate_index_date(
     origins
         .iter()
         .filter_map(|o| {
-            let mut matched: Vec<&(String, ReleaseHeaders)> =
-                indexes.iter().filter(|(_, h)| h.names(o, false)).collect();
-            if matched.is_empty() {
-                matched = indexes.iter().filter(|(_, h)| h.names(o, true)).collect();
-            }
+            let matched = named_by(o, indexes);
             let mut latest: Option<IndexDate> = None;
             for (file, h) in matched {
                 let date = h.date?;
@@ -293,6 +344,63 @@ SHA256:
             parse_release_headers("\u{0}\u{1}binary junk"),
             Err(ReleaseParseError::BadLine { .. })
         ));
+    }
+
+    #[test]
+    fn release_files_are_classified_like_candidates_and_described() {
+        let sec = parse_release_headers(SECURITY_INRELEASE).unwrap();
+        assert!(sec.is_security(&[]));
+        assert_eq!(
+            sec.describe("f"),
+            "Debian-Security oldstable-security (bookworm-security)"
+        );
+        let upd = parse_release_headers(
+            "Origin: Debian\nLabel: Debian\nSuite: oldstable-updates\nCodename: bookworm-updates\n",
+        )
+        .unwrap();
+        assert!(!upd.is_security(&[]));
+        assert!(upd.is_security(&["bookworm-updates".to_string()]));
+        assert_eq!(
+            upd.describe("f"),
+            "Debian oldstable-updates (bookworm-updates)"
+        );
+        let ubuntu = parse_release_headers(
+            "Origin: Ubuntu\nLabel: Ubuntu\nSuite: noble-security\nCodename: noble\n",
+        )
+        .unwrap();
+        assert!(ubuntu.is_security(&[]));
+        let esm = parse_release_headers(
+            "Origin: UbuntuESM\nLabel: UbuntuESM\nSuite: noble-infra-security\nCodename: noble\n",
+        )
+        .unwrap();
+        assert!(esm.is_security(&[]));
+        // Raspbian: one archive for everything, no security suite.
+        let raspbian = parse_release_headers(
+            "Origin: Raspbian\nLabel: Raspbian\nSuite: stable\nCodename: bookworm\n",
+        )
+        .unwrap();
+        assert!(!raspbian.is_security(&[]));
+        assert!(raspbian.is_security(&["Raspbian".to_string()]));
+        // A codename in security_suites reaches candidates through the index they name.
+        let indexes = vec![("upd".to_string(), upd.clone())];
+        let tz = origin("Debian", "12-updates", "oldstable-updates");
+        assert!(!origin_is_security(&tz, &indexes, &[]));
+        assert!(origin_is_security(
+            &tz,
+            &indexes,
+            &["bookworm-updates".to_string()]
+        ));
+        assert!(!origin_is_security(
+            &origin("Debian", "12.15", "oldstable"),
+            &indexes,
+            &["bookworm-updates".to_string()]
+        ));
+        let bare = parse_release_headers("Origin: . nodistro\n").unwrap();
+        assert!(!bare.is_security(&[]));
+        assert_eq!(
+            bare.describe("x_InRelease"),
+            "x_InRelease (no Suite or Codename)"
+        );
     }
 
     fn origin(label: &str, version: &str, archive: &str) -> AptRelease {

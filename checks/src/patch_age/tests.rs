@@ -244,6 +244,17 @@ fn config_defaults_and_validation_name_the_key() {
         (14, 3, 7)
     );
     assert!(toml::from_str::<PatchAgeConfig>("sla = 14\n").is_err());
+    let parsed: PatchAgeConfig =
+        toml::from_str("security_suites = [\"Raspbian\", \"Docker CE\"]\n").unwrap();
+    assert!(parsed.validate().is_ok());
+    let bad = PatchAgeConfig {
+        security_suites: vec![" ".into()],
+        ..PatchAgeConfig::default()
+    };
+    assert!(bad
+        .validate()
+        .unwrap_err()
+        .starts_with("checks.patch_age.security_suites"));
 }
 
 /// An apt host with nothing pending and the given refresh signals, as `decide` sees it.
@@ -357,4 +368,25 @@ fn apt_stale_lists_name_a_newer_update_attempt() {
         r.summary
     );
     assert_eq!(r.facts["metadata_stale"], false);
+}
+
+#[test]
+fn security_suites_classifies_a_host_without_a_security_archive() {
+    let probe = host("debian12-no-security-suite");
+    let state = MemoryState::default();
+    let r = run_with(&probe, &state);
+    assert_eq!(r.status, Status::Error, "{}", r.summary);
+    // Naming the updates suite by codename: tzdata (from oldstable-updates) becomes a security
+    // update, first seen now; bash and libssl3 (oldstable) stay ordinary.
+    let mut config = ChecksConfig::default();
+    config.patch_age.security_suites = vec!["bookworm-updates".into()];
+    let r = PatchAge.run(&Context {
+        probe: &probe,
+        config: &config,
+        state: &state,
+    });
+    assert_eq!(r.status, Status::Pass, "{}", r.summary);
+    assert_eq!(r.facts["pending_security"], 1);
+    assert_eq!(r.facts["pending_other"], 2);
+    assert_eq!(r.facts["security_updates"][0]["package"], "tzdata");
 }
