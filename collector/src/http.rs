@@ -35,7 +35,12 @@ pub struct AppState {
     pub enroll_secret: Option<String>,
     pub config: CollectorConfig,
     pub metrics: Arc<Metrics>,
+    /// The last readiness verdict, reused for [`READY_CACHE`] so probes cannot crowd the writer.
+    pub ready: std::sync::Mutex<Option<(std::time::Instant, Result<(), String>)>>,
 }
+
+/// How long a readiness verdict is reused.
+pub const READY_CACHE: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl AppState {
     /// Staleness rule at the current time.
@@ -177,18 +182,37 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    let now = crate::store::now_unix();
-    let r = state
-        .store
-        .write(move |c| {
-            c.execute(
-                "INSERT INTO meta(key, value) VALUES ('ready_probe', ?1)
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [now.to_string()],
-            )?;
-            Ok(())
-        })
-        .await;
+    // A real write through the writer proves the database is writable; a recent verdict is
+    // reused so that a tight probe loop cannot compete with ingest for the writer.
+    let cached = state
+        .ready
+        .lock()
+        .ok()
+        .and_then(|c| c.clone())
+        .filter(|(at, _)| at.elapsed() < READY_CACHE)
+        .map(|(_, r)| r);
+    let r = match cached {
+        Some(r) => r,
+        None => {
+            let now = crate::store::now_unix();
+            let r = state
+                .store
+                .write(move |c| {
+                    c.execute(
+                        "INSERT INTO meta(key, value) VALUES ('ready_probe', ?1)
+                         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        [now.to_string()],
+                    )?;
+                    Ok(())
+                })
+                .await
+                .map_err(|e| e.to_string());
+            if let Ok(mut c) = state.ready.lock() {
+                *c = Some((std::time::Instant::now(), r.clone()));
+            }
+            r
+        }
+    };
     match r {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
         Err(e) => (

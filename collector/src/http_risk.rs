@@ -497,6 +497,7 @@ mod tests {
             enroll_secret: None,
             config,
             metrics: Arc::new(Metrics::new().unwrap()),
+            ready: Default::default(),
         });
         let app = crate::http::router(state);
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -42,6 +42,7 @@ pub async fn serve(cfg: CollectorConfig) -> anyhow::Result<()> {
         enroll_secret,
         config: cfg.clone(),
         metrics: metrics.clone(),
+        ready: Default::default(),
     });
 
     let listener = TcpListener::bind(cfg.server.listen)
