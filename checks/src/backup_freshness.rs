@@ -91,7 +91,11 @@ impl crate::Check for BackupFreshness {
                         };
                         observe_restic(ctx.probe, cfg, src, host)
                     }
-                    SourceKind::Borg => observe_borg(ctx.probe, cfg, src),
+                    SourceKind::Borg => observe_borg(ctx.probe, cfg, src, || {
+                        hostname
+                            .get_or_insert_with(|| this_hostname(ctx.probe))
+                            .clone()
+                    }),
                     SourceKind::Path => observe_path(ctx.probe, src),
                     SourceKind::TimestampFile => observe_marker(ctx.probe, src),
                 };
@@ -277,6 +281,7 @@ mod tests {
             host: None,
             glob: None,
             path: None,
+            glob_archives: None,
         }
     }
 

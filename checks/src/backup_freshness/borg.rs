@@ -60,6 +60,14 @@ struct RawEncryption {
     mode: String,
 }
 
+/// Whether an archive is a borg checkpoint: the partial archive an interrupted `borg create`
+/// leaves behind, named `<name>.checkpoint` (or `<name>.checkpoint.N` when several runs of the same
+/// name were interrupted). borg ≥ 1.2 hides them from `borg list` unless asked; borg 1.1 lists them
+/// like complete archives. A checkpoint is never a good backup.
+pub fn is_checkpoint(name: &str) -> bool {
+    name.ends_with(".checkpoint") || name.contains(".checkpoint.")
+}
+
 /// Parse a borg local timestamp, with or without the microsecond fraction.
 pub fn parse_local_time(s: &str) -> Option<NaiveDateTime> {
     NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok()
@@ -137,6 +145,38 @@ mod tests {
         .unwrap();
         assert_eq!(l.archives[0].start.to_string(), "2017-08-07 12:27:20");
         assert_eq!(l.encryption_mode, None);
+    }
+
+    #[test]
+    fn checkpoints_are_recognised_by_name() {
+        assert!(is_checkpoint("web-01-2026-11-24T02:00:01.checkpoint"));
+        assert!(is_checkpoint("web-01-2026-11-24T02:00:01.checkpoint.1"));
+        assert!(is_checkpoint("web-01-2026-11-24T02:00:01.checkpoint.12"));
+        assert!(!is_checkpoint("web-01-2026-11-24T02:00:01"));
+        // Only the suffix borg appends counts, not the word inside a name.
+        assert!(!is_checkpoint("checkpoint-db-2026-11-24"));
+        assert!(!is_checkpoint("web-01.checkpointed-2026-11-24"));
+        assert!(!is_checkpoint("web-01-checkpoint"));
+    }
+
+    #[test]
+    fn checkpoint_filter_keeps_the_previous_complete_archive() {
+        // borg 1.1 `list --json`: the interrupted run of this night is the newest entry.
+        let l = parse_borg_list(
+            r#"{"archives": [
+  {"archive": "web-01-2026-11-22T02:00:02", "id": "aa", "name": "web-01-2026-11-22T02:00:02", "start": "2026-11-22T02:00:02.000000", "time": "2026-11-22T02:00:02.000000"},
+  {"archive": "web-01-2026-11-23T02:00:01", "id": "bb", "name": "web-01-2026-11-23T02:00:01", "start": "2026-11-23T02:00:01.000000", "time": "2026-11-23T02:00:01.000000"},
+  {"archive": "web-01-2026-11-24T02:00:03.checkpoint", "id": "cc", "name": "web-01-2026-11-24T02:00:03.checkpoint", "start": "2026-11-24T02:00:03.000000", "time": "2026-11-24T02:00:03.000000"}
+], "encryption": {"mode": "repokey"}, "repository": {}}"#,
+        )
+        .unwrap();
+        let newest = l
+            .archives
+            .iter()
+            .filter(|a| !is_checkpoint(&a.name))
+            .max_by_key(|a| a.start)
+            .unwrap();
+        assert_eq!(newest.name, "web-01-2026-11-23T02:00:01");
     }
 
     #[test]

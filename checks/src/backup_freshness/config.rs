@@ -43,7 +43,8 @@ impl Default for BackupConfig {
 pub enum SourceKind {
     /// A restic repository: newest snapshot of this host (`restic snapshots --json`).
     Restic,
-    /// A borg 1.x repository: newest archive (`borg list --json --last 1`).
+    /// A borg 1.x repository: newest complete archive of this host
+    /// (`borg list --json --glob-archives <glob_archives>`).
     Borg,
     /// Files matching a glob: newest modification time of a non-empty match.
     Path,
@@ -93,12 +94,28 @@ pub struct BackupSource {
     /// timestamp_file: absolute path of the success marker the backup job writes.
     #[serde(default)]
     pub path: Option<String>,
+    /// borg: shell-style glob (`*`, `?`, `[…]`) of the archive names that count as this host's
+    /// backups, passed as `--glob-archives`; `{hostname}` stands for the host's short hostname.
+    /// Default `"{hostname}-*"` (borg's usual `{hostname}-{now}` archive names); `"*"` counts every
+    /// archive of the repository.
+    #[serde(default)]
+    pub glob_archives: Option<String>,
 }
+
+/// The archive-name filter of a borg source when `glob_archives` is not set.
+pub const DEFAULT_GLOB_ARCHIVES: &str = "{hostname}-*";
 
 impl BackupSource {
     /// This source's RPO in hours.
     pub fn rpo_hours(&self, cfg: &BackupConfig) -> u32 {
         self.rpo_hours.unwrap_or(cfg.default_rpo_hours)
+    }
+
+    /// borg: the archive-name glob as configured, `{hostname}` not yet replaced.
+    pub fn glob_archives(&self) -> &str {
+        self.glob_archives
+            .as_deref()
+            .unwrap_or(DEFAULT_GLOB_ARCHIVES)
     }
 }
 
@@ -169,16 +186,17 @@ fn validate_source(i: usize, s: &BackupSource) -> Result<(), String> {
             &["repository", "password_file"],
             &["repository", "password_file", "host"],
         ),
-        SourceKind::Borg => (&["repository"], &["repository"]),
+        SourceKind::Borg => (&["repository"], &["repository", "glob_archives"]),
         SourceKind::Path => (&["glob"], &["glob"]),
         SourceKind::TimestampFile => (&["path"], &["path"]),
     };
-    let keys: [(&str, &Option<String>); 5] = [
+    let keys: [(&str, &Option<String>); 6] = [
         ("repository", &s.repository),
         ("password_file", &s.password_file),
         ("host", &s.host),
         ("glob", &s.glob),
         ("path", &s.path),
+        ("glob_archives", &s.glob_archives),
     ];
     for (key, value) in keys {
         match value {
@@ -221,6 +239,25 @@ fn validate_source(i: usize, s: &BackupSource) -> Result<(), String> {
         if g.ends_with('/') {
             return Err(format!(
                 "{at}.glob: {g:?} must name files, not end with '/'"
+            ));
+        }
+    }
+    if let Some(g) = &s.glob_archives {
+        // Borg archive names never contain '/', and we replace only `{hostname}`: any other brace
+        // would be a placeholder borg might or might not expand, so the filter would be ambiguous.
+        if g.contains('/') {
+            return Err(format!(
+                "{at}.glob_archives: {g:?} contains '/'; borg archive names never do, so it would match nothing"
+            ));
+        }
+        if g.replace("{hostname}", "").contains(['{', '}']) {
+            return Err(format!(
+                "{at}.glob_archives: {g:?}: the only placeholder allowed is {{hostname}} (the host's short hostname)"
+            ));
+        }
+        if g.chars().any(char::is_control) {
+            return Err(format!(
+                "{at}.glob_archives: {g:?} contains a control character"
             ));
         }
     }
@@ -321,6 +358,44 @@ kind = "path"
         .unwrap_err();
         assert!(
             err.starts_with("checks.backup_freshness.sources[0].glob: not used by kind \"borg\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn glob_archives_defaults_and_is_checked() {
+        let borg = |extra: &str| {
+            parse(&format!(
+                "[[sources]]\nname = \"p\"\nkind = \"path\"\nglob = \"/a/*\"\n[[sources]]\nname = \"b\"\nkind = \"borg\"\nrepository = \"/r\"\n{extra}"
+            ))
+        };
+        let cfg = borg("").unwrap();
+        assert_eq!(cfg.sources[1].glob_archives, None);
+        assert_eq!(cfg.sources[1].glob_archives(), "{hostname}-*");
+        let cfg = borg("glob_archives = \"*\"\n").unwrap();
+        assert_eq!(cfg.sources[1].glob_archives(), "*");
+        assert!(borg("glob_archives = \"{hostname}-system-*\"\n").is_ok());
+        for (bad, why) in [
+            ("\"\"", "must not be empty"),
+            ("\"db/*\"", "contains '/'"),
+            ("\"{fqdn}-*\"", "only placeholder"),
+            ("\"{hostname-*\"", "only placeholder"),
+        ] {
+            let err = borg(&format!("glob_archives = {bad}\n")).unwrap_err();
+            assert!(
+                err.starts_with("checks.backup_freshness.sources[1].glob_archives: ")
+                    && err.contains(why),
+                "{bad}: {err}"
+            );
+        }
+        let err = parse(
+            "[[sources]]\nname = \"r\"\nkind = \"restic\"\nrepository = \"/r\"\npassword_file = \"/p\"\nglob_archives = \"*\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.starts_with(
+                "checks.backup_freshness.sources[0].glob_archives: not used by kind \"restic\""
+            ),
             "{err}"
         );
     }

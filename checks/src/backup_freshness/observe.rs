@@ -189,22 +189,46 @@ pub(super) fn observe_restic(
     .fact("newest_snapshot_tags", newest.tags.clone())
 }
 
+/// The host's short hostname (first label), as borg's `{hostname}` placeholder spells it.
+fn short_hostname(h: &str) -> &str {
+    h.split('.').next().unwrap_or(h)
+}
+
+/// `host` is this host's name, resolved lazily by the caller; only asked for when the source's
+/// `glob_archives` contains `{hostname}`.
 pub(super) fn observe_borg(
     probe: &dyn Probe,
     cfg: &BackupConfig,
     src: &BackupSource,
+    host: impl FnOnce() -> Result<String, String>,
 ) -> Observation {
     let repo = src.repository.as_deref().unwrap_or_default();
     let obs = Observation::new("newest archive").fact("repository", repo);
-    let argv = [
-        cfg.borg_binary.as_str(),
-        "list",
-        "--json",
-        "--last",
-        "1",
-        "--bypass-lock",
-        repo,
-    ];
+    let configured = src.glob_archives();
+    let pattern = if configured.contains("{hostname}") {
+        match host() {
+            Ok(h) => configured.replace("{hostname}", short_hostname(&h)),
+            Err(e) => {
+                return obs.problem(
+                    Status::Error,
+                    format!(
+                        "cannot tell this host's name ({e}) for glob_archives {configured:?}; set glob_archives without {{hostname}}"
+                    ),
+                )
+            }
+        }
+    } else {
+        configured.to_string()
+    };
+    let obs = obs.fact("glob_archives", pattern.as_str());
+    // No `--last`: the listing comes from the repository manifest (names and start times only), and
+    // any number of checkpoints left by interrupted runs must not hide the last complete archive.
+    // `*` matches every archive: no filter is passed at all.
+    let mut argv = vec![cfg.borg_binary.as_str(), "list", "--json", "--bypass-lock"];
+    if pattern != "*" {
+        argv.extend(["--glob-archives", pattern.as_str()]);
+    }
+    argv.push(repo);
     let (out, ev) = match probe.run_evidence(&argv) {
         Ok(r) => r,
         Err(e) => return obs.problem(Status::Error, run_failure("borg", &cfg.borg_binary, &e)),
@@ -220,11 +244,30 @@ pub(super) fn observe_borg(
         Err(e) => return obs.problem(Status::Error, format!("borg output unreadable: {e}")),
     };
     let offset = probe.local_offset();
+    let (checkpoints, complete): (Vec<&borg::Archive>, Vec<&borg::Archive>) = listing
+        .archives
+        .iter()
+        .partition(|a| borg::is_checkpoint(&a.name));
     let mut obs = obs
         .fact("encryption_mode", listing.encryption_mode.clone())
-        .fact("utc_offset", offset.to_string());
-    let Some(newest) = listing.archives.iter().max_by_key(|a| a.start) else {
-        return obs.problem(Status::Fail, "no archive in the repository");
+        .fact("utc_offset", offset.to_string())
+        .fact("archives_matched", listing.archives.len())
+        .fact("checkpoints_ignored", checkpoints.len());
+    let Some(newest) = complete.iter().max_by_key(|a| a.start) else {
+        let filter = if pattern == "*" {
+            String::new()
+        } else {
+            format!(" matching {pattern}")
+        };
+        let why = if checkpoints.is_empty() {
+            format!("no archive{filter} in the repository")
+        } else {
+            format!(
+                "no complete archive{filter} in the repository, only {} checkpoint(s) of interrupted runs",
+                checkpoints.len()
+            )
+        };
+        return obs.problem(Status::Fail, why);
     };
     // A fixed offset maps every local time to exactly one instant.
     let Some(start) = offset.from_local_datetime(&newest.start).single() else {
@@ -347,6 +390,12 @@ pub(super) fn observe_marker(probe: &dyn Probe, src: &BackupSource) -> Observati
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn borg_hostname_is_the_first_label() {
+        assert_eq!(short_hostname("web-01.example.org"), "web-01");
+        assert_eq!(short_hostname("web-01"), "web-01");
+    }
 
     #[test]
     fn hosts_match_on_their_short_name() {
