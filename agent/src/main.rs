@@ -32,7 +32,8 @@ const EXIT_TEMPFAIL: u8 = 75;
 policy on this host, and reports the results to a Vigie collector.\n\n\
 Exit codes: 0 every check passed or was not applicable; 1 a check reported fail, warn or error \
 (error = could not be determined); 2 usage or configuration error; 3 runtime failure (e.g. \
-collector refused the enrolment)."
+collector refused the enrolment); 75 (`run --once`) reports stay spooled because the collector \
+is unreachable."
 )]
 struct Cli {
     /// Agent configuration file. An absent file at the default path means defaults.
