@@ -111,6 +111,7 @@ impl crate::Check for Mfa {
             evidence: Vec::new(),
             read_paths: BTreeSet::new(),
             verdicts: BTreeMap::new(),
+            ssh_combinations: 0,
         };
         match scan.run() {
             Ok(r) => r.with_evidence(scan.evidence),
@@ -171,6 +172,8 @@ struct Scan<'a> {
     evidence: Vec<Evidence>,
     read_paths: BTreeSet<String>,
     verdicts: BTreeMap<String, StackVerdict>,
+    /// How many combinations of two or more `Match` blocks were judged.
+    ssh_combinations: usize,
 }
 
 /// Read a file through the probe, recording evidence once per path.
@@ -232,7 +235,8 @@ impl Scan<'_> {
             .fact("lacking", lacking.clone())
             .fact("lacking_count", lacking.len())
             .fact("not_installed", not_installed)
-            .fact("pam_second_factors", factors))
+            .fact("pam_second_factors", factors)
+            .fact("ssh_match_combinations", self.ssh_combinations))
     }
 
     fn is_factor(&self, name: &str) -> bool {
@@ -311,16 +315,61 @@ impl Scan<'_> {
         } else {
             SshdConfig::default()
         };
-        let mut contexts = vec![("ssh".to_string(), None)];
-        for (i, m) in cfg.matches.iter().enumerate() {
-            if AUTH_KEYWORDS.iter().any(|k| cfg.block_sets(i, k)) {
-                contexts.push((format!("ssh Match {}", m.criteria), Some(i)));
-            }
+        let auth_blocks: Vec<usize> = (0..cfg.matches.len())
+            .filter(|&i| AUTH_KEYWORDS.iter().any(|k| cfg.block_sets(i, k)))
+            .collect();
+        if auth_blocks.len() > MAX_AUTH_MATCH_BLOCKS {
+            return Err(ScanError::Config(format!(
+                "too many Match blocks change authentication to evaluate every combination: \
+                 {} blocks in the sshd configuration, at most {MAX_AUTH_MATCH_BLOCKS}",
+                auth_blocks.len()
+            )));
         }
-        let use_pam = flag(&cfg, None, "usepam", false);
-        let mut out = Vec::new();
-        for (name, block) in contexts {
-            out.push(self.ssh_context(&cfg, &name, block, use_pam)?);
+        let use_pam = flag(&cfg, &[], "usepam", false);
+        let mut out = vec![self.ssh_context(&cfg, "ssh", &[], use_pam)?];
+        // Match criteria are not evaluated, so any set of blocks may match one connection. Bit
+        // `j` of a mask stands for `auth_blocks[j]`; smaller sets are judged first.
+        let mut masks: Vec<u32> = (1..1u32 << auth_blocks.len()).collect();
+        masks.sort_by_key(|m| (m.count_ones(), std::cmp::Reverse(m.reverse_bits())));
+        let mut shown: BTreeMap<u32, BTreeSet<String>> = BTreeMap::new();
+        for mask in masks {
+            let blocks: Vec<usize> = (0..auth_blocks.len())
+                .filter(|j| mask & (1 << j) != 0)
+                .map(|j| auth_blocks[j])
+                .collect();
+            let name = format!(
+                "ssh {}",
+                blocks
+                    .iter()
+                    .map(|&i| format!("Match {}", cfg.matches[i].criteria))
+                    .collect::<Vec<_>>()
+                    .join(" + ")
+            );
+            let mut path = self.ssh_context(&cfg, &name, &blocks, use_pam)?;
+            let prefix = format!("{name}: ");
+            let own: BTreeSet<String> = path
+                .reasons
+                .iter()
+                .map(|r| r.strip_prefix(&prefix).unwrap_or(r).to_string())
+                .collect();
+            if blocks.len() == 1 {
+                out.push(path);
+            } else {
+                self.ssh_combinations += 1;
+                // Report a combination only for what none of its smaller combinations shows.
+                let mut earlier = BTreeSet::new();
+                let mut sub = (mask - 1) & mask;
+                while sub != 0 {
+                    earlier.extend(shown.get(&sub).into_iter().flatten().cloned());
+                    sub = (sub - 1) & mask;
+                }
+                path.reasons
+                    .retain(|r| !earlier.contains(r.strip_prefix(&prefix).unwrap_or(r)));
+                if !path.reasons.is_empty() {
+                    out.push(path);
+                }
+            }
+            shown.insert(mask, own);
         }
         Ok(Some(out))
     }
@@ -363,7 +412,7 @@ impl Scan<'_> {
         &mut self,
         cfg: &SshdConfig,
         name: &str,
-        block: Option<usize>,
+        block: &[usize],
         use_pam: bool,
     ) -> Result<PathReport, ScanError> {
         let enabled: BTreeMap<&str, bool> = [
@@ -578,7 +627,7 @@ impl Scan<'_> {
 }
 
 /// sshd keywords that change how a user authenticates; a `Match` block setting one of them is a
-/// way in of its own.
+/// way in of its own, alone and combined with every other such block.
 const AUTH_KEYWORDS: &[&str] = &[
     "authenticationmethods",
     "kbdinteractiveauthentication",
@@ -590,22 +639,23 @@ const AUTH_KEYWORDS: &[&str] = &[
     "pubkeyacceptedalgorithms",
 ];
 
-fn lookup<'c>(cfg: &'c SshdConfig, block: Option<usize>, kw: &str) -> Option<&'c sshd::Directive> {
-    match block {
-        None => cfg.global(kw),
-        Some(i) => cfg.in_block(i, kw),
-    }
+/// At most this many authentication-changing `Match` blocks are combined (2^10 - 1 = 1023 sets).
+const MAX_AUTH_MATCH_BLOCKS: usize = 10;
+
+/// The directive in effect for a connection matching exactly `blocks` (empty = global context).
+fn lookup<'c>(cfg: &'c SshdConfig, blocks: &[usize], kw: &str) -> Option<&'c sshd::Directive> {
+    cfg.in_blocks(blocks, kw)
 }
 
 /// A yes/no keyword's effective value.
-fn flag(cfg: &SshdConfig, block: Option<usize>, kw: &str, default: bool) -> bool {
+fn flag(cfg: &SshdConfig, block: &[usize], kw: &str, default: bool) -> bool {
     lookup(cfg, block, kw)
         .and_then(|d| d.args.first())
         .map_or(default, |v| v.eq_ignore_ascii_case("yes"))
 }
 
 /// Public keys are a full second factor only as FIDO keys that verify the user (PIN/biometric).
-fn sk_verify_required(cfg: &SshdConfig, block: Option<usize>) -> bool {
+fn sk_verify_required(cfg: &SshdConfig, block: &[usize]) -> bool {
     let verify = lookup(cfg, block, "pubkeyauthoptions").is_some_and(|d| {
         d.args
             .iter()
