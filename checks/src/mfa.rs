@@ -672,6 +672,179 @@ fn sk_verify_required(cfg: &SshdConfig, block: &[usize]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::{CommandOutput, FileInfo, Probe, SystemFacts};
+    use crate::Check;
+
+    /// A host made of a few files held in memory (directories are implied by the paths).
+    struct MemProbe(BTreeMap<String, String>);
+
+    impl Probe for MemProbe {
+        fn read(&self, path: &str) -> Result<Vec<u8>, ProbeError> {
+            self.0
+                .get(path)
+                .map(|t| t.as_bytes().to_vec())
+                .ok_or_else(|| ProbeError::NotFound { path: path.into() })
+        }
+        fn read_dir(&self, path: &str) -> Result<Vec<String>, ProbeError> {
+            let prefix = format!("{path}/");
+            let names: BTreeSet<String> = self
+                .0
+                .keys()
+                .filter_map(|k| k.strip_prefix(&prefix))
+                .map(|rest| rest.split('/').next().unwrap_or(rest).to_string())
+                .collect();
+            if names.is_empty() {
+                return Err(ProbeError::NotFound { path: path.into() });
+            }
+            Ok(names.into_iter().collect())
+        }
+        fn metadata(&self, path: &str) -> Result<FileInfo, ProbeError> {
+            let is_dir = !self.0.contains_key(path);
+            if is_dir {
+                self.read_dir(path)?;
+            }
+            Ok(FileInfo {
+                is_dir,
+                size: 0,
+                modified: None,
+                mode: 0o644,
+            })
+        }
+        fn read_link(&self, path: &str) -> Result<String, ProbeError> {
+            Err(ProbeError::NotFound { path: path.into() })
+        }
+        fn run(&self, argv: &[&str]) -> Result<CommandOutput, ProbeError> {
+            Err(ProbeError::NoRecording {
+                argv: argv.join(" "),
+            })
+        }
+        fn now(&self) -> chrono::DateTime<chrono::Utc> {
+            chrono::DateTime::UNIX_EPOCH
+        }
+        fn local_offset(&self) -> chrono::FixedOffset {
+            chrono::FixedOffset::east_opt(0).unwrap()
+        }
+        fn system(&self) -> Result<SystemFacts, ProbeError> {
+            Ok(SystemFacts::default())
+        }
+        fn is_root(&self) -> bool {
+            true
+        }
+        fn describe(&self) -> String {
+            "memory".into()
+        }
+    }
+
+    /// Run the check on a host with sshd (UsePAM yes, a stock PAM `sshd` stack without a second
+    /// factor) whose /etc/ssh/sshd_config is `sshd_config`; sudo is not installed.
+    fn run_sshd(sshd_config: &str) -> CheckResult {
+        let probe = MemProbe(BTreeMap::from([
+            ("/etc/ssh/sshd_config".to_string(), sshd_config.to_string()),
+            (
+                "/etc/pam.d/sshd".to_string(),
+                "auth [success=1 default=ignore] pam_unix.so nullok\n\
+                 auth requisite pam_deny.so\nauth required pam_permit.so\n"
+                    .to_string(),
+            ),
+        ]));
+        let config = crate::ChecksConfig::default();
+        let state = crate::state::MemoryState::default();
+        let ctx = Context {
+            probe: &probe,
+            config: &config,
+            state: &state,
+        };
+        Mfa.run(&ctx)
+    }
+
+    /// FIDO keys with verify-required: MFA without PAM.
+    const FIDO_GLOBAL: &str = "UsePAM yes\nKbdInteractiveAuthentication no\n\
+        AuthenticationMethods publickey\n\
+        PubkeyAcceptedAlgorithms sk-ssh-ed25519@openssh.com\n\
+        PubkeyAuthOptions verify-required\nPasswordAuthentication no\n";
+
+    #[test]
+    fn two_harmless_blocks_combine_into_password_only() {
+        let r = run_sshd(&format!(
+            "{FIDO_GLOBAL}Match User deploy\n  AuthenticationMethods password\n\
+             Match Address 10.0.0.0/8\n  PasswordAuthentication yes\n"
+        ));
+        assert_eq!(r.status, Status::Fail, "{}", r.summary);
+        assert_eq!(
+            r.facts["lacking"],
+            json!(["ssh Match User deploy + Match Address 10.0.0.0/8: \
+                 AuthenticationMethods password (no second factor)"])
+        );
+        assert_eq!(r.facts["ssh_match_combinations"], json!(1));
+    }
+
+    #[test]
+    fn a_combination_repeating_a_smaller_ones_reason_is_not_reported_again() {
+        // deploy alone drops the factor; deploy + sftponly inherits deploy's (earlier) value.
+        let r = run_sshd(&format!(
+            "{FIDO_GLOBAL}Match User deploy\n  PubkeyAuthOptions none\n\
+             Match Group sftponly\n  PubkeyAuthOptions verify-required\n  ForceCommand internal-sftp\n\
+             Match Address 192.0.2.0/24\n  X11Forwarding no\n"
+        ));
+        assert_eq!(
+            r.facts["lacking"],
+            json!(["ssh Match User deploy: AuthenticationMethods publickey (no second factor)"])
+        );
+        // The X11Forwarding block changes no authentication: 2 blocks, 1 combination.
+        assert_eq!(r.facts["ssh_match_combinations"], json!(1));
+        let paths = r.facts["paths"].as_array().unwrap();
+        assert_eq!(paths.len(), 3, "{paths:?}");
+    }
+
+    #[test]
+    fn merge_follows_file_order_and_new_reasons_are_reported() {
+        // a alone: passwords on, but AuthenticationMethods publickey with sk- keys: MFA.
+        // b alone: AuthenticationMethods password with passwords off: no usable list.
+        // a + b: a's AuthenticationMethods publickey comes first and wins: still MFA.
+        let r = run_sshd(&format!(
+            "{FIDO_GLOBAL}Match User a\n  PasswordAuthentication yes\n  AuthenticationMethods publickey\n\
+             Match User b\n  AuthenticationMethods password\n"
+        ));
+        assert_eq!(r.status, Status::Pass, "{}", r.summary);
+        // Blocks swapped, and a also accepts any key: b's `password` now comes first, a turns
+        // passwords on. a alone fails for its keys; the pair fails for another reason, reported.
+        let r = run_sshd(&format!(
+            "{FIDO_GLOBAL}Match User b\n  AuthenticationMethods password\n\
+             Match User a\n  PasswordAuthentication yes\n  AuthenticationMethods publickey\n  PubkeyAuthOptions none\n"
+        ));
+        assert_eq!(
+            r.facts["lacking"],
+            json!([
+                "ssh Match User a: AuthenticationMethods publickey (no second factor)",
+                "ssh Match User b + Match User a: AuthenticationMethods password (no second factor)"
+            ])
+        );
+    }
+
+    #[test]
+    fn too_many_authentication_blocks_is_an_error() {
+        let mut cfg = FIDO_GLOBAL.to_string();
+        for i in 0..=MAX_AUTH_MATCH_BLOCKS {
+            cfg.push_str(&format!("Match User u{i}\n  PasswordAuthentication no\n"));
+        }
+        let r = run_sshd(&cfg);
+        assert_eq!(r.status, Status::Error);
+        assert!(
+            r.summary.starts_with(
+                "too many Match blocks change authentication to evaluate every combination: 11"
+            ),
+            "{}",
+            r.summary
+        );
+        // Exactly the limit is evaluated: 2^10 - 1 - 10 combinations of two or more blocks.
+        let mut cfg = FIDO_GLOBAL.to_string();
+        for i in 0..MAX_AUTH_MATCH_BLOCKS {
+            cfg.push_str(&format!("Match User u{i}\n  PasswordAuthentication no\n"));
+        }
+        let r = run_sshd(&cfg);
+        assert_eq!(r.status, Status::Pass, "{}", r.summary);
+        assert_eq!(r.facts["ssh_match_combinations"], json!(1013));
+    }
 
     #[test]
     fn config_validation_names_the_key() {

@@ -437,19 +437,32 @@ Subsystem\tsftp\t/usr/lib/openssh/sftp-server
         )]);
         let cfg = resolve(&fs);
         // Alone, each block keeps the global value of what it does not set.
-        assert_eq!(cfg.in_block(0, "passwordauthentication").unwrap().args, ["no"]);
-        assert_eq!(cfg.in_block(1, "passwordauthentication").unwrap().args, ["yes"]);
+        assert_eq!(
+            cfg.in_block(0, "passwordauthentication").unwrap().args,
+            ["no"]
+        );
+        assert_eq!(
+            cfg.in_block(1, "passwordauthentication").unwrap().args,
+            ["yes"]
+        );
         // Together: block 1's `yes` overrides the global `no`, and block 0's AuthenticationMethods
         // comes first in the file so it wins over block 1's.
         assert_eq!(
-            cfg.in_blocks(&[0, 1], "passwordauthentication").unwrap().args,
+            cfg.in_blocks(&[0, 1], "passwordauthentication")
+                .unwrap()
+                .args,
             ["yes"]
         );
         assert_eq!(
-            cfg.in_blocks(&[0, 1], "authenticationmethods").unwrap().args,
+            cfg.in_blocks(&[0, 1], "authenticationmethods")
+                .unwrap()
+                .args,
             ["password"]
         );
-        assert_eq!(cfg.in_blocks(&[], "passwordauthentication").unwrap().args, ["no"]);
+        assert_eq!(
+            cfg.in_blocks(&[], "passwordauthentication").unwrap().args,
+            ["no"]
+        );
     }
 
     #[test]
@@ -469,7 +482,9 @@ Subsystem\tsftp\t/usr/lib/openssh/sftp-server
         let cfg = resolve(&fs);
         assert_eq!(cfg.matches.len(), 2);
         assert_eq!(
-            cfg.in_blocks(&[0, 1], "authenticationmethods").unwrap().args,
+            cfg.in_blocks(&[0, 1], "authenticationmethods")
+                .unwrap()
+                .args,
             ["password"]
         );
         assert_eq!(
