@@ -1,8 +1,9 @@
 //! mfa check: every interactive way into the host — SSH and sudo — must demand a second factor.
 //!
 //! - **SSH**: the effective sshd configuration is read from `/etc/ssh/sshd_config` with its
-//!   `Include`s expanded and every `Match` block that changes authentication evaluated on its
-//!   own. Each accepted `AuthenticationMethods` list must contain a step that needs a second
+//!   `Include`s expanded; every `Match` block that changes authentication is evaluated on its
+//!   own and merged with every other such block (criteria are not evaluated, so any set of
+//!   blocks may match one connection). Each accepted `AuthenticationMethods` list must contain a step that needs a second
 //!   factor: `keyboard-interactive` (or `password`) through `UsePAM yes` and a PAM `sshd` auth stack
 //!   that cannot succeed without a second-factor module, or — when allowed — `publickey` restricted
 //!   to FIDO (`sk-`) keys with `PubkeyAuthOptions verify-required`.
@@ -302,7 +303,8 @@ impl Scan<'_> {
         StackVerdict { factors, issues }
     }
 
-    /// SSH ways in (global context and each authentication-changing `Match` block); `None` when
+    /// SSH ways in (global context, each authentication-changing `Match` block, and each set of
+    /// two or more of them that fails for a reason none of its smaller sets shows); `None` when
     /// sshd is not installed.
     fn ssh_paths(&mut self) -> Result<Option<Vec<PathReport>>, ScanError> {
         let has_config = self.ctx.probe.exists(SSHD_CONFIG);

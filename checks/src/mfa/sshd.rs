@@ -6,7 +6,8 @@
 //! `Include` takes globs, relative to `/etc/ssh`, expanded in sorted order and read in place; a
 //! `Match` block runs to the next `Match` or the end of the file it is in (an included file's
 //! `Match` does not leak back into the including file). For a connection that matches a block,
-//! the block's first value wins over the global one.
+//! the block's first value wins over the global one; for a connection matching several blocks,
+//! the first value among all their lines (in reading order) wins.
 
 /// Directory relative `Include` paths are resolved against.
 pub const SSH_DIR: &str = "/etc/ssh";
