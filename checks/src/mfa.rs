@@ -1,8 +1,9 @@
 //! mfa check: every interactive way into the host — SSH and sudo — must demand a second factor.
 //!
 //! - **SSH**: the effective sshd configuration is read from `/etc/ssh/sshd_config` with its
-//!   `Include`s expanded and every `Match` block that changes authentication evaluated on its
-//!   own. Each accepted `AuthenticationMethods` list must contain a step that needs a second
+//!   `Include`s expanded; every `Match` block that changes authentication is evaluated on its
+//!   own and merged with every other such block (criteria are not evaluated, so any set of
+//!   blocks may match one connection). Each accepted `AuthenticationMethods` list must contain a step that needs a second
 //!   factor: `keyboard-interactive` (or `password`) through `UsePAM yes` and a PAM `sshd` auth stack
 //!   that cannot succeed without a second-factor module, or — when allowed — `publickey` restricted
 //!   to FIDO (`sk-`) keys with `PubkeyAuthOptions verify-required`.
@@ -111,6 +112,7 @@ impl crate::Check for Mfa {
             evidence: Vec::new(),
             read_paths: BTreeSet::new(),
             verdicts: BTreeMap::new(),
+            ssh_combinations: 0,
         };
         match scan.run() {
             Ok(r) => r.with_evidence(scan.evidence),
@@ -171,6 +173,8 @@ struct Scan<'a> {
     evidence: Vec<Evidence>,
     read_paths: BTreeSet<String>,
     verdicts: BTreeMap<String, StackVerdict>,
+    /// How many combinations of two or more `Match` blocks were judged.
+    ssh_combinations: usize,
 }
 
 /// Read a file through the probe, recording evidence once per path.
@@ -232,7 +236,8 @@ impl Scan<'_> {
             .fact("lacking", lacking.clone())
             .fact("lacking_count", lacking.len())
             .fact("not_installed", not_installed)
-            .fact("pam_second_factors", factors))
+            .fact("pam_second_factors", factors)
+            .fact("ssh_match_combinations", self.ssh_combinations))
     }
 
     fn is_factor(&self, name: &str) -> bool {
@@ -298,7 +303,8 @@ impl Scan<'_> {
         StackVerdict { factors, issues }
     }
 
-    /// SSH ways in (global context and each authentication-changing `Match` block); `None` when
+    /// SSH ways in (global context, each authentication-changing `Match` block, and each set of
+    /// two or more of them that fails for a reason none of its smaller sets shows); `None` when
     /// sshd is not installed.
     fn ssh_paths(&mut self) -> Result<Option<Vec<PathReport>>, ScanError> {
         let has_config = self.ctx.probe.exists(SSHD_CONFIG);
@@ -311,16 +317,61 @@ impl Scan<'_> {
         } else {
             SshdConfig::default()
         };
-        let mut contexts = vec![("ssh".to_string(), None)];
-        for (i, m) in cfg.matches.iter().enumerate() {
-            if AUTH_KEYWORDS.iter().any(|k| cfg.block_sets(i, k)) {
-                contexts.push((format!("ssh Match {}", m.criteria), Some(i)));
-            }
+        let auth_blocks: Vec<usize> = (0..cfg.matches.len())
+            .filter(|&i| AUTH_KEYWORDS.iter().any(|k| cfg.block_sets(i, k)))
+            .collect();
+        if auth_blocks.len() > MAX_AUTH_MATCH_BLOCKS {
+            return Err(ScanError::Config(format!(
+                "too many Match blocks change authentication to evaluate every combination: \
+                 {} blocks in the sshd configuration, at most {MAX_AUTH_MATCH_BLOCKS}",
+                auth_blocks.len()
+            )));
         }
-        let use_pam = flag(&cfg, None, "usepam", false);
-        let mut out = Vec::new();
-        for (name, block) in contexts {
-            out.push(self.ssh_context(&cfg, &name, block, use_pam)?);
+        let use_pam = flag(&cfg, &[], "usepam", false);
+        let mut out = vec![self.ssh_context(&cfg, "ssh", &[], use_pam)?];
+        // Match criteria are not evaluated, so any set of blocks may match one connection. Bit
+        // `j` of a mask stands for `auth_blocks[j]`; smaller sets are judged first.
+        let mut masks: Vec<u32> = (1..1u32 << auth_blocks.len()).collect();
+        masks.sort_by_key(|m| (m.count_ones(), std::cmp::Reverse(m.reverse_bits())));
+        let mut shown: BTreeMap<u32, BTreeSet<String>> = BTreeMap::new();
+        for mask in masks {
+            let blocks: Vec<usize> = (0..auth_blocks.len())
+                .filter(|j| mask & (1 << j) != 0)
+                .map(|j| auth_blocks[j])
+                .collect();
+            let name = format!(
+                "ssh {}",
+                blocks
+                    .iter()
+                    .map(|&i| format!("Match {}", cfg.matches[i].criteria))
+                    .collect::<Vec<_>>()
+                    .join(" + ")
+            );
+            let mut path = self.ssh_context(&cfg, &name, &blocks, use_pam)?;
+            let prefix = format!("{name}: ");
+            let own: BTreeSet<String> = path
+                .reasons
+                .iter()
+                .map(|r| r.strip_prefix(&prefix).unwrap_or(r).to_string())
+                .collect();
+            if blocks.len() == 1 {
+                out.push(path);
+            } else {
+                self.ssh_combinations += 1;
+                // Report a combination only for what none of its smaller combinations shows.
+                let mut earlier = BTreeSet::new();
+                let mut sub = (mask - 1) & mask;
+                while sub != 0 {
+                    earlier.extend(shown.get(&sub).into_iter().flatten().cloned());
+                    sub = (sub - 1) & mask;
+                }
+                path.reasons
+                    .retain(|r| !earlier.contains(r.strip_prefix(&prefix).unwrap_or(r)));
+                if !path.reasons.is_empty() {
+                    out.push(path);
+                }
+            }
+            shown.insert(mask, own);
         }
         Ok(Some(out))
     }
@@ -363,7 +414,7 @@ impl Scan<'_> {
         &mut self,
         cfg: &SshdConfig,
         name: &str,
-        block: Option<usize>,
+        block: &[usize],
         use_pam: bool,
     ) -> Result<PathReport, ScanError> {
         let enabled: BTreeMap<&str, bool> = [
@@ -578,7 +629,7 @@ impl Scan<'_> {
 }
 
 /// sshd keywords that change how a user authenticates; a `Match` block setting one of them is a
-/// way in of its own.
+/// way in of its own, alone and combined with every other such block.
 const AUTH_KEYWORDS: &[&str] = &[
     "authenticationmethods",
     "kbdinteractiveauthentication",
@@ -590,22 +641,23 @@ const AUTH_KEYWORDS: &[&str] = &[
     "pubkeyacceptedalgorithms",
 ];
 
-fn lookup<'c>(cfg: &'c SshdConfig, block: Option<usize>, kw: &str) -> Option<&'c sshd::Directive> {
-    match block {
-        None => cfg.global(kw),
-        Some(i) => cfg.in_block(i, kw),
-    }
+/// At most this many authentication-changing `Match` blocks are combined (2^10 - 1 = 1023 sets).
+const MAX_AUTH_MATCH_BLOCKS: usize = 10;
+
+/// The directive in effect for a connection matching exactly `blocks` (empty = global context).
+fn lookup<'c>(cfg: &'c SshdConfig, blocks: &[usize], kw: &str) -> Option<&'c sshd::Directive> {
+    cfg.in_blocks(blocks, kw)
 }
 
 /// A yes/no keyword's effective value.
-fn flag(cfg: &SshdConfig, block: Option<usize>, kw: &str, default: bool) -> bool {
+fn flag(cfg: &SshdConfig, block: &[usize], kw: &str, default: bool) -> bool {
     lookup(cfg, block, kw)
         .and_then(|d| d.args.first())
         .map_or(default, |v| v.eq_ignore_ascii_case("yes"))
 }
 
 /// Public keys are a full second factor only as FIDO keys that verify the user (PIN/biometric).
-fn sk_verify_required(cfg: &SshdConfig, block: Option<usize>) -> bool {
+fn sk_verify_required(cfg: &SshdConfig, block: &[usize]) -> bool {
     let verify = lookup(cfg, block, "pubkeyauthoptions").is_some_and(|d| {
         d.args
             .iter()
@@ -622,6 +674,179 @@ fn sk_verify_required(cfg: &SshdConfig, block: Option<usize>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::{CommandOutput, FileInfo, Probe, SystemFacts};
+    use crate::Check;
+
+    /// A host made of a few files held in memory (directories are implied by the paths).
+    struct MemProbe(BTreeMap<String, String>);
+
+    impl Probe for MemProbe {
+        fn read(&self, path: &str) -> Result<Vec<u8>, ProbeError> {
+            self.0
+                .get(path)
+                .map(|t| t.as_bytes().to_vec())
+                .ok_or_else(|| ProbeError::NotFound { path: path.into() })
+        }
+        fn read_dir(&self, path: &str) -> Result<Vec<String>, ProbeError> {
+            let prefix = format!("{path}/");
+            let names: BTreeSet<String> = self
+                .0
+                .keys()
+                .filter_map(|k| k.strip_prefix(&prefix))
+                .map(|rest| rest.split('/').next().unwrap_or(rest).to_string())
+                .collect();
+            if names.is_empty() {
+                return Err(ProbeError::NotFound { path: path.into() });
+            }
+            Ok(names.into_iter().collect())
+        }
+        fn metadata(&self, path: &str) -> Result<FileInfo, ProbeError> {
+            let is_dir = !self.0.contains_key(path);
+            if is_dir {
+                self.read_dir(path)?;
+            }
+            Ok(FileInfo {
+                is_dir,
+                size: 0,
+                modified: None,
+                mode: 0o644,
+            })
+        }
+        fn read_link(&self, path: &str) -> Result<String, ProbeError> {
+            Err(ProbeError::NotFound { path: path.into() })
+        }
+        fn run(&self, argv: &[&str]) -> Result<CommandOutput, ProbeError> {
+            Err(ProbeError::NoRecording {
+                argv: argv.join(" "),
+            })
+        }
+        fn now(&self) -> chrono::DateTime<chrono::Utc> {
+            chrono::DateTime::UNIX_EPOCH
+        }
+        fn local_offset(&self) -> chrono::FixedOffset {
+            chrono::FixedOffset::east_opt(0).unwrap()
+        }
+        fn system(&self) -> Result<SystemFacts, ProbeError> {
+            Ok(SystemFacts::default())
+        }
+        fn is_root(&self) -> bool {
+            true
+        }
+        fn describe(&self) -> String {
+            "memory".into()
+        }
+    }
+
+    /// Run the check on a host with sshd (UsePAM yes, a stock PAM `sshd` stack without a second
+    /// factor) whose /etc/ssh/sshd_config is `sshd_config`; sudo is not installed.
+    fn run_sshd(sshd_config: &str) -> CheckResult {
+        let probe = MemProbe(BTreeMap::from([
+            ("/etc/ssh/sshd_config".to_string(), sshd_config.to_string()),
+            (
+                "/etc/pam.d/sshd".to_string(),
+                "auth [success=1 default=ignore] pam_unix.so nullok\n\
+                 auth requisite pam_deny.so\nauth required pam_permit.so\n"
+                    .to_string(),
+            ),
+        ]));
+        let config = crate::ChecksConfig::default();
+        let state = crate::state::MemoryState::default();
+        let ctx = Context {
+            probe: &probe,
+            config: &config,
+            state: &state,
+        };
+        Mfa.run(&ctx)
+    }
+
+    /// FIDO keys with verify-required: MFA without PAM.
+    const FIDO_GLOBAL: &str = "UsePAM yes\nKbdInteractiveAuthentication no\n\
+        AuthenticationMethods publickey\n\
+        PubkeyAcceptedAlgorithms sk-ssh-ed25519@openssh.com\n\
+        PubkeyAuthOptions verify-required\nPasswordAuthentication no\n";
+
+    #[test]
+    fn two_harmless_blocks_combine_into_password_only() {
+        let r = run_sshd(&format!(
+            "{FIDO_GLOBAL}Match User deploy\n  AuthenticationMethods password\n\
+             Match Address 10.0.0.0/8\n  PasswordAuthentication yes\n"
+        ));
+        assert_eq!(r.status, Status::Fail, "{}", r.summary);
+        assert_eq!(
+            r.facts["lacking"],
+            json!(["ssh Match User deploy + Match Address 10.0.0.0/8: \
+                 AuthenticationMethods password (no second factor)"])
+        );
+        assert_eq!(r.facts["ssh_match_combinations"], json!(1));
+    }
+
+    #[test]
+    fn a_combination_repeating_a_smaller_ones_reason_is_not_reported_again() {
+        // deploy alone drops the factor; deploy + sftponly inherits deploy's (earlier) value.
+        let r = run_sshd(&format!(
+            "{FIDO_GLOBAL}Match User deploy\n  PubkeyAuthOptions none\n\
+             Match Group sftponly\n  PubkeyAuthOptions verify-required\n  ForceCommand internal-sftp\n\
+             Match Address 192.0.2.0/24\n  X11Forwarding no\n"
+        ));
+        assert_eq!(
+            r.facts["lacking"],
+            json!(["ssh Match User deploy: AuthenticationMethods publickey (no second factor)"])
+        );
+        // The X11Forwarding block changes no authentication: 2 blocks, 1 combination.
+        assert_eq!(r.facts["ssh_match_combinations"], json!(1));
+        let paths = r.facts["paths"].as_array().unwrap();
+        assert_eq!(paths.len(), 3, "{paths:?}");
+    }
+
+    #[test]
+    fn merge_follows_file_order_and_new_reasons_are_reported() {
+        // a alone: passwords on, but AuthenticationMethods publickey with sk- keys: MFA.
+        // b alone: AuthenticationMethods password with passwords off: no usable list.
+        // a + b: a's AuthenticationMethods publickey comes first and wins: still MFA.
+        let r = run_sshd(&format!(
+            "{FIDO_GLOBAL}Match User a\n  PasswordAuthentication yes\n  AuthenticationMethods publickey\n\
+             Match User b\n  AuthenticationMethods password\n"
+        ));
+        assert_eq!(r.status, Status::Pass, "{}", r.summary);
+        // Blocks swapped, and a also accepts any key: b's `password` now comes first, a turns
+        // passwords on. a alone fails for its keys; the pair fails for another reason, reported.
+        let r = run_sshd(&format!(
+            "{FIDO_GLOBAL}Match User b\n  AuthenticationMethods password\n\
+             Match User a\n  PasswordAuthentication yes\n  AuthenticationMethods publickey\n  PubkeyAuthOptions none\n"
+        ));
+        assert_eq!(
+            r.facts["lacking"],
+            json!([
+                "ssh Match User a: AuthenticationMethods publickey (no second factor)",
+                "ssh Match User b + Match User a: AuthenticationMethods password (no second factor)"
+            ])
+        );
+    }
+
+    #[test]
+    fn too_many_authentication_blocks_is_an_error() {
+        let mut cfg = FIDO_GLOBAL.to_string();
+        for i in 0..=MAX_AUTH_MATCH_BLOCKS {
+            cfg.push_str(&format!("Match User u{i}\n  PasswordAuthentication no\n"));
+        }
+        let r = run_sshd(&cfg);
+        assert_eq!(r.status, Status::Error);
+        assert!(
+            r.summary.starts_with(
+                "too many Match blocks change authentication to evaluate every combination: 11"
+            ),
+            "{}",
+            r.summary
+        );
+        // Exactly the limit is evaluated: 2^10 - 1 - 10 combinations of two or more blocks.
+        let mut cfg = FIDO_GLOBAL.to_string();
+        for i in 0..MAX_AUTH_MATCH_BLOCKS {
+            cfg.push_str(&format!("Match User u{i}\n  PasswordAuthentication no\n"));
+        }
+        let r = run_sshd(&cfg);
+        assert_eq!(r.status, Status::Pass, "{}", r.summary);
+        assert_eq!(r.facts["ssh_match_combinations"], json!(1013));
+    }
 
     #[test]
     fn config_validation_names_the_key() {

@@ -6,7 +6,8 @@
 //! `Include` takes globs, relative to `/etc/ssh`, expanded in sorted order and read in place; a
 //! `Match` block runs to the next `Match` or the end of the file it is in (an included file's
 //! `Match` does not leak back into the including file). For a connection that matches a block,
-//! the block's first value wins over the global one.
+//! the block's first value wins over the global one; for a connection matching several blocks,
+//! the first value among all their lines (in reading order) wins.
 
 /// Directory relative `Include` paths are resolved against.
 pub const SSH_DIR: &str = "/etc/ssh";
@@ -164,9 +165,21 @@ impl SshdConfig {
     /// The directive in effect for connections matching block `block`: the block's own first
     /// value, else the global one.
     pub fn in_block(&self, block: usize, keyword: &str) -> Option<&Directive> {
+        self.in_blocks(&[block], keyword)
+    }
+
+    /// The directive in effect for connections matching every block in `blocks` (and no other):
+    /// the first value, in configuration order, among those blocks' lines, else the global one.
+    /// This is sshd's merge: it re-reads the configuration with only matching blocks' lines
+    /// active, first value wins, and whatever that sets overrides the global section.
+    /// `blocks` empty = the global context.
+    pub fn in_blocks(&self, blocks: &[usize], keyword: &str) -> Option<&Directive> {
         self.directives
             .iter()
-            .find(|d| d.block == Some(block) && canonical(&d.keyword) == canonical(keyword))
+            .find(|d| {
+                d.block.is_some_and(|b| blocks.contains(&b))
+                    && canonical(&d.keyword) == canonical(keyword)
+            })
             .or_else(|| self.global(keyword))
     }
 
@@ -413,6 +426,72 @@ Subsystem\tsftp\t/usr/lib/openssh/sftp-server
         assert_eq!(cfg.in_block(0, "usepam").unwrap().args, ["yes"]);
         assert!(cfg.block_sets(0, "authenticationmethods"));
         assert!(!cfg.block_sets(0, "passwordauthentication"));
+    }
+
+    #[test]
+    fn overlapping_blocks_merge_first_value_in_file_order() {
+        let fs = BTreeMap::from([(
+            "/etc/ssh/sshd_config",
+            "PasswordAuthentication no\n\
+             Match User deploy\n  AuthenticationMethods password\n\
+             Match Address 10.0.0.0/8\n  PasswordAuthentication yes\n  AuthenticationMethods publickey\n",
+        )]);
+        let cfg = resolve(&fs);
+        // Alone, each block keeps the global value of what it does not set.
+        assert_eq!(
+            cfg.in_block(0, "passwordauthentication").unwrap().args,
+            ["no"]
+        );
+        assert_eq!(
+            cfg.in_block(1, "passwordauthentication").unwrap().args,
+            ["yes"]
+        );
+        // Together: block 1's `yes` overrides the global `no`, and block 0's AuthenticationMethods
+        // comes first in the file so it wins over block 1's.
+        assert_eq!(
+            cfg.in_blocks(&[0, 1], "passwordauthentication")
+                .unwrap()
+                .args,
+            ["yes"]
+        );
+        assert_eq!(
+            cfg.in_blocks(&[0, 1], "authenticationmethods")
+                .unwrap()
+                .args,
+            ["password"]
+        );
+        assert_eq!(
+            cfg.in_blocks(&[], "passwordauthentication").unwrap().args,
+            ["no"]
+        );
+    }
+
+    #[test]
+    fn merge_follows_line_order_not_block_numbers() {
+        // 00-a.conf's Match (block 1) is opened by an Include inside block 0; lines of block 0
+        // after the Include come later in sshd's reading order than block 1's.
+        let fs = BTreeMap::from([
+            (
+                "/etc/ssh/sshd_config",
+                "Match User a\n  Include /etc/ssh/inc/*.conf\n  AuthenticationMethods publickey\n",
+            ),
+            (
+                "/etc/ssh/inc/00-a.conf",
+                "Match User b\n  AuthenticationMethods password\n",
+            ),
+        ]);
+        let cfg = resolve(&fs);
+        assert_eq!(cfg.matches.len(), 2);
+        assert_eq!(
+            cfg.in_blocks(&[0, 1], "authenticationmethods")
+                .unwrap()
+                .args,
+            ["password"]
+        );
+        assert_eq!(
+            cfg.in_block(0, "authenticationmethods").unwrap().args,
+            ["publickey"]
+        );
     }
 
     #[test]
