@@ -95,7 +95,20 @@ pub fn apply_report(
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_default();
-                ins.execute(params![ev.sha256, kind, ev.source, ev.excerpt])?;
+                if ins.execute(params![ev.sha256, kind, ev.source, ev.excerpt])? == 0 {
+                    // Stored once per SHA-256: the first excerpt stays. A different excerpt under
+                    // the same hash means an agent is wrong or lying; say so loudly.
+                    let same: bool = conn
+                        .prepare_cached("SELECT excerpt = ?2 FROM evidence WHERE sha256 = ?1")?
+                        .query_row(params![ev.sha256, ev.excerpt], |r| r.get(0))
+                        .optional()?
+                        .unwrap_or(true);
+                    if !same {
+                        tracing::warn!(host_id, check = %result.check, sha256 = %ev.sha256,
+                            source = %ev.source,
+                            "evidence conflict: this SHA-256 is stored with a different excerpt; the first one is kept");
+                    }
+                }
             }
         }
         if changed {
