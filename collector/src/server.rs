@@ -134,12 +134,7 @@ fn spawn_background(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
             let now = crate::store::now_unix();
             if now - last_prune >= 3600 {
                 last_prune = now;
-                let keep = i64::from(state.config.storage.dedup_days) * 86_400;
-                let r = state
-                    .store
-                    .write(move |c| crate::store::ingest::prune(c, now - keep))
-                    .await;
-                match r {
+                match prune(&state, now).await {
                     Ok((ids, ev)) => tracing::info!(report_ids = ids, evidence = ev, "pruned"),
                     Err(e) => tracing::warn!(error = %e, "prune failed"),
                 }
@@ -159,6 +154,43 @@ fn spawn_background(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+/// Forget old report ids and dead evidence in small write batches, so ingest never waits behind
+/// a long clean-up; the scan for dead evidence runs on a read connection.
+async fn prune(
+    state: &Arc<AppState>,
+    now: i64,
+) -> Result<(usize, usize), crate::store::StoreError> {
+    const BATCH: i64 = 2_000;
+    let keep = i64::from(state.config.storage.dedup_days) * 86_400;
+    let mut ids = 0;
+    loop {
+        let n = state
+            .store
+            .write(move |c| crate::store::ingest::prune_report_ids(c, now - keep, BATCH))
+            .await?;
+        ids += n;
+        if (n as i64) < BATCH {
+            break;
+        }
+    }
+    let s = state.clone();
+    let dead = tokio::task::spawn_blocking(move || {
+        s.store
+            .read(|c| crate::store::ingest::dead_evidence(c, now))
+    })
+    .await
+    .map_err(|e| crate::store::StoreError::Invalid(e.to_string()))??;
+    let mut evidence = 0;
+    for chunk in dead.chunks(BATCH as usize) {
+        let chunk = chunk.to_vec();
+        evidence += state
+            .store
+            .write(move |c| crate::store::ingest::delete_evidence(c, &chunk, now))
+            .await?;
+    }
+    Ok((ids, evidence))
 }
 
 async fn wait_for_signal() {

@@ -88,14 +88,18 @@ pub fn apply_report(
         }
         if previous.is_none_or(|(.., ev)| *ev != evidence_json) {
             let mut ins = conn.prepare_cached(
-                "INSERT OR IGNORE INTO evidence(sha256, kind, source, excerpt) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT OR IGNORE INTO evidence(sha256, kind, source, excerpt, last_used)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             for ev in &result.evidence {
                 let kind = serde_json::to_value(ev.kind)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_default();
-                if ins.execute(params![ev.sha256, kind, ev.source, ev.excerpt])? == 0 {
+                if ins.execute(params![ev.sha256, kind, ev.source, ev.excerpt, received_at])? == 0 {
+                    // Referenced again: the clean-up must not take it (see `dead_evidence`).
+                    conn.prepare_cached("UPDATE evidence SET last_used = ?2 WHERE sha256 = ?1")?
+                        .execute(params![ev.sha256, received_at])?;
                     // Stored once per SHA-256: the first excerpt stays. A different excerpt under
                     // the same hash means an agent is wrong or lying; say so loudly.
                     let same: bool = conn
@@ -178,20 +182,46 @@ pub fn apply_report(
     Ok(IngestOutcome::Accepted { transitions })
 }
 
-/// Forget report ids older than the dedup window, and evidence no longer referenced by any current
-/// state or transition. Returns (report ids, evidence rows) deleted.
-pub fn prune(conn: &Connection, older_than: i64) -> Result<(usize, usize), StoreError> {
-    let ids = conn.execute(
-        "DELETE FROM recent_reports WHERE received_at < ?1",
-        params![older_than],
-    )?;
-    let ev = conn.execute(
-        "DELETE FROM evidence WHERE sha256 NOT IN (
+/// Forget at most `limit` report ids older than the dedup window; returns how many. Called in a
+/// loop of small write batches so the writer never holds a long transaction.
+pub fn prune_report_ids(
+    conn: &Connection,
+    older_than: i64,
+    limit: i64,
+) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "DELETE FROM recent_reports WHERE report_id IN (
+            SELECT report_id FROM recent_reports WHERE received_at < ?1 LIMIT ?2)",
+        params![older_than, limit],
+    )?)
+}
+
+/// Evidence no longer referenced by any current state or transition and not referenced since
+/// `before` (read connection: this scan of the history never runs inside the writer).
+pub fn dead_evidence(conn: &Connection, before: i64) -> Result<Vec<String>, StoreError> {
+    let mut q = conn.prepare(
+        "SELECT sha256 FROM evidence WHERE last_used < ?1 AND sha256 NOT IN (
             SELECT value FROM check_state, json_each(check_state.evidence)
             UNION SELECT value FROM transitions, json_each(transitions.evidence))",
-        [],
     )?;
-    Ok((ids, ev))
+    let rows = q.query_map(params![before], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Delete the given dead evidence rows, unless one was referenced again since `before` (a report
+/// that arrived after the scan). Returns how many were deleted.
+pub fn delete_evidence(
+    conn: &Connection,
+    shas: &[String],
+    before: i64,
+) -> Result<usize, StoreError> {
+    let mut del =
+        conn.prepare_cached("DELETE FROM evidence WHERE sha256 = ?1 AND last_used < ?2")?;
+    let mut n = 0;
+    for sha in shas {
+        n += del.execute(params![sha, before])?;
+    }
+    Ok(n)
 }
 
 #[cfg(test)]
@@ -301,8 +331,29 @@ mod tests {
             .query_row("SELECT reports FROM daily", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 3);
-        // Evidence referenced by a transition survives pruning; old report ids go.
-        let (ids, ev) = prune(&c, 250).unwrap();
-        assert_eq!((ids, ev), (2, 0));
+        // Old report ids go, in batches; evidence referenced by a transition survives.
+        assert_eq!(prune_report_ids(&c, 250, 1).unwrap(), 1);
+        assert_eq!(prune_report_ids(&c, 250, 10).unwrap(), 1);
+        assert_eq!(prune_report_ids(&c, 250, 10).unwrap(), 0);
+        assert!(dead_evidence(&c, 1_000).unwrap().is_empty());
+        // Forget the transitions' references: evidence "a" is dead (the current state holds "b");
+        // but a report referencing it again after the scan keeps it.
+        c.execute("UPDATE transitions SET evidence = '[]'", [])
+            .unwrap();
+        let dead = dead_evidence(&c, 1_000).unwrap();
+        assert_eq!(dead.len(), 1);
+        c.execute(
+            "UPDATE evidence SET last_used = 2000 WHERE sha256 = ?1",
+            [&dead[0]],
+        )
+        .unwrap();
+        assert_eq!(delete_evidence(&c, &dead, 1_000).unwrap(), 0);
+        c.execute(
+            "UPDATE evidence SET last_used = 0 WHERE sha256 = ?1",
+            [&dead[0]],
+        )
+        .unwrap();
+        assert_eq!(delete_evidence(&c, &dead, 1_000).unwrap(), 1);
+        assert_eq!(count(&c, "evidence"), 1);
     }
 }

@@ -212,6 +212,11 @@ pub static MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE hosts ADD COLUMN reenroll_until INTEGER;
     "#,
+    // v6: when evidence was last referenced, so clean-up can find dead rows on a read snapshot
+    // and delete them in small batches without re-scanning history inside the writer.
+    r#"
+    ALTER TABLE evidence ADD COLUMN last_used INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The version a fully migrated database has.
