@@ -463,14 +463,25 @@ async fn ingest_report(
         .write(move |c| crate::store::ingest::apply_report(c, host_id, &report, received))
         .await?;
     match outcome {
-        IngestOutcome::Accepted { transitions } => Ok((
+        IngestOutcome::Accepted {
+            transitions,
+            evidence_conflicts,
+        } => {
+            if evidence_conflicts > 0 {
+                state
+                    .metrics
+                    .evidence_conflicts
+                    .inc_by(evidence_conflicts as u64);
+            }
+            Ok((
             (
                 StatusCode::ACCEPTED,
                 Json(json!({"report_id": report_id, "status": "accepted", "transitions": transitions})),
             )
                 .into_response(),
             "accepted",
-        )),
+            ))
+        }
         IngestOutcome::Duplicate => Err(ApiError::new(
             StatusCode::CONFLICT,
             "duplicate_report",

@@ -16,6 +16,8 @@ pub struct Metrics {
     pub ingest_reports: IntCounterVec,
     pub ingest_duration: HistogramVec,
     pub enrolments: IntCounterVec,
+    /// Evidence sent with another excerpt than the one stored under its SHA-256.
+    pub evidence_conflicts: prometheus::IntCounter,
     pub store_batches: IntGauge,
     pub store_operations: IntGauge,
     pub store_failed_commits: IntGauge,
@@ -95,6 +97,11 @@ impl Metrics {
             "vigie_fleet_metrics_refresh_timestamp_seconds",
             "Unix time of the last refresh of the fleet aggregates.",
         )?;
+        let evidence_conflicts = prometheus::IntCounter::new(
+            "vigie_evidence_conflicts_total",
+            "Evidence items received with another excerpt than the one already stored under their SHA-256 (an agent is wrong or lying; the first excerpt is kept).",
+        )?;
+        registry.register(Box::new(evidence_conflicts.clone()))?;
         for c in [&ingest_reports, &enrolments] {
             registry.register(Box::new(c.clone()))?;
         }
@@ -125,6 +132,7 @@ impl Metrics {
             ingest_reports,
             ingest_duration,
             enrolments,
+            evidence_conflicts,
             store_batches,
             store_operations,
             store_failed_commits,

@@ -13,8 +13,12 @@ use super::StoreError;
 /// What happened to a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IngestOutcome {
-    /// Stored; `transitions` status changes were recorded.
-    Accepted { transitions: usize },
+    /// Stored; `transitions` status changes were recorded; `evidence_conflicts` evidence items came
+    /// with another excerpt than the one stored under their SHA-256 (the stored one is kept).
+    Accepted {
+        transitions: usize,
+        evidence_conflicts: usize,
+    },
     /// This report id was already stored: nothing changed.
     Duplicate,
     /// Older than the newest report already stored for this host: refused, nothing changed.
@@ -74,6 +78,7 @@ pub fn apply_report(
     }
 
     let mut transitions = 0;
+    let mut evidence_conflicts = 0;
     for result in &report.results {
         let evidence_shas: Vec<&str> = result.evidence.iter().map(|e| e.sha256.as_str()).collect();
         let evidence_json = serde_json::to_string(&evidence_shas).unwrap_or_else(|_| "[]".into());
@@ -108,6 +113,7 @@ pub fn apply_report(
                         .optional()?
                         .unwrap_or(true);
                     if !same {
+                        evidence_conflicts += 1;
                         tracing::warn!(host_id, check = %result.check, sha256 = %ev.sha256,
                             source = %ev.source,
                             "evidence conflict: this SHA-256 is stored with a different excerpt; the first one is kept");
@@ -179,7 +185,10 @@ pub fn apply_report(
             first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)",
     )?
     .execute(params![host_id, day, received_at])?;
-    Ok(IngestOutcome::Accepted { transitions })
+    Ok(IngestOutcome::Accepted {
+        transitions,
+        evidence_conflicts,
+    })
 }
 
 /// Forget at most `limit` report ids older than the dedup window; returns how many. Called in a
@@ -269,12 +278,52 @@ mod tests {
             .unwrap()
     }
 
+    /// A second host sends the first host's evidence hash with another excerpt: counted as a
+    /// conflict, and the stored excerpt is kept.
+    #[test]
+    fn a_different_excerpt_under_a_stored_hash_is_a_conflict() {
+        let c = db();
+        c.execute(
+            "INSERT INTO hosts(machine_id, hostname, node_key_hash, enrolled_at) VALUES ('m2', 'h2', x'02', 0)",
+            [],
+        )
+        .unwrap();
+        apply_report(
+            &c,
+            1,
+            &report("r1", "2026-11-24T10:00:00Z", Status::Fail, "true"),
+            100,
+        )
+        .unwrap();
+        let mut forged = report("r2", "2026-11-24T10:00:00Z", Status::Fail, "true");
+        forged.host.machine_id = "m2".into();
+        forged.results[0].evidence[0].excerpt = "forged".into();
+        let out = apply_report(&c, 2, &forged, 100).unwrap();
+        assert_eq!(
+            out,
+            IngestOutcome::Accepted {
+                transitions: 1,
+                evidence_conflicts: 1
+            }
+        );
+        let kept: String = c
+            .query_row("SELECT excerpt FROM evidence", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, "true");
+    }
+
     #[test]
     fn keeps_changes_not_repetitions() {
         let c = db();
         let t0 = "2026-11-24T10:00:00Z";
         let out = apply_report(&c, 1, &report("r1", t0, Status::Fail, "a"), 100).unwrap();
-        assert_eq!(out, IngestOutcome::Accepted { transitions: 1 });
+        assert_eq!(
+            out,
+            IngestOutcome::Accepted {
+                transitions: 1,
+                evidence_conflicts: 0
+            }
+        );
         // Same content again: no transition, no new evidence, state row untouched.
         let out = apply_report(
             &c,
@@ -283,7 +332,13 @@ mod tests {
             200,
         )
         .unwrap();
-        assert_eq!(out, IngestOutcome::Accepted { transitions: 0 });
+        assert_eq!(
+            out,
+            IngestOutcome::Accepted {
+                transitions: 0,
+                evidence_conflicts: 0
+            }
+        );
         let updated: i64 = c
             .query_row("SELECT updated_at FROM check_state", [], |r| r.get(0))
             .unwrap();
@@ -324,7 +379,13 @@ mod tests {
             400,
         )
         .unwrap();
-        assert_eq!(out, IngestOutcome::Accepted { transitions: 1 });
+        assert_eq!(
+            out,
+            IngestOutcome::Accepted {
+                transitions: 1,
+                evidence_conflicts: 0
+            }
+        );
         assert_eq!((count(&c, "transitions"), count(&c, "evidence")), (2, 2));
         // Daily roll-up: three accepted reports on one day.
         let n: i64 = c
