@@ -45,11 +45,7 @@ pub const READY_CACHE: std::time::Duration = std::time::Duration::from_secs(2);
 impl AppState {
     /// Staleness rule at the current time.
     pub fn staleness(&self) -> Staleness {
-        Staleness {
-            now: crate::store::now_unix(),
-            after_intervals: self.config.fleet.stale_after_intervals,
-            default_interval: self.config.fleet.default_interval_seconds,
-        }
+        Staleness::from_config(&self.config.fleet, crate::store::now_unix())
     }
 }
 

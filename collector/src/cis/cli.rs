@@ -60,11 +60,7 @@ pub fn run(cfg: &CollectorConfig, cmd: CisCommand) -> anyhow::Result<()> {
             let assessment = super::load_configured(&cfg.cis, super::today())?;
             let db = cfg.database_path();
             let conn = crate::store::cis::open_read_only(&db)?;
-            let st = Staleness {
-                now: crate::store::now_unix(),
-                after_intervals: cfg.fleet.stale_after_intervals,
-                default_interval: cfg.fleet.default_interval_seconds,
-            };
+            let st = Staleness::from_config(&cfg.fleet, crate::store::now_unix());
             let tallies = crate::store::cis::check_tallies(&conn, &st)
                 .with_context(|| format!("cannot read {}", db.display()))?;
             let card = score::score(

@@ -45,11 +45,7 @@ pub struct Evaluation {
 
 /// The staleness rule of `cfg` at `now` (Unix seconds).
 pub fn staleness(cfg: &CollectorConfig, now: i64) -> Staleness {
-    Staleness {
-        now,
-        after_intervals: cfg.fleet.stale_after_intervals,
-        default_interval: cfg.fleet.default_interval_seconds,
-    }
+    Staleness::from_config(&cfg.fleet, now)
 }
 
 /// The registers as needed on `day`: every incident, the roster, the completions of the window.

@@ -30,36 +30,29 @@ pub fn check_tallies(
     conn: &Connection,
     st: &Staleness,
 ) -> Result<HashMap<String, CheckTally>, StoreError> {
-    // Same staleness rule as Staleness::state and fleet::aggregate.
-    let mut q = conn.prepare_cached(
+    let mut q = conn.prepare_cached(&format!(
         "SELECT check_name,
                 sum(CASE WHEN status = 'pass' AND NOT stale THEN 1 ELSE 0 END),
                 sum(CASE WHEN status <> 'not_applicable' THEN 1 ELSE 0 END),
                 sum(CASE WHEN status <> 'not_applicable' AND stale THEN 1 ELSE 0 END)
          FROM (SELECT cs.check_name, cs.status,
-                      (?1 - h.last_seen_at > max(COALESCE(h.interval_s, ?2), 1) * ?3) AS stale
+                      {} AS stale
                FROM check_state cs JOIN hosts h ON h.id = cs.host_id
                WHERE h.last_seen_at IS NOT NULL)
          GROUP BY check_name",
-    )?;
-    let rows = q.query_map(
-        rusqlite::params![
-            st.now,
-            st.default_interval as i64,
-            st.after_intervals as i64
-        ],
-        |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                CheckTally {
-                    passing: r.get::<_, i64>(1)?.max(0) as u64,
-                    in_scope: r.get::<_, i64>(2)?.max(0) as u64,
-                    stale: r.get::<_, i64>(3)?.max(0) as u64,
-                    excepted: 0,
-                },
-            ))
-        },
-    )?;
+        Staleness::STALE_SQL
+    ))?;
+    let rows = q.query_map(st.params(), |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            CheckTally {
+                passing: r.get::<_, i64>(1)?.max(0) as u64,
+                in_scope: r.get::<_, i64>(2)?.max(0) as u64,
+                stale: r.get::<_, i64>(3)?.max(0) as u64,
+                excepted: 0,
+            },
+        ))
+    })?;
     let mut out = HashMap::new();
     for row in rows {
         let (check, tally) = row?;

@@ -20,15 +20,12 @@ pub struct FleetAggregate {
 /// Compute the aggregate in two grouped queries.
 pub fn aggregate(conn: &Connection, st: &Staleness) -> Result<FleetAggregate, StoreError> {
     let mut agg = FleetAggregate::default();
-    // A host is stale when now - last_seen > interval * factor; the same rule as Staleness::state.
-    let state_sql = "CASE WHEN h.last_seen_at IS NULL THEN 'never_reported'
-                     WHEN ?1 - h.last_seen_at > COALESCE(h.interval_s, ?2) * ?3 THEN 'stale'
-                     ELSE 'reporting' END";
-    let args = rusqlite::params![
-        st.now,
-        st.default_interval as i64,
-        st.after_intervals as i64
-    ];
+    let state_sql = format!(
+        "CASE WHEN h.last_seen_at IS NULL THEN 'never_reported'
+              WHEN {} THEN 'stale' ELSE 'reporting' END",
+        Staleness::STALE_SQL
+    );
+    let args = st.params();
     let mut q = conn.prepare_cached(&format!(
         "SELECT {state_sql} AS state, count(*) FROM hosts h GROUP BY state"
     ))?;
@@ -63,22 +60,15 @@ pub fn host_statuses(
     conn: &Connection,
     st: &Staleness,
 ) -> Result<Vec<(String, String, String)>, StoreError> {
-    let mut q = conn.prepare_cached(
+    let mut q = conn.prepare_cached(&format!(
         "SELECT h.hostname || CASE WHEN (SELECT count(*) FROM hosts o WHERE o.hostname = h.hostname) > 1
                                    THEN '#' || h.id ELSE '' END,
                 cs.check_name,
-                CASE WHEN h.last_seen_at IS NOT NULL AND ?1 - h.last_seen_at > COALESCE(h.interval_s, ?2) * ?3
-                     THEN 'stale' ELSE cs.status END
+                CASE WHEN {} THEN 'stale' ELSE cs.status END
          FROM check_state cs JOIN hosts h ON h.id = cs.host_id ORDER BY 1, 2",
-    )?;
-    let rows = q.query_map(
-        rusqlite::params![
-            st.now,
-            st.default_interval as i64,
-            st.after_intervals as i64
-        ],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )?;
+        Staleness::STALE_SQL
+    ))?;
+    let rows = q.query_map(st.params(), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

@@ -144,6 +144,30 @@ pub struct Staleness {
 }
 
 impl Staleness {
+    /// The fleet section's rule at `now` (Unix seconds).
+    pub fn from_config(fleet: &crate::config::FleetSection, now: i64) -> Staleness {
+        Staleness {
+            now,
+            after_intervals: fleet.stale_after_intervals,
+            default_interval: fleet.default_interval_seconds,
+        }
+    }
+
+    /// The same rule as [`Staleness::state`] as an SQL predicate on hosts aliased `h`: true for a
+    /// host that reported and has been silent too long. It uses parameters ?1, ?2, ?3, bound by
+    /// [`Staleness::params`]; every query judging staleness uses this one fragment.
+    pub const STALE_SQL: &'static str = "(h.last_seen_at IS NOT NULL AND \
+        ?1 - h.last_seen_at > max(COALESCE(h.interval_s, ?2), 1) * ?3)";
+
+    /// The values of ?1 (now), ?2 (default interval) and ?3 (intervals before stale).
+    pub fn params(&self) -> [i64; 3] {
+        [
+            self.now,
+            self.default_interval as i64,
+            i64::from(self.after_intervals),
+        ]
+    }
+
     /// State of a host last seen at `last_seen` with announced interval `interval`.
     pub fn state(&self, last_seen: Option<i64>, interval: Option<i64>) -> HostState {
         match last_seen {
@@ -388,4 +412,58 @@ pub fn host_exists(conn: &Connection, id: i64) -> Result<bool, StoreError> {
         .query_row("SELECT 1 FROM hosts WHERE id = ?1", params![id], |_| Ok(()))
         .optional()?
         .is_some())
+}
+
+#[cfg(test)]
+mod staleness_tests {
+    use super::*;
+
+    /// The SQL fragment and the Rust rule give the same verdict, edge cases included.
+    #[test]
+    fn sql_and_rust_agree() {
+        let mut c = Connection::open_in_memory().unwrap();
+        super::super::migrations::migrate(&mut c).unwrap();
+        let st = Staleness {
+            now: 100_000,
+            after_intervals: 3,
+            default_interval: 3600,
+        };
+        // (last_seen, interval): exactly at the limit, one second past, default interval, a zero
+        // interval (treated as 1 s), never seen.
+        let cases = [
+            (Some(100_000 - 3 * 900), Some(900)),
+            (Some(100_000 - 3 * 900 - 1), Some(900)),
+            (Some(100_000 - 3 * 3600 - 1), None),
+            (Some(100_000 - 10_000), None),
+            (Some(100_000 - 4), Some(0)),
+            (None, Some(60)),
+        ];
+        for (i, (seen, interval)) in cases.iter().enumerate() {
+            c.execute(
+                "INSERT INTO hosts(machine_id, hostname, node_key_hash, enrolled_at, last_seen_at, interval_s)
+                 VALUES (?1, ?1, ?2, 0, ?3, ?4)",
+                params![format!("m{i}"), vec![i as u8], seen, interval],
+            )
+            .unwrap();
+        }
+        let sql = format!(
+            "SELECT last_seen_at, interval_s, {} FROM hosts h ORDER BY id",
+            Staleness::STALE_SQL
+        );
+        let mut q = c.prepare(&sql).unwrap();
+        let rows: Vec<(Option<i64>, Option<i64>, bool)> = q
+            .query_map(st.params(), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let want = [false, true, true, false, true, false];
+        for ((seen, interval, stale_sql), want) in rows.into_iter().zip(want) {
+            assert_eq!(stale_sql, want, "sql: seen {seen:?} interval {interval:?}");
+            assert_eq!(
+                st.state(seen, interval) == HostState::Stale,
+                want,
+                "rust: seen {seen:?} interval {interval:?}"
+            );
+        }
+    }
 }

@@ -212,34 +212,25 @@ pub fn fleet_results(
     st: &Staleness,
     checks: &[String],
 ) -> Result<Vec<HostResult>, StoreError> {
-    let mut q = conn.prepare_cached(
+    // Filter the checks in SQL: the background loop calls this every refresh, and loading every
+    // host's every check to keep a few would scale with hosts × checks.
+    let mut q = conn.prepare_cached(&format!(
         "SELECT h.hostname, cs.check_name, cs.status
          FROM check_state cs JOIN hosts h ON h.id = cs.host_id
-         WHERE h.last_seen_at IS NOT NULL
-           AND ?1 - h.last_seen_at <= COALESCE(h.interval_s, ?2) * ?3",
-    )?;
-    let rows = q.query_map(
-        params![
-            st.now,
-            st.default_interval as i64,
-            st.after_intervals as i64
-        ],
-        |r| {
-            Ok(HostResult {
-                hostname: r.get(0)?,
-                check: r.get(1)?,
-                status: r.get(2)?,
-            })
-        },
-    )?;
-    let mut out = Vec::new();
-    for r in rows {
-        let r = r?;
-        if checks.contains(&r.check) {
-            out.push(r);
-        }
-    }
-    Ok(out)
+         WHERE h.last_seen_at IS NOT NULL AND NOT {}
+           AND cs.check_name IN (SELECT value FROM json_each(?4))",
+        Staleness::STALE_SQL
+    ))?;
+    let [now, default_interval, after] = st.params();
+    let checks_json = serde_json::to_string(checks).unwrap_or_else(|_| "[]".into());
+    let rows = q.query_map(params![now, default_interval, after, checks_json], |r| {
+        Ok(HostResult {
+            hostname: r.get(0)?,
+            check: r.get(1)?,
+            status: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// The collector's random instance id (created by the migration), for stable feed ids.
