@@ -6,6 +6,8 @@
 //! - one file per check (`patch_age`, `disk_encryption`, `mfa`, `backup_freshness`,
 //!   `password_policy`, `inventory`) → parsers (`apt`, `dnf`, `pam`, `sshd`, …) → `probe`.
 //!   Parsers are pure functions from text to typed values and know nothing of checks.
+//! - [`scan`] — reading files with evidence recorded once, and the scan error, shared by the
+//!   checks that read many configuration files (mfa, password_policy).
 //! - [`config`] — the typed, validated configuration of every check.
 //! - [`catalogue`] — check id → CIS Controls v8.1 safeguards, and [`ALL`], the one registry.
 //! - [`wire`] — the report an agent sends (schema v1).
@@ -16,6 +18,7 @@ pub mod fixture;
 pub mod os_release;
 pub mod probe;
 pub mod result;
+pub mod scan;
 pub mod state;
 pub mod wire;
 

@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::probe::ProbeError;
+use crate::scan::{parse_err, read_file, ScanError};
 use crate::{CheckResult, Context, Evidence, Status};
 use pam::{ModuleLine, Node, PamLine, PamType};
 use sshd::{SshdConfig, SshdLine};
@@ -122,26 +122,6 @@ impl crate::Check for Mfa {
     }
 }
 
-/// Why the check could not decide.
-#[derive(Debug, thiserror::Error)]
-enum ScanError {
-    #[error("could not read {0}")]
-    Probe(ProbeError),
-    #[error("could not parse {path}: {message}")]
-    Parse { path: String, message: String },
-    #[error("{0}")]
-    Config(String),
-}
-
-impl From<pam::ResolveError<ScanError>> for ScanError {
-    fn from(e: pam::ResolveError<ScanError>) -> Self {
-        match e {
-            pam::ResolveError::Load(e) => e,
-            other => ScanError::Config(other.to_string()),
-        }
-    }
-}
-
 impl From<sshd::ResolveError<ScanError>> for ScanError {
     fn from(e: sshd::ResolveError<ScanError>) -> Self {
         match e {
@@ -175,20 +155,6 @@ struct Scan<'a> {
     verdicts: BTreeMap<String, StackVerdict>,
     /// How many combinations of two or more `Match` blocks were judged.
     ssh_combinations: usize,
-}
-
-/// Read a file through the probe, recording evidence once per path.
-fn read_file(
-    ctx: &Context,
-    evidence: &mut Vec<Evidence>,
-    seen: &mut BTreeSet<String>,
-    path: &str,
-) -> Result<String, ScanError> {
-    let (text, ev) = ctx.probe.read_evidence(path).map_err(ScanError::Probe)?;
-    if seen.insert(path.to_string()) {
-        evidence.push(ev);
-    }
-    Ok(text)
 }
 
 impl Scan<'_> {
@@ -258,10 +224,7 @@ impl Scan<'_> {
         let (evidence, seen) = (&mut self.evidence, &mut self.read_paths);
         let mut load = |path: &str| -> Result<Vec<PamLine>, ScanError> {
             let text = read_file(ctx, evidence, seen, path)?;
-            pam::parse_pam_file(&text).map_err(|e| ScanError::Parse {
-                path: path.to_string(),
-                message: e.to_string(),
-            })
+            pam::parse_pam_file(&text).map_err(|e| parse_err(path, e))
         };
         let stack = pam::resolve_stack(&entry, PamType::Auth, &mut load)?;
         let verdict = self.judge_stack(&entry, &stack);
@@ -381,10 +344,7 @@ impl Scan<'_> {
         let (evidence, seen) = (&mut self.evidence, &mut self.read_paths);
         let mut load = |path: &str| -> Result<Vec<SshdLine>, ScanError> {
             let text = read_file(ctx, evidence, seen, path)?;
-            sshd::parse_sshd_config(&text).map_err(|e| ScanError::Parse {
-                path: path.to_string(),
-                message: e.to_string(),
-            })
+            sshd::parse_sshd_config(&text).map_err(|e| parse_err(path, e))
         };
         let mut expand = |pattern: &str| -> Result<Vec<String>, ScanError> {
             let Some((dir, base)) = pattern.rsplit_once('/') else {
@@ -590,10 +550,7 @@ impl Scan<'_> {
             )));
         }
         let text = read_file(self.ctx, &mut self.evidence, &mut self.read_paths, path)?;
-        let items = sudoers::parse_sudoers(&text).map_err(|e| ScanError::Parse {
-            path: path.to_string(),
-            message: e.to_string(),
-        })?;
+        let items = sudoers::parse_sudoers(&text).map_err(|e| parse_err(path, e))?;
         let dir = path.rsplit_once('/').map_or("/etc", |(d, _)| d).to_string();
         let abs = |p: &str| {
             if p.starts_with('/') {
@@ -674,6 +631,7 @@ fn sk_verify_required(cfg: &SshdConfig, block: &[usize]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::ProbeError;
     use crate::probe::{CommandOutput, FileInfo, Probe, SystemFacts};
     use crate::Check;
 

@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 
 use crate::mfa::pam::{self, ModuleLine, Node, PamLine, PamType};
-use crate::probe::ProbeError;
+use crate::scan::{parse_err, read_file, ScanError};
 use crate::{CheckResult, Context, Evidence, Status};
 use accounts::PasswdPassword;
 use pwquality::Pwquality;
@@ -125,33 +125,6 @@ impl crate::Check for PasswordPolicy {
     }
 }
 
-/// Why the check could not decide.
-#[derive(Debug, thiserror::Error)]
-enum ScanError {
-    #[error("could not read {0}")]
-    Probe(ProbeError),
-    #[error("could not parse {path}: {message}")]
-    Parse { path: String, message: String },
-    #[error("{0}")]
-    Config(String),
-}
-
-impl From<pam::ResolveError<ScanError>> for ScanError {
-    fn from(e: pam::ResolveError<ScanError>) -> Self {
-        match e {
-            pam::ResolveError::Load(e) => e,
-            other => ScanError::Config(other.to_string()),
-        }
-    }
-}
-
-fn parse_err(path: &str, e: impl std::fmt::Display) -> ScanError {
-    ScanError::Parse {
-        path: path.to_string(),
-        message: e.to_string(),
-    }
-}
-
 /// What one PAM password stack enforces.
 struct StackPolicy {
     min_length: i64,
@@ -171,15 +144,7 @@ struct Scan<'a> {
 impl Scan<'_> {
     /// Read a file, recording evidence once per path.
     fn read(&mut self, path: &str) -> Result<String, ScanError> {
-        let (text, ev) = self
-            .ctx
-            .probe
-            .read_evidence(path)
-            .map_err(ScanError::Probe)?;
-        if self.read_paths.insert(path.to_string()) {
-            self.evidence.push(ev);
-        }
-        Ok(text)
+        read_file(self.ctx, &mut self.evidence, &mut self.read_paths, path)
     }
 
     /// Read a file that may legitimately be absent.
