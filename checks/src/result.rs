@@ -73,6 +73,18 @@ pub enum EvidenceKind {
     System,
 }
 
+impl EvidenceKind {
+    /// The wire name (`file`, `command`, `directory`, `system`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceKind::File => "file",
+            EvidenceKind::Command => "command",
+            EvidenceKind::Directory => "directory",
+            EvidenceKind::System => "system",
+        }
+    }
+}
+
 /// What a check read or ran, an excerpt of it, and the SHA-256 of the whole content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
@@ -188,6 +200,17 @@ mod tests {
             assert_eq!(serde_json::to_string(&st).unwrap(), format!("\"{st}\""));
         }
         assert_eq!(Status::parse("excepted"), None);
+        for kind in [
+            EvidenceKind::File,
+            EvidenceKind::Command,
+            EvidenceKind::Directory,
+            EvidenceKind::System,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&kind).unwrap(),
+                format!("\"{}\"", kind.as_str())
+            );
+        }
         assert!(!Status::NotApplicable.needs_attention());
         assert!(Status::Error.needs_attention());
     }
