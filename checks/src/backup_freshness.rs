@@ -24,7 +24,7 @@ use observe::{
     observe_borg, observe_marker, observe_path, observe_restic, this_hostname, Observation,
 };
 
-use crate::{CheckResult, Context, Evidence, Status};
+use crate::{CheckResult, Context, Evidence, Platform, Status};
 
 /// A newest backup dated this far in the future is clock skew, not a fresh backup.
 const CLOCK_SKEW_TOLERANCE_SECONDS: i64 = 300;
@@ -54,6 +54,9 @@ impl crate::Check for BackupFreshness {
     }
 
     fn run(&self, ctx: &Context) -> CheckResult {
+        if let other @ Platform::Windows = ctx.probe.platform() {
+            return crate::platform::unsupported(self.id(), other);
+        }
         let id = self.id();
         let cfg = &ctx.config.backup_freshness;
         if let Some(reason) = &cfg.no_backup_duty {

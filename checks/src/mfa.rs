@@ -15,6 +15,7 @@
 //! PAM stacks are evaluated by the interpreter in [`pam`]: "can the stack succeed while every
 //! second-factor module fails?" `sshd -T` is deliberately not run (see `docs/checks/mfa.md`).
 
+mod macos;
 pub mod pam;
 pub mod sshd;
 mod sudoers;
@@ -25,7 +26,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::scan::{parse_err, read_file, ScanError};
-use crate::{CheckResult, Context, Evidence, Status};
+use crate::{CheckResult, Context, Evidence, Platform, Status};
 use pam::{ModuleLine, Node, PamLine, PamType};
 use sshd::{SshdConfig, SshdLine};
 use sudoers::SudoersItem;
@@ -106,6 +107,11 @@ impl crate::Check for Mfa {
         &["6.3", "6.4", "6.5"]
     }
     fn run(&self, ctx: &Context) -> CheckResult {
+        match ctx.probe.platform() {
+            Platform::Linux => {}
+            Platform::Macos => return macos::run(ctx),
+            other => return crate::platform::unsupported(self.id(), other),
+        }
         let mut scan = Scan {
             ctx,
             cfg: &ctx.config.mfa,

@@ -18,6 +18,7 @@ pub mod first_seen;
 pub mod gather;
 pub mod kernel;
 pub mod release;
+mod softwareupdate;
 pub mod zypper;
 
 use chrono::{DateTime, Utc};
@@ -25,7 +26,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::os_release::{parse_os_release, OsFamily};
-use crate::{CheckResult, Context, Evidence, EvidenceKind, Status};
+use crate::{CheckResult, Context, Evidence, EvidenceKind, Platform, Status};
 use first_seen::FirstSeen;
 use gather::{Gathered, Reboot};
 
@@ -203,6 +204,11 @@ impl crate::Check for PatchAge {
     }
 
     fn run(&self, ctx: &Context) -> CheckResult {
+        match ctx.probe.platform() {
+            Platform::Linux => {}
+            Platform::Macos => return softwareupdate::run(ctx),
+            other => return crate::platform::unsupported(self.id(), other),
+        }
         let id = self.id();
         let cfg = &ctx.config.patch_age;
         let probe = ctx.probe;

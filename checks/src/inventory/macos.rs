@@ -1,0 +1,7 @@
+//! inventory on macOS (placeholder while it is written).
+
+use crate::{CheckResult, Context, Platform};
+
+pub(super) fn run(_ctx: &Context) -> CheckResult {
+    crate::platform::unsupported("inventory", Platform::Macos)
+}

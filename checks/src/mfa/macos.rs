@@ -1,0 +1,7 @@
+//! mfa on macOS (placeholder while it is written).
+
+use crate::{CheckResult, Context, Platform};
+
+pub(super) fn run(_ctx: &Context) -> CheckResult {
+    crate::platform::unsupported("mfa", Platform::Macos)
+}

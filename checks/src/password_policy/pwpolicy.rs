@@ -1,0 +1,7 @@
+//! password_policy on macOS (placeholder while it is written).
+
+use crate::{CheckResult, Context, Platform};
+
+pub(super) fn run(_ctx: &Context) -> CheckResult {
+    crate::platform::unsupported("password_policy", Platform::Macos)
+}
