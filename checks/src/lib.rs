@@ -14,6 +14,7 @@
 //! - [`catalogue`] — check id → CIS Controls v8.1 safeguards, and [`ALL`], the one registry.
 //! - [`wire`] — the report an agent sends (schema v1).
 
+pub mod apple_plist;
 pub mod catalogue;
 pub mod config;
 pub mod fixture;
