@@ -14,6 +14,7 @@ mod glob;
 mod marker;
 mod observe;
 mod restic;
+mod timemachine;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
@@ -101,6 +102,7 @@ impl crate::Check for BackupFreshness {
                     }),
                     SourceKind::Path => observe_path(ctx.probe, src),
                     SourceKind::TimestampFile => observe_marker(ctx.probe, src),
+                    SourceKind::TimeMachine => timemachine::observe_time_machine(ctx.probe),
                 };
                 judge(src, src.rpo_hours(cfg), cfg.warn_at_percent, now, obs)
             })

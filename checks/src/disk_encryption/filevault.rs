@@ -24,7 +24,10 @@ pub enum FdeStatus {
     /// `FileVault is Off, but will be enabled after the next restart.`
     OffUntilRestart,
     /// A conversion is running (`Encryption in progress` / `Decryption in progress`).
-    Converting { encrypting: bool, percent: Option<f64> },
+    Converting {
+        encrypting: bool,
+        percent: Option<f64>,
+    },
 }
 
 /// Parse `fdesetup status` stdout. Unknown lines are an error carrying the text.
@@ -258,10 +261,18 @@ mod tests {
 
     #[test]
     fn fdesetup_known_strings_and_unknown_ones() {
-        assert_eq!(parse_fdesetup_status("FileVault is On.\n"), Ok(FdeStatus::On));
-        assert_eq!(parse_fdesetup_status("FileVault is Off.\n"), Ok(FdeStatus::Off));
         assert_eq!(
-            parse_fdesetup_status("FileVault is Off, but will be enabled after the next restart.\n"),
+            parse_fdesetup_status("FileVault is On.\n"),
+            Ok(FdeStatus::On)
+        );
+        assert_eq!(
+            parse_fdesetup_status("FileVault is Off.\n"),
+            Ok(FdeStatus::Off)
+        );
+        assert_eq!(
+            parse_fdesetup_status(
+                "FileVault is Off, but will be enabled after the next restart.\n"
+            ),
             Ok(FdeStatus::OffUntilRestart)
         );
         assert_eq!(

@@ -172,7 +172,9 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
     if min < i64::from(cfg.min_length) {
         gaps.push(format!(
             "minimum length {} (want {})",
-            policy.min_length.map_or("not set".into(), |n| n.to_string()),
+            policy
+                .min_length
+                .map_or("not set".into(), |n| n.to_string()),
             cfg.min_length
         ));
     }
