@@ -51,6 +51,9 @@ pub struct PatchAgeConfig {
     /// every update from the Raspbian archive as a security update). Matched exactly. Built in:
     /// label `Debian-Security`, any suite or codename ending in `-security`.
     pub security_suites: Vec<String>,
+    /// macOS: ask Apple's servers (`softwareupdate --list`, 30–90 s, needs the network) instead of
+    /// reading the catalogue Software Update cached at its last check (`--list --no-scan`). Default false.
+    pub softwareupdate_scan: bool,
 }
 
 impl Default for PatchAgeConfig {
@@ -62,6 +65,7 @@ impl Default for PatchAgeConfig {
             warn_on_reboot_required: true,
             warn_on_held_back: true,
             security_suites: Vec::new(),
+            softwareupdate_scan: false,
         }
     }
 }

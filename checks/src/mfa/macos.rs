@@ -41,7 +41,9 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
     };
     match judge(&mut scan) {
         Ok(r) => r.with_evidence(scan.evidence),
-        Err(e) => CheckResult::new("mfa", Status::Error, e.to_string()).with_evidence(scan.evidence),
+        Err(e) => {
+            CheckResult::new("mfa", Status::Error, e.to_string()).with_evidence(scan.evidence)
+        }
     }
 }
 
