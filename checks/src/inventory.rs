@@ -17,6 +17,9 @@ pub struct Inventory;
 /// Hostname and architecture come from system facts, the rest from files; a fact that cannot be read
 /// is left empty rather than invented.
 pub fn host_identity(probe: &dyn Probe) -> HostIdentity {
+    if probe.platform() == Platform::Macos {
+        return macos::host_identity(probe);
+    }
     let sys = probe.system().ok();
     let os = probe
         .read_string("/etc/os-release")

@@ -355,8 +355,8 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
     match probe.read(PREFS) {
         Ok(bytes) => {
             evidence.push(Evidence::file(PREFS, &bytes));
-            let parsed = apple_plist::parse(&bytes)
-                .and_then(|v| apple_plist::dict(&v, PREFS).cloned());
+            let parsed =
+                apple_plist::parse(&bytes).and_then(|v| apple_plist::dict(&v, PREFS).cloned());
             match parsed {
                 Ok(d) => {
                     for k in POLICY_KEYS {
