@@ -7,7 +7,10 @@ use vigie_checks::Platform;
 
 #[test]
 fn launchd_plist_runs_the_agent_with_the_macos_default_config() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/launchd/org.vigie.agent.plist");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/launchd/org.vigie.agent.plist"
+    );
     let bytes = std::fs::read(path).unwrap();
     let v = apple_plist::parse(&bytes).unwrap();
     let d = apple_plist::dict(&v, "top").unwrap();

@@ -472,14 +472,16 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
         )),
         None => parts.push("no Apple update in the install history".to_string()),
     }
-    if let Some(e) = &save_error {
-        parts.push(format!("first-seen dates could not be saved: {e}"));
-        if status == Status::Pass {
-            status = Status::Warn;
-        }
-    }
     for n in &notes {
         parts.push(n.clone());
+    }
+    let mut summary = parts.join("; ");
+    // As on Linux: without saved first-seen dates every age restarts from zero, so nothing is known.
+    if let Some(e) = &save_error {
+        summary = format!(
+            "could not save first-seen dates of updates ({e}): update ages would restart from zero on every run; would be {status}: {summary}"
+        );
+        status = Status::Error;
     }
     let pending_json: Vec<Value> = aged
         .iter()
@@ -497,18 +499,29 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
             })
         })
         .collect();
-    CheckResult::new(id, status, parts.join("; "))
+    // Fact names follow the Linux check's, so KPIs and reports read both alike.
+    CheckResult::new(id, status, summary)
         .fact("platform", "macos")
+        .fact("package_manager", "softwareupdate")
         .fact("os_version", running)
         .fact("pending_security", aged.len())
-        .fact("pending_over_sla", over.len())
-        .fact("pending", pending_json)
+        .fact("pending_other", 0)
+        .fact(
+            "oldest_pending_days",
+            json!(aged.first().map(|a| a.age_days)),
+        )
+        .fact("over_sla", over.len())
+        .fact("near_sla", near.len())
+        .fact("sla_days", cfg.sla_days)
+        .fact("warn_margin_days", cfg.warn_margin_days)
+        .fact("security_updates", pending_json)
         .fact(
             "major_upgrades",
             majors.iter().map(|u| u.title.clone()).collect::<Vec<_>>(),
         )
         .fact("restart_required_to_install", restart_to_install)
         .fact("metadata_age_days", json!(catalogue_age))
+        .fact("metadata_age_source", PREFS)
         .fact("metadata_stale", catalogue_stale)
         .fact(
             "last_patch_run",
