@@ -19,6 +19,7 @@ mod http_risk;
 mod ingest;
 mod kpi;
 mod metrics;
+mod os_gauges;
 mod registers;
 mod report;
 mod risk;
