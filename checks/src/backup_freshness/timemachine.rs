@@ -248,4 +248,18 @@ mod tests {
         assert!(parse_latestbackup("").is_err());
         assert!(parse_latestbackup("/Volumes/T/Backups.backupdb/mac-01/Latest\n").is_err());
     }
+
+    #[test]
+    fn time_machine_source_takes_no_location_keys() {
+        use crate::backup_freshness::BackupConfig;
+        let ok: BackupConfig =
+            toml::from_str("[[sources]]\nname = \"tm\"\nkind = \"time_machine\"\n").unwrap();
+        ok.validate().unwrap();
+        let bad: BackupConfig = toml::from_str(
+            "[[sources]]\nname = \"tm\"\nkind = \"time_machine\"\npath = \"/Volumes/T\"\n",
+        )
+        .unwrap();
+        let e = bad.validate().unwrap_err();
+        assert!(e.contains("path"), "{e}");
+    }
 }

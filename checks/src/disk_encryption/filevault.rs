@@ -63,8 +63,7 @@ fn last_percent(line: &str) -> Option<f64> {
     line.split(|c: char| !(c.is_ascii_digit() || c == '.'))
         .filter(|t| !t.is_empty() && t.chars().any(|c| c.is_ascii_digit()))
         .filter_map(|t| t.parse::<f64>().ok())
-        .filter(|p| (0.0..=100.0).contains(p))
-        .next_back()
+        .rfind(|p| (0.0..=100.0).contains(p))
 }
 
 /// One APFS volume of `diskutil apfs list -plist`.

@@ -37,7 +37,7 @@ pub fn parse_pwpolicy(text: &str) -> Result<AccountPolicy, String> {
         .find("<?xml")
         .or_else(|| text.find("<plist"))
         .ok_or("no property list in the output")?;
-    let v = apple_plist::parse(text[start..].as_bytes())?;
+    let v = apple_plist::parse(&text.as_bytes()[start..])?;
     let top = apple_plist::dict(&v, "the top level")?;
     let mut p = AccountPolicy::default();
     for (category, rules) in top {
