@@ -284,7 +284,10 @@ fn cmd_enroll(cfg: &AgentConfig, args: EnrollArgs) -> anyhow::Result<()> {
     let probe = checks_run::probe_for(&target)?;
     let host = vigie_checks::inventory::host_identity(probe.as_ref());
     if host.machine_id.is_empty() {
-        anyhow::bail!("cannot identify this host: /etc/machine-id is missing or empty");
+        anyhow::bail!(
+            "cannot identify this host: no machine id (/etc/machine-id on Linux, the hardware UUID \
+             from `system_profiler SPHardwareDataType` on macOS)"
+        );
     }
     let client = daemon::client_for(cfg, &paths)?;
     let current = std::fs::read_to_string(&paths.node_key)
