@@ -15,6 +15,15 @@ use crate::{CheckResult, Context, Evidence, Status};
 
 const FDESETUP: [&str; 2] = ["/usr/bin/fdesetup", "status"];
 const DISKUTIL: [&str; 4] = ["/usr/sbin/diskutil", "apfs", "list", "-plist"];
+/// Asked only when several containers have a Data volume: which container holds the booted system.
+const DISKUTIL_INFO_ROOT: [&str; 4] = ["/usr/sbin/diskutil", "info", "-plist", "/"];
+
+/// `APFSContainerReference` of `diskutil info -plist /`: the container the system booted from.
+pub fn parse_boot_container(bytes: &[u8]) -> Result<String, String> {
+    let v = apple_plist::parse(bytes)?;
+    let d = apple_plist::dict(&v, "the top level")?;
+    Ok(apple_plist::string(d, "APFSContainerReference")?.to_string())
+}
 
 /// What `fdesetup status` says.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +78,8 @@ fn last_percent(line: &str) -> Option<f64> {
 /// One APFS volume of `diskutil apfs list -plist`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApfsVolume {
+    /// The APFS container holding the volume (`disk3`).
+    pub container: String,
     pub device: String,
     pub name: String,
     pub roles: Vec<String>,
@@ -83,6 +94,9 @@ pub fn parse_apfs_list(bytes: &[u8]) -> Result<Vec<ApfsVolume>, String> {
     let mut out = Vec::new();
     for (ci, c) in apple_plist::array(top, "Containers")?.iter().enumerate() {
         let c = apple_plist::dict(c, &format!("Containers[{ci}]"))?;
+        let container = apple_plist::string(c, "ContainerReference")
+            .map_err(|e| format!("Containers[{ci}]: {e}"))?
+            .to_string();
         for (vi, v) in apple_plist::array(c, "Volumes")?.iter().enumerate() {
             let at = format!("Containers[{ci}].Volumes[{vi}]");
             let v = apple_plist::dict(v, &at)?;
@@ -93,6 +107,7 @@ pub fn parse_apfs_list(bytes: &[u8]) -> Result<Vec<ApfsVolume>, String> {
                 .map(|r| r.as_string().unwrap_or_default().to_string())
                 .collect();
             out.push(ApfsVolume {
+                container: container.clone(),
                 device: apple_plist::string(v, "DeviceIdentifier")
                     .map_err(field)?
                     .to_string(),
@@ -185,18 +200,45 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
             .with_evidence(evidence)
         }
         many => {
+            // A second macOS install (often on an external disk) has a Data volume of its own: judge
+            // the one in the booted system's container.
             let names: Vec<&str> = many.iter().map(|v| v.device.as_str()).collect();
-            return CheckResult::new(
-                id,
-                Status::Error,
-                format!(
-                    "several APFS volumes have the Data role ({}): cannot tell which one the system booted from",
-                    names.join(", ")
-                ),
-            )
-            .with_evidence(evidence);
+            let boot = match ctx.probe.run_evidence(&DISKUTIL_INFO_ROOT) {
+                Ok((out, ev)) => {
+                    evidence.push(ev);
+                    parse_boot_container(&out.stdout)
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            let in_boot: Vec<&ApfsVolume> = match &boot {
+                Ok(c) => many.iter().copied().filter(|v| &v.container == c).collect(),
+                Err(_) => Vec::new(),
+            };
+            match (boot, in_boot.as_slice()) {
+                (Ok(_), [one]) => *one,
+                (boot, _) => {
+                    let why = match boot {
+                        Ok(c) => format!("the boot container {c} holds {} of them", in_boot.len()),
+                        Err(e) => format!("`diskutil info -plist /`: {e}"),
+                    };
+                    return CheckResult::new(
+                        id,
+                        Status::Error,
+                        format!(
+                            "several APFS volumes have the Data role ({}) and the booted one cannot be told: {why}",
+                            names.join(", ")
+                        ),
+                    )
+                    .with_evidence(evidence);
+                }
+            }
         }
     };
+    let others: Vec<String> = data
+        .iter()
+        .filter(|v| v.device != volume.device)
+        .map(|v| v.device.clone())
+        .collect();
     let name = format!("{} ({})", volume.name, volume.device);
     let (status, summary, state) = match &fde {
         FdeStatus::On if volume.filevault => (
@@ -240,6 +282,14 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
             )
         }
     };
+    let summary = if others.is_empty() {
+        summary
+    } else {
+        format!(
+            "{summary}; Data volumes of other containers not judged: {}",
+            others.join(", ")
+        )
+    };
     let percent = match fde {
         FdeStatus::Converting { percent, .. } => json!(percent),
         _ => json!(null),
@@ -251,6 +301,7 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
         .fact("data_volume_filevault", volume.filevault)
         .fact("data_volume_encrypted_at_rest", volume.encrypted)
         .fact("conversion_percent", percent)
+        .fact("other_data_volumes", others)
         .with_evidence(evidence)
 }
 
