@@ -206,7 +206,9 @@ impl crate::Check for DiskEncryption {
                 Some(reason.to_string())
             } else {
                 judge.image_file(m).map(|(file, on)| {
-                    format!("read-only image loop-mounted from {file}, a file on {on} (judged there)")
+                    format!(
+                        "read-only image loop-mounted from {file}, a file on {on} (judged there)"
+                    )
                 })
             };
             if let Some(reason) = skip {

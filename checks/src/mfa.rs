@@ -306,7 +306,8 @@ impl Scan<'_> {
                 if std::ptr::eq(m, &rule.module) {
                     Some(case.outcomes.clone())
                 } else {
-                    self.is_factor(m.name()).then(|| vec![pam::Outcome::Failure])
+                    self.is_factor(m.name())
+                        .then(|| vec![pam::Outcome::Failure])
                 }
             };
             if pam::success_with(stack, &forced).is_some() && !out.contains(&case.why) {
@@ -342,7 +343,10 @@ impl Scan<'_> {
                 failopen::duo_conf_excerpt(&text).as_bytes(),
             ));
         }
-        Ok(failopen::duo(&conf, failopen::duo_failmode(&text).as_deref()))
+        Ok(failopen::duo(
+            &conf,
+            failopen::duo_failmode(&text).as_deref(),
+        ))
     }
 
     fn judge_stack(&self, entry: &str, stack: &[Node]) -> StackVerdict {
@@ -1055,10 +1059,7 @@ mod tests {
     #[test]
     fn fail_open_is_judged_by_the_stack_around_the_module() {
         // pam_oath `required`: an unknown user is a failure like any other.
-        let r = run_sudo(
-            "auth required pam_oath.so usersfile=/etc/users.oath\n",
-            &[],
-        );
+        let r = run_sudo("auth required pam_oath.so usersfile=/etc/users.oath\n", &[]);
         assert_eq!(r.status, Status::Pass, "{}", r.summary);
         // user_unknown=ignore: a user missing from the file passes on the password.
         let r = run_sudo(
@@ -1066,7 +1067,9 @@ mod tests {
             &[],
         );
         assert_eq!(r.status, Status::Warn, "{}", r.summary);
-        assert!(r.summary.starts_with("sudo: pam_oath usersfile=/etc/users.oath"));
+        assert!(r
+            .summary
+            .starts_with("sudo: pam_oath usersfile=/etc/users.oath"));
         // pam_duo without failmode fails open, unless another factor is still required.
         let duo = [("/etc/duo/pam_duo.conf", "[duo]\nikey = x\nskey = secret\n")];
         let r = run_sudo("auth required pam_duo.so\n", &duo);
@@ -1076,14 +1079,14 @@ mod tests {
             r.evidence.iter().all(|e| !e.excerpt.contains("secret")),
             "the Duo secret key left the host"
         );
-        let r = run_sudo(
-            "auth required pam_duo.so\nauth required pam_u2f.so\n",
-            &duo,
-        );
+        let r = run_sudo("auth required pam_duo.so\nauth required pam_u2f.so\n", &duo);
         assert_eq!(r.status, Status::Pass, "{}", r.summary);
         // A radius factor with localifdown behind a `required` line: down = ignore = no block.
         let mut config = crate::ChecksConfig::default();
-        config.mfa.second_factor_modules.push("pam_radius_auth".into());
+        config
+            .mfa
+            .second_factor_modules
+            .push("pam_radius_auth".into());
         let stack = "auth [success=1 default=ignore] pam_unix.so\nauth requisite pam_deny.so\n\
                      auth required pam_permit.so\nauth required pam_radius_auth.so localifdown\n";
         let probe = MemProbe(BTreeMap::from([

@@ -642,11 +642,19 @@ mod tests {
     #[test]
     fn gaps_name_the_stacks_that_lack_them() {
         let merged = merge_stack_gaps(vec![
-            ("no password history (remember 3 required)".into(), "system-auth".into()),
-            ("minlen 8 < 16".into(), "system-auth".into()),
-            ("no password history (remember 3 required)".into(), "password-auth".into()),
             (
-                format!("pam_pwquality enforcing=0 in {STACK} (weak passwords are only warned about)"),
+                "no password history (remember 3 required)".into(),
+                "system-auth".into(),
+            ),
+            ("minlen 8 < 16".into(), "system-auth".into()),
+            (
+                "no password history (remember 3 required)".into(),
+                "password-auth".into(),
+            ),
+            (
+                format!(
+                    "pam_pwquality enforcing=0 in {STACK} (weak passwords are only warned about)"
+                ),
                 "password-auth".into(),
             ),
         ]);

@@ -80,7 +80,9 @@ mod tests {
             "rest:https://backup.example.org:8000/web-03/"
         );
         assert_eq!(
-            redact_repository("s3:https://AKIAEXAMPLE:wJalrXUtnFEMI@s3.eu-west-1.amazonaws.com/acme/web"),
+            redact_repository(
+                "s3:https://AKIAEXAMPLE:wJalrXUtnFEMI@s3.eu-west-1.amazonaws.com/acme/web"
+            ),
             "s3:https://s3.eu-west-1.amazonaws.com/acme/web"
         );
         assert_eq!(

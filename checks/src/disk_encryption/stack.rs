@@ -366,7 +366,10 @@ mod tests {
             matches!(fs_class(&mount("nfs4", 0, "nas:/export")), FsClass::Skipped(r) if r.starts_with("network"))
         );
         // Read-only images are not exempt by type: where they come from decides.
-        assert_eq!(fs_class(&mount("squashfs", 7, "/dev/loop0")), FsClass::Image);
+        assert_eq!(
+            fs_class(&mount("squashfs", 7, "/dev/loop0")),
+            FsClass::Image
+        );
         assert_eq!(fs_class(&mount("erofs", 8, "/dev/sda4")), FsClass::Image);
         assert!(matches!(
             fs_class(&mount("squashfs", 0, "squashfuse")),

@@ -728,15 +728,7 @@ fn walk(
         if stop {
             found.entry(finish(next)).or_insert_with(|| steps.clone());
         } else {
-            walk(
-                nodes,
-                idx + 1 + skip,
-                next,
-                forced,
-                steps,
-                visited,
-                found,
-            );
+            walk(nodes, idx + 1 + skip, next, forced, steps, visited, found);
         }
         steps.truncate(depth);
     }

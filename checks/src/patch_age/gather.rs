@@ -182,7 +182,10 @@ fn metadata_evidence(dir: &str, sources: &[MetadataSource]) -> Evidence {
             if let Some(by) = s.dated_by.as_ref().filter(|b| **b != s.path) {
                 line.push_str(&format!("  (dated by {by})"));
             }
-            if let Some(p) = s.published.filter(|_| s.dated_by.is_some() || s.modified.is_none()) {
+            if let Some(p) = s
+                .published
+                .filter(|_| s.dated_by.is_some() || s.modified.is_none())
+            {
                 line.push_str(&format!("  published {}", p.to_rfc3339()));
             }
             line.push('\n');

@@ -132,7 +132,11 @@ pub fn repomd_published(text: &str) -> Option<DateTime<Utc>> {
     // Before 2001-09-09 an epoch has fewer than 10 digits: such a revision is a counter.
     values("timestamp")
         .into_iter()
-        .chain(values("revision").into_iter().filter(|v| *v >= 1_000_000_000))
+        .chain(
+            values("revision")
+                .into_iter()
+                .filter(|v| *v >= 1_000_000_000),
+        )
         .max()
         .and_then(|v| Utc.timestamp_opt(v, 0).single())
 }
