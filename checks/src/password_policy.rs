@@ -25,6 +25,9 @@ use pwquality::Pwquality;
 const PASSWD: &str = "/etc/passwd";
 const SHADOW: &str = "/etc/shadow";
 const LOGIN_DEFS: &str = "/etc/login.defs";
+/// shadow's vendor defaults (libeconf builds: openSUSE Tumbleweed), read when `/etc/login.defs`
+/// is absent; drop-ins in `<dir>.d/*.defs` of both directories apply on top.
+const LOGIN_DEFS_VENDOR: &str = "/usr/etc/login.defs";
 const PWQUALITY_CONF: &str = "/etc/security/pwquality.conf";
 const PWQUALITY_DIR: &str = "/etc/security/pwquality.conf.d";
 const PWHISTORY_CONF: &str = "/etc/security/pwhistory.conf";
@@ -168,15 +171,13 @@ impl Scan<'_> {
             accounts::parse_passwd(&self.read(PASSWD)?).map_err(|e| parse_err(PASSWD, e))?;
         let shadow =
             accounts::parse_shadow(&self.read(SHADOW)?).map_err(|e| parse_err(SHADOW, e))?;
-        let defs = self
-            .read_optional(LOGIN_DEFS)?
-            .map(|t| accounts::parse_login_defs(&t))
-            .unwrap_or_default();
+        let defs = self.login_defs()?;
         let pass_max_days = match defs.get("PASS_MAX_DAYS") {
             None => None,
-            Some(v) => Some(v.parse::<i64>().map_err(|_| {
-                parse_err(LOGIN_DEFS, format!("PASS_MAX_DAYS {v:?} is not a number"))
-            })?),
+            Some((v, file)) => Some(
+                v.parse::<i64>()
+                    .map_err(|_| parse_err(file, format!("PASS_MAX_DAYS {v:?} is not a number")))?,
+            ),
         };
         match pass_max_days {
             None => {
@@ -315,6 +316,46 @@ impl Scan<'_> {
             .fact("pam_password_stacks", files)
             .fact("passwd_stack", passwd_stack)
             .fact("gaps", gaps))
+    }
+
+    /// login.defs settings with the file each came from: `/etc/login.defs`, else the vendor
+    /// `/usr/etc/login.defs`; then the `*.defs` drop-ins of `/usr/etc/login.defs.d` and
+    /// `/etc/login.defs.d` in name order (a name in `/etc` hides the vendor's), later values
+    /// winning — libeconf's order, which shadow uses where it is built with it.
+    fn login_defs(
+        &mut self,
+    ) -> Result<std::collections::BTreeMap<String, (String, String)>, ScanError> {
+        let mut out = std::collections::BTreeMap::new();
+        let mut apply = |text: &str, file: &str| {
+            for (k, v) in accounts::parse_login_defs(text) {
+                out.insert(k, (v, file.to_string()));
+            }
+        };
+        match self.read_optional(LOGIN_DEFS)? {
+            Some(t) => apply(&t, LOGIN_DEFS),
+            None => {
+                if let Some(t) = self.read_optional(LOGIN_DEFS_VENDOR)? {
+                    apply(&t, LOGIN_DEFS_VENDOR);
+                }
+            }
+        }
+        let mut drop_ins: std::collections::BTreeMap<String, String> = Default::default();
+        for dir in ["/usr/etc/login.defs.d", "/etc/login.defs.d"] {
+            let names = match self.ctx.probe.read_dir(dir) {
+                Ok(n) => n,
+                Err(e) if e.is_not_found() => Vec::new(),
+                Err(e) => return Err(ScanError::Probe(e)),
+            };
+            for n in names.into_iter().filter(|n| n.ends_with(".defs")) {
+                drop_ins.insert(n.clone(), format!("{dir}/{n}"));
+            }
+        }
+        for file in drop_ins.into_values() {
+            if let Some(t) = self.read_optional(&file)? {
+                apply(&t, &file);
+            }
+        }
+        Ok(out)
     }
 
     /// The password stacks to judge: the one `passwd` uses (its service file followed through
