@@ -154,8 +154,31 @@ struct PathReport {
     name: String,
     detail: String,
     reasons: Vec<String>,
-    /// Fail-open second factors on this way in (a `warn` when nothing fails).
+    /// Fail-open second factors on this way in (a `warn` when nothing fails), without the way's
+    /// name.
     fail_open: Vec<String>,
+}
+
+/// Each fail-open finding once, prefixed with every way in it concerns, in order:
+/// `ssh, sudo -i: pam_duo failmode = safe …`.
+fn name_ways_in(paths: &[PathReport]) -> Vec<String> {
+    let mut order: Vec<&str> = Vec::new();
+    let mut ways: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for p in paths {
+        for w in &p.fail_open {
+            let list = ways.entry(w.as_str()).or_default();
+            if list.is_empty() {
+                order.push(w);
+            }
+            if !list.contains(&p.name.as_str()) {
+                list.push(&p.name);
+            }
+        }
+    }
+    order
+        .into_iter()
+        .map(|w| format!("{}: {w}", ways[w].join(", ")))
+        .collect()
 }
 
 struct Scan<'a> {
@@ -185,7 +208,7 @@ impl Scan<'_> {
             None => not_installed.push("sudo"),
         }
         let lacking: Vec<String> = paths.iter().flat_map(|p| p.reasons.clone()).collect();
-        let fail_open: Vec<String> = paths.iter().flat_map(|p| p.fail_open.clone()).collect();
+        let fail_open = name_ways_in(&paths);
         let paths_json: Vec<_> = paths
             .iter()
             .map(|p| json!({"path": p.name, "mfa": p.reasons.is_empty(), "detail": p.detail, "reasons": p.reasons, "fail_open": p.fail_open}))
@@ -578,9 +601,8 @@ impl Scan<'_> {
                 let via_sk = sk_mfa && methods.contains(&"publickey");
                 if let Some(v) = pam.as_ref().filter(|_| !via_sk) {
                     for w in &v.fail_open {
-                        let w = format!("{name}: {w}");
-                        if !fail_open.contains(&w) {
-                            fail_open.push(w);
+                        if !fail_open.contains(w) {
+                            fail_open.push(w.clone());
                         }
                     }
                 }
@@ -680,11 +702,7 @@ impl Scan<'_> {
                 .iter()
                 .map(|i| format!("{name}: {i}"))
                 .collect(),
-            fail_open: verdict
-                .fail_open
-                .iter()
-                .map(|w| format!("{name}: {w}"))
-                .collect(),
+            fail_open: verdict.fail_open.clone(),
         })
     }
 
@@ -1118,5 +1136,31 @@ mod tests {
         ]);
         assert_eq!(r.status, Status::Pass, "{}", r.summary);
         assert!(r.summary.contains("sudo (pam_u2f)"), "{}", r.summary);
+    }
+
+    #[test]
+    fn a_fail_open_finding_names_every_way_in_once() {
+        let common = "auth [success=1 default=ignore] pam_unix.so\nauth requisite pam_deny.so\n\
+                      auth required pam_permit.so\nauth required pam_duo.so\n";
+        let r = run_files(&[
+            ("/usr/bin/sudo", ""),
+            ("/etc/pam.d/common-auth", common),
+            ("/etc/pam.d/sudo", "@include common-auth\n"),
+            ("/etc/pam.d/sudo-i", "@include common-auth\n"),
+            ("/etc/security/pam_duo.conf", "[duo]\nfailmode = safe\n"),
+        ]);
+        assert_eq!(r.status, Status::Warn, "{}", r.summary);
+        assert_eq!(
+            r.facts["fail_open"],
+            json!([
+                "sudo, sudo -i: pam_duo failmode = safe (/etc/security/pam_duo.conf) lets \
+                    logins through without the second factor when Duo is unreachable (set \
+                    failmode = secure)"
+            ])
+        );
+        assert_eq!(
+            r.facts["paths"][1]["fail_open"].as_array().unwrap().len(),
+            1
+        );
     }
 }
