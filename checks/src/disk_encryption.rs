@@ -205,11 +205,15 @@ impl crate::Check for DiskEncryption {
             } else if let FsClass::Skipped(reason) = class {
                 Some(reason.to_string())
             } else {
-                judge.image_file(m).map(|(file, on)| {
-                    format!(
-                        "read-only image loop-mounted from {file}, a file on {on} (judged there)"
-                    )
-                })
+                // Only a judged holder covers the image: one on an ignored mount is judged itself.
+                judge
+                    .image_file(m)
+                    .filter(|(_, on)| !cfg.ignores(on))
+                    .map(|(file, on)| {
+                        format!(
+                            "read-only image loop-mounted from {file}, a file on {on} (judged there)"
+                        )
+                    })
             };
             if let Some(reason) = skip {
                 report
