@@ -1,7 +1,8 @@
 //! mfa check: every interactive way into the host — SSH and sudo — must demand a second factor.
 //!
-//! - **SSH**: the effective sshd configuration is read from `/etc/ssh/sshd_config` with its
-//!   `Include`s expanded; every `Match` block that changes authentication is evaluated on its
+//! - **SSH**: the effective sshd configuration is read from `/etc/ssh/sshd_config` (else the vendor
+//!   `/usr/etc/ssh/sshd_config`; with neither, sshd's compiled-in defaults, said in the summary)
+//!   with its `Include`s expanded; every `Match` block that changes authentication is evaluated on its
 //!   own and merged with every other such block (criteria are not evaluated, so any set of
 //!   blocks may match one connection). Each accepted `AuthenticationMethods` list must contain a step that needs a second
 //!   factor: `keyboard-interactive` (or `password`) through `UsePAM yes` and a PAM `sshd` auth stack
@@ -12,8 +13,12 @@
 //!   authenticates through its own PAM service `sudo-i`; when `/etc/pam.d/sudo-i` exists it is a
 //!   way in of its own, named `sudo -i`.
 //!
-//! PAM stacks are evaluated by the interpreter in [`pam`]: "can the stack succeed while every
-//! second-factor module fails?" `sshd -T` is deliberately not run (see `docs/checks/mfa.md`).
+//! PAM stacks (service files from `/etc/pam.d`, `/usr/lib/pam.d` or `/usr/etc/pam.d`, as libpam
+//! looks them up) are evaluated by the interpreter in [`pam`]: "can the stack succeed while every
+//! second-factor module fails?" A stack that enforces its factor is run once more per fail-open
+//! factor ([`failopen`]: pam_duo `failmode = safe`, pam_radius_auth `localifdown`, pam_oath unknown
+//! users); if that lets it succeed, the way in is `warn`. `sshd -T` is deliberately not run (see
+//! `docs/checks/mfa.md`).
 
 mod failopen;
 pub mod pam;

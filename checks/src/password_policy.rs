@@ -3,11 +3,14 @@
 //! of `max_age_days` for every interactive account, and no reuse of the last `remember` passwords.
 //!
 //! Rotation is read per account from `/etc/shadow` (field 5) — `PASS_MAX_DAYS` in
-//! `/etc/login.defs` only applies to accounts created later, so both are checked. Length, classes
-//! and history come from the PAM `password` stack (`common-password` on Debian/SUSE,
-//! `system-auth` + `password-auth` on RHEL), evaluated with the interpreter in
-//! [`crate::mfa::pam`]: a module only counts when the stack cannot succeed while it rejects the
-//! password (so a `pam_pwhistory` after a `sufficient pam_unix` does not count).
+//! `/etc/login.defs` only applies to accounts created later, so both are checked. A host where no
+//! account with a login shell has a usable password (all locked or absent, none empty) is
+//! `not_applicable`. Length, classes and history come from the PAM `password` stack `passwd` uses
+//! (its service file followed through its includes), plus the family's other shared stacks
+//! (`common-password`; `system-auth` + `password-auth`), each gap naming its stack; they are
+//! evaluated with the interpreter in [`crate::mfa::pam`]: a module only counts when the stack
+//! cannot succeed while it rejects the password (so a `pam_pwhistory` after a `sufficient
+//! pam_unix` does not count).
 
 mod accounts;
 mod pwquality;
