@@ -73,18 +73,26 @@ fn no_fixture_host_lets_a_secret_out_of_the_checks() {
         let out = serde_json::to_string(&results).unwrap();
         if let Some(at) = out.find("PLANTED") {
             let from = at.saturating_sub(80);
-            leaks.push(format!("{name}: planted secret in …{}…", &out[from..(at + 60).min(out.len())]));
+            leaks.push(format!(
+                "{name}: planted secret in …{}…",
+                &out[from..(at + 60).min(out.len())]
+            ));
         }
         for secret in account_secrets(&dir.join("root")) {
             hashes_checked += 1;
             if out.contains(&secret) {
-                leaks.push(format!("{name}: account password field {secret:?} in the results"));
+                leaks.push(format!(
+                    "{name}: account password field {secret:?} in the results"
+                ));
             }
         }
     }
     assert!(leaks.is_empty(), "\n{}", leaks.join("\n"));
     // Not vacuous: the fixtures hold hashes, and the planted hosts were read and redacted.
-    assert!(hashes_checked >= 8, "only {hashes_checked} password fields checked");
+    assert!(
+        hashes_checked >= 8,
+        "only {hashes_checked} password fields checked"
+    );
 }
 
 #[test]

@@ -146,7 +146,7 @@ fn planted_secrets_reach_no_spool_store_api_feed_report_or_bundle() {
     for h in &hosts {
         h.enroll(&c.url);
         let (code, err) = h.run_once(&c.url);
-        assert_eq!(code, 1, "fail/error results, everything delivered: {err}");
+        assert_eq!(code, 0, "everything delivered: {err}");
         assert_eq!(delivered_ids(&err).len(), 1, "{err}");
     }
     // A report the collector refuses (collected two months ago) lands in spool/rejected/.
@@ -234,7 +234,15 @@ fn planted_secrets_reach_no_spool_store_api_feed_report_or_bundle() {
     let out = Command::new(bin("vigie-collector"))
         .arg("--config")
         .arg(c.dir.join("collector.toml"))
-        .args(["report", "monthly", "--month", &month, "--format", "html,md,json", "--out"])
+        .args([
+            "report",
+            "monthly",
+            "--month",
+            &month,
+            "--format",
+            "html,md,json",
+            "--out",
+        ])
         .arg(&report_dir)
         .output()
         .unwrap();
@@ -311,7 +319,10 @@ fn agent_state_directory_is_private_under_umask_000() {
     );
     assert_eq!(mode(&state), 0o700, "state directory");
     let files = files_under(&state);
-    assert!(!files.is_empty(), "patch_age keeps first-seen dates in the state directory");
+    assert!(
+        !files.is_empty(),
+        "patch_age keeps first-seen dates in the state directory"
+    );
     for (p, _) in &files {
         assert_eq!(mode(p), 0o600, "{}", p.display());
     }

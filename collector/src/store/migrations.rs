@@ -448,8 +448,11 @@ fn redact_stored_secrets(tx: &Transaction) -> Result<StepCounts, String> {
             .prepare("UPDATE transitions SET summary = ?2, evidence = ?3 WHERE id = ?1")
             .map_err(e)?;
         while let Some(row) = rows.next().map_err(e)? {
-            let (id, summary, evidence): (i64, String, String) =
-                (row.get(0).map_err(e)?, row.get(1).map_err(e)?, row.get(2).map_err(e)?);
+            let (id, summary, evidence): (i64, String, String) = (
+                row.get(0).map_err(e)?,
+                row.get(1).map_err(e)?,
+                row.get(2).map_err(e)?,
+            );
             let new_summary = redact::text(&summary);
             let new_evidence = rekey(&evidence);
             if new_summary == summary && new_evidence.is_none() {
@@ -529,7 +532,8 @@ mod tests {
         let shadow = "root:$6$PLANTEDsalt$PLANTEDhashPLANTEDhashPLANTED:20415:0:90:7:::\ndaemon:*:20415:0:99999:7:::\n";
         let redacted_shadow = "root:$6$<redacted>:20415:0:90:7:::\ndaemon:*:20415:0:99999:7:::\n";
         let redacted_sha = hex::encode(Sha256::digest(redacted_shadow.as_bytes()));
-        let restic_src = "/usr/bin/restic -r rest:https://u:PLANTED-URL@nas/db/ --no-lock snapshots --json";
+        let restic_src =
+            "/usr/bin/restic -r rest:https://u:PLANTED-URL@nas/db/ --no-lock snapshots --json";
         let raw_a = "a".repeat(64);
         let raw_b = "b".repeat(64);
         let clean = "c".repeat(64);
@@ -552,7 +556,10 @@ mod tests {
         )).unwrap();
         drop(c);
         let bytes = std::fs::read(&path).unwrap();
-        assert!(bytes.windows(7).any(|w| w == b"PLANTED"), "the v6 file holds the secrets");
+        assert!(
+            bytes.windows(7).any(|w| w == b"PLANTED"),
+            "the v6 file holds the secrets"
+        );
 
         let mut c = Connection::open(&path).unwrap();
         let (v, reports) = migrate_reporting(&mut c).unwrap();
@@ -580,22 +587,35 @@ mod tests {
         assert_eq!(refs.len(), 6);
         for sha in &refs {
             let excerpt: String = c
-                .query_row("SELECT excerpt FROM evidence WHERE sha256 = ?1", [sha], |r| r.get(0))
+                .query_row(
+                    "SELECT excerpt FROM evidence WHERE sha256 = ?1",
+                    [sha],
+                    |r| r.get(0),
+                )
                 .unwrap_or_else(|e| panic!("reference {sha} dangles: {e}"));
             if sha != &clean {
                 assert_eq!(sha, &hex::encode(Sha256::digest(excerpt.as_bytes())));
             }
         }
-        let n: i64 = c.query_row("SELECT count(*) FROM evidence", [], |r| r.get(0)).unwrap();
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM evidence", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(n, 3, "the two shadow rows merged");
         let last_used: i64 = c
-            .query_row("SELECT last_used FROM evidence WHERE sha256 = ?1", [&redacted_sha], |r| r.get(0))
+            .query_row(
+                "SELECT last_used FROM evidence WHERE sha256 = ?1",
+                [&redacted_sha],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(last_used, 20);
         let facts: String = c
             .query_row("SELECT facts FROM check_state WHERE host_id = 1 AND check_name = 'backup_freshness'", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(facts, r#"{"n":3,"repository":"rest:https://u:<redacted>@nas/db/"}"#);
+        assert_eq!(
+            facts,
+            r#"{"n":3,"repository":"rest:https://u:<redacted>@nas/db/"}"#
+        );
         drop(c);
         for entry in std::fs::read_dir(d.path()).unwrap() {
             let p = entry.unwrap().path();
