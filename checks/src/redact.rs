@@ -32,10 +32,15 @@ pub const REDACTED: &str = "<redacted>";
 /// redacted. The rules depend on what the file is.
 pub fn content(kind: EvidenceKind, source: &str, text: &str) -> String {
     if kind == EvidenceKind::File {
-        let base = source.rsplit('/').next().unwrap_or(source);
+        let (dir, base) = source.rsplit_once('/').unwrap_or(("", source));
         match base {
+            // Only the account databases in /etc: `/etc/pam.d/passwd` is a PAM stack.
             "shadow" | "shadow-" | "gshadow" | "gshadow-" | "passwd" | "passwd-" | "group"
-            | "group-" => return map_lines(text, account_line),
+            | "group-"
+                if dir == "/etc" =>
+            {
+                return map_lines(text, account_line)
+            }
             "opasswd" => return map_lines(text, opasswd_line),
             _ => {}
         }
@@ -688,6 +693,8 @@ mod tests {
         assert_eq!(file("/etc/ssh/sshd_config", sshd), sshd);
         let pam = "auth required pam_google_authenticator.so nullok\npassword [success=1 default=ignore] pam_unix.so obscure yescrypt remember=5\n";
         assert_eq!(file("/etc/pam.d/common-auth", pam), pam);
+        let pam_passwd = "auth [success=1 default=ignore] pam_succeed_if.so user ingroup a:b\n@include common-password\n";
+        assert_eq!(file("/etc/pam.d/passwd", pam_passwd), pam_passwd);
         let json = "[{\"time\":\"2026-11-24T03:00:02.12+01:00\",\"hostname\":\"db-01\",\"paths\":[\"/var/lib/x\"]}]";
         assert_eq!(gen(json), json);
     }

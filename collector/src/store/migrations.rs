@@ -305,6 +305,9 @@ pub fn migrate_reporting(conn: &mut Connection) -> Result<(u32, Vec<(u32, StepCo
 /// WAL is truncated after the step.
 fn redact_stored_secrets(tx: &Transaction) -> Result<StepCounts, String> {
     let e = |e: rusqlite::Error| e.to_string();
+    let secure_delete: i64 = tx
+        .pragma_query_value(None, "secure_delete", |r| r.get(0))
+        .map_err(e)?;
     tx.pragma_update(None, "secure_delete", "ON").map_err(e)?;
     let mut rekeyed: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     let (mut excerpts, mut sources, mut merged) = (0, 0, 0);
@@ -465,6 +468,9 @@ fn redact_stored_secrets(tx: &Transaction) -> Result<StepCounts, String> {
                 .map_err(e)?;
         }
     }
+    // Cells and pages freed above were zeroed as they were freed; later deletes need not be.
+    tx.pragma_update(None, "secure_delete", secure_delete)
+        .map_err(e)?;
     Ok(vec![
         ("evidence_excerpts", excerpts),
         ("evidence_sources", sources),
