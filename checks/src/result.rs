@@ -120,6 +120,15 @@ impl Evidence {
             while !text.is_char_boundary(cut) {
                 cut -= 1;
             }
+            // Whole lines when there are any: a line cut in the middle of a `<redacted>` marker
+            // would be redacted differently the next time (the collector's migration redacts
+            // stored excerpts again and must find nothing to change).
+            if let Some(nl) = text[..cut]
+                .rfind('\n')
+                .filter(|&nl| nl >= EXCERPT_LIMIT / 2)
+            {
+                cut = nl;
+            }
             format!("{}\n[… {} more bytes]", &text[..cut], text.len() - cut)
         } else {
             text
@@ -247,6 +256,27 @@ mod tests {
         // A round trip through the wire keeps it equal.
         let back: Evidence = serde_json::from_str(&serde_json::to_string(&cmd).unwrap()).unwrap();
         assert_eq!(back, cmd);
+    }
+
+    #[test]
+    fn a_cut_excerpt_redacts_to_itself() {
+        let line = "alice:$6$PLANTEDsalt$PLANTEDhashPLANTEDhash:19000:0:90:7:::\n";
+        let shadow = line.repeat(200);
+        let ev = Evidence::file("/etc/shadow", shadow.as_bytes());
+        assert!(
+            ev.excerpt.contains(":::\n[… "),
+            "cut at a line end: {}",
+            ev.excerpt
+        );
+        assert!(!ev.excerpt.contains("PLANTED"));
+        assert_eq!(
+            crate::redact::content(EvidenceKind::File, "/etc/shadow", &ev.excerpt),
+            ev.excerpt,
+            "stored excerpts are stable under redaction"
+        );
+        let env = "BORG_PASSPHRASE=PLANTED-passphrase-long-enough\n".repeat(100);
+        let ev = Evidence::file("/etc/vigie/borg.env", env.as_bytes());
+        assert_eq!(crate::redact::text(&ev.excerpt), ev.excerpt);
     }
 
     #[test]
