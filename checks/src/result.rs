@@ -87,6 +87,7 @@ impl EvidenceKind {
 
 /// What a check read or ran, an excerpt of it, and the SHA-256 of the whole content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Evidence {
     pub kind: EvidenceKind,
     pub source: String,
@@ -136,6 +137,7 @@ impl Evidence {
 
 /// The result of one check on one host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CheckResult {
     pub check: String,
     pub status: Status,
@@ -191,6 +193,19 @@ mod tests {
             Evidence::file("/x", b"abc").sha256,
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn unknown_fields_in_results_and_evidence_are_refused() {
+        let ok = r#"{"check":"mfa","status":"pass","summary":"ok","facts":{},
+            "evidence":[{"kind":"file","source":"/etc/x","excerpt":"","sha256":"00"}]}"#;
+        serde_json::from_str::<CheckResult>(ok).unwrap();
+        let extra_result = ok.replace(r#""summary":"ok""#, r#""summary":"ok","score":100"#);
+        let e = serde_json::from_str::<CheckResult>(&extra_result).unwrap_err();
+        assert!(e.to_string().contains("unknown field `score`"), "{e}");
+        let extra_evidence = ok.replace(r#""excerpt":"""#, r#""excerpt":"","trusted":true"#);
+        let e = serde_json::from_str::<CheckResult>(&extra_evidence).unwrap_err();
+        assert!(e.to_string().contains("unknown field `trusted`"), "{e}");
     }
 
     #[test]
