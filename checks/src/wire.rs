@@ -63,7 +63,12 @@ pub fn is_forbidden_char(c: char) -> bool {
 
 /// Check one single-line text field: at most `max` bytes, no [forbidden character](is_forbidden_char),
 /// and not empty (nor only whitespace) unless `may_be_empty`.
-pub fn check_line(field: &str, value: &str, max: usize, may_be_empty: bool) -> Result<(), FieldError> {
+pub fn check_line(
+    field: &str,
+    value: &str,
+    max: usize,
+    may_be_empty: bool,
+) -> Result<(), FieldError> {
     let err = |problem: String| FieldError {
         field: field.to_string(),
         problem,
@@ -72,7 +77,10 @@ pub fn check_line(field: &str, value: &str, max: usize, may_be_empty: bool) -> R
         return Err(err("must not be empty".into()));
     }
     if value.len() > max {
-        return Err(err(format!("is {} bytes; at most {max} allowed", value.len())));
+        return Err(err(format!(
+            "is {} bytes; at most {max} allowed",
+            value.len()
+        )));
     }
     if let Some((at, c)) = value.char_indices().find(|(_, c)| is_forbidden_char(*c)) {
         return Err(err(format!(
@@ -95,7 +103,9 @@ impl HostIdentity {
         if let Some(at) = self.machine_id.bytes().position(|b| !b.is_ascii_graphic()) {
             return Err(FieldError {
                 field: name("machine_id"),
-                problem: format!("has a space or a non-ASCII byte at byte {at}; printable ASCII only"),
+                problem: format!(
+                    "has a space or a non-ASCII byte at byte {at}; printable ASCII only"
+                ),
             });
         }
         // What the agent could not read is sent empty (e.g. no VERSION_ID in os-release).
@@ -170,29 +180,144 @@ mod tests {
     #[test]
     fn hostile_identities_are_refused_naming_the_field_not_the_value() {
         let cases: Vec<(HostIdentity, &str, &str)> = vec![
-            (HostIdentity { hostname: "host\nname".into(), ..host() }, "host.hostname", "U+000A"),
-            (HostIdentity { hostname: "\u{1b}[31mred".into(), ..host() }, "host.hostname", "U+001B"),
-            (HostIdentity { hostname: "abc\u{202E}gpj.exe".into(), ..host() }, "host.hostname", "U+202E"),
-            (HostIdentity { hostname: "a\u{2067}b".into(), ..host() }, "host.hostname", "U+2067"),
-            (HostIdentity { hostname: "a\u{0085}b".into(), ..host() }, "host.hostname", "U+0085"),
-            (HostIdentity { hostname: "h".repeat(300), ..host() }, "host.hostname", "300 bytes"),
-            (HostIdentity { hostname: "  ".into(), ..host() }, "host.hostname", "empty"),
-            (HostIdentity { machine_id: "".into(), ..host() }, "host.machine_id", "empty"),
-            (HostIdentity { machine_id: "ab\rcd".into(), ..host() }, "host.machine_id", "U+000D"),
-            (HostIdentity { machine_id: "ab cd".into(), ..host() }, "host.machine_id", "printable ASCII"),
-            (HostIdentity { machine_id: "é".repeat(10), ..host() }, "host.machine_id", "printable ASCII"),
-            (HostIdentity { machine_id: "m".repeat(129), ..host() }, "host.machine_id", "129 bytes"),
-            (HostIdentity { os: "debian\u{1b}]0;owned\u{7}".into(), ..host() }, "host.os", "U+001B"),
-            (HostIdentity { os_version: "12\n".into(), ..host() }, "host.os_version", "U+000A"),
-            (HostIdentity { kernel: "6.1\u{2028}".into(), ..host() }, "host.kernel", "U+2028"),
-            (HostIdentity { arch: "x".repeat(256), ..host() }, "host.arch", "256 bytes"),
+            (
+                HostIdentity {
+                    hostname: "host\nname".into(),
+                    ..host()
+                },
+                "host.hostname",
+                "U+000A",
+            ),
+            (
+                HostIdentity {
+                    hostname: "\u{1b}[31mred".into(),
+                    ..host()
+                },
+                "host.hostname",
+                "U+001B",
+            ),
+            (
+                HostIdentity {
+                    hostname: "abc\u{202E}gpj.exe".into(),
+                    ..host()
+                },
+                "host.hostname",
+                "U+202E",
+            ),
+            (
+                HostIdentity {
+                    hostname: "a\u{2067}b".into(),
+                    ..host()
+                },
+                "host.hostname",
+                "U+2067",
+            ),
+            (
+                HostIdentity {
+                    hostname: "a\u{0085}b".into(),
+                    ..host()
+                },
+                "host.hostname",
+                "U+0085",
+            ),
+            (
+                HostIdentity {
+                    hostname: "h".repeat(300),
+                    ..host()
+                },
+                "host.hostname",
+                "300 bytes",
+            ),
+            (
+                HostIdentity {
+                    hostname: "  ".into(),
+                    ..host()
+                },
+                "host.hostname",
+                "empty",
+            ),
+            (
+                HostIdentity {
+                    machine_id: "".into(),
+                    ..host()
+                },
+                "host.machine_id",
+                "empty",
+            ),
+            (
+                HostIdentity {
+                    machine_id: "ab\rcd".into(),
+                    ..host()
+                },
+                "host.machine_id",
+                "U+000D",
+            ),
+            (
+                HostIdentity {
+                    machine_id: "ab cd".into(),
+                    ..host()
+                },
+                "host.machine_id",
+                "printable ASCII",
+            ),
+            (
+                HostIdentity {
+                    machine_id: "é".repeat(10),
+                    ..host()
+                },
+                "host.machine_id",
+                "printable ASCII",
+            ),
+            (
+                HostIdentity {
+                    machine_id: "m".repeat(129),
+                    ..host()
+                },
+                "host.machine_id",
+                "129 bytes",
+            ),
+            (
+                HostIdentity {
+                    os: "debian\u{1b}]0;owned\u{7}".into(),
+                    ..host()
+                },
+                "host.os",
+                "U+001B",
+            ),
+            (
+                HostIdentity {
+                    os_version: "12\n".into(),
+                    ..host()
+                },
+                "host.os_version",
+                "U+000A",
+            ),
+            (
+                HostIdentity {
+                    kernel: "6.1\u{2028}".into(),
+                    ..host()
+                },
+                "host.kernel",
+                "U+2028",
+            ),
+            (
+                HostIdentity {
+                    arch: "x".repeat(256),
+                    ..host()
+                },
+                "host.arch",
+                "256 bytes",
+            ),
         ];
         for (h, field, problem) in cases {
             let e = h.validate("host").unwrap_err();
             assert_eq!(e.field, field, "{h:?}");
             let msg = e.to_string();
             assert!(msg.starts_with(field) && msg.contains(problem), "{msg}");
-            assert!(!msg.chars().any(is_forbidden_char), "{msg:?} repeats the value");
+            assert!(
+                !msg.chars().any(is_forbidden_char),
+                "{msg:?} repeats the value"
+            );
         }
     }
 }

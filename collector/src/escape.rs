@@ -37,10 +37,18 @@ mod tests {
 
     #[test]
     fn control_and_bidi_characters_are_escaped_and_the_rest_untouched() {
-        assert!(matches!(one_line("Perte d'un portable — chiffré"), Cow::Borrowed(_)));
+        assert!(matches!(
+            one_line("Perte d'un portable — chiffré"),
+            Cow::Borrowed(_)
+        ));
         assert_eq!(one_line("\u{1b}[31mred\u{1b}[0m"), "\\x1b[31mred\\x1b[0m");
         assert_eq!(one_line("a\nb\r\tc\u{7f}\u{85}"), "a\\nb\\r\\tc\\x7f\\x85");
-        assert_eq!(one_line("txt.\u{202e}exe\u{2066}"), "txt.\\u{202e}exe\\u{2066}");
-        assert!(!one_line("x\u{1b}\u{2028}\u{0}").chars().any(is_forbidden_char));
+        assert_eq!(
+            one_line("txt.\u{202e}exe\u{2066}"),
+            "txt.\\u{202e}exe\\u{2066}"
+        );
+        assert!(!one_line("x\u{1b}\u{2028}\u{0}")
+            .chars()
+            .any(is_forbidden_char));
     }
 }

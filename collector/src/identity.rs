@@ -43,7 +43,10 @@ pub fn check_text(field: &str, value: &str) -> Result<(), String> {
 
 /// Validate an enrolment's host identity and announced interval: 422 `invalid_host` naming the
 /// field (never repeating the refused value).
-pub fn validate_enrolment(host: &HostIdentity, interval_seconds: Option<u64>) -> Result<(), ApiError> {
+pub fn validate_enrolment(
+    host: &HostIdentity,
+    interval_seconds: Option<u64>,
+) -> Result<(), ApiError> {
     host.validate("host").map_err(|e| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -82,8 +85,12 @@ mod tests {
             .to_string();
         assert!(e.contains("257 bytes"), "{e}");
         check_text("scenario", "line one\r\nline two\tindented").unwrap();
-        assert!(check_text("scenario", "nul\0").unwrap_err().contains("U+0000"));
-        assert!(check_text("scenario", "esc\u{1b}[31m").unwrap_err().contains("U+001B"));
+        assert!(check_text("scenario", "nul\0")
+            .unwrap_err()
+            .contains("U+0000"));
+        assert!(check_text("scenario", "esc\u{1b}[31m")
+            .unwrap_err()
+            .contains("U+001B"));
         assert!(check_text("scenario", &"s".repeat(MAX_TEXT + 1))
             .unwrap_err()
             .contains("at most 16384"));

@@ -116,8 +116,13 @@ pub fn validate(body: &[u8], node: &NodeIdentity, limits: &Limits) -> Result<Rep
         .host
         .validate("host")
         .map_err(|e| Rejection::Invalid(e.to_string()))?;
-    check_line("agent_version", &report.agent_version, MAX_HOST_FIELD, false)
-        .map_err(|e| Rejection::Invalid(e.to_string()))?;
+    check_line(
+        "agent_version",
+        &report.agent_version,
+        MAX_HOST_FIELD,
+        false,
+    )
+    .map_err(|e| Rejection::Invalid(e.to_string()))?;
     if report.host.machine_id != node.machine_id {
         return Err(Rejection::WrongHost {
             got: report.host.machine_id.clone(),
@@ -179,8 +184,13 @@ pub fn validate(body: &[u8], node: &NodeIdentity, limits: &Limits) -> Result<Rep
             )));
         }
         // One line, bounded: summaries are shown in tables, logs and reports.
-        check_line(&format!("results[{i}].summary"), &r.summary, MAX_SUMMARY, true)
-            .map_err(|e| Rejection::Invalid(e.to_string()))?;
+        check_line(
+            &format!("results[{i}].summary"),
+            &r.summary,
+            MAX_SUMMARY,
+            true,
+        )
+        .map_err(|e| Rejection::Invalid(e.to_string()))?;
         if r.evidence.len() > MAX_EVIDENCE {
             return Err(Rejection::Invalid(format!(
                 "results[{i}] has {} evidence items; at most {MAX_EVIDENCE}",
@@ -322,19 +332,79 @@ mod tests {
         let refused = |b: String| validate(b.as_bytes(), &node(), &limits()).unwrap_err();
         // (replace this, with that, expected code, words of the message)
         let cases = [
-            (r#""hostname":"h""#, r#""hostname":"h\nFAKE level=ERROR""#, "invalid_report", "host.hostname contains U+000A"),
-            (r#""hostname":"h""#, r#""hostname":"\u001b[31mh""#, "invalid_report", "host.hostname contains U+001B"),
-            (r#""hostname":"h""#, r#""hostname":"h\u202egpj""#, "invalid_report", "host.hostname contains U+202E"),
-            (r#""hostname":"h""#, r#""hostname":"""#, "invalid_report", "host.hostname must not be empty"),
-            (r#""os":"debian""#, r#""os":"deb\u0007ian""#, "invalid_report", "host.os contains U+0007"),
-            (r#""agent_version":"0.1.0""#, r#""agent_version":"0.1\r""#, "invalid_report", "agent_version contains U+000D"),
+            (
+                r#""hostname":"h""#,
+                r#""hostname":"h\nFAKE level=ERROR""#,
+                "invalid_report",
+                "host.hostname contains U+000A",
+            ),
+            (
+                r#""hostname":"h""#,
+                r#""hostname":"\u001b[31mh""#,
+                "invalid_report",
+                "host.hostname contains U+001B",
+            ),
+            (
+                r#""hostname":"h""#,
+                r#""hostname":"h\u202egpj""#,
+                "invalid_report",
+                "host.hostname contains U+202E",
+            ),
+            (
+                r#""hostname":"h""#,
+                r#""hostname":"""#,
+                "invalid_report",
+                "host.hostname must not be empty",
+            ),
+            (
+                r#""os":"debian""#,
+                r#""os":"deb\u0007ian""#,
+                "invalid_report",
+                "host.os contains U+0007",
+            ),
+            (
+                r#""agent_version":"0.1.0""#,
+                r#""agent_version":"0.1\r""#,
+                "invalid_report",
+                "agent_version contains U+000D",
+            ),
             // The machine-id is checked before it is compared with the node key's.
-            (r#""machine_id":"m1""#, r#""machine_id":"m1\u001b""#, "invalid_report", "host.machine_id contains U+001B"),
-            (r#""summary":"ok""#, r#""summary":"ok\nsecond line""#, "invalid_report", "results[0].summary contains U+000A"),
-            (r#""summary":"ok""#, r#""summary":"ok","score":1"#, "invalid_report", "unknown field `score`"),
-            (r#""evidence":[]"#, r#""evidence":[{"kind":"file","source":"/x","excerpt":"","sha256":"00","extra":1}]"#, "invalid_report", "unknown field `extra`"),
-            (r#""collected_at":"2026-11-24T10:00:00Z""#, r#""collected_at":"1969-12-31T23:59:59Z""#, "invalid_report", "is before 1970"),
-            (r#""collected_at":"2026-11-24T10:00:00Z""#, r#""collected_at":"2026-11-24T10:00:00Z","extra":true"#, "invalid_report", "unknown field `extra`"),
+            (
+                r#""machine_id":"m1""#,
+                r#""machine_id":"m1\u001b""#,
+                "invalid_report",
+                "host.machine_id contains U+001B",
+            ),
+            (
+                r#""summary":"ok""#,
+                r#""summary":"ok\nsecond line""#,
+                "invalid_report",
+                "results[0].summary contains U+000A",
+            ),
+            (
+                r#""summary":"ok""#,
+                r#""summary":"ok","score":1"#,
+                "invalid_report",
+                "unknown field `score`",
+            ),
+            (
+                r#""evidence":[]"#,
+                r#""evidence":[{"kind":"file","source":"/x","excerpt":"","sha256":"00","extra":1}]"#,
+                "invalid_report",
+                "unknown field `extra`",
+            ),
+            (
+                r#""collected_at":"2026-11-24T10:00:00Z""#,
+                r#""collected_at":"1969-12-31T23:59:59Z""#,
+                "invalid_report",
+                "is before 1970",
+            ),
+            (
+                r#""collected_at":"2026-11-24T10:00:00Z""#,
+                r#""collected_at":"2026-11-24T10:00:00Z","extra":true"#,
+                "invalid_report",
+                "unknown field `extra`",
+            ),
         ];
         for (from, to, code, words) in cases {
             let b = good.replace(from, to);
@@ -348,7 +418,9 @@ mod tests {
             r#""evidence":[]"#,
             &format!(r#""evidence":[{{"kind":"file","source":"{long_source}","excerpt":"","sha256":"{}"}}]"#, "0".repeat(64)),
         );
-        assert!(refused(b).to_string().contains("evidence[0].source is 4097 bytes"));
+        assert!(refused(b)
+            .to_string()
+            .contains("evidence[0].source is 4097 bytes"));
         // Invalid UTF-8 anywhere, even inside a string the first pass skips, is malformed.
         let mut b = good.clone().into_bytes();
         let at = good.find("debian").unwrap();
@@ -365,7 +437,10 @@ mod tests {
             ..limits()
         };
         let b = body("2026-11-25T10:00:01Z", "mfa", "m1", 1);
-        assert_eq!(validate(b.as_bytes(), &node(), &l).unwrap_err().code(), "far_future");
+        assert_eq!(
+            validate(b.as_bytes(), &node(), &l).unwrap_err().code(),
+            "far_future"
+        );
         let b = body("2026-11-25T09:59:00Z", "mfa", "m1", 1);
         validate(b.as_bytes(), &node(), &l).unwrap();
     }

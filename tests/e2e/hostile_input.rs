@@ -63,9 +63,9 @@ fn assert_log_clean(c: &Collector) {
     assert!(!log.is_empty());
     for (n, line) in log.lines().enumerate() {
         assert!(
-            !line
-                .chars()
-                .any(|ch| (ch.is_control() && ch != '\t') || ('\u{202a}'..='\u{202e}').contains(&ch)),
+            !line.chars().any(
+                |ch| (ch.is_control() && ch != '\t') || ('\u{202a}'..='\u{202e}').contains(&ch)
+            ),
             "log line {n} carries a raw control or bidi character: {line:?}"
         );
         assert!(
@@ -83,18 +83,46 @@ fn hostile_identities_are_refused_before_they_are_logged() {
     let long = "h".repeat(300);
     // (what, host, field named in the refusal)
     let cases = [
-        ("newline in hostname", host("m-1", forged_line), "host.hostname"),
-        ("ESC in hostname", host("m-2", &format!("{RED}web")), "host.hostname"),
-        ("RLO in hostname", host("m-3", "web\u{202e}10-bew"), "host.hostname"),
+        (
+            "newline in hostname",
+            host("m-1", forged_line),
+            "host.hostname",
+        ),
+        (
+            "ESC in hostname",
+            host("m-2", &format!("{RED}web")),
+            "host.hostname",
+        ),
+        (
+            "RLO in hostname",
+            host("m-3", "web\u{202e}10-bew"),
+            "host.hostname",
+        ),
         ("300-byte hostname", host("m-4", &long), "host.hostname"),
         ("empty hostname", host("m-5", ""), "host.hostname"),
-        ("newline in machine_id", host("m-6\nFORGED", "web"), "host.machine_id"),
-        ("ESC in machine_id", host(&format!("m{RED}7"), "web"), "host.machine_id"),
+        (
+            "newline in machine_id",
+            host("m-6\nFORGED", "web"),
+            "host.machine_id",
+        ),
+        (
+            "ESC in machine_id",
+            host(&format!("m{RED}7"), "web"),
+            "host.machine_id",
+        ),
         ("empty machine_id", host("", "web"), "host.machine_id"),
-        ("ESC in os", json!({"hostname": "web", "machine_id": "m-8", "os": format!("deb{RED}"),
-            "os_version": "12", "kernel": "6.1", "arch": "x86_64"}), "host.os"),
-        ("newline in os_version", json!({"hostname": "web", "machine_id": "m-9", "os": "debian",
-            "os_version": "12\nFORGED", "kernel": "6.1", "arch": "x86_64"}), "host.os_version"),
+        (
+            "ESC in os",
+            json!({"hostname": "web", "machine_id": "m-8", "os": format!("deb{RED}"),
+            "os_version": "12", "kernel": "6.1", "arch": "x86_64"}),
+            "host.os",
+        ),
+        (
+            "newline in os_version",
+            json!({"hostname": "web", "machine_id": "m-9", "os": "debian",
+            "os_version": "12\nFORGED", "kernel": "6.1", "arch": "x86_64"}),
+            "host.os_version",
+        ),
     ];
     for (what, h, field) in &cases {
         // With the wrong secret too: the identity is judged before the secret's refusal is logged.
@@ -104,7 +132,10 @@ fn hostile_identities_are_refused_before_they_are_logged() {
             assert_eq!(v["error"]["code"], "invalid_host", "{what}: {v}");
             let msg = v["error"]["message"].as_str().unwrap();
             assert!(msg.starts_with(field), "{what}: {msg}");
-            assert!(!msg.contains("FORGED") && !msg.contains('\u{1b}'), "{what}: {msg}");
+            assert!(
+                !msg.contains("FORGED") && !msg.contains('\u{1b}'),
+                "{what}: {msg}"
+            );
         }
     }
     assert_eq!(count(&c, "SELECT count(*) FROM hosts"), 0);
@@ -120,8 +151,15 @@ fn hostile_identities_are_refused_before_they_are_logged() {
             r["host"]["machine_id"] = json!("m-ok");
         }
         let (status, v) = post(&c, &key, serde_json::to_vec(&r).unwrap());
-        assert_eq!((status, v["error"]["code"].as_str()), (422, Some("invalid_report")), "{what}: {v}");
-        assert!(v["error"]["message"].as_str().unwrap().starts_with(field), "{what}: {v}");
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (422, Some("invalid_report")),
+            "{what}: {v}"
+        );
+        assert!(
+            v["error"]["message"].as_str().unwrap().starts_with(field),
+            "{what}: {v}"
+        );
         n += 1;
     }
     assert_eq!(n, cases.len());
@@ -129,7 +167,11 @@ fn hostile_identities_are_refused_before_they_are_logged() {
     let mut r = report("m-ok", &uuid::Uuid::new_v4().to_string(), now);
     r["results"][0][format!("{RED}x\nFORGED")] = json!(1);
     let (status, v) = post(&c, &key, serde_json::to_vec(&r).unwrap());
-    assert_eq!((status, v["error"]["code"].as_str()), (422, Some("invalid_report")), "{v}");
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (422, Some("invalid_report")),
+        "{v}"
+    );
     assert_eq!(count(&c, "SELECT count(*) FROM recent_reports"), 0);
     assert_eq!(count(&c, "SELECT count(*) FROM hosts"), 1);
     assert_log_clean(&c);
@@ -147,7 +189,11 @@ fn every_spelling_of_one_report_id_is_one_report_and_a_late_resend_is_out_of_ord
     let key = enroll(&c, "m-ids");
     let id = "9d3c2b7e-3f5e-4f8e-9a52-4c1b1f0e7a10";
     let at = chrono::Utc::now() - chrono::Duration::seconds(30);
-    let (status, v) = post(&c, &key, serde_json::to_vec(&report("m-ids", id, at)).unwrap());
+    let (status, v) = post(
+        &c,
+        &key,
+        serde_json::to_vec(&report("m-ids", id, at)).unwrap(),
+    );
     assert_eq!(status, 202, "{v}");
     assert_eq!(v["report_id"], id);
     for spelling in [
@@ -159,15 +205,21 @@ fn every_spelling_of_one_report_id_is_one_report_and_a_late_resend_is_out_of_ord
     ] {
         // A later collected_at, so only the id can make it a duplicate.
         let later = at + chrono::Duration::seconds(5);
-        let (status, v) = post(&c, &key, serde_json::to_vec(&report("m-ids", &spelling, later)).unwrap());
+        let (status, v) = post(
+            &c,
+            &key,
+            serde_json::to_vec(&report("m-ids", &spelling, later)).unwrap(),
+        );
         assert_eq!(
             (status, v["error"]["code"].as_str()),
             (409, Some("duplicate_report")),
             "{spelling}: {v}"
         );
     }
-    let stored: String =
-        c.db().query_row("SELECT report_id FROM recent_reports", [], |r| r.get(0)).unwrap();
+    let stored: String = c
+        .db()
+        .query_row("SELECT report_id FROM recent_reports", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(stored, id, "stored in its canonical spelling");
 
     // Past the de-duplication window the id is forgotten (as the pruner does); the resend, with
@@ -177,18 +229,33 @@ fn every_spelling_of_one_report_id_is_one_report_and_a_late_resend_is_out_of_ord
         rw.busy_timeout(Duration::from_secs(5)).unwrap();
         rw.execute("DELETE FROM recent_reports", []).unwrap();
     }
-    for (what, rid) in [("the resend", id.to_string()), ("a new id", uuid::Uuid::new_v4().to_string())] {
-        let (status, v) = post(&c, &key, serde_json::to_vec(&report("m-ids", &rid, at)).unwrap());
+    for (what, rid) in [
+        ("the resend", id.to_string()),
+        ("a new id", uuid::Uuid::new_v4().to_string()),
+    ] {
+        let (status, v) = post(
+            &c,
+            &key,
+            serde_json::to_vec(&report("m-ids", &rid, at)).unwrap(),
+        );
         assert_eq!(
             (status, v["error"]["code"].as_str()),
             (409, Some("out_of_order")),
             "{what}: {v}"
         );
     }
-    assert_eq!(count(&c, "SELECT sum(reports) FROM daily"), 1, "applied exactly once");
+    assert_eq!(
+        count(&c, "SELECT sum(reports) FROM daily"),
+        1,
+        "applied exactly once"
+    );
     assert_eq!(count(&c, "SELECT count(*) FROM transitions"), 1);
     // A newer report is accepted.
-    let newer = report("m-ids", &uuid::Uuid::new_v4().to_string(), at + chrono::Duration::seconds(1));
+    let newer = report(
+        "m-ids",
+        &uuid::Uuid::new_v4().to_string(),
+        at + chrono::Duration::seconds(1),
+    );
     assert_eq!(post(&c, &key, serde_json::to_vec(&newer).unwrap()).0, 202);
 }
 
@@ -202,40 +269,108 @@ fn the_wire_format_is_enforced_everywhere_with_the_documented_codes() {
     let mut cases: Vec<(&str, Vec<u8>, u16, &str, &str)> = Vec::new();
     let mut r = fresh();
     r["results"][0]["score"] = json!(100);
-    cases.push(("unknown field in results[]", serde_json::to_vec(&r).unwrap(), 422, "invalid_report", "unknown field `score`"));
+    cases.push((
+        "unknown field in results[]",
+        serde_json::to_vec(&r).unwrap(),
+        422,
+        "invalid_report",
+        "unknown field `score`",
+    ));
     let mut r = fresh();
     r["results"][0]["evidence"][0]["trusted"] = json!(true);
-    cases.push(("unknown field in evidence[]", serde_json::to_vec(&r).unwrap(), 422, "invalid_report", "unknown field `trusted`"));
+    cases.push((
+        "unknown field in evidence[]",
+        serde_json::to_vec(&r).unwrap(),
+        422,
+        "invalid_report",
+        "unknown field `trusted`",
+    ));
     let mut r = fresh();
     r["results"][0]["summary"] = json!("fine\nsecond line");
-    cases.push(("two-line summary", serde_json::to_vec(&r).unwrap(), 422, "invalid_report", "results[0].summary contains U+000A"));
+    cases.push((
+        "two-line summary",
+        serde_json::to_vec(&r).unwrap(),
+        422,
+        "invalid_report",
+        "results[0].summary contains U+000A",
+    ));
     let mut r = fresh();
     r["results"][0]["summary"] = json!("s".repeat(2049));
-    cases.push(("summary over 2048 bytes", serde_json::to_vec(&r).unwrap(), 422, "invalid_report", "results[0].summary is 2049 bytes"));
+    cases.push((
+        "summary over 2048 bytes",
+        serde_json::to_vec(&r).unwrap(),
+        422,
+        "invalid_report",
+        "results[0].summary is 2049 bytes",
+    ));
     let mut r = fresh();
     r["results"][0]["evidence"][0]["source"] = json!(format!("/{}", "d".repeat(5000)));
-    cases.push(("evidence source over 4096 bytes", serde_json::to_vec(&r).unwrap(), 422, "invalid_report", "evidence[0].source is 5001 bytes"));
+    cases.push((
+        "evidence source over 4096 bytes",
+        serde_json::to_vec(&r).unwrap(),
+        422,
+        "invalid_report",
+        "evidence[0].source is 5001 bytes",
+    ));
     let mut r = fresh();
     r["collected_at"] = json!("1969-12-31T23:00:00Z");
-    cases.push(("collected before 1970", serde_json::to_vec(&r).unwrap(), 422, "invalid_report", "before 1970"));
+    cases.push((
+        "collected before 1970",
+        serde_json::to_vec(&r).unwrap(),
+        422,
+        "invalid_report",
+        "before 1970",
+    ));
     let mut r = fresh();
     r["collected_at"] = json!((now + chrono::Duration::days(2)).to_rfc3339());
-    cases.push(("collected two days ahead", serde_json::to_vec(&r).unwrap(), 422, "far_future", "in the future"));
+    cases.push((
+        "collected two days ahead",
+        serde_json::to_vec(&r).unwrap(),
+        422,
+        "far_future",
+        "in the future",
+    ));
     // Invalid UTF-8 inside a string value the schema probe skips.
     let mut bytes = serde_json::to_vec(&fresh()).unwrap();
-    let at = String::from_utf8_lossy(&bytes).find("password only").unwrap();
+    let at = String::from_utf8_lossy(&bytes)
+        .find("password only")
+        .unwrap();
     bytes[at] = 0xc3;
     bytes[at + 1] = 0x28;
-    cases.push(("invalid UTF-8", bytes, 400, "malformed_json", "not valid UTF-8"));
+    cases.push((
+        "invalid UTF-8",
+        bytes,
+        400,
+        "malformed_json",
+        "not valid UTF-8",
+    ));
     for (what, body, want_status, want_code, words) in cases {
         let (status, v) = post(&c, &key, body);
-        assert_eq!((status, v["error"]["code"].as_str()), (want_status, Some(want_code)), "{what}: {v}");
-        assert!(v["error"]["message"].as_str().unwrap().contains(words), "{what}: {v}");
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (want_status, Some(want_code)),
+            "{what}: {v}"
+        );
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(words),
+            "{what}: {v}"
+        );
     }
-    assert_eq!(count(&c, "SELECT count(*) FROM recent_reports"), 0, "nothing stored");
-    assert_eq!(post(&c, &key, serde_json::to_vec(&fresh()).unwrap()).0, 202, "a good report still goes in");
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM recent_reports"),
+        0,
+        "nothing stored"
+    );
+    assert_eq!(
+        post(&c, &key, serde_json::to_vec(&fresh()).unwrap()).0,
+        202,
+        "a good report still goes in"
+    );
     // Invalid UTF-8 on the other JSON and CSV endpoints is a 400 as well.
-    for (path, ctype) in [("/api/v1/incidents", "application/json"), ("/api/v1/import/roster", "text/csv")] {
+    for (path, ctype) in [
+        ("/api/v1/incidents", "application/json"),
+        ("/api/v1/import/roster", "text/csv"),
+    ] {
         let r = http()
             .post(format!("{}{path}", c.url))
             .bearer_auth(ADMIN_TOKEN)
@@ -273,57 +408,200 @@ fn admin_csv(c: &Collector, path: &str, body: &[u8]) -> (u16, Value) {
 fn registers_refuse_hostile_titles_dates_and_bytes_with_the_documented_codes() {
     use reqwest::Method;
     let t = tempfile::tempdir().unwrap();
-    let c = Collector::start(&t.path().join("c"), 0, "[actions.roles]\nrssi = [\"alice\"]\n");
+    let c = Collector::start(
+        &t.path().join("c"),
+        0,
+        "[actions.roles]\nrssi = [\"alice\"]\n",
+    );
     let today = chrono::Utc::now().date_naive();
     let risk = |title: &str| json!({"title": title, "likelihood": 2, "impact": 3, "treatment": "reduce", "owner": "rssi"});
     let action = |title: &str, due: &str| json!({"title": title, "priority": "p2", "owner": "it", "due": due});
     let exception = json!({"check": "mfa", "scope": "fleet", "reason": "pilot", "requester": "bob",
                            "approver": "alice"});
-    let incident = |detected: &str| json!({"id": "INC-1", "title": "Phishing", "type": "phishing",
-        "severity": "minor", "occurred_at": "2026-01-01T08:00:00Z", "detected_at": detected});
+    let incident = |detected: &str| {
+        json!({"id": "INC-1", "title": "Phishing", "type": "phishing",
+        "severity": "minor", "occurred_at": "2026-01-01T08:00:00Z", "detected_at": detected})
+    };
     let tomorrow = (today + chrono::Days::new(1)).to_string();
     let yesterday = (today - chrono::Days::new(1)).to_string();
     let cases: Vec<(&str, Method, &str, Value, u16, &str, &str)> = vec![
-        ("ESC in a risk title", Method::POST, "/api/v1/risks", risk(&format!("{RED}Ransomware")), 422, "invalid", "title: contains U+001B"),
-        ("RLO in a risk owner", Method::POST, "/api/v1/risks", json!({"title": "t", "likelihood": 1, "impact": 1, "treatment": "reduce", "owner": "ali\u{202e}ce"}), 422, "invalid", "owner: contains U+202E"),
-        ("300-byte risk title", Method::POST, "/api/v1/risks", risk(&"r".repeat(300)), 422, "invalid", "title: is 300 bytes"),
-        ("risk review before 1970", Method::POST, "/api/v1/risks", json!({"title": "t", "likelihood": 1, "impact": 1, "treatment": "reduce", "owner": "o", "next_review": "1969-12-31"}), 422, "invalid", "next_review:"),
-        ("newline in an action title", Method::POST, "/api/v1/actions", action("a\nb", &tomorrow), 422, "invalid", "title: contains U+000A"),
-        ("action due before its creation", Method::POST, "/api/v1/actions", action("Patch", &yesterday), 422, "invalid", "due:"),
-        ("action due in year 10000", Method::POST, "/api/v1/actions", action("Patch", "+10000-01-01"), 422, "invalid", "due:"),
-        ("exception without expires_at", Method::POST, "/api/v1/exceptions", exception.clone(), 422, "invalid", "expires_at: is mandatory"),
-        ("exception starting before 1970", Method::POST, "/api/v1/exceptions", {
-            let mut e = exception.clone();
-            e["starts_at"] = json!("1969-06-01");
-            e["expires_at"] = json!("1969-07-01");
-            e
-        }, 422, "invalid", "starts_at:"),
-        ("revoking an unknown exception", Method::POST, "/api/v1/exceptions/999/revoke", json!({"by": "alice"}), 404, "not_found", "no exception with id 999"),
-        ("incident detected two days ahead", Method::POST, "/api/v1/incidents",
-            incident(&(chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339()), 422, "invalid_incident", "more than a day in the future"),
-        ("incident occurred before 1970", Method::POST, "/api/v1/incidents", json!({"id": "INC-2", "title": "Old",
-            "type": "phishing", "severity": "minor", "occurred_at": "1969-01-01T00:00:00Z"}), 422, "invalid_incident", "before 1970"),
-        ("ESC in an incident title", Method::POST, "/api/v1/incidents", {
-            let mut i = incident("2026-01-01T09:00:00Z");
-            i["title"] = json!(format!("{RED}x"));
-            i
-        }, 422, "invalid_incident", "title contains U+001B"),
+        (
+            "ESC in a risk title",
+            Method::POST,
+            "/api/v1/risks",
+            risk(&format!("{RED}Ransomware")),
+            422,
+            "invalid",
+            "title: contains U+001B",
+        ),
+        (
+            "RLO in a risk owner",
+            Method::POST,
+            "/api/v1/risks",
+            json!({"title": "t", "likelihood": 1, "impact": 1, "treatment": "reduce", "owner": "ali\u{202e}ce"}),
+            422,
+            "invalid",
+            "owner: contains U+202E",
+        ),
+        (
+            "300-byte risk title",
+            Method::POST,
+            "/api/v1/risks",
+            risk(&"r".repeat(300)),
+            422,
+            "invalid",
+            "title: is 300 bytes",
+        ),
+        (
+            "risk review before 1970",
+            Method::POST,
+            "/api/v1/risks",
+            json!({"title": "t", "likelihood": 1, "impact": 1, "treatment": "reduce", "owner": "o", "next_review": "1969-12-31"}),
+            422,
+            "invalid",
+            "next_review:",
+        ),
+        (
+            "newline in an action title",
+            Method::POST,
+            "/api/v1/actions",
+            action("a\nb", &tomorrow),
+            422,
+            "invalid",
+            "title: contains U+000A",
+        ),
+        (
+            "action due before its creation",
+            Method::POST,
+            "/api/v1/actions",
+            action("Patch", &yesterday),
+            422,
+            "invalid",
+            "due:",
+        ),
+        (
+            "action due in year 10000",
+            Method::POST,
+            "/api/v1/actions",
+            action("Patch", "+10000-01-01"),
+            422,
+            "invalid",
+            "due:",
+        ),
+        (
+            "exception without expires_at",
+            Method::POST,
+            "/api/v1/exceptions",
+            exception.clone(),
+            422,
+            "invalid",
+            "expires_at: is mandatory",
+        ),
+        (
+            "exception starting before 1970",
+            Method::POST,
+            "/api/v1/exceptions",
+            {
+                let mut e = exception.clone();
+                e["starts_at"] = json!("1969-06-01");
+                e["expires_at"] = json!("1969-07-01");
+                e
+            },
+            422,
+            "invalid",
+            "starts_at:",
+        ),
+        (
+            "revoking an unknown exception",
+            Method::POST,
+            "/api/v1/exceptions/999/revoke",
+            json!({"by": "alice"}),
+            404,
+            "not_found",
+            "no exception with id 999",
+        ),
+        (
+            "incident detected two days ahead",
+            Method::POST,
+            "/api/v1/incidents",
+            incident(&(chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339()),
+            422,
+            "invalid_incident",
+            "more than a day in the future",
+        ),
+        (
+            "incident occurred before 1970",
+            Method::POST,
+            "/api/v1/incidents",
+            json!({"id": "INC-2", "title": "Old",
+            "type": "phishing", "severity": "minor", "occurred_at": "1969-01-01T00:00:00Z"}),
+            422,
+            "invalid_incident",
+            "before 1970",
+        ),
+        (
+            "ESC in an incident title",
+            Method::POST,
+            "/api/v1/incidents",
+            {
+                let mut i = incident("2026-01-01T09:00:00Z");
+                i["title"] = json!(format!("{RED}x"));
+                i
+            },
+            422,
+            "invalid_incident",
+            "title contains U+001B",
+        ),
     ];
     for (what, method, path, body, want_status, want_code, words) in cases {
         let (status, v) = admin(&c, method, path, body);
-        assert_eq!((status, v["error"]["code"].as_str()), (want_status, Some(want_code)), "{what}: {v}");
-        assert!(v["error"]["message"].as_str().unwrap().contains(words), "{what}: {v}");
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (want_status, Some(want_code)),
+            "{what}: {v}"
+        );
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(words),
+            "{what}: {v}"
+        );
     }
     // NUL in CSV imports: refused whole, naming the line.
-    let (status, v) = admin_csv(&c, "/api/v1/import/roster", b"person_id,name,email,department,active\nP1,Ann\0,a@x,IT,true\n");
-    assert_eq!((status, v["error"]["code"].as_str()), (422, Some("invalid_csv")), "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("line 2"), "{v}");
-    let (status, v) = admin_csv(&c, "/api/v1/risks/import", b"title,likelihood,impact,treatment,owner\nOk,1,1,reduce,o\nBad\0,1,1,reduce,o\n");
-    assert_eq!((status, v["error"]["code"].as_str()), (422, Some("invalid")), "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().starts_with("line 3: "), "{v}");
+    let (status, v) = admin_csv(
+        &c,
+        "/api/v1/import/roster",
+        b"person_id,name,email,department,active\nP1,Ann\0,a@x,IT,true\n",
+    );
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (422, Some("invalid_csv")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("line 2"),
+        "{v}"
+    );
+    let (status, v) = admin_csv(
+        &c,
+        "/api/v1/risks/import",
+        b"title,likelihood,impact,treatment,owner\nOk,1,1,reduce,o\nBad\0,1,1,reduce,o\n",
+    );
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (422, Some("invalid")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("line 3: "),
+        "{v}"
+    );
     let db = c.db();
     for table in ["risks", "actions", "exceptions", "incidents", "people"] {
-        let n: i64 = db.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap();
+        let n: i64 = db
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap();
         assert_eq!(n, 0, "{table}: something was stored");
     }
 }
@@ -332,14 +610,30 @@ fn registers_refuse_hostile_titles_dates_and_bytes_with_the_documented_codes() {
 fn cli_tables_print_stored_control_characters_escaped() {
     use reqwest::Method;
     let t = tempfile::tempdir().unwrap();
-    let c = Collector::start(&t.path().join("c"), 0, "[actions.roles]\nrssi = [\"alice\"]\n");
+    let c = Collector::start(
+        &t.path().join("c"),
+        0,
+        "[actions.roles]\nrssi = [\"alice\"]\n",
+    );
     let tomorrow = (chrono::Utc::now().date_naive() + chrono::Days::new(1)).to_string();
     for (path, body) in [
-        ("/api/v1/risks", json!({"title": "Ransomware", "likelihood": 2, "impact": 3, "treatment": "reduce", "owner": "rssi"})),
-        ("/api/v1/actions", json!({"title": "Offline copy", "priority": "p1", "owner": "it", "due": tomorrow})),
-        ("/api/v1/exceptions", json!({"check": "mfa", "scope": "fleet", "reason": "pilot", "requester": "bob",
-            "approver": "alice", "expires_at": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339()})),
-        ("/api/v1/incidents", json!({"id": "INC-1", "title": "Phishing", "type": "phishing", "severity": "minor"})),
+        (
+            "/api/v1/risks",
+            json!({"title": "Ransomware", "likelihood": 2, "impact": 3, "treatment": "reduce", "owner": "rssi"}),
+        ),
+        (
+            "/api/v1/actions",
+            json!({"title": "Offline copy", "priority": "p1", "owner": "it", "due": tomorrow}),
+        ),
+        (
+            "/api/v1/exceptions",
+            json!({"check": "mfa", "scope": "fleet", "reason": "pilot", "requester": "bob",
+            "approver": "alice", "expires_at": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339()}),
+        ),
+        (
+            "/api/v1/incidents",
+            json!({"id": "INC-1", "title": "Phishing", "type": "phishing", "severity": "minor"}),
+        ),
     ] {
         let (status, v) = admin(&c, Method::POST, path, body);
         assert_eq!(status, 201, "{path}: {v}");
@@ -349,13 +643,22 @@ fn cli_tables_print_stored_control_characters_escaped() {
     {
         let rw = rusqlite::Connection::open(c.db_path()).unwrap();
         rw.busy_timeout(Duration::from_secs(5)).unwrap();
-        rw.execute("UPDATE risks SET title = ?1", [&hostile]).unwrap();
-        rw.execute("UPDATE actions SET title = ?1", [&hostile]).unwrap();
-        rw.execute("UPDATE exceptions SET reason = ?1", [&hostile]).unwrap();
-        rw.execute("UPDATE incidents SET title = ?1", [&hostile]).unwrap();
+        rw.execute("UPDATE risks SET title = ?1", [&hostile])
+            .unwrap();
+        rw.execute("UPDATE actions SET title = ?1", [&hostile])
+            .unwrap();
+        rw.execute("UPDATE exceptions SET reason = ?1", [&hostile])
+            .unwrap();
+        rw.execute("UPDATE incidents SET title = ?1", [&hostile])
+            .unwrap();
     }
     let cfg = c.dir.join("collector.toml");
-    for args in [["risk", "list"], ["action", "list"], ["exception", "list"], ["incident", "list"]] {
+    for args in [
+        ["risk", "list"],
+        ["action", "list"],
+        ["exception", "list"],
+        ["incident", "list"],
+    ] {
         let out = std::process::Command::new(bin("vigie-collector"))
             .args(["--config", cfg.to_str().unwrap()])
             .args(args)
@@ -364,7 +667,9 @@ fn cli_tables_print_stored_control_characters_escaped() {
         assert!(out.status.success(), "{args:?}: {}", describe(&out));
         let text = String::from_utf8(out.stdout.clone()).unwrap();
         assert!(
-            !text.chars().any(|ch| (ch.is_control() && ch != '\n') || ch == '\u{202e}'),
+            !text
+                .chars()
+                .any(|ch| (ch.is_control() && ch != '\n') || ch == '\u{202e}'),
             "{args:?} printed a raw control character: {text:?}"
         );
         assert!(text.contains("\\x1b[31mpwned"), "{args:?}: {text}");

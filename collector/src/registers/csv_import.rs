@@ -277,7 +277,9 @@ mod tests {
 
     #[test]
     fn a_nul_byte_refuses_the_file_naming_its_line() {
-        let (_d, p) = write(b"person_id,course,completed_at\nP001,Cyber,2026-01-02\nP002,Cy\0ber,2026-01-02\n");
+        let (_d, p) = write(
+            b"person_id,course,completed_at\nP001,Cyber,2026-01-02\nP002,Cy\0ber,2026-01-02\n",
+        );
         let e = read_training(&p).unwrap_err().to_string();
         assert!(e.contains("line 3") && e.contains("NUL byte"), "{e}");
         assert!(e.contains("nothing was imported"), "{e}");

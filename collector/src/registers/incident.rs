@@ -475,20 +475,67 @@ mod tests {
         let now = t("2026-12-01T12:00:00Z").unwrap();
         base().validate_at(now).unwrap();
         let cases: Vec<(Incident, &str)> = vec![
-            (Incident { occurred_at: t("1969-12-31T00:00:00Z"), ..base() }, "occurred_at (1969-12-31T00:00:00Z) is before 1970"),
-            (Incident { resolved_at: t("2026-12-02T12:00:01Z"), ..base() }, "resolved_at (2026-12-02T12:00:01Z) is more than a day in the future"),
-            (Incident { notified_at: t("2027-01-01T00:00:00Z"), ..base() }, "notified_at"),
-            (Incident { title: "Phishing\u{1b}[2J".into(), ..base() }, "title contains U+001B"),
-            (Incident { title: "x".repeat(300), ..base() }, "title is 300 bytes"),
-            (Incident { team: "soc\nFAKE".into(), ..base() }, "team contains U+000A"),
-            (Incident { description: "nul\0".into(), ..base() }, "description contains U+0000"),
+            (
+                Incident {
+                    occurred_at: t("1969-12-31T00:00:00Z"),
+                    ..base()
+                },
+                "occurred_at (1969-12-31T00:00:00Z) is before 1970",
+            ),
+            (
+                Incident {
+                    resolved_at: t("2026-12-02T12:00:01Z"),
+                    ..base()
+                },
+                "resolved_at (2026-12-02T12:00:01Z) is more than a day in the future",
+            ),
+            (
+                Incident {
+                    notified_at: t("2027-01-01T00:00:00Z"),
+                    ..base()
+                },
+                "notified_at",
+            ),
+            (
+                Incident {
+                    title: "Phishing\u{1b}[2J".into(),
+                    ..base()
+                },
+                "title contains U+001B",
+            ),
+            (
+                Incident {
+                    title: "x".repeat(300),
+                    ..base()
+                },
+                "title is 300 bytes",
+            ),
+            (
+                Incident {
+                    team: "soc\nFAKE".into(),
+                    ..base()
+                },
+                "team contains U+000A",
+            ),
+            (
+                Incident {
+                    description: "nul\0".into(),
+                    ..base()
+                },
+                "description contains U+0000",
+            ),
         ];
         for (i, want) in cases {
             let e = i.validate_at(now).unwrap_err();
             assert!(e.contains(want), "want {want:?}, got {e:?}");
         }
         // Within a day ahead is a time zone typed wrong, not a refusal.
-        Incident { resolved_at: t("2026-12-02T11:00:00Z"), ..base() }.validate_at(now).unwrap();
+        Incident {
+            resolved_at: t("2026-12-02T11:00:00Z"),
+            ..base()
+        }
+        .validate_at(now)
+        .unwrap();
     }
 
     #[test]

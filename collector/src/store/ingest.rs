@@ -324,14 +324,21 @@ mod tests {
             IngestOutcome::Accepted { .. }
         ));
         assert_eq!(prune_report_ids(&c, 1_000, 10).unwrap(), 1);
-        assert_eq!(apply_report(&c, 1, &r1, 2_000).unwrap(), IngestOutcome::OutOfOrder);
+        assert_eq!(
+            apply_report(&c, 1, &r1, 2_000).unwrap(),
+            IngestOutcome::OutOfOrder
+        );
         // Another id collected within the same second is refused the same way.
         let same_second = report("r9", "2026-11-24T10:00:00.900Z", Status::Pass, "b");
         assert_eq!(
             apply_report(&c, 1, &same_second, 2_000).unwrap(),
             IngestOutcome::OutOfOrder
         );
-        assert_eq!(count(&c, "recent_reports"), 0, "a refusal leaves no dedup row");
+        assert_eq!(
+            count(&c, "recent_reports"),
+            0,
+            "a refusal leaves no dedup row"
+        );
         let reports: i64 = c
             .query_row("SELECT sum(reports) FROM daily", [], |r| r.get(0))
             .unwrap();
