@@ -109,7 +109,9 @@ pub fn validate(body: &[u8], node: &NodeIdentity, limits: &Limits) -> Result<Rep
     let mut report: Report =
         serde_json::from_slice(body).map_err(|e| Rejection::Invalid(e.to_string()))?;
     report.report_id = canonical_report_id(&report.report_id).ok_or_else(|| {
-        Rejection::Invalid(format!("report_id {:?} is not a UUID", report.report_id))
+        // Quoted (escaped) and cut: the refusal is logged.
+        let shown: String = report.report_id.chars().take(64).collect();
+        Rejection::Invalid(format!("report_id {shown:?} is not a UUID"))
     })?;
     // Identity first: nothing below may log or echo a field that is not clean.
     report

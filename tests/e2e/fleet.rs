@@ -114,7 +114,8 @@ fn two_agents_report_and_a_change_becomes_a_transition() {
 
     // The laptop loses its encryption layer: the next report records pass → fail.
     set_laptop_encrypted(&laptop, false);
-    laptop.set_clock(chrono::Utc::now());
+    // At least a second after the first report: one in the same second is `out_of_order`.
+    laptop.set_clock(chrono::Utc::now() + chrono::Duration::seconds(1));
     let (code, err) = laptop.run_once(&c.url);
     assert_eq!(code, 0, "{err}");
     assert_eq!(check_status(&c, laptop_id, "disk_encryption"), "fail");
