@@ -256,7 +256,10 @@ impl Host {
                 out.push('\n');
             }
         }
-        std::fs::write(p, out).unwrap();
+        // Atomically: a running agent daemon may read the file at any moment.
+        let tmp = p.with_extension("toml.tmp");
+        std::fs::write(&tmp, out).unwrap();
+        std::fs::rename(&tmp, &p).unwrap();
     }
 
     /// Run `vigie-agent <args>` for this host.

@@ -252,6 +252,8 @@ async fn enroll(
             format!("malformed enrolment request: {e}"),
         )
     })?;
+    // Before anything logs a field of it (the wrong-secret line names the hostname).
+    crate::identity::validate_enrolment(&req.host, req.interval_seconds)?;
     let Some(secret) = &state.enroll_secret else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -270,44 +272,6 @@ async fn enroll(
             StatusCode::FORBIDDEN,
             "wrong_enroll_secret",
             "wrong enrolment secret",
-        ));
-    }
-    if req.host.machine_id.trim().is_empty() || req.host.machine_id.len() > 128 {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_host",
-            "host.machine_id must be 1 to 128 characters",
-        ));
-    }
-    for (field, value) in [
-        ("host.hostname", &req.host.hostname),
-        ("host.os", &req.host.os),
-        ("host.os_version", &req.host.os_version),
-        ("host.kernel", &req.host.kernel),
-        ("host.arch", &req.host.arch),
-    ] {
-        if value.len() > ingest::MAX_HOST_FIELD || value.chars().any(char::is_control) {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_host",
-                format!(
-                    "{field} must be at most {} bytes without control characters",
-                    ingest::MAX_HOST_FIELD
-                ),
-            ));
-        }
-    }
-    if req
-        .interval_seconds
-        .is_some_and(|i| !(1..=ingest::MAX_INTERVAL_S).contains(&i))
-    {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_host",
-            format!(
-                "interval_seconds must be between 1 and {}",
-                ingest::MAX_INTERVAL_S
-            ),
         ));
     }
     let key = auth::new_node_key().map_err(|e| {
@@ -421,7 +385,8 @@ async fn post_report(
         .with_label_values(&[outcome])
         .observe(started.elapsed().as_secs_f64());
     if let Err(e) = &result {
-        tracing::info!(code = e.code, message = %e.message, "report refused");
+        // Parse errors quote what they could not parse (an unknown field's name, raw).
+        tracing::info!(code = e.code, message = %crate::escape::one_line(&e.message), "report refused");
     }
     result.map(|(r, _)| r)
 }
