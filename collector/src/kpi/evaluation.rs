@@ -220,6 +220,7 @@ fn cis_rows(
         cat,
         &card,
         cfg.cis.implementation_group,
+        cfg.kpi.cis_target.map(|t| t * 100.0),
         &day,
         now.timestamp(),
     ))
