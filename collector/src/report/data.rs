@@ -239,6 +239,8 @@ pub fn assemble(
     };
     let mut summary = summary(&indicators, &incidents, &cis);
     summary.extend(governance_highlights(inputs, period));
+    // Most urgent first; the order of gathering breaks ties (stable sort).
+    summary.sort_by_key(Highlight::urgency);
     Ok(MonthlyReport {
         month: ym(first),
         as_of: when.day,
@@ -505,8 +507,16 @@ pub fn summary(
         out.push(Highlight::NotificationsOverdue { count: overdue });
     }
     if incidents.open_at_end > 0 {
+        let worst = incidents
+            .incidents
+            .iter()
+            .filter(|i| i.resolved_at.is_none())
+            .map(|i| i.severity)
+            .max()
+            .unwrap_or(crate::registers::incident::Severity::Low);
         out.push(Highlight::IncidentsOpen {
             count: incidents.open_at_end,
+            worst,
         });
     }
     if let Some(c) = cis.overall.change.filter(|c| *c < -0.05) {

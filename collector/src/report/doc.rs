@@ -121,7 +121,8 @@ pub fn value(lang: Lang, unit: IndicatorUnit, v: Option<f64>) -> String {
         (None, _) => DASH.to_string(),
         (Some(v), IndicatorUnit::Ratio) => i18n::percent(lang, v),
         (Some(v), IndicatorUnit::Seconds) => i18n::duration(lang, v),
-        (Some(v), IndicatorUnit::Score) => i18n::number(lang, v, 1),
+        // CIS scores are 0 to 100: shown as a percentage, like the other ratios.
+        (Some(v), IndicatorUnit::Score) => i18n::percent(lang, v / 100.0),
     }
 }
 
@@ -212,7 +213,7 @@ fn summary(r: &MonthlyReport, lang: Lang) -> Section {
                     let d = v - p;
                     match i.unit {
                         IndicatorUnit::Ratio => i18n::signed(lang, d * 100.0, 1) + " pt",
-                        IndicatorUnit::Score => i18n::signed(lang, d, 1),
+                        IndicatorUnit::Score => i18n::signed(lang, d, 1) + " pt",
                         IndicatorUnit::Seconds => {
                             let s = i18n::duration(lang, d.abs());
                             if d < 0.0 {
@@ -267,7 +268,12 @@ fn summary(r: &MonthlyReport, lang: Lang) -> Section {
             Highlight::NotificationsOverdue { count } => {
                 format!("{count} {}", Msg::HlOverdue.text(lang))
             }
-            Highlight::IncidentsOpen { count } => format!("{count} {}", Msg::HlOpen.text(lang)),
+            Highlight::IncidentsOpen { count, worst } => format!(
+                "{count} {} ({} {})",
+                Msg::HlOpen.text(lang),
+                Msg::HlWorst.text(lang),
+                i18n::severity(lang, *worst)
+            ),
             Highlight::CisDown { points } => format!(
                 "{} {} pt",
                 Msg::HlCisDown.text(lang),
@@ -468,7 +474,7 @@ fn score_cells(lang: Lang, s: &ScoreChange) -> Vec<Cell> {
     vec![
         Cell::num(v(s.score)),
         Cell::num(v(s.previous)),
-        Cell::num(s.change.map_or(DASH.into(), |c| i18n::signed(lang, c, 1))).tone(tone),
+        Cell::num(s.change.map_or(DASH.into(), |c| i18n::signed(lang, c, 1) + " pt")).tone(tone),
     ]
 }
 

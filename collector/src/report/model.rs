@@ -111,12 +111,49 @@ pub enum Highlight {
     IncidentsOpen {
         /// How many.
         count: usize,
+        /// The highest severity among them.
+        worst: Severity,
     },
     /// The overall CIS score went down since last month.
     CisDown {
         /// Points lost (positive).
         points: f64,
     },
+}
+
+/// How urgently a point of attention needs the reader: the summary lists the most urgent first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Urgency {
+    /// A legal duty missed, a crisis or major incident still open, high or critical risks.
+    Critical,
+    /// A commitment missed: P1 actions overdue, an indicator under its target, a falling score.
+    High,
+    /// To watch: minor incidents open, exceptions about to expire.
+    Medium,
+    /// Missing information: an indicator without data.
+    Low,
+}
+
+impl Highlight {
+    /// Its urgency.
+    pub fn urgency(&self) -> Urgency {
+        match self {
+            Highlight::NotificationsOverdue { .. } | Highlight::HighRisks { .. } => {
+                Urgency::Critical
+            }
+            Highlight::IncidentsOpen { worst, .. } if *worst >= Severity::Major => {
+                Urgency::Critical
+            }
+            Highlight::P1Overdue { .. } | Highlight::NotMet { .. } | Highlight::CisDown { .. } => {
+                Urgency::High
+            }
+            Highlight::IncidentsOpen { .. } | Highlight::ExceptionsExpiring { .. } => {
+                Urgency::Medium
+            }
+            Highlight::NoData { .. } => Urgency::Low,
+        }
+    }
 }
 
 /// One incident of the month.
