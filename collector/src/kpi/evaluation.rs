@@ -226,6 +226,49 @@ fn cis_rows(
     ))
 }
 
+/// Every row a snapshot taken at `now` would store (KPIs and CIS scores), computed on `conn`
+/// without storing anything: the monthly report of the month in progress uses it, so its figures
+/// are today's (marked provisional) rather than those of a snapshot taken before the day's reports
+/// arrived. An unreadable self-assessment leaves the CIS rows out, as in the daily snapshot.
+pub fn live_rows(
+    conn: &Connection,
+    cfg: &CollectorConfig,
+    now: DateTime<Utc>,
+) -> Result<Vec<SnapshotRow>, KpiError> {
+    let day = now.date_naive();
+    let when = When::on(day, now).map_err(KpiError::Day)?;
+    let st = staleness(cfg, now.timestamp());
+    let mut inputs = load_registers(conn, day)?;
+    inputs.fleet = Some(load_fleet(conn, &st)?);
+    let eval = Evaluation {
+        when,
+        kpis: evaluate(&inputs, &cfg.kpi, &when),
+    };
+    let mut rows = snapshot_rows(&eval, now.timestamp());
+    match crate::cis::load_configured(&cfg.cis, day) {
+        Ok(assessment) => {
+            let tallies = crate::store::cis::check_tallies(conn, &st)?;
+            let cat = crate::cis::catalogue::catalogue();
+            let card = crate::cis::score::score(
+                cat,
+                &crate::cis::score::builtin_evidence(),
+                &tallies,
+                &assessment,
+            );
+            rows.extend(crate::cis::snapshot::snapshot_rows(
+                cat,
+                &card,
+                cfg.cis.implementation_group,
+                cfg.kpi.cis_target.map(|t| t * 100.0),
+                &day.format("%Y-%m-%d").to_string(),
+                now.timestamp(),
+            ));
+        }
+        Err(e) => tracing::warn!(error = %e, "CIS scores left out of the live figures"),
+    }
+    Ok(rows)
+}
+
 /// Take today's snapshot unless one exists (the server's once-a-day job). Returns whether one
 /// was taken.
 pub async fn snapshot_if_missing(

@@ -151,6 +151,7 @@ fn basis(lang: Lang, b: &Basis) -> String {
     match b {
         Basis::Snapshot { day: d } => format!("{} {}", Msg::SourceSnapshot.text(lang), day(d)),
         Basis::Registers { day: d } => format!("{} {}", Msg::SourceRegisters.text(lang), day(d)),
+        Basis::Live { day: d } => format!("{} {}", Msg::SourceLive.text(lang), day(d)),
         Basis::NoSnapshot => Msg::SourceNoSnapshot.text(lang).to_string(),
     }
 }
@@ -226,9 +227,13 @@ fn summary(r: &MonthlyReport, lang: Lang) -> Section {
                 }
                 _ => DASH.to_string(),
             };
+            let mut shown = value(lang, i.unit, i.value);
+            if i.provisional && i.value.is_some() {
+                shown = format!("{shown} ({})", Msg::Provisional.text(lang));
+            }
             vec![
                 Cell::text(i18n::indicator(lang, &i.name)),
-                Cell::num(value(lang, i.unit, i.value)),
+                Cell::num(shown),
                 Cell::num(value(lang, i.unit, i.target)),
                 Cell::text(i18n::status(lang, i.status)).tone(tone(i.status)),
                 Cell::num(value(lang, i.unit, i.previous)),
@@ -302,7 +307,7 @@ fn indicators(list: &[Indicator], lang: Lang) -> Section {
     let mut blocks = Vec::new();
     for i in list {
         blocks.push(Block::Sub(i18n::indicator(lang, &i.name)));
-        blocks.push(Block::Para(format!(
+        let mut line = format!(
             "{} {} · {} {} · {} {} · {}",
             Msg::Value.text(lang),
             value(lang, i.unit, i.value),
@@ -311,7 +316,11 @@ fn indicators(list: &[Indicator], lang: Lang) -> Section {
             Msg::Status.text(lang).to_lowercase(),
             i18n::status(lang, i.status),
             i18n::kv(lang, Msg::Source.text(lang), &basis(lang, &i.basis))
-        )));
+        );
+        if i.provisional {
+            line = format!("{line} · {}", Msg::Provisional.text(lang));
+        }
+        blocks.push(Block::Para(line));
         let points: Vec<(String, Option<f64>)> = i
             .trend
             .iter()
@@ -484,6 +493,15 @@ fn cis(r: &MonthlyReport, lang: Lang) -> Section {
     if c.day.is_none() {
         blocks.push(Block::Note(Msg::CisNoSnapshot.text(lang).to_string()));
     }
+    blocks.push(Block::Para(format!(
+        "{} {} · {} {} · {} {}",
+        Msg::CisOverallScore.text(lang),
+        value(lang, IndicatorUnit::Score, c.overall.score),
+        Msg::Target.text(lang).to_lowercase(),
+        value(lang, IndicatorUnit::Score, c.target),
+        Msg::Status.text(lang).to_lowercase(),
+        i18n::status(lang, c.status),
+    )));
     let head = |first: Msg| {
         vec![
             first.text(lang).to_string(),

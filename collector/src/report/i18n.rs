@@ -205,6 +205,7 @@ messages! {
     NoteClean => "parc conforme : aucun poste en échec sur", "fleet clean: no host fails";
     NoteEvaluated => "évalué(s)", "evaluated";
     Provisional => "provisoire", "provisional";
+    CisOverallScore => "Score global", "Overall score";
     SourceLive => "calculé en direct au", "computed live at";
 }
 

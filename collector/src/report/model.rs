@@ -36,6 +36,12 @@ pub enum Basis {
         /// `YYYY-MM-DD`.
         day: String,
     },
+    /// Computed at report time on `day` (the month in progress): what a snapshot taken now would
+    /// store.
+    Live {
+        /// `YYYY-MM-DD`.
+        day: String,
+    },
     /// No snapshot in the month.
     NoSnapshot,
 }
@@ -69,6 +75,9 @@ pub struct Indicator {
     pub previous: Option<f64>,
     /// Where the value comes from.
     pub basis: Basis,
+    /// The month is still in progress: the value will still move (computed live or from the
+    /// registers as they stand), unlike a closed month's.
+    pub provisional: bool,
     /// The last [`TREND_MONTHS`] months, oldest first, ending with this month.
     pub trend: Vec<TrendPoint>,
 }
@@ -237,6 +246,10 @@ pub struct CisSection {
     pub ig: Option<u8>,
     /// Overall score.
     pub overall: ScoreChange,
+    /// The overall score to reach (0 to 100): the snapshot's, else `[kpi] cis_target`.
+    pub target: Option<f64>,
+    /// The overall score against the target.
+    pub status: KpiStatus,
     /// IG1 to IG3.
     pub groups: Vec<ScoreChange>,
     /// The 18 controls.
