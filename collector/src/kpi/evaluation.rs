@@ -67,24 +67,11 @@ pub fn load_fleet(conn: &Connection, st: &Staleness) -> Result<FleetInputs, Stor
         &["oldest_pending_days", "sla_days"],
     )?;
     // A `fail` covered by an exception in force counts as `excepted` (listed apart).
-    let exceptions = crate::store::exceptions::active(conn, st.now)?;
-    if !exceptions.is_empty() {
-        for h in &mut patch_hosts {
-            if h.status.as_deref() != Some("fail") {
-                continue;
-            }
-            let eff = crate::risk::exceptions::apply_exceptions(
-                "fail",
-                crate::risk::exceptions::HostRef {
-                    hostname: &h.hostname,
-                },
-                super::patch_sla::CHECK,
-                st.now,
-                &exceptions,
-            );
-            if eff.as_str() == "excepted" {
-                h.status = Some("excepted".into());
-            }
+    let rule = crate::store::exceptions::InForce::load(conn, st.now)?;
+    for h in &mut patch_hosts {
+        if let Some(status) = h.status.as_deref().filter(|s| *s == "fail") {
+            let eff = rule.effective(&h.hostname, super::patch_sla::CHECK, status);
+            h.status = Some(eff.as_str().to_string());
         }
     }
     Ok(FleetInputs {

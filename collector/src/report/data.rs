@@ -502,6 +502,7 @@ pub fn coverage(snaps: &Snapshots<'_>, first: NaiveDate) -> Vec<CoverageRow> {
                 error: n("error"),
                 not_applicable: n("not_applicable"),
                 stale: n("stale"),
+                excepted: n("excepted"),
                 ratio: row.and_then(|r| r.value),
                 previous: snaps
                     .get(&name, prev_month)

@@ -564,6 +564,7 @@ fn coverage(r: &MonthlyReport, lang: Lang) -> Section {
         Msg::Error,
         Msg::NotApplicable,
         Msg::Stale,
+        Msg::ExceptedHosts,
         Msg::Coverage,
         Msg::PreviousMonth,
     ]
@@ -590,6 +591,7 @@ fn coverage(r: &MonthlyReport, lang: Lang) -> Section {
                 n(c.error),
                 n(c.not_applicable),
                 n(c.stale),
+                n(c.excepted),
                 Cell::num(pct(c.ratio)),
                 Cell::num(pct(c.previous)),
             ]

@@ -206,6 +206,7 @@ messages! {
     NoteEvaluated => "évalué(s)", "evaluated";
     Provisional => "provisoire", "provisional";
     CisOverallScore => "Score global", "Overall score";
+    ExceptedHosts => "sous dérogation", "excepted";
     SourceLive => "calculé en direct au", "computed live at";
 }
 

@@ -273,6 +273,8 @@ pub struct CoverageRow {
     pub not_applicable: i64,
     /// Stale hosts.
     pub stale: i64,
+    /// Reporting hosts whose failure an exception in force covers (out of the ratio).
+    pub excepted: i64,
     /// pass / (pass + fail + warn + error).
     pub ratio: Option<f64>,
     /// Last month's ratio.
