@@ -67,6 +67,15 @@ pub fn aggregate(conn: &Connection, st: &Staleness) -> Result<FleetAggregate, St
     Ok(agg)
 }
 
+/// Hosts whose last report arrived at or after `since` (Unix seconds).
+pub fn hosts_reported_since(conn: &Connection, since: i64) -> Result<i64, StoreError> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM hosts WHERE last_report_at >= ?1",
+        [since],
+        |r| r.get(0),
+    )?)
+}
+
 /// (hostname, check, status) for every host's current state; stale hosts report `stale`, and a
 /// `fail`/`warn` covered by an exception in force reports `excepted` (the same rule as the fleet
 /// aggregate). Hostnames are not unique: duplicates are disambiguated with `#<host id>`.
