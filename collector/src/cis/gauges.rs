@@ -59,8 +59,9 @@ impl CisGauges {
         )?;
         let overall = Gauge::new(
             "vigie_cis_overall_score_ratio",
-            "CIS Controls v8.1 score over all assessed safeguards of IG1 to IG3 (0..1); NaN when \
-             none is assessed.",
+            "CIS Controls v8.1 score over all assessed safeguards of IG1 to IG3 (0..1; each \
+             safeguard scores its implementation share x (1 + organisation answers) / 2, see \
+             docs/cis.md); NaN when none is assessed.",
         )?;
         let assessed = IntGaugeVec::new(
             Opts::new(
