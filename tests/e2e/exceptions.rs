@@ -110,7 +110,10 @@ fn an_excepted_host_is_excepted_in_every_view() {
     let n = |k: &str, s: &str| host[k][s].as_i64().unwrap_or(0);
     assert_eq!(n("checks", "fail"), 2, "{host}");
     assert_eq!(
-        (n("effective_checks", "fail"), n("effective_checks", "excepted")),
+        (
+            n("effective_checks", "fail"),
+            n("effective_checks", "excepted")
+        ),
         (1, 1),
         "{host}"
     );
@@ -143,7 +146,11 @@ fn an_excepted_host_is_excepted_in_every_view() {
         .unwrap()
         .clone();
     assert_eq!(
-        (&cov["detail"]["excepted"], &cov["detail"]["fail"], &cov["value"]),
+        (
+            &cov["detail"]["excepted"],
+            &cov["detail"]["fail"],
+            &cov["value"]
+        ),
         (&json!(1), &json!(0), &json!(1.0)),
         "{cov}"
     );

@@ -281,7 +281,9 @@ async fn due(store: &Arc<Store>, at: DateTime<Utc>) -> Result<Option<bool>, KpiE
     use chrono::Timelike as _;
     let day = at.date_naive();
     let day_s = day.format("%Y-%m-%d").to_string();
-    let start = day.and_hms_opt(0, 0, 0).map_or(0, |d| d.and_utc().timestamp());
+    let start = day
+        .and_hms_opt(0, 0, 0)
+        .map_or(0, |d| d.and_utc().timestamp());
     let s = store.clone();
     let (exists, reported) = tokio::task::spawn_blocking(move || {
         s.read(|c| {
@@ -508,11 +510,9 @@ mod tests {
         let cfg = CollectorConfig::default();
         let start = t("2026-12-03T08:00:00Z");
         let poll = std::time::Duration::from_millis(20);
-        assert!(
-            !snapshot_or_defer(store.clone(), cfg.clone(), start, poll)
-                .await
-                .unwrap()
-        );
+        assert!(!snapshot_or_defer(store.clone(), cfg.clone(), start, poll)
+            .await
+            .unwrap());
         tokio::time::sleep(poll * 5).await;
         assert!(!store
             .read(|c| kpi_snapshots::exists(c, "2026-12-03"))
@@ -520,7 +520,9 @@ mod tests {
         host(&store, "web-01", start, vec![patch(Status::Pass, None)]).await;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         let rows = loop {
-            let rows = store.read(|c| kpi_snapshots::load(c, "2026-12-03")).unwrap();
+            let rows = store
+                .read(|c| kpi_snapshots::load(c, "2026-12-03"))
+                .unwrap();
             if !rows.is_empty() {
                 break rows;
             }

@@ -483,7 +483,11 @@ fn score_cells(lang: Lang, s: &ScoreChange) -> Vec<Cell> {
     vec![
         Cell::num(v(s.score)),
         Cell::num(v(s.previous)),
-        Cell::num(s.change.map_or(DASH.into(), |c| i18n::signed(lang, c, 1) + " pt")).tone(tone),
+        Cell::num(
+            s.change
+                .map_or(DASH.into(), |c| i18n::signed(lang, c, 1) + " pt"),
+        )
+        .tone(tone),
     ]
 }
 

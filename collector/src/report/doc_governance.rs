@@ -51,11 +51,9 @@ fn field_value(lang: Lang, field: &str, v: &serde_json::Value) -> String {
             s.clone()
         }
         serde_json::Value::Array(items) if items.is_empty() => DASH.to_string(),
-        serde_json::Value::Array(items) => items
-            .iter()
-            .map(json_text)
-            .collect::<Vec<_>>()
-            .join(", "),
+        serde_json::Value::Array(items) => {
+            items.iter().map(json_text).collect::<Vec<_>>().join(", ")
+        }
         other => json_text(other),
     }
 }

@@ -450,7 +450,10 @@ pub fn fleet_note(lang: Lang, n: &crate::risk::fleet_note::FleetNote) -> String 
                 kv(lang, Msg::NoteMostCritical.text(lang), &most)
             )
         }
-        N::Clean { check: c, evaluated } => format!(
+        N::Clean {
+            check: c,
+            evaluated,
+        } => format!(
             "{} {} ({evaluated} {})",
             Msg::NoteClean.text(lang),
             check(lang, c),

@@ -591,7 +591,10 @@ async fn monthly_report_numbers_and_goldens() {
     assert_eq!(ind("cis.overall").value, Some(55.5));
     assert_eq!(ind("cis.overall").target, Some(60.0));
     assert_eq!(ind("cis.overall").status, crate::kpi::KpiStatus::NotMet);
-    assert_eq!((r.cis.target, r.cis.status), (Some(60.0), ind("cis.overall").status));
+    assert_eq!(
+        (r.cis.target, r.cis.status),
+        (Some(60.0), ind("cis.overall").status)
+    );
     // March is closed: nothing is provisional.
     assert!(r.indicators.iter().all(|i| !i.provisional));
     // Training: March and February from their snapshots, earlier months without data.
@@ -607,8 +610,7 @@ async fn monthly_report_numbers_and_goldens() {
     };
     use crate::report::model::Highlight as H;
     assert!(
-        pos(&|h| matches!(h, H::IncidentsOpen { .. }))
-            < pos(&|h| matches!(h, H::NotMet { .. }))
+        pos(&|h| matches!(h, H::IncidentsOpen { .. })) < pos(&|h| matches!(h, H::NotMet { .. }))
     );
     assert_eq!(
         (
@@ -649,7 +651,11 @@ async fn monthly_report_numbers_and_goldens() {
     );
     assert_eq!(r.risks.top[2].level_before, None);
     assert_eq!(r.risks.open_by_level[&Level::Critical], 1);
-    assert_eq!(r.risks.changes.len(), 3, "R2's and R5's creations and R1's raise");
+    assert_eq!(
+        r.risks.changes.len(),
+        3,
+        "R2's and R5's creations and R1's raise"
+    );
     let p1 = &r.actions.by_priority[0];
     assert_eq!(
         (
@@ -681,10 +687,16 @@ async fn monthly_report_numbers_and_goldens() {
     let md = render(&r, Format::Md, Lang::Fr);
     for (what, text) in [("html", visible_text(&html)), ("md", md.clone())] {
         let found = english_words(&text);
-        assert!(found.is_empty(), "English in the French {what}: {found:?}\n{text}");
+        assert!(
+            found.is_empty(),
+            "English in the French {what}: {found:?}\n{text}"
+        );
     }
     // The fleet risk's note names its most critical failing host.
-    assert!(md.contains("poste en échec le plus critique : db-01 (criticité 4)"), "{md}");
+    assert!(
+        md.contains("poste en échec le plus critique : db-01 (criticité 4)"),
+        "{md}"
+    );
     assert!(md.contains("niveau : élevé → critique"), "{md}");
     for bad in ["http://", "https://", "src=", "<script", "@import", "url("] {
         // The evidence URL of an action is not shown in the report.
@@ -695,12 +707,63 @@ async fn monthly_report_numbers_and_goldens() {
 /// Words that are English and not French: a French report containing one has let an English
 /// sentence through.
 const ENGLISH_ONLY: &[&str] = &[
-    "the", "of", "and", "with", "fail", "fails", "failing", "host", "hosts", "evaluated",
-    "level", "likelihood", "high", "medium", "low", "critical", "new", "open", "closed", "fleet",
-    "clean", "most", "data", "account", "takeover", "through", "missing", "loss", "beyond",
-    "after", "snapshot", "provisional", "computed", "live", "target", "overall", "month", "no",
-    "not", "met", "owner", "status", "review", "next", "treatment", "reduce", "assets", "whole",
-    "expiring", "scope", "criticality", "failures", "group", "changed", "what", "when", "who",
+    "the",
+    "of",
+    "and",
+    "with",
+    "fail",
+    "fails",
+    "failing",
+    "host",
+    "hosts",
+    "evaluated",
+    "level",
+    "likelihood",
+    "high",
+    "medium",
+    "low",
+    "critical",
+    "new",
+    "open",
+    "closed",
+    "fleet",
+    "clean",
+    "most",
+    "data",
+    "account",
+    "takeover",
+    "through",
+    "missing",
+    "loss",
+    "beyond",
+    "after",
+    "snapshot",
+    "provisional",
+    "computed",
+    "live",
+    "target",
+    "overall",
+    "month",
+    "no",
+    "not",
+    "met",
+    "owner",
+    "status",
+    "review",
+    "next",
+    "treatment",
+    "reduce",
+    "assets",
+    "whole",
+    "expiring",
+    "scope",
+    "criticality",
+    "failures",
+    "group",
+    "changed",
+    "what",
+    "when",
+    "who",
 ];
 
 fn english_words(text: &str) -> Vec<String> {
@@ -805,7 +868,11 @@ async fn training_trend_comes_from_what_was_known_each_month() {
         .unwrap();
     let point = |m: &str| tr.trend.iter().find(|p| p.month == m).unwrap().value;
     assert_eq!(point("2026-01"), Some(0.5));
-    assert_eq!(point("2026-04"), None, "no snapshot in April: no data, not a replay");
+    assert_eq!(
+        point("2026-04"),
+        None,
+        "no snapshot in April: no data, not a replay"
+    );
     assert_eq!(point("2026-07"), Some(1.0 / 6.0));
     assert_eq!(tr.value, Some(1.0 / 6.0));
 }

@@ -337,7 +337,11 @@ pub fn list_hosts(conn: &Connection, st: &Staleness) -> Result<Vec<HostSummary>,
             let Some(h) = index.get(&id).map(|i| &mut hosts[*i]) else {
                 continue;
             };
-            if rule.effective(&h.hostname, &check, &status).exception_id().is_some() {
+            if rule
+                .effective(&h.hostname, &check, &status)
+                .exception_id()
+                .is_some()
+            {
                 if let Some(n) = h.effective_checks.get_mut(&status) {
                     *n -= 1;
                 }

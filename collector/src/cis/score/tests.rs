@@ -212,7 +212,11 @@ fn the_measured_share_bounds_the_score() {
     close(c.safeguard("11.2").unwrap().score, 425.0 / 6.0);
     for s in &c.safeguards {
         if let (Some(i), Some(v)) = (s.implementation, s.score) {
-            assert!(v <= 100.0 * i + 1e-9, "{} scores {v} over its share {i}", s.id);
+            assert!(
+                v <= 100.0 * i + 1e-9,
+                "{} scores {v} over its share {i}",
+                s.id
+            );
         }
     }
 }
