@@ -613,6 +613,55 @@ mod tests {
         }
     }
 
+    /// A month with no snapshot at all (every fleet indicator "no data") and one crisis
+    /// incident still open: the open incident is the first point of attention, the "no data"
+    /// lines come last (they were listed first before points were ordered by urgency).
+    #[test]
+    fn an_open_crisis_comes_before_missing_data() {
+        use crate::registers::incident::{IncidentType, Severity};
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let mut inputs = ReportInputs::default();
+        inputs.registers.incidents.push(Incident {
+            id: "INC-9".into(),
+            title: "Ransomware".into(),
+            kind: IncidentType::Ransomware,
+            severity: Severity::Crisis,
+            team: "soc".into(),
+            description: String::new(),
+            actions: String::new(),
+            occurred_at: Some(at("2026-03-10T08:00:00Z")),
+            detected_at: Some(at("2026-03-10T09:00:00Z")),
+            contained_at: None,
+            resolved_at: None,
+            personal_data: false,
+            notified_at: None,
+        });
+        let first = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+        let r = assemble(
+            &inputs,
+            &KpiSection::default(),
+            first,
+            at("2026-04-05T12:00:00Z"),
+        )
+        .unwrap();
+        assert!(
+            matches!(
+                r.summary[0],
+                Highlight::IncidentsOpen {
+                    count: 1,
+                    worst: Severity::Crisis
+                }
+            ),
+            "{:?}",
+            r.summary
+        );
+        assert!(matches!(r.summary.last(), Some(Highlight::NoData { .. })));
+        assert!(r
+            .summary
+            .iter()
+            .any(|h| matches!(h, Highlight::NoData { indicator } if indicator == "patch_sla")));
+    }
+
     #[test]
     fn trend_months_end_with_the_month() {
         let m = trend_months(NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
