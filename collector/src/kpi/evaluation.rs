@@ -319,9 +319,16 @@ pub async fn snapshot_or_defer(
     let day = now.date_naive();
     tracing::info!(%day, "KPI snapshot deferred until the first report of the day");
     let started = std::time::Instant::now();
+    // A weak reference: a deferred snapshot must not keep the store open past the server's
+    // shutdown (which closes it cleanly only when it holds the last reference).
+    let weak = Arc::downgrade(&store);
+    drop(store);
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(poll).await;
+            let Some(store) = weak.upgrade() else {
+                return;
+            };
             let at = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
             if at.date_naive() != day {
                 // The next day's job takes over; this day keeps no snapshot.
