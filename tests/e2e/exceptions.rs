@@ -250,6 +250,30 @@ fn an_excepted_host_is_excepted_in_every_view() {
         "{result}"
     );
 
+    // The bundle's per-check counts and the safeguard conclusion follow the same rule: 3.6 counts
+    // laptop-01 only, as the CIS score does.
+    let check = data["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "disk_encryption")
+        .unwrap()
+        .clone();
+    assert_eq!(check["results_by_status"]["excepted"], 1, "{check}");
+    assert!(check["results_by_status"].get("fail").is_none(), "{check}");
+    let sg = data["safeguards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "3.6")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (&sg["pass"], &sg["in_scope"], &sg["conclusion"]),
+        (&json!(1), &json!(1), &json!("satisfied")),
+        "{sg}"
+    );
+
     // The exceptions feed lists the one in force.
     let feed = admin_get(&c, "/api/v1/exceptions");
     assert_eq!(feed["exceptions"][0]["id"], exception_id);
