@@ -920,6 +920,10 @@ async fn the_month_in_progress_is_computed_live_and_provisional() {
     let md = render(&r, Format::Md, Lang::Fr);
     assert!(md.contains("100,0\u{a0}% (provisoire)"), "{md}");
     assert!(md.contains("calculé en direct au 3 décembre 2026"), "{md}");
+    let html = render(&r, Format::Html, Lang::Fr);
+    for text in [md, visible_text(&html)] {
+        assert_eq!(english_words(&text), Vec::<String>::new(), "{text}");
+    }
 }
 
 #[tokio::test]
