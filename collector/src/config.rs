@@ -200,6 +200,8 @@ pub struct KpiSection {
     pub sla_days: u32,
     /// Courses that count as security awareness (case-insensitive); empty = every course counts.
     pub awareness_courses: Vec<String>,
+    /// Overall CIS score to reach, as a ratio (0.6 = 60 %). No default (the manual sets none).
+    pub cis_target: Option<f64>,
 }
 
 impl Default for KpiSection {
@@ -211,6 +213,7 @@ impl Default for KpiSection {
             mttr_target_hours: None,
             sla_days: 30,
             awareness_courses: Vec::new(),
+            cis_target: None,
         }
     }
 }
@@ -227,6 +230,11 @@ impl KpiSection {
                     "{key} = {v} must be a ratio between 0 and 1 (1.0 = 100 %)"
                 ));
             }
+        }
+        if let Some(v) = self.cis_target.filter(|v| !(0.0..=1.0).contains(v)) {
+            return Err(format!(
+                "kpi.cis_target = {v} must be a ratio between 0 and 1 (0.6 = 60 %)"
+            ));
         }
         for (key, v) in [
             ("kpi.mttd_target_hours", self.mttd_target_hours),

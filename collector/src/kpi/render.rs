@@ -83,13 +83,14 @@ pub fn note(k: &Kpi) -> String {
             )
         }
         _ => format!(
-            "pass {}, fail {}, warn {}, error {}, n/a {}, stale {}",
+            "pass {}, fail {}, warn {}, error {}, n/a {}, stale {}, excepted {}",
             num(d, "pass"),
             num(d, "fail"),
             num(d, "warn"),
             num(d, "error"),
             num(d, "not_applicable"),
-            num(d, "stale")
+            num(d, "stale"),
+            num(d, "excepted")
         ),
     };
     if k.source == Source::Snapshot {

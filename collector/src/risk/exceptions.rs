@@ -99,6 +99,14 @@ pub enum EffectiveStatus {
 }
 
 impl EffectiveStatus {
+    /// The exception that excuses the result, if one does.
+    pub fn exception_id(self) -> Option<i64> {
+        match self {
+            EffectiveStatus::Reported(_) => None,
+            EffectiveStatus::Excepted(id) => Some(id),
+        }
+    }
+
     /// The status name counted in aggregates: the reported one, or `excepted`.
     pub fn as_str(self) -> &'static str {
         match self {

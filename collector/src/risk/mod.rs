@@ -4,6 +4,7 @@
 //!
 //! - `matrix` — likelihood × impact → level.
 //! - `fleet` — risks derived from the fleet's check results (shipped scenarios, host criticality).
+//! - `fleet_note` — the history sentence of a fleet risk, as a value (written and parsed back).
 //! - `register` — manual risks: creation, patches, CSV import, field-by-field history.
 //! - `actions` — P1/P2/P3 actions: due dates, overdue, the evidence-and-approver rule for closing.
 //! - `exceptions` — scopes, states, one-year limit, and `apply_exceptions`.
@@ -20,6 +21,7 @@ pub mod config;
 pub mod exceptions;
 pub mod feeds;
 pub mod fleet;
+pub mod fleet_note;
 pub mod gauges;
 pub mod matrix;
 pub mod ops;

@@ -197,15 +197,24 @@ pub struct HostSummary {
     pub last_seen_at: Option<String>,
     pub last_report_at: Option<String>,
     pub lost_reports: i64,
-    /// Number of checks per status in the host's current state.
+    /// Number of checks per measured status in the host's current state.
     pub checks: std::collections::BTreeMap<String, i64>,
+    /// The same counts after exceptions: a `fail`/`warn` covered by an exception in force counts
+    /// under `excepted` (the rule every view uses, `store::exceptions::InForce`).
+    pub effective_checks: std::collections::BTreeMap<String, i64>,
 }
 
 /// One check's current state on a host.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckState {
     pub check: String,
+    /// The status the agent measured.
     pub status: String,
+    /// What it counts as: `excepted` when an exception in force covers a `fail`/`warn`, else
+    /// `status`.
+    pub effective_status: String,
+    /// The exception in force behind `excepted`.
+    pub exception_id: Option<i64>,
     pub summary: String,
     pub facts: serde_json::Value,
     pub evidence: Vec<EvidenceRow>,
@@ -273,6 +282,7 @@ fn host_from_row(
             last_report_at: r.get::<_, Option<i64>>(7)?.map(rfc3339),
             lost_reports: r.get(8)?,
             checks: Default::default(),
+            effective_checks: Default::default(),
         },
         r.get(10)?,
         r.get(11)?,
@@ -305,6 +315,41 @@ pub fn list_hosts(conn: &Connection, st: &Staleness) -> Result<Vec<HostSummary>,
     for h in &mut hosts {
         if let Some(c) = by_host.remove(&h.id) {
             h.checks = c;
+        }
+        h.effective_checks = h.checks.clone();
+    }
+    let rule = super::exceptions::InForce::load(conn, st.now)?;
+    if !rule.is_empty() {
+        let mut q = conn.prepare(
+            "SELECT host_id, check_name, status FROM check_state WHERE status IN ('fail', 'warn')",
+        )?;
+        let rows = q.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let index: std::collections::HashMap<i64, usize> =
+            hosts.iter().enumerate().map(|(i, h)| (h.id, i)).collect();
+        for row in rows {
+            let (id, check, status) = row?;
+            let Some(h) = index.get(&id).map(|i| &mut hosts[*i]) else {
+                continue;
+            };
+            if rule
+                .effective(&h.hostname, &check, &status)
+                .exception_id()
+                .is_some()
+            {
+                if let Some(n) = h.effective_checks.get_mut(&status) {
+                    *n -= 1;
+                }
+                *h.effective_checks.entry("excepted".into()).or_default() += 1;
+            }
+        }
+        for h in &mut hosts {
+            h.effective_checks.retain(|_, n| *n > 0);
         }
     }
     Ok(hosts)
@@ -345,9 +390,15 @@ pub fn host_detail(
         .collect::<Result<_, _>>()?;
     let mut ev_stmt =
         conn.prepare_cached("SELECT kind, source, excerpt FROM evidence WHERE sha256 = ?1")?;
+    let rule = super::exceptions::InForce::load(conn, st.now)?;
     let mut current = Vec::new();
     for (check, status, summary, facts, evidence, since, updated) in raw {
         *host.checks.entry(status.clone()).or_default() += 1;
+        let effective = rule.effective(&host.hostname, &check, &status);
+        *host
+            .effective_checks
+            .entry(effective.as_str().to_string())
+            .or_default() += 1;
         let shas: Vec<String> = serde_json::from_str(&evidence).unwrap_or_default();
         let mut rows = Vec::new();
         for sha in shas {
@@ -365,6 +416,8 @@ pub fn host_detail(
         }
         current.push(CheckState {
             check,
+            effective_status: effective.as_str().to_string(),
+            exception_id: effective.exception_id(),
             status,
             summary,
             facts: serde_json::from_str(&facts).unwrap_or(serde_json::Value::Null),
