@@ -48,7 +48,19 @@ pub struct Collector {
 impl Collector {
     /// Write a config into `dir` and start `vigie-collector serve` on `port` (0 = pick one).
     pub fn start(dir: &Path, port: u16, extra: &str) -> Collector {
-        Collector::start_server(dir, port, "insecure_http = true\n", extra, "http")
+        Collector::start_server(dir, port, "insecure_http = true\n", ("", extra), "http")
+    }
+
+    /// Start with these `[server]` keys (`insecure_http = true` or the TLS files, timeouts …) and
+    /// extra `[auth]` keys (enrolment limits), on an ephemeral port.
+    pub fn start_with(dir: &Path, server: &str, auth: &str) -> Collector {
+        let scheme = if server.contains("tls_cert") {
+            "https"
+        } else {
+            "http"
+        };
+        let server = format!("{server}\n");
+        Collector::start_server(dir, 0, &server, (&format!("{auth}\n"), ""), scheme)
     }
 
     /// Start with TLS from PEM files.
@@ -58,10 +70,16 @@ impl Collector {
             cert.display(),
             key.display()
         );
-        Collector::start_server(dir, 0, &server, "", "https")
+        Collector::start_server(dir, 0, &server, ("", ""), "https")
     }
 
-    fn start_server(dir: &Path, port: u16, server: &str, extra: &str, scheme: &str) -> Collector {
+    fn start_server(
+        dir: &Path,
+        port: u16,
+        server: &str,
+        (auth, extra): (&str, &str),
+        scheme: &str,
+    ) -> Collector {
         std::fs::create_dir_all(dir).unwrap();
         let cfg = dir.join("collector.toml");
         std::fs::write(
@@ -69,7 +87,7 @@ impl Collector {
             format!(
                 "[server]\nlisten = \"127.0.0.1:{port}\"\n{server}max_body_bytes = 262144\n\
                  [storage]\ndata_dir = \"{}\"\n\
-                 [auth]\nenroll_secret = \"{ENROLL_SECRET}\"\nadmin_tokens = [\"{ADMIN_TOKEN}\"]\nauditor_tokens = [\"{AUDITOR_TOKEN}\"]\n\
+                 [auth]\nenroll_secret = \"{ENROLL_SECRET}\"\nadmin_tokens = [\"{ADMIN_TOKEN}\"]\nauditor_tokens = [\"{AUDITOR_TOKEN}\"]\n{auth}\
                  [metrics]\nrefresh_seconds = 1\n{extra}",
                 dir.join("data").display()
             ),

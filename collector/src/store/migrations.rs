@@ -217,6 +217,12 @@ pub static MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE evidence ADD COLUMN last_used INTEGER NOT NULL DEFAULT 0;
     "#,
+    // v7 (enrolment): the SHA-256 of the nonce of the enrolment that set a host's key, and when,
+    // so an agent that lost the answer can repeat that enrolment within the retry window.
+    r#"
+    ALTER TABLE hosts ADD COLUMN enroll_nonce_hash BLOB;
+    ALTER TABLE hosts ADD COLUMN enroll_nonce_at INTEGER;
+    "#,
 ];
 
 /// The version a fully migrated database has.
