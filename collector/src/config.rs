@@ -390,10 +390,19 @@ impl CollectorConfig {
             ));
         }
         for (key, v) in [
-            ("server.header_read_timeout_seconds", s.header_read_timeout_seconds),
+            (
+                "server.header_read_timeout_seconds",
+                s.header_read_timeout_seconds,
+            ),
             ("server.idle_timeout_seconds", s.idle_timeout_seconds),
-            ("server.body_read_timeout_seconds", s.body_read_timeout_seconds),
-            ("server.tls_handshake_timeout_seconds", s.tls_handshake_timeout_seconds),
+            (
+                "server.body_read_timeout_seconds",
+                s.body_read_timeout_seconds,
+            ),
+            (
+                "server.tls_handshake_timeout_seconds",
+                s.tls_handshake_timeout_seconds,
+            ),
         ] {
             if !(1..=3600).contains(&v) {
                 return Err(format!("{key} = {v} must be between 1 and 3600 seconds"));

@@ -100,8 +100,10 @@ impl IntoResponse for ApiError {
         let mut r = (self.status, Json(body)).into_response();
         if self.status == StatusCode::REQUEST_TIMEOUT {
             // The rest of a body that came too slowly is not worth waiting for: close.
-            r.headers_mut()
-                .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+            r.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
         }
         r
     }
@@ -153,11 +155,7 @@ pub struct BodyTimeout(pub std::time::Duration);
 
 impl std::fmt::Display for BodyTimeout {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "request body not received within {} s",
-            self.0.as_secs()
-        )
+        write!(f, "request body not received within {} s", self.0.as_secs())
     }
 }
 
@@ -481,11 +479,7 @@ async fn enroll(
         (true, _) => "rotated",
         _ => "enrolled",
     };
-    state
-        .metrics
-        .enrolments
-        .with_label_values(&[outcome])
-        .inc();
+    state.metrics.enrolments.with_label_values(&[outcome]).inc();
     tracing::info!(host_id, hostname = %req.host.hostname, rotated, repeated, "host enrolled");
     Ok((
         if rotated {
@@ -493,7 +487,9 @@ async fn enroll(
         } else {
             StatusCode::CREATED
         },
-        Json(json!({"host_id": host_id, "node_key": key, "rotated": rotated, "repeated": repeated})),
+        Json(
+            json!({"host_id": host_id, "node_key": key, "rotated": rotated, "repeated": repeated}),
+        ),
     )
         .into_response())
 }

@@ -51,7 +51,11 @@ fn every_configuration_serve_refuses_fails_check_config_with_exit_2() {
     let data = d.join("data");
     // (case, [server] and [auth] keys, what the message must name)
     let cases = [
-        ("neither TLS nor plain HTTP", String::new(), "server.insecure_http"),
+        (
+            "neither TLS nor plain HTTP",
+            String::new(),
+            "server.insecure_http",
+        ),
         (
             "missing certificate",
             format!(
@@ -124,21 +128,28 @@ fn every_configuration_serve_refuses_fails_check_config_with_exit_2() {
         let cfg = d.join(format!("case-{i}.toml"));
         std::fs::write(
             &cfg,
-            format!(
-                "{keys}\n[storage]\ndata_dir = \"{}\"\n",
-                data.display()
-            ),
+            format!("{keys}\n[storage]\ndata_dir = \"{}\"\n", data.display()),
         )
         .unwrap();
         let out = collector(d, &["--config", cfg.to_str().unwrap(), "check-config"])
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "check-config, {case}: {}", describe(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "check-config, {case}: {}",
+            describe(&out)
+        );
         assert!(stderr.contains(names), "check-config, {case}: {stderr}");
         let out = serve(d, &cfg);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "serve, {case}: {}", describe(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "serve, {case}: {}",
+            describe(&out)
+        );
         assert!(stderr.contains(names), "serve, {case}: {stderr}");
         assert!(!data.exists(), "serve, {case}: created the data directory");
     }
@@ -194,7 +205,10 @@ fn commands_other_than_serve_never_create_the_database() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {}", describe(&out));
         assert!(stderr.contains("no database"), "{args:?}: {stderr}");
-        assert!(!d.join("vigie-data").exists(), "{args:?} created ./vigie-data");
+        assert!(
+            !d.join("vigie-data").exists(),
+            "{args:?} created ./vigie-data"
+        );
     }
     let files: Vec<_> = std::fs::read_dir(d).unwrap().collect();
     assert!(files.is_empty(), "left behind: {files:?}");

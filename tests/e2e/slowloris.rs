@@ -166,7 +166,10 @@ fn slow_and_idle_clients_are_cut_off_and_do_not_delay_others() {
     for (i, report) in reports.iter().enumerate() {
         let (r, took) = timed(|| http().get(format!("{}/healthz", c.url)).send());
         let r = r.unwrap();
-        assert!(r.status().is_success() && took < LATENCY, "healthz {i}: {took:?}");
+        assert!(
+            r.status().is_success() && took < LATENCY,
+            "healthz {i}: {took:?}"
+        );
         let (r, took) = timed(|| {
             http()
                 .post(format!("{}/api/v1/reports", c.url))
@@ -266,7 +269,10 @@ fn a_stalled_tls_handshake_is_closed() {
     for s in &mut stalled[25..] {
         s.write_all(&[0x16, 0x03, 0x01, 0x02]).unwrap();
     }
-    assert!(stalled.iter().all(still_open), "closed before the handshake timeout");
+    assert!(
+        stalled.iter().all(still_open),
+        "closed before the handshake timeout"
+    );
     // The certificate is not what this test is about.
     let client = reqwest::blocking::Client::builder()
         .danger_accept_invalid_certs(true)
@@ -274,7 +280,10 @@ fn a_stalled_tls_handshake_is_closed() {
         .build()
         .unwrap();
     let (r, took) = timed(|| client.get(format!("{}/healthz", c.url)).send());
-    assert!(r.unwrap().status().is_success() && took < LATENCY, "{took:?}");
+    assert!(
+        r.unwrap().status().is_success() && took < LATENCY,
+        "{took:?}"
+    );
     let deadline = started + Duration::from_secs(2 + 5);
     for (i, mut s) in stalled.into_iter().enumerate() {
         assert!(

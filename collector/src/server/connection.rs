@@ -284,7 +284,10 @@ fn verdict(a: &ActivitySnapshot, limits: &ConnLimits) -> Verdict {
         return Verdict::CheckIn(limits.idle.min(limits.header_read));
     }
     let (deadline, reason) = if a.head_started != 0 {
-        (a.head_started + ms(limits.header_read), "header_read_timeout")
+        (
+            a.head_started + ms(limits.header_read),
+            "header_read_timeout",
+        )
     } else {
         (
             a.waiting_since.max(a.last_write) + ms(limits.idle),

@@ -70,14 +70,30 @@ pub fn enroll_with(
     nonce: Option<&NonceClaim>,
     now: i64,
 ) -> Result<Enrolment, StoreError> {
-    type Row = (i64, Vec<u8>, Option<i64>, Option<Vec<u8>>, Option<i64>, Option<i64>);
+    type Row = (
+        i64,
+        Vec<u8>,
+        Option<i64>,
+        Option<Vec<u8>>,
+        Option<i64>,
+        Option<i64>,
+    );
     let existing: Option<Row> = conn
         .query_row(
             "SELECT id, node_key_hash, reenroll_until, enroll_nonce_hash, enroll_nonce_at,
                 last_seen_at
              FROM hosts WHERE machine_id = ?1",
             params![host.machine_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
         )
         .optional()?;
     let nonce_hash = nonce.map(|n| n.hash.as_slice());
