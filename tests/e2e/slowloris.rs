@@ -16,8 +16,11 @@ use vigie_e2e::*;
 const IDLE: usize = 200;
 const SLOW_HEADER: usize = 100;
 const SLOW_BODY: usize = 100;
-/// The configured header, idle and body timeouts, in seconds.
-const TIMEOUT_S: u64 = 3;
+/// The configured header and body timeouts, in seconds.
+const TIMEOUT_S: u64 = 2;
+/// The configured idle timeout: longer, so that heads and bodies cut at their own deadline show
+/// that the timers are independent.
+const IDLE_S: u64 = 7;
 /// Normal latency, generous for a loaded machine; a hung collector takes the client's 20 s.
 const LATENCY: Duration = Duration::from_secs(2);
 
@@ -92,17 +95,17 @@ fn connect(c: &Collector) -> TcpStream {
     TcpStream::connect(("127.0.0.1", c.port())).unwrap()
 }
 
-fn server_keys(extra: &str) -> String {
+fn server_keys() -> String {
     format!(
         "insecure_http = true\nheader_read_timeout_seconds = {TIMEOUT_S}\n\
-         idle_timeout_seconds = {TIMEOUT_S}\nbody_read_timeout_seconds = {TIMEOUT_S}\n{extra}"
+         idle_timeout_seconds = {IDLE_S}\nbody_read_timeout_seconds = {TIMEOUT_S}\n"
     )
 }
 
 #[test]
 fn slow_and_idle_clients_are_cut_off_and_do_not_delay_others() {
     let t = tempfile::tempdir().unwrap();
-    let c = Collector::start_with(&t.path().join("c"), &server_keys(""), "");
+    let c = Collector::start_with(&t.path().join("c"), &server_keys(), "");
     let h = Host::from_fixture(
         "laptop-lvm-on-luks",
         t.path(),
@@ -156,10 +159,13 @@ fn slow_and_idle_clients_are_cut_off_and_do_not_delay_others() {
     // Not cut before the configured time (a sample; skipped if opening them took that long).
     if started.elapsed() < Duration::from_millis(TIMEOUT_S * 1000 / 2) {
         assert!(
-            idle.iter().step_by(10).all(still_open),
-            "idle connections closed before half the idle timeout"
+            slow_header
+                .iter()
+                .chain(&slow_body)
+                .step_by(10)
+                .all(still_open),
+            "slow connections closed before half their timeout"
         );
-        assert!(slow_body.iter().step_by(10).all(still_open));
     }
 
     // Everybody else is served at normal latency meanwhile.
@@ -183,13 +189,9 @@ fn slow_and_idle_clients_are_cut_off_and_do_not_delay_others() {
         std::thread::sleep(Duration::from_millis(300));
     }
 
-    // Every one is closed soon after the configured time: idle and slow heads without an
-    // answer, slow bodies with a 408.
-    let deadline = started + opened + Duration::from_secs(TIMEOUT_S + 5);
-    for (i, mut s) in idle.into_iter().enumerate() {
-        let got = until_closed(&mut s, deadline);
-        assert_eq!(got.as_deref(), Some(&b""[..]), "idle connection {i}");
-    }
+    // Every one is closed soon after its configured time: slow heads without an answer, slow
+    // bodies with a 408, idle connections without an answer — and not before.
+    let deadline = started + opened + Duration::from_secs(TIMEOUT_S + 3);
     for (i, mut s) in slow_header.into_iter().enumerate() {
         assert!(
             until_closed(&mut s, deadline).is_some(),
@@ -204,6 +206,17 @@ fn slow_and_idle_clients_are_cut_off_and_do_not_delay_others() {
             text.starts_with("HTTP/1.1 408") && text.contains("body_timeout"),
             "slow-body connection {i}: {text}"
         );
+    }
+    if started.elapsed() < Duration::from_secs(IDLE_S - 1) {
+        assert!(
+            idle.iter().step_by(10).all(still_open),
+            "idle connections closed with the slow ones, before the idle timeout"
+        );
+    }
+    let deadline = started + opened + Duration::from_secs(IDLE_S + 4);
+    for (i, mut s) in idle.into_iter().enumerate() {
+        let got = until_closed(&mut s, deadline);
+        assert_eq!(got.as_deref(), Some(&b""[..]), "idle connection {i}");
     }
     stop.store(true, Ordering::Relaxed);
     trickler.join().unwrap();
@@ -225,7 +238,7 @@ fn the_connection_cap_holds_and_frees_slots_on_timeout() {
     let t = tempfile::tempdir().unwrap();
     let c = Collector::start_with(
         &t.path().join("c"),
-        &server_keys("max_connections = 20"),
+        &format!("insecure_http = true\nidle_timeout_seconds = {TIMEOUT_S}\nmax_connections = 20"),
         "",
     );
     let started = Instant::now();

@@ -283,21 +283,21 @@ fn verdict(a: &ActivitySnapshot, limits: &ConnLimits) -> Verdict {
     if a.in_flight > 0 {
         return Verdict::CheckIn(limits.idle.min(limits.header_read));
     }
-    let (deadline, reason) = if a.head_started != 0 {
-        (
-            a.head_started + ms(limits.header_read),
-            "header_read_timeout",
-        )
-    } else {
-        (
-            a.waiting_since.max(a.last_write) + ms(limits.idle),
-            "idle_timeout",
-        )
-    };
-    if a.now >= deadline {
-        Verdict::Close(reason)
-    } else {
-        Verdict::CheckIn(Duration::from_millis(deadline - a.now))
+    if a.head_started != 0 {
+        let deadline = a.head_started + ms(limits.header_read);
+        return match deadline.checked_sub(a.now) {
+            Some(left) if left > 0 => Verdict::CheckIn(Duration::from_millis(left)),
+            _ => Verdict::Close("header_read_timeout"),
+        };
+    }
+    let deadline = a.waiting_since.max(a.last_write) + ms(limits.idle);
+    match deadline.checked_sub(a.now) {
+        // A head may start any moment and be due one header timeout later, before the idle
+        // deadline: look again by then.
+        Some(left) if left > 0 => {
+            Verdict::CheckIn(Duration::from_millis(left).min(limits.header_read))
+        }
+        _ => Verdict::Close("idle_timeout"),
     }
 }
 
@@ -473,6 +473,22 @@ mod tests {
             Verdict::CheckIn(Duration::from_millis(1))
         );
         assert_eq!(verdict(&at(30_000), &l), Verdict::Close("idle_timeout"));
+    }
+
+    /// A head that starts while the watchdog waits for the (longer) idle deadline is still cut
+    /// at its own deadline: the watchdog never sleeps longer than one header timeout.
+    #[test]
+    fn the_watchdog_wakes_in_time_for_a_head_that_starts_later() {
+        let l = limits();
+        assert_eq!(
+            verdict(&at(1), &l),
+            Verdict::CheckIn(Duration::from_secs(10))
+        );
+        let a = ActivitySnapshot {
+            head_started: 2,
+            ..at(10_001)
+        };
+        assert_eq!(verdict(&a, &l), Verdict::CheckIn(Duration::from_millis(1)));
     }
 
     #[test]
