@@ -149,6 +149,25 @@ struct Bucket {
 /// Addresses named at most in one summary line.
 const SUMMARY_ADDRESSES: usize = 20;
 
+/// Most source addresses tracked at once. Past it, buckets that have refilled are dropped; if none
+/// has, a new address is judged without being tracked, so memory stays bounded whatever the number
+/// of sources.
+const MAX_TRACKED: usize = 100_000;
+
+/// What failures are counted under: the IPv4 address, or the /64 of an IPv6 one (a single machine
+/// commonly holds a whole /64 and could otherwise change address at every guess).
+pub fn source_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !(u64::MAX as u128),
+            )),
+        },
+    }
+}
+
 impl EnrolmentGuard {
     /// The limits of `[auth]`.
     pub fn new(auth: &crate::config::AuthSection) -> EnrolmentGuard {
@@ -180,6 +199,7 @@ impl EnrolmentGuard {
 
     /// Before the secret is compared: `Err(retry_after)` when `ip` has used up its failures.
     pub fn admit(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+        let ip = source_key(ip);
         let Ok(mut st) = self.state.lock() else {
             return Ok(());
         };
@@ -198,9 +218,18 @@ impl EnrolmentGuard {
 
     /// A wrong secret from `ip`: it costs one failure.
     pub fn failed(&self, ip: IpAddr, now: Instant) {
+        let ip = source_key(ip);
         let Ok(mut st) = self.state.lock() else {
             return;
         };
+        if st.buckets.len() >= MAX_TRACKED && !st.buckets.contains_key(&ip) {
+            let burst = self.burst;
+            st.buckets
+                .retain(|_, b| self.refilled(*b, now).tokens < burst);
+            if st.buckets.len() >= MAX_TRACKED {
+                return;
+            }
+        }
         let b = st.buckets.get(&ip).copied().unwrap_or(Bucket {
             tokens: self.burst,
             at: now,
@@ -208,7 +237,9 @@ impl EnrolmentGuard {
         let mut b = self.refilled(b, now);
         b.tokens = (b.tokens - 1.0).max(0.0);
         st.buckets.insert(ip, b);
-        st.window.entry(ip).or_default().0 += 1;
+        if st.window.len() < MAX_TRACKED || st.window.contains_key(&ip) {
+            st.window.entry(ip).or_default().0 += 1;
+        }
     }
 
     /// Close the current window: its (failures, refusals) per address, or `None` when there were
@@ -228,7 +259,7 @@ impl EnrolmentGuard {
 }
 
 /// Log one line for a window of failed enrolments: totals, and the busiest addresses with their
-/// counts (`address=failures/refusals`).
+/// counts (`by_address="address=failures/refusals …"`).
 pub fn log_enrolment_failures(window: &BTreeMap<IpAddr, (u64, u64)>, seconds: u64) {
     let failures: u64 = window.values().map(|v| v.0).sum();
     let refused: u64 = window.values().map(|v| v.1).sum();
@@ -246,7 +277,7 @@ pub fn log_enrolment_failures(window: &BTreeMap<IpAddr, (u64, u64)>, seconds: u6
         failures,
         rate_limited = refused,
         by_address = %by_address,
-        "failed enrolments (wrong secret) in the last window; by_address = failures/rate-limited"
+        "failed enrolments (wrong secret) in the last window"
     );
 }
 
@@ -320,5 +351,28 @@ mod tests {
         // Ten refills later the bucket is full again and forgotten.
         g.take_window(t0 + Duration::from_secs(61 + 600));
         assert!(g.state.lock().unwrap().buckets.is_empty());
+    }
+
+    /// IPv6 sources count per /64, IPv4-mapped ones as IPv4.
+    #[test]
+    fn ipv6_failures_count_per_64() {
+        let g = EnrolmentGuard::with_limits(2, Duration::from_secs(60));
+        let t0 = Instant::now();
+        g.failed("2001:db8:1:2::1".parse().unwrap(), t0);
+        g.failed("2001:db8:1:2:ffff::9".parse().unwrap(), t0);
+        assert!(g.admit("2001:db8:1:2::77".parse().unwrap(), t0).is_err());
+        assert!(g.admit("2001:db8:1:3::1".parse().unwrap(), t0).is_ok());
+        g.failed("::ffff:192.0.2.9".parse().unwrap(), t0);
+        g.failed("192.0.2.9".parse().unwrap(), t0);
+        assert!(g.admit("192.0.2.9".parse().unwrap(), t0).is_err());
+        let w = g.take_window(t0).unwrap();
+        assert_eq!(
+            w.get(&"2001:db8:1:2::".parse::<IpAddr>().unwrap()),
+            Some(&(2, 1))
+        );
+        assert_eq!(
+            w.get(&"192.0.2.9".parse::<IpAddr>().unwrap()),
+            Some(&(2, 1))
+        );
     }
 }
