@@ -173,7 +173,8 @@ fn load_tls(cert: &Path, key: &Path) -> anyhow::Result<std::sync::Arc<rustls::Se
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSection {
-    /// The fleet's enrolment secret (at least 16 characters). Prefer `enroll_secret_file`.
+    /// The fleet's enrolment secret (at least [`MIN_ENROLL_SECRET_BYTES`] bytes, blanks around it
+    /// not counted). Prefer `enroll_secret_file`.
     pub enroll_secret: Option<String>,
     /// File holding the enrolment secret (first line).
     pub enroll_secret_file: Option<PathBuf>,
@@ -512,7 +513,7 @@ impl CollectorConfig {
     /// The enrolment secret, read from the file if configured.
     pub fn enroll_secret(&self) -> anyhow::Result<Option<String>> {
         if let Some(s) = &self.auth.enroll_secret {
-            return Ok(Some(s.trim().to_string()));
+            return Ok(Some(s.clone()));
         }
         if let Some(p) = &self.auth.enroll_secret_file {
             let t = std::fs::read_to_string(p).map_err(|e| {

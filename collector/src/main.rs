@@ -166,6 +166,13 @@ fn main() -> ExitCode {
         Command::Exception { command } => risk_exit(risk::cli::run_exception(&cfg, command)),
         Command::Report { command } => report::run(&cfg, command),
         Command::Serve => {
+            let prepared = match preflight(&cfg) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("vigie-collector: {e:#}");
+                    return ExitCode::from(2);
+                }
+            };
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -174,13 +181,6 @@ fn main() -> ExitCode {
                 Err(e) => {
                     eprintln!("vigie-collector: cannot start runtime: {e}");
                     return ExitCode::from(1);
-                }
-            };
-            let prepared = match preflight(&cfg) {
-                Ok(p) => p,
-                Err(e) => {
-                    eprintln!("vigie-collector: {e:#}");
-                    return ExitCode::from(2);
                 }
             };
             match rt.block_on(server::serve(cfg, prepared)) {
