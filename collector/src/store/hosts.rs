@@ -476,6 +476,95 @@ pub fn host_exists(conn: &Connection, id: i64) -> Result<bool, StoreError> {
 }
 
 #[cfg(test)]
+mod enrolment_tests {
+    use super::*;
+
+    fn host(machine_id: &str) -> HostIdentity {
+        HostIdentity {
+            hostname: "h".into(),
+            machine_id: machine_id.into(),
+            os: "debian".into(),
+            os_version: "12".into(),
+            kernel: "6.1".into(),
+            arch: "x86_64".into(),
+        }
+    }
+
+    fn claim(nonce: &str) -> NonceClaim {
+        NonceClaim {
+            hash: crate::auth::hash_secret(nonce),
+            retry_window_s: 900,
+        }
+    }
+
+    /// The same nonce within 900 s of the first enrolment repeats it (even twice, the window
+    /// still counted from the first); another nonce, none, a report in between or the window
+    /// passed do not.
+    #[test]
+    fn a_repeat_needs_the_same_nonce_within_the_window_and_no_report_since() {
+        let mut c = Connection::open_in_memory().unwrap();
+        super::super::migrations::migrate(&mut c).unwrap();
+        let h = host("m1");
+        let n = claim("nonce-1");
+        let e = enroll_with(&c, &h, b"k1", None, false, Some(&n), 1_000).unwrap();
+        assert!(matches!(
+            e,
+            Enrolment::Enrolled {
+                repeated: false,
+                replaced_key_hash: None,
+                ..
+            }
+        ));
+        let e = enroll_with(&c, &h, b"k2", None, false, Some(&n), 1_500).unwrap();
+        assert_eq!(
+            e,
+            Enrolment::Enrolled {
+                host_id: 1,
+                replaced_key_hash: Some(b"k1".to_vec()),
+                repeated: true
+            }
+        );
+        let e = enroll_with(&c, &h, b"k3", None, false, Some(&n), 1_900).unwrap();
+        assert!(
+            matches!(e, Enrolment::Enrolled { repeated: true, .. }),
+            "{e:?}"
+        );
+        let e = enroll_with(&c, &h, b"k4", None, false, Some(&n), 1_901).unwrap();
+        assert_eq!(
+            e,
+            Enrolment::AlreadyEnrolled { host_id: 1 },
+            "window from the first"
+        );
+        let e = enroll_with(&c, &h, b"k4", None, false, Some(&claim("other")), 1_100).unwrap();
+        assert_eq!(e, Enrolment::AlreadyEnrolled { host_id: 1 });
+        let e = enroll_with(&c, &h, b"k4", None, false, None, 1_100).unwrap();
+        assert_eq!(e, Enrolment::AlreadyEnrolled { host_id: 1 });
+
+        let h2 = host("m2");
+        enroll_with(&c, &h2, b"j1", None, false, Some(&n), 2_000).unwrap();
+        c.execute(
+            "UPDATE hosts SET last_seen_at = 2010 WHERE machine_id = 'm2'",
+            [],
+        )
+        .unwrap();
+        let e = enroll_with(&c, &h2, b"j2", None, false, Some(&n), 2_020).unwrap();
+        assert_eq!(
+            e,
+            Enrolment::AlreadyEnrolled { host_id: 2 },
+            "reported since"
+        );
+        // An authorised re-enrolment with a new nonce starts a new window for that nonce.
+        let m = claim("nonce-2");
+        enroll_with(&c, &h2, b"j3", None, true, Some(&m), 3_000).unwrap();
+        let e = enroll_with(&c, &h2, b"j4", None, false, Some(&m), 3_100).unwrap();
+        assert!(
+            matches!(e, Enrolment::Enrolled { repeated: true, .. }),
+            "{e:?}"
+        );
+    }
+}
+
+#[cfg(test)]
 mod staleness_tests {
     use super::*;
 
