@@ -226,6 +226,12 @@ pub static MIGRATIONS: &[&str] = &[
     // v7: secrets stored by agents from before redaction are re-redacted (Rust step
     // `redact_stored_secrets` in RUST_STEPS).
     "",
+    // v8 (enrolment): the SHA-256 of the nonce of the enrolment that set a host's key, and when,
+    // so an agent that lost the answer can repeat that enrolment within the retry window.
+    r#"
+    ALTER TABLE hosts ADD COLUMN enroll_nonce_hash BLOB;
+    ALTER TABLE hosts ADD COLUMN enroll_nonce_at INTEGER;
+    "#,
 ];
 
 /// What a Rust step changed: named row counts, logged and returned by [`migrate_reporting`].
