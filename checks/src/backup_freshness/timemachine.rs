@@ -11,7 +11,7 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use serde_json::Value;
 
 use super::observe::Observation;
-use crate::{Evidence, Probe, Status};
+use crate::{Probe, Status};
 
 const TMUTIL: &str = "/usr/bin/tmutil";
 
@@ -112,30 +112,6 @@ pub fn parse_latestbackup(text: &str) -> Result<Latest, String> {
     })
 }
 
-/// Replace the password of every `scheme://user:password@host` URL with `***`.
-pub fn redact_url_passwords(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        let (head, tail) = rest.split_at(i + 3);
-        out.push_str(head);
-        let end = tail
-            .find(|c: char| c.is_whitespace() || c == '/')
-            .unwrap_or(tail.len());
-        let authority = &tail[..end];
-        match authority.rsplit_once('@') {
-            Some((userinfo, host)) if userinfo.contains(':') => {
-                let user = userinfo.split(':').next().unwrap_or_default();
-                out.push_str(&format!("{user}:***@{host}"));
-            }
-            _ => out.push_str(authority),
-        }
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
-}
-
 fn both(out: &crate::probe::CommandOutput) -> String {
     format!("{}\n{}", out.stdout_text(), out.stderr_text())
 }
@@ -149,22 +125,19 @@ fn local(offset: FixedOffset, t: NaiveDateTime) -> Option<DateTime<Utc>> {
 
 /// Observe Time Machine on the host behind `probe`.
 pub(super) fn observe_time_machine(probe: &dyn Probe) -> Observation {
-    let mut obs = Observation::new("newest Time Machine backup");
+    let mut obs = Observation::new("newest backup");
     let fail = |mut obs: Observation, st: Status, why: String| {
         obs.problem = Some((st, why));
         obs
     };
     let argv = [TMUTIL, "destinationinfo"];
-    let out = match probe.run(&argv) {
+    // A destination URL may carry a password (`smb://user:secret@nas/share`): the evidence, like all
+    // evidence, passes `crate::redact`, which cuts a URL's userinfo password.
+    let (out, ev) = match probe.run_evidence(&argv) {
         Ok(r) => r,
         Err(e) => return fail(obs, Status::Error, format!("cannot run tmutil: {e}")),
     };
-    // A destination URL may carry a password (`smb://user:secret@nas/share`): never sent as is.
-    obs.evidence.push(Evidence::command(
-        &argv,
-        out.exit_code,
-        redact_url_passwords(&out.stdout_text()).as_bytes(),
-    ));
+    obs.evidence.push(ev);
     let dests = match parse_destinationinfo(&both(&out)) {
         Ok(Destinations::NoneConfigured) => {
             return fail(
@@ -227,6 +200,7 @@ pub(super) fn observe_time_machine(probe: &dyn Probe) -> Observation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Evidence;
 
     #[test]
     fn destinationinfo_captures() {
@@ -293,13 +267,14 @@ mod tests {
     }
 
     #[test]
-    fn destination_url_passwords_are_redacted() {
-        assert_eq!(
-            redact_url_passwords("URL : smb://backup:s3cret@nas.local/TimeMachine\n"),
-            "URL : smb://backup:***@nas.local/TimeMachine\n"
+    fn destination_url_passwords_do_not_leave_the_host() {
+        let argv = [TMUTIL, "destinationinfo"];
+        let ev = Evidence::command(
+            &argv,
+            Some(0),
+            b"Name          : NAS\nKind          : Network\nURL           : smb://backup:s3cret@nas.local/TimeMachine\n",
         );
-        let afp = "URL : afp://Tensho;AUTH=SRP@Tensho%20AirPort._afpovertcp._tcp.local./Tensho\n";
-        assert_eq!(redact_url_passwords(afp), afp);
-        assert_eq!(redact_url_passwords("no url"), "no url");
+        assert!(!ev.excerpt.contains("s3cret"), "{}", ev.excerpt);
+        assert!(ev.excerpt.contains("smb://backup:"), "{}", ev.excerpt);
     }
 }

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
-use super::{pam, PamType, Scan, ScanError};
+use super::{name_ways_in, pam, PamType, Scan, ScanError};
 use crate::scan::{parse_err, read_file};
 use crate::{CheckResult, Context, Status};
 
@@ -38,6 +38,8 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
         read_paths: BTreeSet::new(),
         verdicts: BTreeMap::new(),
         ssh_combinations: 0,
+        notes: Vec::new(),
+        sshd_config: None,
     };
     match judge(&mut scan) {
         Ok(r) => r.with_evidence(scan.evidence),
@@ -90,15 +92,21 @@ fn judge(scan: &mut Scan) -> Result<CheckResult, ScanError> {
         None => not_applicable.push("sudo (not installed)"),
     }
     let lacking: Vec<String> = paths.iter().flat_map(|p| p.reasons.clone()).collect();
+    let fail_open = name_ways_in(&paths);
     let paths_json: Vec<_> = paths
         .iter()
-        .map(|p| json!({"path": p.name, "mfa": p.reasons.is_empty(), "detail": p.detail, "reasons": p.reasons}))
+        .map(|p| json!({"path": p.name, "mfa": p.reasons.is_empty(), "detail": p.detail, "reasons": p.reasons, "fail_open": p.fail_open}))
         .collect();
     let factors: serde_json::Map<String, serde_json::Value> = scan
         .verdicts
         .iter()
         .map(|(svc, v)| (svc.clone(), json!(v.factors)))
         .collect();
+    let not_applicable_note = not_applicable
+        .iter()
+        .map(|n| format!("; {n}: not applicable"))
+        .collect::<String>();
+    // The same verdicts as on Linux: a lacking way in fails, a fail-open factor warns.
     let (status, summary) = if paths.is_empty() {
         (
             Status::NotApplicable,
@@ -106,27 +114,43 @@ fn judge(scan: &mut Scan) -> Result<CheckResult, ScanError> {
         )
     } else if !lacking.is_empty() {
         let mut s = lacking.join("; ");
-        for n in &not_applicable {
-            s.push_str(&format!("; {n}: not applicable"));
+        if !fail_open.is_empty() {
+            s.push_str(&format!("; fail-open: {}", fail_open.join("; ")));
         }
-        (Status::Fail, s)
+        (Status::Fail, s + &not_applicable_note)
     } else {
         let ok: Vec<String> = paths
             .iter()
             .map(|p| format!("{} ({})", p.name, p.detail))
             .collect();
-        let mut s = format!("second factor required on every way in: {}", ok.join(", "));
-        for n in &not_applicable {
-            s.push_str(&format!("; {n}: not applicable"));
-        }
-        (Status::Pass, s)
+        let s = if fail_open.is_empty() {
+            format!("second factor required on every way in: {}", ok.join(", "))
+        } else {
+            format!(
+                "{}; otherwise a second factor is required on every way in: {}",
+                fail_open.join("; "),
+                ok.join(", ")
+            )
+        };
+        let status = if fail_open.is_empty() {
+            Status::Pass
+        } else {
+            Status::Warn
+        };
+        (status, s + &not_applicable_note)
     };
+    let summary = std::iter::once(summary)
+        .chain(scan.notes.iter().cloned())
+        .collect::<Vec<_>>()
+        .join("; ");
     Ok(CheckResult::new("mfa", status, summary)
         .fact("platform", "macos")
         .fact("remote_login", remote_login)
         .fact("paths", paths_json)
         .fact("lacking", lacking.clone())
         .fact("lacking_count", lacking.len())
+        .fact("fail_open", fail_open)
+        .fact("sshd_config", scan.sshd_config)
         .fact("not_applicable", not_applicable)
         .fact("pam_second_factors", factors)
         .fact("pam_missing_includes", missing_includes)
@@ -156,7 +180,10 @@ fn openpam_verdict(
         }
     };
     let stack = pam::resolve_stack(&entry, PamType::Auth, &mut load)?;
-    let verdict = scan.judge_stack(&entry, &stack);
+    let mut verdict = scan.judge_stack(&entry, &stack);
+    if verdict.issues.is_empty() && !verdict.factors.is_empty() {
+        verdict.fail_open = scan.fail_open(&stack)?;
+    }
     scan.verdicts.insert(service.to_string(), verdict);
     Ok(())
 }
