@@ -52,7 +52,10 @@ fn table(o: &mut String, head: &[String], rows: &[Vec<Cell>]) {
     let _ = writeln!(
         o,
         "| {} |",
-        head.iter().map(|h| inline(h)).collect::<Vec<_>>().join(" | ")
+        head.iter()
+            .map(|h| inline(h))
+            .collect::<Vec<_>>()
+            .join(" | ")
     );
     let align: Vec<&str> = (0..head.len())
         .map(|i| {
@@ -140,6 +143,9 @@ mod tests {
         // In a table cell no block can start: a negative change stays as it is.
         assert_eq!(inline("-2.0 pts"), "-2.0 pts");
         assert_eq!(inline("a | b"), "a \\| b");
-        assert_eq!(text("Patch rate 95.0 % (target 100 %)"), "Patch rate 95.0 % (target 100 %)");
+        assert_eq!(
+            text("Patch rate 95.0 % (target 100 %)"),
+            "Patch rate 95.0 % (target 100 %)"
+        );
     }
 }
