@@ -206,6 +206,20 @@ pub fn history(conn: &Connection, id: i64) -> Result<Vec<RiskChange>, StoreError
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// Delete the history entries written by `actor` (the fleet recompute) on fleet-derived risks
+/// before `before` (Unix seconds); returns how many. People's entries are never pruned.
+pub fn prune_fleet_history(
+    conn: &Connection,
+    actor: &str,
+    before: i64,
+) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "DELETE FROM risk_history
+         WHERE risk_id IN (SELECT id FROM risks WHERE source = 'fleet') AND at < ?1 AND actor = ?2",
+        params![before, actor],
+    )?)
+}
+
 /// Current results of the given checks on reporting (not stale, reported) hosts.
 pub fn fleet_results(
     conn: &Connection,
