@@ -61,7 +61,14 @@ pub async fn recompute_fleet_risks(
             } in &changes
             {
                 if risk.id == 0 {
-                    crate::store::risks::insert(c, risk, FLEET_ACTOR, note, now)?;
+                    crate::store::risks::insert_recording(
+                        c,
+                        risk,
+                        changes,
+                        FLEET_ACTOR,
+                        note,
+                        now,
+                    )?;
                 } else {
                     crate::store::risks::update(c, risk, changes, FLEET_ACTOR, note, now)?;
                 }
@@ -167,6 +174,15 @@ mod tests {
         let h = store.read(|c| crate::store::risks::history(c, id)).unwrap();
         // Created, then closed: two history entries, the second by the fleet with the status change.
         assert_eq!(h.len(), 2);
+        // Both record the failing hosts as a change, not as lists.
+        assert_eq!(
+            h[0].changes["assets"].to,
+            serde_json::json!({"count": 1, "added": ["a"], "added_count": 1})
+        );
+        assert_eq!(
+            h[1].changes["assets"].from,
+            serde_json::json!({"count": 1, "removed": ["a"], "removed_count": 1})
+        );
         assert_eq!(h[1].actor, FLEET_ACTOR);
         assert_eq!(h[1].changes["status"].to, serde_json::json!("closed"));
     }

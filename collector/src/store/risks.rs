@@ -115,6 +115,20 @@ pub fn insert(
     note: &str,
     now: i64,
 ) -> Result<i64, StoreError> {
+    let changes = crate::risk::register::diff(None, r);
+    insert_recording(conn, r, &changes, actor, note, now)
+}
+
+/// Insert `r` (its id is ignored) with `changes` as its creation entry (a fleet risk records its
+/// hosts in the bounded form of `risk::fleet::assets_change`); returns the new id.
+pub fn insert_recording(
+    conn: &Connection,
+    r: &Risk,
+    changes: &BTreeMap<String, FieldChange>,
+    actor: &str,
+    note: &str,
+    now: i64,
+) -> Result<i64, StoreError> {
     let assets =
         serde_json::to_string(&r.assets).map_err(|e| StoreError::Invalid(e.to_string()))?;
     conn.execute(
@@ -138,14 +152,7 @@ pub fn insert(
         ],
     )?;
     let id = conn.last_insert_rowid();
-    record(
-        conn,
-        id,
-        now,
-        actor,
-        &crate::risk::register::diff(None, r),
-        note,
-    )?;
+    record(conn, id, now, actor, changes, note)?;
     Ok(id)
 }
 
