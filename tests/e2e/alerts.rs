@@ -126,8 +126,11 @@ fn quoted(s: &str) -> Option<(String, &str)> {
     None
 }
 
-/// Matchers inside `{…}` (text after the brace): (label, operator, value), and the rest after `}`.
-fn matchers(mut s: &str) -> Option<(Vec<(String, String, String)>, &str)> {
+/// One label matcher: (label, operator, value).
+type Matcher = (String, String, String);
+
+/// Matchers inside `{…}` (text after the brace), and the rest after `}`.
+fn matchers(mut s: &str) -> Option<(Vec<Matcher>, &str)> {
     let mut out = Vec::new();
     loop {
         s = s.trim_start_matches([' ', ',', '\n']);

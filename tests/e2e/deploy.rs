@@ -102,7 +102,7 @@ fn example_config(name: &str) -> toml::Value {
 
 fn string_at<'a>(v: &'a toml::Value, path: &[&str]) -> &'a str {
     path.iter()
-        .fold(Some(v), |v, k| v.and_then(|v| v.get(k)))
+        .try_fold(v, |v, k| v.get(k))
         .and_then(|v| v.as_str())
         .unwrap_or_else(|| panic!("example config has no string {}", path.join(".")))
 }
