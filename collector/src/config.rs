@@ -422,6 +422,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("listen"), "{e}");
+        let e = load_str("[storage]\nfleet_risk_history_days = 7\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("storage.fleet_risk_history_days = 7"), "{e}");
+        let c = load_str("[storage]\nfleet_risk_history_days = 31\n").unwrap();
+        assert_eq!(c.storage.fleet_risk_history_days, 31);
         let e = load_str("[cis]\nimplementation_group = 4\n")
             .unwrap_err()
             .to_string();
