@@ -48,7 +48,13 @@ pub struct Collector {
 impl Collector {
     /// Write a config into `dir` and start `vigie-collector serve` on `port` (0 = pick one).
     pub fn start(dir: &Path, port: u16, extra: &str) -> Collector {
-        Collector::start_server(dir, port, "insecure_http = true\n", extra, "http")
+        Collector::start_server(dir, port, "insecure_http = true\n", extra, "http", None)
+    }
+
+    /// [`Collector::start`] with the process's umask set to `umask` (e.g. `"000"`), to check the
+    /// modes of what it creates.
+    pub fn start_with_umask(dir: &Path, umask: &str) -> Collector {
+        Collector::start_server(dir, 0, "insecure_http = true\n", "", "http", Some(umask))
     }
 
     /// Start with TLS from PEM files.
@@ -58,10 +64,17 @@ impl Collector {
             cert.display(),
             key.display()
         );
-        Collector::start_server(dir, 0, &server, "", "https")
+        Collector::start_server(dir, 0, &server, "", "https", None)
     }
 
-    fn start_server(dir: &Path, port: u16, server: &str, extra: &str, scheme: &str) -> Collector {
+    fn start_server(
+        dir: &Path,
+        port: u16,
+        server: &str,
+        extra: &str,
+        scheme: &str,
+        umask: Option<&str>,
+    ) -> Collector {
         std::fs::create_dir_all(dir).unwrap();
         let cfg = dir.join("collector.toml");
         std::fs::write(
@@ -80,7 +93,16 @@ impl Collector {
             Instant::now().elapsed().as_nanos()
         ));
         let log = unique(log);
-        let child = Command::new(bin("vigie-collector"))
+        let mut cmd = match umask {
+            Some(u) => {
+                let mut c = Command::new("/bin/sh");
+                c.args(["-c", &format!("umask {u} && exec \"$0\" \"$@\"")])
+                    .arg(bin("vigie-collector"));
+                c
+            }
+            None => Command::new(bin("vigie-collector")),
+        };
+        let child = cmd
             .args(["--config", cfg.to_str().unwrap(), "--log", "info", "serve"])
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
