@@ -48,13 +48,39 @@ pub struct Collector {
 impl Collector {
     /// Write a config into `dir` and start `vigie-collector serve` on `port` (0 = pick one).
     pub fn start(dir: &Path, port: u16, extra: &str) -> Collector {
-        Collector::start_server(dir, port, "insecure_http = true\n", extra, "http", None)
+        Collector::start_server(
+            dir,
+            port,
+            "insecure_http = true\n",
+            ("", extra),
+            "http",
+            None,
+        )
     }
 
     /// [`Collector::start`] with the process's umask set to `umask` (e.g. `"000"`), to check the
     /// modes of what it creates.
     pub fn start_with_umask(dir: &Path, umask: &str) -> Collector {
-        Collector::start_server(dir, 0, "insecure_http = true\n", "", "http", Some(umask))
+        Collector::start_server(
+            dir,
+            0,
+            "insecure_http = true\n",
+            ("", ""),
+            "http",
+            Some(umask),
+        )
+    }
+
+    /// Start with these `[server]` keys (`insecure_http = true` or the TLS files, timeouts …) and
+    /// extra `[auth]` keys (enrolment limits), on an ephemeral port.
+    pub fn start_with(dir: &Path, server: &str, auth: &str) -> Collector {
+        let scheme = if server.contains("tls_cert") {
+            "https"
+        } else {
+            "http"
+        };
+        let server = format!("{server}\n");
+        Collector::start_server(dir, 0, &server, (&format!("{auth}\n"), ""), scheme, None)
     }
 
     /// Start with TLS from PEM files.
@@ -64,14 +90,14 @@ impl Collector {
             cert.display(),
             key.display()
         );
-        Collector::start_server(dir, 0, &server, "", "https", None)
+        Collector::start_server(dir, 0, &server, ("", ""), "https", None)
     }
 
     fn start_server(
         dir: &Path,
         port: u16,
         server: &str,
-        extra: &str,
+        (auth, extra): (&str, &str),
         scheme: &str,
         umask: Option<&str>,
     ) -> Collector {
@@ -82,7 +108,7 @@ impl Collector {
             format!(
                 "[server]\nlisten = \"127.0.0.1:{port}\"\n{server}max_body_bytes = 262144\n\
                  [storage]\ndata_dir = \"{}\"\n\
-                 [auth]\nenroll_secret = \"{ENROLL_SECRET}\"\nadmin_tokens = [\"{ADMIN_TOKEN}\"]\nauditor_tokens = [\"{AUDITOR_TOKEN}\"]\n\
+                 [auth]\nenroll_secret = \"{ENROLL_SECRET}\"\nadmin_tokens = [\"{ADMIN_TOKEN}\"]\nauditor_tokens = [\"{AUDITOR_TOKEN}\"]\n{auth}\
                  [metrics]\nrefresh_seconds = 1\n{extra}",
                 dir.join("data").display()
             ),
@@ -256,7 +282,10 @@ impl Host {
                 out.push('\n');
             }
         }
-        std::fs::write(p, out).unwrap();
+        // Atomically: a running agent daemon may read the file at any moment.
+        let tmp = p.with_extension("toml.tmp");
+        std::fs::write(&tmp, out).unwrap();
+        std::fs::rename(&tmp, &p).unwrap();
     }
 
     /// Run `vigie-agent <args>` for this host.

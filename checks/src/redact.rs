@@ -373,13 +373,22 @@ fn key_values(line: &str) -> String {
             || prefix == "export"
             || prefix == "declare -x"
             || prefix == "set"
-            || prefix == "-";
+            || prefix == "-"
+            || prefix == "#"
+            || prefix == ";"
+            || prefix == "//";
         let key = &line[k_start..k_end];
         // `key:value` without a blank is a package epoch, a time or a `user:password` pair of
-        // another format, not configuration; `passwd:` is nsswitch.conf's database name.
+        // another format, not configuration; `passwd:` is nsswitch.conf's database name. An
+        // unquoted `key: value` is configuration (YAML, mail headers) only at the start of a line
+        // (after indentation, `- ` or a comment marker): in prose — a summary such as
+        // `no account can log in with a password: the 4 accounts…` or `… in password-auth:
+        // sufficient pam_unix …` — the colon ends a sentence, and what follows is not a value.
         let colon_not_config = sep == b':'
             && key_quote.is_none()
-            && (!matches!(b.get(i + 1), Some(b' ' | b'\t') | None) || key == "passwd");
+            && (!matches!(b.get(i + 1), Some(b' ' | b'\t') | None)
+                || key == "passwd"
+                || !at_line_start);
         if colon_not_config || !is_secret_key(key) {
             i += 1;
             continue;
@@ -697,6 +706,25 @@ mod tests {
         assert_eq!(file("/etc/pam.d/passwd", pam_passwd), pam_passwd);
         let json = "[{\"time\":\"2026-11-24T03:00:02.12+01:00\",\"hostname\":\"db-01\",\"paths\":[\"/var/lib/x\"]}]";
         assert_eq!(gen(json), json);
+    }
+
+    #[test]
+    fn prose_after_a_secret_word_is_not_a_value() {
+        // Summaries the checks write: the colon ends a phrase, what follows is no secret.
+        for prose in [
+            "no account can log in with a password: the 4 account(s) with a login shell have a locked or no password",
+            "2 gap(s): pam_pwhistory remember=5 does not take effect in password-auth: sufficient pam_unix succeeds",
+        ] {
+            assert_eq!(gen(prose), prose);
+        }
+        // The same words at the start of a line (or after a comment marker) are configuration.
+        assert_eq!(gen("password: hunter2"), "password: <redacted>");
+        assert_eq!(gen("  token: abc"), "  token: <redacted>");
+        assert_eq!(gen("# api_key: abc"), "# api_key: <redacted>");
+        assert_eq!(
+            gen("{\"password\": \"abc\"}"),
+            "{\"password\": \"<redacted>\"}"
+        );
     }
 
     #[test]

@@ -93,6 +93,7 @@ impl EvidenceKind {
 /// redact before anything else (the private field forbids struct literals), or deserialised from
 /// the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Evidence {
     pub kind: EvidenceKind,
     pub source: String,
@@ -162,6 +163,7 @@ impl Evidence {
 
 /// The result of one check on one host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CheckResult {
     pub check: String,
     pub status: Status,
@@ -291,6 +293,19 @@ mod tests {
         r.redact();
         let all = serde_json::to_string(&r).unwrap();
         assert!(!all.contains("PLANTED"), "{all}");
+    }
+
+    #[test]
+    fn unknown_fields_in_results_and_evidence_are_refused() {
+        let ok = r#"{"check":"mfa","status":"pass","summary":"ok","facts":{},
+            "evidence":[{"kind":"file","source":"/etc/x","excerpt":"","sha256":"00"}]}"#;
+        serde_json::from_str::<CheckResult>(ok).unwrap();
+        let extra_result = ok.replace(r#""summary":"ok""#, r#""summary":"ok","score":100"#);
+        let e = serde_json::from_str::<CheckResult>(&extra_result).unwrap_err();
+        assert!(e.to_string().contains("unknown field `score`"), "{e}");
+        let extra_evidence = ok.replace(r#""excerpt":"""#, r#""excerpt":"","trusted":true"#);
+        let e = serde_json::from_str::<CheckResult>(&extra_evidence).unwrap_err();
+        assert!(e.to_string().contains("unknown field `trusted`"), "{e}");
     }
 
     #[test]

@@ -226,7 +226,13 @@ pub static MIGRATIONS: &[&str] = &[
     // v7: secrets stored by agents from before redaction are re-redacted (Rust step
     // `redact_stored_secrets` in RUST_STEPS).
     "",
-    // v8: fleet risk history as changes: each entry of a fleet-derived risk that holds the whole old
+    // v8 (enrolment): the SHA-256 of the nonce of the enrolment that set a host's key, and when,
+    // so an agent that lost the answer can repeat that enrolment within the retry window.
+    r#"
+    ALTER TABLE hosts ADD COLUMN enroll_nonce_hash BLOB;
+    ALTER TABLE hosts ADD COLUMN enroll_nonce_at INTEGER;
+    "#,
+    // v9: fleet risk history as changes: each entry of a fleet-derived risk that holds the whole old
     // and new list of failing hosts (`assets`: {"from": [...], "to": [...]}) becomes the bounded
     // form written since (risk::fleet::assets_change): `from` = {"count", "removed" (first 20 by
     // name), "removed_count"} (null at creation), `to` = {"count", "added", "added_count"}.
@@ -762,10 +768,12 @@ mod tests {
             );
         }
         // Idempotent: a second run of the step finds nothing.
+        // (The step itself, not a re-run from v6: later versions' SQL is not re-runnable.)
         let mut c = Connection::open(&path).unwrap();
-        c.pragma_update(None, "user_version", 6).unwrap();
-        let (_, reports) = migrate_reporting(&mut c).unwrap();
-        assert!(reports[0].1.iter().all(|(_, n)| *n == 0), "{reports:?}");
+        let tx = c.transaction().unwrap();
+        let counts = redact_stored_secrets(&tx).unwrap();
+        tx.commit().unwrap();
+        assert!(counts.iter().all(|(_, n)| *n == 0), "{counts:?}");
     }
 
     #[test]
