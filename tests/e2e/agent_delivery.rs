@@ -1,0 +1,552 @@
+//! The agent's delivery must never lose a report to a wrong answer (issue 9 items 2, 5, 10, and
+//! the spool's modes): the real `vigie-agent` against small HTTP servers on loopback that answer
+//! the way a proxy, a captive portal or a cut connection would, and against the real collector.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+use vigie_e2e::*;
+
+/// One request a fake server received.
+#[derive(Clone, Debug)]
+struct Seen {
+    method: String,
+    path: String,
+    body: Vec<u8>,
+}
+
+impl Seen {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "{} {}: body is not JSON ({e}): {}",
+                self.method,
+                self.path,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+}
+
+/// How a fake server answers one request.
+enum Reply {
+    /// Raw HTTP/1.1 response bytes.
+    Raw(String),
+    /// Read the request, then close the connection without a word (a lost answer).
+    Hangup,
+}
+
+fn response(status: &str, content_type: &str, extra: &str, body: &str) -> Reply {
+    Reply::Raw(format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
+        body.len()
+    ))
+}
+
+fn json(status: &str, body: &str) -> Reply {
+    response(status, "application/json", "", body)
+}
+
+/// A one-thread HTTP server on a loopback port that records every request and answers with
+/// `reply(n, request)` (n counts from 0).
+struct FakeServer {
+    url: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl FakeServer {
+    fn start(reply: impl Fn(usize, &Seen) -> Reply + Send + 'static) -> FakeServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let Some(req) = read_request(&mut conn) else {
+                    continue;
+                };
+                let n = {
+                    let mut log = log.lock().unwrap();
+                    log.push(req.clone());
+                    log.len() - 1
+                };
+                match reply(n, &req) {
+                    Reply::Raw(r) => {
+                        let _ = conn.write_all(r.as_bytes());
+                    }
+                    Reply::Hangup => {}
+                }
+                let _ = conn.shutdown(std::net::Shutdown::Both);
+            }
+        });
+        FakeServer { url, seen }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn read_request(conn: &mut std::net::TcpStream) -> Option<Seen> {
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok()?;
+    let mut r = BufReader::new(conn);
+    let mut line = String::new();
+    r.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_string();
+    let path = parts.next()?.to_string();
+    let mut len = 0usize;
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                len = v.trim().parse().ok()?;
+            }
+        }
+    }
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).ok()?;
+    Some(Seen { method, path, body })
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+fn set_mode(p: &Path, m: u32) {
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+}
+
+/// Lines of the agent's stderr saying delivery was postponed.
+fn postponements(stderr: &str) -> usize {
+    stderr
+        .lines()
+        .filter(|l| l.contains("delivery postponed"))
+        .count()
+}
+
+fn hosts_entry(c: &Collector, machine_id: &str) -> serde_json::Value {
+    let hosts = admin_get(c, "/api/v1/hosts");
+    hosts["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["machine_id"] == machine_id)
+        .unwrap_or_else(|| panic!("host {machine_id} not listed: {hosts}"))
+        .clone()
+}
+
+fn reports_stored(c: &Collector) -> i64 {
+    c.db()
+        .query_row("SELECT count(*) FROM recent_reports", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn answers_that_are_not_the_collectors_acknowledgement_keep_the_spool() {
+    let d = tempfile::tempdir().unwrap();
+    let c = Collector::start(&d.path().join("collector"), 0, "");
+    let h = Host::from_fixture(
+        "debian12-patched",
+        d.path(),
+        "web-01",
+        "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1",
+    );
+    h.enroll(&c.url);
+    let start = chrono::Utc::now() - chrono::Duration::seconds(60);
+    let mut clock = 0;
+    let other_id = "0b7a5c1e-2d3f-4a6b-8c9d-0e1f2a3b4c5d";
+    type Answer = fn(&Seen) -> Reply;
+    let cases: Vec<(&str, Answer)> = vec![
+        ("200 <html>", |_| {
+            response(
+                "200 OK",
+                "text/html",
+                "",
+                "<html><body>Welcome</body></html>",
+            )
+        }),
+        ("202 {}", |_| json("202 Accepted", "{}")),
+        ("202 naming another report", |_| {
+            json(
+                "202 Accepted",
+                r#"{"report_id": "0b7a5c1e-2d3f-4a6b-8c9d-0e1f2a3b4c5d", "status": "accepted"}"#,
+            )
+        }),
+        ("202 not JSON", |_| {
+            response("202 Accepted", "text/plain", "", "accepted")
+        }),
+        ("204", |_| response("204 No Content", "text/plain", "", "")),
+        ("302 to a login page", |_| {
+            response(
+                "302 Found",
+                "text/html",
+                "Location: /login\r\n",
+                "<a href=/login>login</a>",
+            )
+        }),
+        ("200 with a perfect acknowledgement (but not 202)", |req| {
+            let id = req.json()["report_id"].as_str().unwrap().to_string();
+            json(
+                "200 OK",
+                &format!(r#"{{"report_id": "{id}", "status": "accepted"}}"#),
+            )
+        }),
+    ];
+    let mut spooled = 0;
+    for (name, answer) in cases {
+        let fake = FakeServer::start(move |_, req| answer(req));
+        for pass in 1..=2 {
+            clock += 1;
+            h.set_clock(start + chrono::Duration::seconds(clock));
+            let (code, err) = h.run_once(&fake.url);
+            spooled += 1;
+            assert_eq!(code, 75, "{name}, pass {pass}: reports stay spooled\n{err}");
+            assert_eq!(
+                h.spooled(),
+                spooled,
+                "{name}, pass {pass}: spool kept\n{err}"
+            );
+            // One attempt per pass, logged once, however many reports wait.
+            assert_eq!(
+                fake.seen().len(),
+                pass,
+                "{name}, pass {pass}: one POST per pass, no redirect followed: {:?}",
+                fake.seen()
+            );
+            assert_eq!(postponements(&err), 1, "{name}, pass {pass}: {err}");
+        }
+        assert!(fake
+            .seen()
+            .iter()
+            .all(|s| s.method == "POST" && s.path == "/api/v1/reports"));
+        let sent: Vec<_> = fake
+            .seen()
+            .iter()
+            .map(|s| s.json()["report_id"].clone())
+            .collect();
+        assert!(sent.iter().all(|id| id != other_id));
+    }
+    assert_eq!(spooled, 14);
+
+    // The real collector's acknowledgements empty it, in order, each report once.
+    clock += 1;
+    h.set_clock(start + chrono::Duration::seconds(clock));
+    let (code, err) = h.run_once(&c.url);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(h.spooled(), 0, "{err}");
+    assert_eq!(delivered_ids(&err).len(), 15, "{err}");
+    assert_eq!(reports_stored(&c), 15);
+    assert_eq!(postponements(&err), 0, "{err}");
+}
+
+#[test]
+fn lost_reports_reach_the_collector_in_full() {
+    let d = tempfile::tempdir().unwrap();
+    let cdir = d.path().join("collector");
+    let c = Collector::start(&cdir, 0, "");
+    let port = c.port();
+    let url = c.url.clone();
+    let machine_id = "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2";
+    let h = Host::from_fixture("debian12-patched", d.path(), "db-01", machine_id);
+    let mut cfg = std::fs::read_to_string(&h.config).unwrap();
+    cfg.push_str("\n[spool]\nmax_reports = 3\n");
+    std::fs::write(&h.config, cfg).unwrap();
+    h.enroll(&url);
+    assert!(c.stop().success());
+
+    // 13 reports while the collector is down, with room for 3: 10 are dropped.
+    let start = chrono::Utc::now() - chrono::Duration::seconds(60);
+    for i in 1..=13 {
+        h.set_clock(start + chrono::Duration::seconds(i));
+        let (code, err) = h.run_once(&url);
+        assert_eq!(code, 75, "run {i}: {err}");
+    }
+    assert_eq!(h.spooled(), 3);
+
+    let c = Collector::start(&cdir, port, "");
+    h.set_clock(start + chrono::Duration::seconds(14));
+    let (code, err) = h.run_once(&url);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(h.spooled(), 0);
+    assert_eq!(
+        delivered_ids(&err).len(),
+        4,
+        "3 spooled + this run's: {err}"
+    );
+    assert_eq!(
+        hosts_entry(&c, machine_id)["lost_reports"],
+        10,
+        "13 produced − 3 kept = 10 lost"
+    );
+    // Nothing is announced twice: another report adds no loss.
+    h.set_clock(start + chrono::Duration::seconds(15));
+    let (code, err) = h.run_once(&url);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(hosts_entry(&c, machine_id)["lost_reports"], 10);
+}
+
+fn agent_in(h: &Host, url: &str, umask: Option<&str>, args: &[&str]) -> Output {
+    let mut argv: Vec<String> = vec![
+        "--config".into(),
+        h.config.display().to_string(),
+        "--log".into(),
+        "info".into(),
+    ];
+    argv.extend(args.iter().map(|s| s.to_string()));
+    argv.extend([
+        "--root".into(),
+        h.root.display().to_string(),
+        "--state-dir".into(),
+        h.state.display().to_string(),
+        "--collector".into(),
+        url.to_string(),
+    ]);
+    let mut cmd = match umask {
+        Some(m) => {
+            let mut c = Command::new("sh");
+            c.arg("-c")
+                .arg(format!("umask {m}; exec \"$0\" \"$@\""))
+                .arg(bin("vigie-agent"));
+            c
+        }
+        None => Command::new(bin("vigie-agent")),
+    };
+    cmd.args(&argv).output().expect("run agent")
+}
+
+fn enroll_answer(key: &str) -> Reply {
+    json(
+        "201 Created",
+        &format!(r#"{{"host_id": 7, "node_key": "{key}", "rotated": false}}"#),
+    )
+}
+
+#[test]
+fn a_retried_enrolment_repeats_the_nonce_of_the_lost_answer() {
+    let d = tempfile::tempdir().unwrap();
+    let h = Host::from_fixture(
+        "debian12-patched",
+        d.path(),
+        "app-01",
+        "c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3",
+    );
+    let secret = d.path().join("secret");
+    std::fs::write(&secret, ENROLL_SECRET).unwrap();
+    let fake = FakeServer::start(|n, _| match n {
+        0 => Reply::Hangup,
+        1 => enroll_answer("vnk1_first"),
+        2 => enroll_answer("vnk1_second"),
+        _ => json(
+            "403 Forbidden",
+            r#"{"error": {"code": "wrong_enroll_secret", "message": "wrong enrolment secret"}}"#,
+        ),
+    });
+    let enroll = || {
+        agent_in(
+            &h,
+            &fake.url,
+            None,
+            &["enroll", "--secret-file", secret.to_str().unwrap()],
+        )
+    };
+    let nonce_file = h.state.join("enroll_nonce");
+
+    let lost = enroll();
+    assert_eq!(lost.status.code(), Some(3), "{}", describe(&lost));
+    assert!(
+        String::from_utf8_lossy(&lost.stderr).contains("run `vigie-agent enroll` again"),
+        "{}",
+        describe(&lost)
+    );
+    assert!(!h.state.join("node_key").exists());
+    assert_eq!(mode(&nonce_file), 0o600);
+
+    let retry = enroll();
+    assert_eq!(retry.status.code(), Some(0), "{}", describe(&retry));
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 2);
+    let nonce = seen[0].json()["enrollment_nonce"]
+        .as_str()
+        .expect("enrollment_nonce sent")
+        .to_string();
+    assert_eq!(
+        seen[1].json()["enrollment_nonce"],
+        nonce,
+        "the retry repeats the first attempt's nonce"
+    );
+    let u = uuid::Uuid::parse_str(&nonce).unwrap();
+    assert_eq!(u.get_version_num(), 4);
+    assert_eq!(nonce, u.hyphenated().to_string(), "lowercase hyphenated");
+    assert_eq!(
+        std::fs::read_to_string(h.state.join("node_key")).unwrap(),
+        "vnk1_first"
+    );
+    assert_eq!(mode(&h.state.join("node_key")), 0o600);
+    assert!(!nonce_file.exists(), "nonce removed once the key is stored");
+
+    // A new enrolment (key rotation) is a new attempt with a new nonce, and sends the current key.
+    let again = enroll();
+    assert_eq!(again.status.code(), Some(0), "{}", describe(&again));
+    let third = fake.seen()[2].json();
+    assert_ne!(third["enrollment_nonce"], nonce);
+    assert_eq!(
+        std::fs::read_to_string(h.state.join("node_key")).unwrap(),
+        "vnk1_second"
+    );
+
+    // The collector's refusal ends the attempt: its nonce is not kept.
+    let refused = enroll();
+    assert_eq!(refused.status.code(), Some(3), "{}", describe(&refused));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("wrong_enroll_secret"));
+    assert!(!nonce_file.exists());
+    assert_eq!(
+        std::fs::read_to_string(h.state.join("node_key")).unwrap(),
+        "vnk1_second",
+        "a refused enrolment leaves the stored key alone"
+    );
+}
+
+#[test]
+fn a_collector_without_enrolment_nonces_still_enrols() {
+    let d = tempfile::tempdir().unwrap();
+    let h = Host::from_fixture(
+        "debian12-patched",
+        d.path(),
+        "old-01",
+        "d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4",
+    );
+    let secret = d.path().join("secret");
+    std::fs::write(&secret, ENROLL_SECRET).unwrap();
+    let fake = FakeServer::start(|_, req| {
+        if req.json().get("enrollment_nonce").is_some() {
+            json(
+                "400 Bad Request",
+                r#"{"error": {"code": "malformed_json", "message": "malformed enrolment request: unknown field `enrollment_nonce`, expected one of `enroll_secret`, `host`, `interval_seconds`"}}"#,
+            )
+        } else {
+            enroll_answer("vnk1_old")
+        }
+    });
+    let out = agent_in(
+        &h,
+        &fake.url,
+        None,
+        &["enroll", "--secret-file", secret.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(fake.seen().len(), 2);
+    assert_eq!(
+        std::fs::read_to_string(h.state.join("node_key")).unwrap(),
+        "vnk1_old"
+    );
+    assert!(!h.state.join("enroll_nonce").exists());
+}
+
+#[test]
+fn spool_and_state_are_private_whatever_the_umask_and_rejects_are_bounded() {
+    let d = tempfile::tempdir().unwrap();
+    let h = Host::from_fixture(
+        "debian12-patched",
+        d.path(),
+        "umask-01",
+        "e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5",
+    );
+    let mut cfg = std::fs::read_to_string(&h.config).unwrap();
+    cfg.push_str("\n[spool]\nrejected_max_reports = 2\n");
+    std::fs::write(&h.config, cfg).unwrap();
+    let secret = d.path().join("secret");
+    std::fs::write(&secret, ENROLL_SECRET).unwrap();
+    let fake = FakeServer::start(|n, req| {
+        if req.path == "/api/v1/enroll" {
+            enroll_answer("vnk1_umask")
+        } else if n <= 4 {
+            json(
+                "422 Unprocessable Entity",
+                r#"{"error": {"code": "invalid_report", "message": "refused for the test"}}"#,
+            )
+        } else {
+            json(
+                "503 Service Unavailable",
+                r#"{"error": {"code": "shutting_down", "message": "later"}}"#,
+            )
+        }
+    });
+    let out = agent_in(
+        &h,
+        &fake.url,
+        Some("000"),
+        &["enroll", "--secret-file", secret.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(mode(&h.state), 0o700);
+    assert_eq!(mode(&h.state.join("node_key")), 0o600);
+
+    // Requests 1..=4 are refused as invalid (rejected/ keeps the newest 2), then 503s.
+    let start = chrono::Utc::now() - chrono::Duration::seconds(60);
+    for i in 1..=4 {
+        h.set_clock(start + chrono::Duration::seconds(i));
+        let out = agent_in(&h, &fake.url, Some("000"), &["run", "--once"]);
+        assert_eq!(out.status.code(), Some(0), "run {i}: {}", describe(&out));
+    }
+    let spool = h.state.join("spool");
+    let rejected = spool.join("rejected");
+    let kept: Vec<_> = std::fs::read_dir(&rejected)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(kept.len(), 2, "rejected/ is bounded: {kept:?}");
+    h.set_clock(start + chrono::Duration::seconds(5));
+    let out = agent_in(&h, &fake.url, Some("000"), &["run", "--once"]);
+    assert_eq!(out.status.code(), Some(75), "{}", describe(&out));
+    assert_eq!(h.spooled(), 1);
+
+    let spooled: Vec<_> = std::fs::read_dir(&spool)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    assert!(
+        spooled.len() >= 2,
+        "a report and the loss ledger: {spooled:?}"
+    );
+    assert_eq!(mode(&spool), 0o700);
+    assert_eq!(mode(&rejected), 0o700);
+    for f in spooled.iter().chain(&kept) {
+        assert_eq!(mode(f), 0o600, "{}", f.display());
+    }
+
+    // Wider modes left by an older agent or an operator are tightened at the next start.
+    set_mode(&h.state, 0o755);
+    set_mode(&spool, 0o755);
+    set_mode(&rejected, 0o777);
+    set_mode(&h.state.join("node_key"), 0o644);
+    for f in spooled.iter().chain(&kept) {
+        set_mode(f, 0o644);
+    }
+    h.set_clock(start + chrono::Duration::seconds(6));
+    let out = agent_in(&h, &fake.url, None, &["run", "--once"]);
+    assert_eq!(out.status.code(), Some(75), "{}", describe(&out));
+    assert_eq!(mode(&h.state), 0o700);
+    assert_eq!(mode(&spool), 0o700);
+    assert_eq!(mode(&rejected), 0o700);
+    assert_eq!(mode(&h.state.join("node_key")), 0o600);
+    for f in spooled.iter().chain(&kept) {
+        assert_eq!(mode(f), 0o600, "{}", f.display());
+    }
+}
