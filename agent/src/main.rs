@@ -43,8 +43,9 @@ const EXIT_TEMPFAIL: u8 = 75;
 policy on this host, and reports the results to a Vigie collector.\n\n\
 Exit codes: 0 every check passed or was not applicable; 1 a check reported fail, warn or error \
 (error = could not be determined); 2 usage or configuration error; 3 runtime failure (e.g. \
-collector refused the enrolment); 75 (`run --once`) reports stay spooled because the collector \
-is unreachable."
+collector refused the enrolment, or its answer was lost: run `enroll` again); 75 (`run --once`) \
+reports stay spooled because the collector is unreachable or did not acknowledge them. Output to a \
+closed pipe (`| head`) is dropped quietly and does not change the exit code."
 )]
 struct Cli {
     /// Agent configuration file. An absent file at the default path means defaults.
@@ -93,7 +94,7 @@ struct EnrollArgs {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// Run the checks once, try to deliver every spooled report once, and exit: 0 when all were
+    /// Deliver the spooled reports, run the checks once, deliver again, and exit: 0 when all were
     /// delivered, 75 (EX_TEMPFAIL) when some stay spooled. For cron and tests.
     #[arg(long)]
     once: bool,
@@ -135,6 +136,13 @@ enum Format {
 }
 
 fn main() -> ExitCode {
+    // Everything the agent writes (node key, spool, first-seen state kept by the checks) is
+    // private: no group or other bits whatever umask the agent was started with. Files and
+    // directories of its own also get explicit modes (see `files`); this covers the rest.
+    // SAFETY: umask(2) cannot fail and touches no memory; no other thread runs yet.
+    unsafe {
+        libc::umask(0o077);
+    }
     let cli = Cli::parse();
     init_logging(&cli.log);
     let (config_path, explicit) = match &cli.config {

@@ -194,7 +194,7 @@ fn a_closed_stdout_ends_quietly_with_the_usual_exit_code() {
     let cfg = empty.path().to_str().unwrap();
     let baseline = fixture("debian12-baseline");
     let plain = fixture("microvm-plain-ext4");
-    let cases: [(&[&str], i32); 4] = [
+    let cases: [(&[&str], i32); 5] = [
         (
             &[
                 "check",
@@ -210,6 +210,7 @@ fn a_closed_stdout_ends_quietly_with_the_usual_exit_code() {
         (&["check", "--format", "json", "--root", &plain], 1),
         (&["check", "--root", &plain, "--only", "disk_encryption"], 1),
         (&["list"], 0),
+        (&["--help"], 0),
     ];
     for (args, want) in cases {
         // The reading end is closed before the agent writes a byte: every write gets EPIPE.

@@ -128,6 +128,18 @@ fn mode(p: &Path) -> u32 {
         & 0o7777
 }
 
+/// Call `f` on every file and directory under `dir` (not `dir` itself).
+fn walk(dir: &Path, f: &mut dyn FnMut(&Path, bool)) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let is_dir = p.is_dir();
+        f(&p, is_dir);
+        if is_dir {
+            walk(&p, f);
+        }
+    }
+}
+
 fn set_mode(p: &Path, m: u32) {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
 }
@@ -253,6 +265,67 @@ fn answers_that_are_not_the_collectors_acknowledgement_keep_the_spool() {
     assert_eq!(delivered_ids(&err).len(), 15, "{err}");
     assert_eq!(reports_stored(&c), 15);
     assert_eq!(postponements(&err), 0, "{err}");
+}
+
+/// The daemon, not `--once`: with three reports waiting behind a server that answers `200
+/// <html>`, each backoff step makes one attempt and logs one line, and nothing leaves the spool.
+#[test]
+fn the_daemon_logs_once_per_backoff_step() {
+    let d = tempfile::tempdir().unwrap();
+    let h = Host::from_fixture(
+        "debian12-patched",
+        d.path(),
+        "daemon-01",
+        "f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6",
+    );
+    std::fs::create_dir_all(&h.state).unwrap();
+    std::fs::write(h.state.join("node_key"), "vnk1_daemon").unwrap();
+    let down = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    for _ in 0..3 {
+        let (code, err) = h.run_once(&down);
+        assert_eq!(code, 75, "{err}");
+    }
+    assert_eq!(h.spooled(), 3);
+    let fake = FakeServer::start(|_, _| response("200 OK", "text/html", "", "<html>portal</html>"));
+    let log = d.path().join("daemon.log");
+    let mut child = Command::new(bin("vigie-agent"))
+        .args([
+            "--config",
+            h.config.to_str().unwrap(),
+            "--log",
+            "info",
+            "run",
+        ])
+        .args(["--interval", "3600"])
+        .args(["--root", h.root.to_str().unwrap()])
+        .args(["--state-dir", h.state.to_str().unwrap()])
+        .args(["--collector", &fake.url])
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    // Backoff starts at 2 s: the second attempt comes within about 3 s of the first.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while postponements(&std::fs::read_to_string(&log).unwrap()) < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            std::fs::read_to_string(&log).unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let posts = fake.seen().len();
+    assert!(posts >= 2, "{text}");
+    assert_eq!(postponements(&text), posts, "one line per attempt:\n{text}");
+    // The daemon ran the checks once at start: 3 + 1 reports, all still spooled.
+    assert_eq!(h.spooled(), 4, "{text}");
 }
 
 #[test]
@@ -530,6 +603,21 @@ fn spool_and_state_are_private_whatever_the_umask_and_rejects_are_bounded() {
     for f in spooled.iter().chain(&kept) {
         assert_eq!(mode(f), 0o600, "{}", f.display());
     }
+    // Nothing in the state directory is readable by others, the checks' own state included.
+    let mut seen = 0;
+    walk(&h.state, &mut |p, is_dir| {
+        seen += 1;
+        assert_eq!(
+            mode(p),
+            if is_dir { 0o700 } else { 0o600 },
+            "{}",
+            p.display()
+        );
+    });
+    assert!(
+        seen > spooled.len() + kept.len() + 3,
+        "walked {seen} entries"
+    );
 
     // Wider modes left by an older agent or an operator are tightened at the next start.
     set_mode(&h.state, 0o755);
