@@ -161,9 +161,7 @@ async fn produce(cfg: &AgentConfig, opts: &RunOptions<'_>, spool: &Spool) -> any
 pub async fn run(cfg: &AgentConfig, opts: RunOptions<'_>) -> anyhow::Result<OnceOutcome> {
     let paths = StatePaths::new(&opts.state_dir);
     files::private_dir(&opts.state_dir, "state directory")?;
-    if paths.node_key.exists() {
-        files::tighten(&paths.node_key, files::FILE_MODE)?;
-    }
+    files::tighten_tree(&opts.state_dir)?;
     let node_key = read_node_key(&paths)?;
     let client = client_for(cfg, &paths)?;
     let spool = Spool::open(&paths.spool, cfg.spool_limits())?;

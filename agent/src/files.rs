@@ -40,6 +40,24 @@ pub fn tighten(path: &Path, max_mode: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Tighten every file (0600) and directory (0700) in `dir` and below: state an older agent or an
+/// operator left readable by others.
+pub fn tighten_tree(dir: &Path) -> anyhow::Result<()> {
+    for e in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let e = e.with_context(|| format!("cannot list {}", dir.display()))?;
+        let kind = e
+            .file_type()
+            .with_context(|| format!("cannot stat {}", e.path().display()))?;
+        if kind.is_dir() {
+            tighten(&e.path(), DIR_MODE)?;
+            tighten_tree(&e.path())?;
+        } else if kind.is_file() {
+            tighten(&e.path(), FILE_MODE)?;
+        }
+    }
+    Ok(())
+}
+
 /// fsync a directory, making the creations, renames and removals inside it durable.
 pub fn sync_dir(dir: &Path) -> anyhow::Result<()> {
     File::open(dir)
@@ -120,6 +138,25 @@ mod tests {
         fs::set_permissions(sub.join(".g.tmp"), fs::Permissions::from_mode(0o666)).unwrap();
         write_private_atomic(&sub.join("g"), b"new").unwrap();
         assert_eq!(mode(&sub.join("g")), 0o600);
+    }
+
+    #[test]
+    fn a_tree_is_tightened_to_the_bottom() {
+        let d = tempfile::tempdir().unwrap();
+        let deep = d.path().join("a/b");
+        fs::create_dir_all(&deep).unwrap();
+        fs::write(deep.join("f"), b"x").unwrap();
+        fs::write(d.path().join("g"), b"x").unwrap();
+        for (p, m) in [(d.path().join("a"), 0o755), (deep.clone(), 0o777)] {
+            fs::set_permissions(&p, fs::Permissions::from_mode(m)).unwrap();
+        }
+        fs::set_permissions(deep.join("f"), fs::Permissions::from_mode(0o666)).unwrap();
+        fs::set_permissions(d.path().join("g"), fs::Permissions::from_mode(0o644)).unwrap();
+        tighten_tree(d.path()).unwrap();
+        assert_eq!(mode(&d.path().join("a")), 0o700);
+        assert_eq!(mode(&deep), 0o700);
+        assert_eq!(mode(&deep.join("f")), 0o600);
+        assert_eq!(mode(&d.path().join("g")), 0o600);
     }
 
     #[test]

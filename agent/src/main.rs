@@ -179,7 +179,7 @@ fn main() -> ExitCode {
                 }
                 Ok(daemon::OnceOutcome::Pending(n)) => {
                     complain!(
-                        "vigie-agent: {n} report(s) stay spooled until the collector is reachable"
+                        "vigie-agent: {n} report(s) stay spooled until the collector acknowledges them"
                     );
                     ExitCode::from(EXIT_TEMPFAIL)
                 }

@@ -105,7 +105,8 @@ impl Spool {
             dir: dir.to_path_buf(),
             limits,
         };
-        spool.tighten_all()?;
+        // Left wider by an older agent or an operator: 0600/0700.
+        files::tighten_tree(dir)?;
         spool.reconcile()?;
         spool.prune_rejected()?;
         Ok(spool)
@@ -117,26 +118,6 @@ impl Spool {
 
     fn ledger_path(&self) -> PathBuf {
         self.dir.join("lost")
-    }
-
-    /// Files and directories left wider by an older agent or a umask: 0600/0700.
-    fn tighten_all(&self) -> anyhow::Result<()> {
-        let rejected = self.rejected_dir();
-        if rejected.is_dir() {
-            files::tighten(&rejected, files::DIR_MODE)?;
-        }
-        for dir in [&self.dir, &rejected] {
-            let Ok(list) = fs::read_dir(dir) else {
-                continue;
-            };
-            for e in list {
-                let e = e.with_context(|| format!("cannot list {}", dir.display()))?;
-                if e.file_type().is_ok_and(|t| t.is_file()) {
-                    files::tighten(&e.path(), files::FILE_MODE)?;
-                }
-            }
-        }
-        Ok(())
     }
 
     /// Spooled reports `(seq, path, bytes)`, oldest first. Only `<digits>.json` is a report.

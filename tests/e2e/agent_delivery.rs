@@ -621,20 +621,19 @@ fn spool_and_state_are_private_whatever_the_umask_and_rejects_are_bounded() {
 
     // Wider modes left by an older agent or an operator are tightened at the next start.
     set_mode(&h.state, 0o755);
-    set_mode(&spool, 0o755);
-    set_mode(&rejected, 0o777);
-    set_mode(&h.state.join("node_key"), 0o644);
-    for f in spooled.iter().chain(&kept) {
-        set_mode(f, 0o644);
-    }
+    walk(&h.state, &mut |p, is_dir| {
+        set_mode(p, if is_dir { 0o755 } else { 0o644 })
+    });
     h.set_clock(start + chrono::Duration::seconds(6));
     let out = agent_in(&h, &fake.url, None, &["run", "--once"]);
     assert_eq!(out.status.code(), Some(75), "{}", describe(&out));
     assert_eq!(mode(&h.state), 0o700);
-    assert_eq!(mode(&spool), 0o700);
-    assert_eq!(mode(&rejected), 0o700);
-    assert_eq!(mode(&h.state.join("node_key")), 0o600);
-    for f in spooled.iter().chain(&kept) {
-        assert_eq!(mode(f), 0o600, "{}", f.display());
-    }
+    walk(&h.state, &mut |p, is_dir| {
+        assert_eq!(
+            mode(p),
+            if is_dir { 0o700 } else { 0o600 },
+            "{}",
+            p.display()
+        );
+    });
 }
