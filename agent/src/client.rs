@@ -40,6 +40,8 @@ pub enum Delivery {
 /// Why an enrolment did not yield a node key.
 #[derive(Debug)]
 pub enum EnrollError {
+    /// The request never reached the collector (connection or TLS handshake failed).
+    Unreachable(String),
     /// No answer, or one that was cut off or unreadable, or a 5xx: the collector may have
     /// enrolled the host, so a retry must reuse the same enrolment nonce.
     NoAnswer(String),
@@ -54,7 +56,7 @@ pub enum EnrollError {
 impl std::fmt::Display for EnrollError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            EnrollError::NoAnswer(m) => write!(f, "{m}"),
+            EnrollError::Unreachable(m) | EnrollError::NoAnswer(m) => write!(f, "{m}"),
             EnrollError::Refused {
                 status,
                 code,
@@ -146,7 +148,11 @@ impl Client {
             req = req.bearer_auth(k);
         }
         let resp = req.send().await.map_err(|e| {
-            EnrollError::NoAnswer(format!("no answer from the collector at {url}: {e}"))
+            if e.is_connect() {
+                EnrollError::Unreachable(format!("cannot reach the collector at {url}: {e:#}"))
+            } else {
+                EnrollError::NoAnswer(format!("no answer from the collector at {url}: {e:#}"))
+            }
         })?;
         let status = resp.status().as_u16();
         let text = resp.text().await.map_err(|e| {

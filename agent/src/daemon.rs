@@ -106,15 +106,15 @@ pub async fn flush(
         {
             Delivery::Accepted => {
                 spool.acknowledged(&entry)?;
-                tracing::info!(report_id, lost = entry.lost_carried, "report delivered");
+                tracing::info!(report_id = %report_id, lost = entry.lost_carried, "report delivered");
             }
             Delivery::AlreadyReceived => {
                 spool.acknowledged(&entry)?;
-                tracing::info!(report_id, "report was already delivered");
+                tracing::info!(report_id = %report_id, "report was already delivered");
             }
             Delivery::Superseded(message) => {
                 spool.superseded(&entry)?;
-                tracing::warn!(report_id, message = %message, "collector holds a newer report from this host; this one is dropped");
+                tracing::warn!(report_id = %report_id, message = %message, "collector holds a newer report from this host; this one is dropped");
             }
             Delivery::Retry(reason) => return Ok(Some(reason)),
             Delivery::Unauthorized(msg) => {
@@ -126,7 +126,7 @@ pub async fn flush(
                 let kept = spool.reject(&entry)?;
                 let kept =
                     kept.map_or_else(|| "(not kept)".to_string(), |p| p.display().to_string());
-                tracing::error!(status, report_id, message = %message, kept = %kept, "collector refused a report; it will not be resent");
+                tracing::error!(status, report_id = %report_id, message = %message, kept = %kept, "collector refused a report; it will not be resent");
             }
         }
     }

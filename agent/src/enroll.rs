@@ -119,6 +119,8 @@ pub fn enroll(cfg: &AgentConfig, req: EnrollRequest<'_>) -> anyhow::Result<Enrol
             files::remove_durably(&paths.enroll_nonce)?;
             return Err(anyhow::anyhow!("{e}"));
         }
+        // Nothing was sent: the nonce stays for the next attempt, which is harmless.
+        Err(e @ EnrollError::Unreachable(_)) => return Err(anyhow::anyhow!("{e}")),
         Err(e @ EnrollError::NoAnswer(_)) => {
             anyhow::bail!(
                 "{e}; the collector may have enrolled this host: run `vigie-agent enroll` again, it \

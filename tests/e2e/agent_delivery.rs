@@ -262,8 +262,20 @@ fn answers_that_are_not_the_collectors_acknowledgement_keep_the_spool() {
     let (code, err) = h.run_once(&c.url);
     assert_eq!(code, 0, "{err}");
     assert_eq!(h.spooled(), 0, "{err}");
-    assert_eq!(delivered_ids(&err).len(), 15, "{err}");
+    let ids = delivered_ids(&err);
+    assert_eq!(ids.len(), 15, "{err}");
     assert_eq!(reports_stored(&c), 15);
+    let db = c.db();
+    for id in &ids {
+        let n: i64 = db
+            .query_row(
+                "SELECT count(*) FROM recent_reports WHERE report_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 1, "logged as delivered, stored once: {id}");
+    }
     assert_eq!(postponements(&err), 0, "{err}");
 }
 
