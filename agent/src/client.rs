@@ -77,21 +77,18 @@ pub fn same_report_id(sent: &str, answered: &str) -> bool {
     }
 }
 
-/// The start of an answer body, safe for one log field: control characters escaped.
+/// The start of an answer body, safe for one log field: control and bidi-override characters
+/// escaped, so an answer cannot forge log lines or reorder a terminal's text.
 fn excerpt(body: &str) -> String {
-    body.chars()
-        .take(160)
-        .flat_map(|c| {
-            let escape =
-                c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-            let one: Vec<char> = if escape {
-                c.escape_default().collect()
-            } else {
-                vec![c]
-            };
-            one
-        })
-        .collect()
+    let mut out = String::new();
+    for c in body.chars().take(160) {
+        if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// An HTTP client for one collector.

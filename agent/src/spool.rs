@@ -41,10 +41,13 @@ pub struct SpoolLimits {
     pub rejected_max_age: Duration,
 }
 
-/// A bounded directory of pending reports.
+/// A bounded directory of pending reports, held by one agent process at a time.
 pub struct Spool {
     dir: PathBuf,
     limits: SpoolLimits,
+    /// `<spool>/.lock`, flock'd exclusively while the spool is open: a `run --once` beside a
+    /// running daemon would otherwise deliver, drop and count the same reports twice.
+    _lock: fs::File,
 }
 
 /// A spooled report.
@@ -104,6 +107,7 @@ impl Spool {
         let spool = Spool {
             dir: dir.to_path_buf(),
             limits,
+            _lock: lock(dir)?,
         };
         // Left wider by an older agent or an operator: 0600/0700.
         files::tighten_tree(dir)?;
@@ -329,6 +333,34 @@ impl Spool {
     }
 }
 
+/// Take the spool's lock, or say who holds it.
+fn lock(dir: &Path) -> anyhow::Result<fs::File> {
+    use std::os::fd::AsRawFd as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = dir.join(".lock");
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(files::FILE_MODE)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    // SAFETY: flock(2) on a descriptor this function owns; no memory is passed.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.kind() == std::io::ErrorKind::WouldBlock {
+            anyhow::bail!(
+                "spool {} is in use by another vigie-agent process (a daemon and a `run --once` \
+                 on the same state directory?); stop one of them",
+                dir.display()
+            );
+        }
+        return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+    }
+    Ok(f)
+}
+
 /// `<digits>.json` files of `dir` as `(seq, path, bytes)`, by sequence number.
 fn report_files(dir: &Path) -> anyhow::Result<Vec<(u64, PathBuf, u64)>> {
     let mut v = Vec::new();
@@ -389,6 +421,19 @@ mod tests {
 
     fn mode(p: &Path) -> u32 {
         fs::metadata(p).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn one_process_at_a_time() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Spool::open(d.path(), limits(3, 1 << 20)).unwrap();
+        let err = Spool::open(d.path(), limits(3, 1 << 20))
+            .err()
+            .expect("second open refused")
+            .to_string();
+        assert!(err.contains("in use by another vigie-agent"), "{err}");
+        drop(s);
+        Spool::open(d.path(), limits(3, 1 << 20)).expect("free again once closed");
     }
 
     #[test]
@@ -468,12 +513,14 @@ mod tests {
             carried_through: 3,
         })
         .unwrap();
+        drop(s);
         let s = Spool::open(d.path(), limits(3, 1 << 20)).unwrap();
         assert_eq!(s.len().unwrap(), 2, "r1 removed, not counted twice");
         assert_eq!(s.pending_lost().unwrap(), 1);
         // Crash after r4 (announcing 1) was written but before the ledger was told.
         let body = report(4)(1).unwrap();
         fs::write(d.path().join(format!("{:020}.json", 4)), body).unwrap();
+        drop(s);
         let s = Spool::open(d.path(), limits(3, 1 << 20)).unwrap();
         assert_eq!(s.pending_lost().unwrap(), 0, "r4 carries it");
         assert_eq!(
@@ -498,6 +545,7 @@ mod tests {
         assert_eq!(s.push(report(8)).unwrap().carried, 5);
         assert!(d.path().join(format!("{:020}.json", 8)).exists());
         fs::write(d.path().join("lost"), b"garbage").unwrap();
+        drop(s);
         let err = Spool::open(d.path(), limits(10, 1 << 20))
             .err()
             .unwrap()
@@ -561,6 +609,7 @@ mod tests {
         wide(&kept, 0o644);
         let r2 = dir.join(format!("{:020}.json", 2));
         wide(&r2, 0o666);
+        drop(s);
         let _s = Spool::open(&dir, limits(10, 1 << 20)).unwrap();
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(&dir.join("rejected")), 0o700);
@@ -600,10 +649,12 @@ mod tests {
             .unwrap()
             .set_modified(SystemTime::now() - Duration::from_secs(7200))
             .unwrap();
-        let _s = Spool::open(d.path(), l.clone()).unwrap();
+        drop(s);
+        let s = Spool::open(d.path(), l.clone()).unwrap();
         assert_eq!(names(&d.path().join("rejected")), vec![4]);
         // 0 keeps none at all.
         l.rejected_max_reports = 0;
+        drop(s);
         let s = Spool::open(d.path(), l).unwrap();
         assert!(names(&d.path().join("rejected")).is_empty());
         s.push(report(5)).unwrap();

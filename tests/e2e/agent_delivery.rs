@@ -328,6 +328,10 @@ fn the_daemon_logs_once_per_backoff_step() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    // A `run --once` beside the daemon would deliver and count the same reports twice: refused.
+    let (code, err) = h.run_once(&fake.url);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("in use by another vigie-agent"), "{err}");
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
