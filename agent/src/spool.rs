@@ -13,7 +13,7 @@
 //! was lost too. A count leaves the agent only with a report the collector acknowledged.
 //!
 //! Reports the collector refused as invalid move to `rejected/` for a person to read, bounded by
-//! count and age.
+//! count and age. One process holds the spool at a time (`flock` on `.lock`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
