@@ -372,16 +372,16 @@ fn lost_reports_reach_the_collector_in_full() {
     h.set_clock(start + chrono::Duration::seconds(14));
     let (code, err) = h.run_once(&url);
     assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        hosts_entry(&c, machine_id)["lost_reports"],
+        10,
+        "13 produced − 3 kept = 10 lost"
+    );
     assert_eq!(h.spooled(), 0);
     assert_eq!(
         delivered_ids(&err).len(),
         4,
         "3 spooled + this run's: {err}"
-    );
-    assert_eq!(
-        hosts_entry(&c, machine_id)["lost_reports"],
-        10,
-        "13 produced − 3 kept = 10 lost"
     );
     // Nothing is announced twice: another report adds no loss.
     h.set_clock(start + chrono::Duration::seconds(15));
@@ -547,24 +547,12 @@ fn a_collector_without_enrolment_nonces_still_enrols() {
     assert!(!h.state.join("enroll_nonce").exists());
 }
 
-#[test]
-fn spool_and_state_are_private_whatever_the_umask_and_rejects_are_bounded() {
-    let d = tempfile::tempdir().unwrap();
-    let h = Host::from_fixture(
-        "debian12-patched",
-        d.path(),
-        "umask-01",
-        "e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5",
-    );
-    let mut cfg = std::fs::read_to_string(&h.config).unwrap();
-    cfg.push_str("\n[spool]\nrejected_max_reports = 2\n");
-    std::fs::write(&h.config, cfg).unwrap();
-    let secret = d.path().join("secret");
-    std::fs::write(&secret, ENROLL_SECRET).unwrap();
-    let fake = FakeServer::start(|n, req| {
+/// A fake collector: enrolment answered, reports `1..=refused` refused as invalid, then 503.
+fn refusing_collector(refused: usize) -> FakeServer {
+    FakeServer::start(move |n, req| {
         if req.path == "/api/v1/enroll" {
-            enroll_answer("vnk1_umask")
-        } else if n <= 4 {
+            enroll_answer("vnk1_fake")
+        } else if n <= refused {
             json(
                 "422 Unprocessable Entity",
                 r#"{"error": {"code": "invalid_report", "message": "refused for the test"}}"#,
@@ -575,7 +563,31 @@ fn spool_and_state_are_private_whatever_the_umask_and_rejects_are_bounded() {
                 r#"{"error": {"code": "shutting_down", "message": "later"}}"#,
             )
         }
-    });
+    })
+}
+
+fn files_in(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn spool_and_state_are_private_whatever_the_umask() {
+    let d = tempfile::tempdir().unwrap();
+    let h = Host::from_fixture(
+        "debian12-patched",
+        d.path(),
+        "umask-01",
+        "e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5",
+    );
+    let secret = d.path().join("secret");
+    std::fs::write(&secret, ENROLL_SECRET).unwrap();
+    let fake = refusing_collector(1);
     let out = agent_in(
         &h,
         &fake.url,
@@ -586,37 +598,21 @@ fn spool_and_state_are_private_whatever_the_umask_and_rejects_are_bounded() {
     assert_eq!(mode(&h.state), 0o700);
     assert_eq!(mode(&h.state.join("node_key")), 0o600);
 
-    // Requests 1..=4 are refused as invalid (rejected/ keeps the newest 2), then 503s.
+    // The first report is refused (rejected/), the second waits behind a 503.
     let start = chrono::Utc::now() - chrono::Duration::seconds(60);
-    for i in 1..=4 {
-        h.set_clock(start + chrono::Duration::seconds(i));
-        let out = agent_in(&h, &fake.url, Some("000"), &["run", "--once"]);
-        assert_eq!(out.status.code(), Some(0), "run {i}: {}", describe(&out));
-    }
-    let spool = h.state.join("spool");
-    let rejected = spool.join("rejected");
-    let kept: Vec<_> = std::fs::read_dir(&rejected)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(kept.len(), 2, "rejected/ is bounded: {kept:?}");
-    h.set_clock(start + chrono::Duration::seconds(5));
+    h.set_clock(start);
+    let out = agent_in(&h, &fake.url, Some("000"), &["run", "--once"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    h.set_clock(start + chrono::Duration::seconds(1));
     let out = agent_in(&h, &fake.url, Some("000"), &["run", "--once"]);
     assert_eq!(out.status.code(), Some(75), "{}", describe(&out));
     assert_eq!(h.spooled(), 1);
-
-    let spooled: Vec<_> = std::fs::read_dir(&spool)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .collect();
-    assert!(
-        spooled.len() >= 2,
-        "a report and the loss ledger: {spooled:?}"
-    );
+    let spool = h.state.join("spool");
+    let rejected = spool.join("rejected");
+    assert_eq!(files_in(&rejected).len(), 1);
     assert_eq!(mode(&spool), 0o700);
     assert_eq!(mode(&rejected), 0o700);
-    for f in spooled.iter().chain(&kept) {
+    for f in files_in(&spool).iter().chain(&files_in(&rejected)) {
         assert_eq!(mode(f), 0o600, "{}", f.display());
     }
     // Nothing in the state directory is readable by others, the checks' own state included.
@@ -630,17 +626,14 @@ fn spool_and_state_are_private_whatever_the_umask_and_rejects_are_bounded() {
             p.display()
         );
     });
-    assert!(
-        seen > spooled.len() + kept.len() + 3,
-        "walked {seen} entries"
-    );
+    assert!(seen >= 6, "walked {seen} entries");
 
     // Wider modes left by an older agent or an operator are tightened at the next start.
     set_mode(&h.state, 0o755);
     walk(&h.state, &mut |p, is_dir| {
         set_mode(p, if is_dir { 0o755 } else { 0o644 })
     });
-    h.set_clock(start + chrono::Duration::seconds(6));
+    h.set_clock(start + chrono::Duration::seconds(2));
     let out = agent_in(&h, &fake.url, None, &["run", "--once"]);
     assert_eq!(out.status.code(), Some(75), "{}", describe(&out));
     assert_eq!(mode(&h.state), 0o700);
@@ -652,4 +645,38 @@ fn spool_and_state_are_private_whatever_the_umask_and_rejects_are_bounded() {
             p.display()
         );
     });
+}
+
+#[test]
+fn refused_reports_kept_in_rejected_are_bounded() {
+    let d = tempfile::tempdir().unwrap();
+    let h = Host::from_fixture(
+        "debian12-patched",
+        d.path(),
+        "refused-01",
+        "a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7",
+    );
+    let mut cfg = std::fs::read_to_string(&h.config).unwrap();
+    cfg.push_str("\n[spool]\nrejected_max_reports = 2\n");
+    std::fs::write(&h.config, cfg).unwrap();
+    std::fs::create_dir_all(&h.state).unwrap();
+    std::fs::write(h.state.join("node_key"), "vnk1_fake").unwrap();
+    let fake = refusing_collector(usize::MAX);
+    let start = chrono::Utc::now() - chrono::Duration::seconds(60);
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        h.set_clock(start + chrono::Duration::seconds(i));
+        let (code, err) = h.run_once(&fake.url);
+        assert_eq!(code, 0, "run {i}: refused reports leave the spool\n{err}");
+        ids.push(fake.seen().last().unwrap().json()["report_id"].clone());
+    }
+    let kept: Vec<_> = files_in(&h.state.join("spool/rejected"))
+        .iter()
+        .map(|p| {
+            serde_json::from_slice::<serde_json::Value>(&std::fs::read(p).unwrap()).unwrap()
+                ["report_id"]
+                .clone()
+        })
+        .collect();
+    assert_eq!(kept, ids[2..], "the newest two refused reports are kept");
 }
