@@ -303,6 +303,14 @@ fn the_daemon_logs_once_per_backoff_step() {
     assert_eq!(h.spooled(), 3);
     let fake = FakeServer::start(|_, _| response("200 OK", "text/html", "", "<html>portal</html>"));
     let log = d.path().join("daemon.log");
+    /// Kills the daemon if an assertion fails first, so no test leaves it running.
+    struct Daemon(std::process::Child);
+    impl Drop for Daemon {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
     let mut child = Command::new(bin("vigie-agent"))
         .args([
             "--config",
@@ -315,8 +323,10 @@ fn the_daemon_logs_once_per_backoff_step() {
         .args(["--root", h.root.to_str().unwrap()])
         .args(["--state-dir", h.state.to_str().unwrap()])
         .args(["--collector", &fake.url])
+        .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
+        .map(Daemon)
         .unwrap();
     // Backoff starts at 2 s: the second attempt comes within about 3 s of the first.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -333,9 +343,9 @@ fn the_daemon_logs_once_per_backoff_step() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("in use by another vigie-agent"), "{err}");
     let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status();
-    assert!(child.wait().unwrap().success());
+    assert!(child.0.wait().unwrap().success());
     let text = std::fs::read_to_string(&log).unwrap();
     let posts = fake.seen().len();
     assert!(posts >= 2, "{text}");
