@@ -48,7 +48,25 @@ pub struct Collector {
 impl Collector {
     /// Write a config into `dir` and start `vigie-collector serve` on `port` (0 = pick one).
     pub fn start(dir: &Path, port: u16, extra: &str) -> Collector {
-        Collector::start_server(dir, port, "insecure_http = true\n", extra, "http")
+        Collector::start_server(dir, port, "insecure_http = true\n", ("", extra), "http", None)
+    }
+
+    /// [`Collector::start`] with the process's umask set to `umask` (e.g. `"000"`), to check the
+    /// modes of what it creates.
+    pub fn start_with_umask(dir: &Path, umask: &str) -> Collector {
+        Collector::start_server(dir, 0, "insecure_http = true\n", ("", ""), "http", Some(umask))
+    }
+
+    /// Start with these `[server]` keys (`insecure_http = true` or the TLS files, timeouts …) and
+    /// extra `[auth]` keys (enrolment limits), on an ephemeral port.
+    pub fn start_with(dir: &Path, server: &str, auth: &str) -> Collector {
+        let scheme = if server.contains("tls_cert") {
+            "https"
+        } else {
+            "http"
+        };
+        let server = format!("{server}\n");
+        Collector::start_server(dir, 0, &server, (&format!("{auth}\n"), ""), scheme, None)
     }
 
     /// Start with TLS from PEM files.
@@ -58,10 +76,17 @@ impl Collector {
             cert.display(),
             key.display()
         );
-        Collector::start_server(dir, 0, &server, "", "https")
+        Collector::start_server(dir, 0, &server, ("", ""), "https", None)
     }
 
-    fn start_server(dir: &Path, port: u16, server: &str, extra: &str, scheme: &str) -> Collector {
+    fn start_server(
+        dir: &Path,
+        port: u16,
+        server: &str,
+        (auth, extra): (&str, &str),
+        scheme: &str,
+        umask: Option<&str>,
+    ) -> Collector {
         std::fs::create_dir_all(dir).unwrap();
         let cfg = dir.join("collector.toml");
         std::fs::write(
@@ -69,7 +94,7 @@ impl Collector {
             format!(
                 "[server]\nlisten = \"127.0.0.1:{port}\"\n{server}max_body_bytes = 262144\n\
                  [storage]\ndata_dir = \"{}\"\n\
-                 [auth]\nenroll_secret = \"{ENROLL_SECRET}\"\nadmin_tokens = [\"{ADMIN_TOKEN}\"]\nauditor_tokens = [\"{AUDITOR_TOKEN}\"]\n\
+                 [auth]\nenroll_secret = \"{ENROLL_SECRET}\"\nadmin_tokens = [\"{ADMIN_TOKEN}\"]\nauditor_tokens = [\"{AUDITOR_TOKEN}\"]\n{auth}\
                  [metrics]\nrefresh_seconds = 1\n{extra}",
                 dir.join("data").display()
             ),
@@ -80,7 +105,16 @@ impl Collector {
             Instant::now().elapsed().as_nanos()
         ));
         let log = unique(log);
-        let child = Command::new(bin("vigie-collector"))
+        let mut cmd = match umask {
+            Some(u) => {
+                let mut c = Command::new("/bin/sh");
+                c.args(["-c", &format!("umask {u} && exec \"$0\" \"$@\"")])
+                    .arg(bin("vigie-collector"));
+                c
+            }
+            None => Command::new(bin("vigie-collector")),
+        };
+        let child = cmd
             .args(["--config", cfg.to_str().unwrap(), "--log", "info", "serve"])
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -234,7 +268,10 @@ impl Host {
                 out.push('\n');
             }
         }
-        std::fs::write(p, out).unwrap();
+        // Atomically: a running agent daemon may read the file at any moment.
+        let tmp = p.with_extension("toml.tmp");
+        std::fs::write(&tmp, out).unwrap();
+        std::fs::rename(&tmp, &p).unwrap();
     }
 
     /// Run `vigie-agent <args>` for this host.

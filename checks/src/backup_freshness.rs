@@ -11,6 +11,7 @@
 mod borg;
 mod config;
 mod glob;
+mod location;
 mod marker;
 mod observe;
 mod restic;
@@ -35,6 +36,8 @@ pub struct BackupFreshness;
 /// The verdict on one source.
 struct SourceVerdict {
     name: String,
+    /// Where its backups live: repository (credentials removed), glob or marker path.
+    location: String,
     status: Status,
     /// Why, e.g. "newest snapshot 52 h old > RPO 24 h".
     reason: String,
@@ -116,23 +119,30 @@ fn judge(
 ) -> SourceVerdict {
     let rpo = Duration::hours(i64::from(rpo_hours));
     let age = obs.newest.map(|n| now - n);
+    let location = match src.kind {
+        SourceKind::Restic | SourceKind::Borg => {
+            location::redact_repository(src.repository.as_deref().unwrap_or_default())
+        }
+        SourceKind::Path => src.glob.clone().unwrap_or_default(),
+        SourceKind::TimestampFile => src.path.clone().unwrap_or_default(),
+    };
     let (status, reason) = match (&obs.problem, obs.newest, age) {
         (Some((st, why)), _, _) => (*st, why.clone()),
         (None, Some(newest), Some(age)) => {
-            let label = &obs.label;
+            // What was found and when, before how old it is.
+            let label = format!("{} at {}", obs.label, rfc3339(newest));
             if age.num_seconds() < -CLOCK_SKEW_TOLERANCE_SECONDS {
                 (
                     Status::Error,
                     format!(
-                        "{label} is dated {} in the future ({}): clock skew between this host and the backup, freshness unknown",
+                        "{label} is dated {} in the future: clock skew between this host and the backup, freshness unknown",
                         fmt_age(-age),
-                        rfc3339(newest)
                     ),
                 )
             } else if age > rpo {
                 (
                     Status::Fail,
-                    format!("{label} {} old > RPO {rpo_hours} h", fmt_age(age)),
+                    format!("{label}, {} old > RPO {rpo_hours} h", fmt_age(age)),
                 )
             } else if let Some(pct) = warn_at_percent
                 .filter(|p| age.num_seconds() * 100 > rpo.num_seconds() * i64::from(*p))
@@ -140,14 +150,14 @@ fn judge(
                 (
                     Status::Warn,
                     format!(
-                        "{label} {} old, past {pct}% of RPO {rpo_hours} h",
+                        "{label}, {} old, past {pct}% of RPO {rpo_hours} h",
                         fmt_age(age)
                     ),
                 )
             } else {
                 (
                     Status::Pass,
-                    format!("{label} {} old (RPO {rpo_hours} h)", fmt_age(age)),
+                    format!("{label}, {} old (RPO {rpo_hours} h)", fmt_age(age)),
                 )
             }
         }
@@ -160,6 +170,7 @@ fn judge(
     let mut facts = Map::new();
     facts.insert("name".into(), json!(src.name));
     facts.insert("kind".into(), json!(src.kind.as_str()));
+    facts.insert("location".into(), json!(location));
     facts.insert("status".into(), json!(status.as_str()));
     facts.insert("rpo_hours".into(), json!(rpo_hours));
     if let (Some(newest), Some(age)) = (obs.newest, age) {
@@ -174,6 +185,7 @@ fn judge(
     facts.extend(obs.facts);
     SourceVerdict {
         name: src.name.clone(),
+        location,
         status,
         reason,
         facts: Value::Object(facts),
@@ -205,7 +217,7 @@ fn summarize(id: &str, verdicts: Vec<SourceVerdict>) -> CheckResult {
         Status::Pass
     };
     let passing = verdicts.iter().filter(|v| v.status == Status::Pass).count();
-    let describe = |v: &SourceVerdict| format!("{}: {}", v.name, v.reason);
+    let describe = |v: &SourceVerdict| format!("{} ({}): {}", v.name, v.location, v.reason);
     let summary = if overall == Status::Pass && verdicts.len() > 1 {
         format!(
             "all {} backup sources within RPO — {}",
@@ -304,7 +316,10 @@ mod tests {
         let v = judge(&s, 24, None, now, seen("2026-11-23T09:59:00Z"));
         assert_eq!(
             (v.status, v.reason.as_str()),
-            (Status::Fail, "last success 24 h 1 min old > RPO 24 h")
+            (
+                Status::Fail,
+                "last success at 2026-11-23T09:59:00Z, 24 h 1 min old > RPO 24 h"
+            )
         );
         // 20 h of 24 h is 83 %: past an 80 % band, not past a 90 % one.
         let v = judge(&s, 24, Some(80), now, seen("2026-11-23T14:00:00Z"));

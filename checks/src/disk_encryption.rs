@@ -201,11 +201,19 @@ impl crate::Check for DiskEncryption {
                 continue;
             }
             let skip = if cfg.ignores(&m.mount_point) {
-                Some("ignored by checks.disk_encryption.ignore_mounts")
+                Some("ignored by checks.disk_encryption.ignore_mounts".to_string())
             } else if let FsClass::Skipped(reason) = class {
-                Some(reason)
+                Some(reason.to_string())
             } else {
-                None
+                // Only a judged holder covers the image: one on an ignored mount is judged itself.
+                judge
+                    .image_file(m)
+                    .filter(|(_, on)| !cfg.ignores(on))
+                    .map(|(file, on)| {
+                        format!(
+                            "read-only image loop-mounted from {file}, a file on {on} (judged there)"
+                        )
+                    })
             };
             if let Some(reason) = skip {
                 report
@@ -285,8 +293,8 @@ fn visible_mounts(all: Vec<Mount>) -> Vec<Mount> {
 fn not_applicable(root: &Mount, sysfs: &Sysfs) -> Option<String> {
     match fs_class(root) {
         FsClass::Zfs => None,
-        FsClass::Block if !sysfs.is_empty() => None,
-        FsClass::Block => Some(format!(
+        FsClass::Block | FsClass::Image if !sysfs.is_empty() => None,
+        FsClass::Block | FsClass::Image => Some(format!(
             "no block device is visible in /sys/class/block although / is {} on {}: a container; judge disk encryption on the host that stores its data",
             root.fstype, root.source
         )),

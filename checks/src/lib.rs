@@ -6,6 +6,8 @@
 //! - one file per check (`patch_age`, `disk_encryption`, `mfa`, `backup_freshness`,
 //!   `password_policy`, `inventory`) → parsers (`apt`, `dnf`, `pam`, `sshd`, …) → `probe`.
 //!   Parsers are pure functions from text to typed values and know nothing of checks.
+//! - [`redact`] — the one door out: every evidence excerpt and source, fact and summary is
+//!   redacted there before it leaves the crate ([`result::Evidence`] cannot be built around it).
 //! - [`scan`] — reading files with evidence recorded once, and the scan error, shared by the
 //!   checks that read many configuration files (mfa, password_policy).
 //! - [`config`] — the typed, validated configuration of every check.
@@ -17,6 +19,7 @@ pub mod config;
 pub mod fixture;
 pub mod os_release;
 pub mod probe;
+pub mod redact;
 pub mod result;
 pub mod scan;
 pub mod state;
@@ -70,8 +73,15 @@ pub fn find(id: &str) -> Option<&'static dyn Check> {
 }
 
 /// Run one check, turning a panic into an `error` result so one bad parser cannot take the agent
-/// down or hide the other results.
+/// down or hide the other results. The result's summary and facts are redacted
+/// ([`CheckResult::redact`]); its evidence was redacted when it was built.
 pub fn run_check(check: &dyn Check, ctx: &Context) -> CheckResult {
+    let mut result = run_check_unredacted(check, ctx);
+    result.redact();
+    result
+}
+
+fn run_check_unredacted(check: &dyn Check, ctx: &Context) -> CheckResult {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check.run(ctx))) {
         Ok(mut r) => {
             r.check = check.id().to_string();

@@ -1,7 +1,8 @@
 //! mfa check: every interactive way into the host — SSH and sudo — must demand a second factor.
 //!
-//! - **SSH**: the effective sshd configuration is read from `/etc/ssh/sshd_config` with its
-//!   `Include`s expanded; every `Match` block that changes authentication is evaluated on its
+//! - **SSH**: the effective sshd configuration is read from `/etc/ssh/sshd_config` (else the vendor
+//!   `/usr/etc/ssh/sshd_config`; with neither, sshd's compiled-in defaults, said in the summary)
+//!   with its `Include`s expanded; every `Match` block that changes authentication is evaluated on its
 //!   own and merged with every other such block (criteria are not evaluated, so any set of
 //!   blocks may match one connection). Each accepted `AuthenticationMethods` list must contain a step that needs a second
 //!   factor: `keyboard-interactive` (or `password`) through `UsePAM yes` and a PAM `sshd` auth stack
@@ -12,9 +13,14 @@
 //!   authenticates through its own PAM service `sudo-i`; when `/etc/pam.d/sudo-i` exists it is a
 //!   way in of its own, named `sudo -i`.
 //!
-//! PAM stacks are evaluated by the interpreter in [`pam`]: "can the stack succeed while every
-//! second-factor module fails?" `sshd -T` is deliberately not run (see `docs/checks/mfa.md`).
+//! PAM stacks (service files from `/etc/pam.d`, `/usr/lib/pam.d` or `/usr/etc/pam.d`, as libpam
+//! looks them up) are evaluated by the interpreter in [`pam`]: "can the stack succeed while every
+//! second-factor module fails?" A stack that enforces its factor is run once more per fail-open
+//! factor ([`failopen`]: pam_duo `failmode = safe`, pam_radius_auth `localifdown`, pam_oath unknown
+//! users); if that lets it succeed, the way in is `warn`. `sshd -T` is deliberately not run (see
+//! `docs/checks/mfa.md`).
 
+mod failopen;
 pub mod pam;
 pub mod sshd;
 mod sudoers;
@@ -30,13 +36,16 @@ use pam::{ModuleLine, Node, PamLine, PamType};
 use sshd::{SshdConfig, SshdLine};
 use sudoers::SudoersItem;
 
-const SSHD_CONFIG: &str = "/etc/ssh/sshd_config";
+/// Where sshd reads its configuration: the administrator's file, else (openSUSE, and distributions
+/// following the hermetic-/usr layout) the vendor default, which sshd reads only when the first is
+/// absent.
+const SSHD_CONFIGS: [&str; 2] = ["/etc/ssh/sshd_config", "/usr/etc/ssh/sshd_config"];
 const SSHD_BINARY: &str = "/usr/sbin/sshd";
 const SUDO_BINARY: &str = "/usr/bin/sudo";
 const SUDOERS: &str = "/etc/sudoers";
 /// Debian/Ubuntu's sudo authenticates `sudo -i` (login shell) through this PAM service instead of
 /// `sudo`.
-const PAM_SUDO_I: &str = "/etc/pam.d/sudo-i";
+const PAM_SUDO_I: &str = "sudo-i";
 
 /// Settings of the mfa check (`[checks.mfa]`).
 #[derive(Debug, Clone, Deserialize)]
@@ -113,6 +122,8 @@ impl crate::Check for Mfa {
             read_paths: BTreeSet::new(),
             verdicts: BTreeMap::new(),
             ssh_combinations: 0,
+            notes: Vec::new(),
+            sshd_config: None,
         };
         match scan.run() {
             Ok(r) => r.with_evidence(scan.evidence),
@@ -138,6 +149,9 @@ struct StackVerdict {
     factors: Vec<String>,
     /// Why the stack does not enforce them; empty = enforced.
     issues: Vec<String>,
+    /// How an enforced stack still lets a login through when a factor's server is unreachable
+    /// or a user is not enrolled (see [`failopen`]).
+    fail_open: Vec<String>,
 }
 
 /// One way in and what it lacks.
@@ -145,6 +159,31 @@ struct PathReport {
     name: String,
     detail: String,
     reasons: Vec<String>,
+    /// Fail-open second factors on this way in (a `warn` when nothing fails), without the way's
+    /// name.
+    fail_open: Vec<String>,
+}
+
+/// Each fail-open finding once, prefixed with every way in it concerns, in order:
+/// `ssh, sudo -i: pam_duo failmode = safe …`.
+fn name_ways_in(paths: &[PathReport]) -> Vec<String> {
+    let mut order: Vec<&str> = Vec::new();
+    let mut ways: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for p in paths {
+        for w in &p.fail_open {
+            let list = ways.entry(w.as_str()).or_default();
+            if list.is_empty() {
+                order.push(w);
+            }
+            if !list.contains(&p.name.as_str()) {
+                list.push(&p.name);
+            }
+        }
+    }
+    order
+        .into_iter()
+        .map(|w| format!("{}: {w}", ways[w].join(", ")))
+        .collect()
 }
 
 struct Scan<'a> {
@@ -155,6 +194,10 @@ struct Scan<'a> {
     verdicts: BTreeMap<String, StackVerdict>,
     /// How many combinations of two or more `Match` blocks were judged.
     ssh_combinations: usize,
+    /// Said in every summary (e.g. sshd judged on its compiled-in defaults).
+    notes: Vec<String>,
+    /// The sshd configuration file read, if any.
+    sshd_config: Option<&'static str>,
 }
 
 impl Scan<'_> {
@@ -170,9 +213,10 @@ impl Scan<'_> {
             None => not_installed.push("sudo"),
         }
         let lacking: Vec<String> = paths.iter().flat_map(|p| p.reasons.clone()).collect();
+        let fail_open = name_ways_in(&paths);
         let paths_json: Vec<_> = paths
             .iter()
-            .map(|p| json!({"path": p.name, "mfa": p.reasons.is_empty(), "detail": p.detail, "reasons": p.reasons}))
+            .map(|p| json!({"path": p.name, "mfa": p.reasons.is_empty(), "detail": p.detail, "reasons": p.reasons, "fail_open": p.fail_open}))
             .collect();
         let factors: serde_json::Map<String, serde_json::Value> = self
             .verdicts
@@ -185,22 +229,45 @@ impl Scan<'_> {
                 "no interactive way in: sshd and sudo are not installed".to_string(),
             )
         } else if !lacking.is_empty() {
-            (Status::Fail, lacking.join("; "))
+            let mut s = lacking.join("; ");
+            if !fail_open.is_empty() {
+                s.push_str(&format!("; fail-open: {}", fail_open.join("; ")));
+            }
+            (Status::Fail, s)
         } else {
             let ok: Vec<String> = paths
                 .iter()
                 .map(|p| format!("{} ({})", p.name, p.detail))
                 .collect();
-            let mut s = format!("second factor required on every way in: {}", ok.join(", "));
+            let mut s = if fail_open.is_empty() {
+                format!("second factor required on every way in: {}", ok.join(", "))
+            } else {
+                format!(
+                    "{}; otherwise a second factor is required on every way in: {}",
+                    fail_open.join("; "),
+                    ok.join(", ")
+                )
+            };
             for n in &not_installed {
                 s.push_str(&format!("; {n} not installed"));
             }
-            (Status::Pass, s)
+            let status = if fail_open.is_empty() {
+                Status::Pass
+            } else {
+                Status::Warn
+            };
+            (status, s)
         };
+        let summary = std::iter::once(summary)
+            .chain(self.notes.iter().cloned())
+            .collect::<Vec<_>>()
+            .join("; ");
         Ok(CheckResult::new("mfa", status, summary)
             .fact("paths", paths_json)
             .fact("lacking", lacking.clone())
             .fact("lacking_count", lacking.len())
+            .fact("fail_open", fail_open)
+            .fact("sshd_config", self.sshd_config)
             .fact("not_installed", not_installed)
             .fact("pam_second_factors", factors)
             .fact("ssh_match_combinations", self.ssh_combinations))
@@ -215,21 +282,99 @@ impl Scan<'_> {
         if let Some(v) = self.verdicts.get(service) {
             return Ok(v.clone());
         }
-        let mut entry = pam::pam_path(service);
-        // libpam falls back to the `other` service when a service has no file.
-        if !self.ctx.probe.exists(&entry) {
-            entry = pam::pam_path("other");
-        }
+        // libpam falls back to the `other` service when a service has no file in any directory.
+        let entry = self
+            .pam_file(service)
+            .or_else(|| self.pam_file("other"))
+            .unwrap_or_else(|| pam::pam_path(service));
         let ctx = self.ctx;
         let (evidence, seen) = (&mut self.evidence, &mut self.read_paths);
         let mut load = |path: &str| -> Result<Vec<PamLine>, ScanError> {
             let text = read_file(ctx, evidence, seen, path)?;
             pam::parse_pam_file(&text).map_err(|e| parse_err(path, e))
         };
-        let stack = pam::resolve_stack(&entry, PamType::Auth, &mut load)?;
-        let verdict = self.judge_stack(&entry, &stack);
+        let locate = |target: &str| {
+            pam::locate(target, &|p| ctx.probe.exists(p)).unwrap_or_else(|| pam::pam_path(target))
+        };
+        let stack = pam::resolve_stack_in(&entry, PamType::Auth, &mut load, &locate)?;
+        let mut verdict = self.judge_stack(&entry, &stack);
+        if verdict.issues.is_empty() && !verdict.factors.is_empty() {
+            verdict.fail_open = self.fail_open(&stack)?;
+        }
         self.verdicts.insert(service.to_string(), verdict.clone());
         Ok(verdict)
+    }
+
+    /// The file libpam reads for a service or include target (`/etc/pam.d`, then `/usr/lib/pam.d`,
+    /// then `/usr/etc/pam.d`).
+    fn pam_file(&self, target: &str) -> Option<String> {
+        pam::locate(target, &|p| self.ctx.probe.exists(p))
+    }
+
+    /// For a stack that enforces its second factor: each fail-open factor module that, alone
+    /// returning its fail-open outcome while every other factor fails, lets the stack succeed.
+    fn fail_open(&mut self, stack: &[Node]) -> Result<Vec<String>, ScanError> {
+        let mut cases: Vec<(&pam::Rule, failopen::FailOpen)> = Vec::new();
+        for r in Node::modules(stack) {
+            if !self.is_factor(r.module.name()) {
+                continue;
+            }
+            let case = if r.module.name() == "pam_duo" {
+                self.duo_case(&r.module)?
+            } else {
+                failopen::from_line(&r.module)
+            };
+            if let Some(c) = case {
+                cases.push((r, c));
+            }
+        }
+        let mut out = Vec::new();
+        for (rule, case) in &cases {
+            let forced = |m: &ModuleLine| {
+                if std::ptr::eq(m, &rule.module) {
+                    Some(case.outcomes.clone())
+                } else {
+                    self.is_factor(m.name())
+                        .then(|| vec![pam::Outcome::Failure])
+                }
+            };
+            if pam::success_with(stack, &forced).is_some() && !out.contains(&case.why) {
+                out.push(case.why.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// pam_duo's fail-open case from the configuration it reads (`conf=`, else the first of
+    /// [`failopen::DUO_CONF_PATHS`] that exists). Without any configuration pam_duo refuses every
+    /// login, so there is nothing to open. Only the non-secret keys go into the evidence.
+    fn duo_case(&mut self, m: &ModuleLine) -> Result<Option<failopen::FailOpen>, ScanError> {
+        let probe = self.ctx.probe;
+        let conf = match m.arg_value("conf") {
+            Some(c) => Some(c.to_string()),
+            None => failopen::DUO_CONF_PATHS
+                .iter()
+                .find(|p| probe.exists(p))
+                .map(|p| p.to_string()),
+        };
+        let Some(conf) = conf else {
+            return Ok(None);
+        };
+        let text = match probe.read_string(&conf) {
+            Ok(t) => t,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(ScanError::Probe(e)),
+        };
+        if self.read_paths.insert(conf.clone()) {
+            self.evidence.push(Evidence::file(
+                &conf,
+                failopen::duo_conf_excerpt(&text).as_bytes(),
+            ));
+        }
+        Ok(failopen::duo(
+            &conf,
+            failopen::duo_failmode(&text).as_deref(),
+        ))
     }
 
     fn judge_stack(&self, entry: &str, stack: &[Node]) -> StackVerdict {
@@ -245,7 +390,11 @@ impl Scan<'_> {
         let mut issues = Vec::new();
         if factors.is_empty() {
             issues.push(format!("no second-factor module in the {entry} auth stack"));
-            return StackVerdict { factors, issues };
+            return StackVerdict {
+                factors,
+                issues,
+                fail_open: Vec::new(),
+            };
         }
         let forced = |m: &ModuleLine| self.is_factor(m.name());
         if let Some(steps) = pam::success_without(stack, &forced) {
@@ -263,22 +412,34 @@ impl Scan<'_> {
                 }
             }
         }
-        StackVerdict { factors, issues }
+        StackVerdict {
+            factors,
+            issues,
+            fail_open: Vec::new(),
+        }
     }
 
     /// SSH ways in (global context, each authentication-changing `Match` block, and each set of
     /// two or more of them that fails for a reason none of its smaller sets shows); `None` when
     /// sshd is not installed.
     fn ssh_paths(&mut self) -> Result<Option<Vec<PathReport>>, ScanError> {
-        let has_config = self.ctx.probe.exists(SSHD_CONFIG);
-        if !has_config && !self.ctx.probe.exists(SSHD_BINARY) {
+        let probe = self.ctx.probe;
+        let config = SSHD_CONFIGS.into_iter().find(|p| probe.exists(p));
+        if config.is_none() && !probe.exists(SSHD_BINARY) {
             return Ok(None);
         }
-        // Without a config file sshd runs on its compiled-in defaults.
-        let cfg = if has_config {
-            self.load_sshd_config()?
-        } else {
-            SshdConfig::default()
+        self.sshd_config = config;
+        // Without a config file sshd runs on its compiled-in defaults: judged, and said.
+        let cfg = match config {
+            Some(path) => self.load_sshd_config(path)?,
+            None => {
+                self.notes.push(format!(
+                    "{SSHD_BINARY} has no configuration file ({} absent): SSH judged on \
+                     OpenSSH's compiled-in defaults",
+                    SSHD_CONFIGS.join(", ")
+                ));
+                SshdConfig::default()
+            }
         };
         let auth_blocks: Vec<usize> = (0..cfg.matches.len())
             .filter(|&i| AUTH_KEYWORDS.iter().any(|k| cfg.block_sets(i, k)))
@@ -339,7 +500,7 @@ impl Scan<'_> {
         Ok(Some(out))
     }
 
-    fn load_sshd_config(&mut self) -> Result<SshdConfig, ScanError> {
+    fn load_sshd_config(&mut self, path: &str) -> Result<SshdConfig, ScanError> {
         let ctx = self.ctx;
         let (evidence, seen) = (&mut self.evidence, &mut self.read_paths);
         let mut load = |path: &str| -> Result<Vec<SshdLine>, ScanError> {
@@ -367,7 +528,7 @@ impl Scan<'_> {
                 Err(e) => Err(ScanError::Probe(e)),
             }
         };
-        Ok(sshd::resolve_config(SSHD_CONFIG, &mut load, &mut expand)?)
+        Ok(sshd::resolve_config(path, &mut load, &mut expand)?)
     }
 
     fn ssh_context(
@@ -410,6 +571,7 @@ impl Scan<'_> {
         let sk_mfa = self.cfg.accept_sk_verify_required && sk_verify_required(cfg, block);
         let mut reasons = Vec::new();
         let mut usable = Vec::new();
+        let mut fail_open = Vec::new();
         let mut uses_pam = false;
         for list in &lists {
             let methods: Vec<&str> = list
@@ -440,6 +602,15 @@ impl Scan<'_> {
                 _ => false,
             });
             if second_factor {
+                // Fail-open only matters when the PAM factor is this list's only second factor.
+                let via_sk = sk_mfa && methods.contains(&"publickey");
+                if let Some(v) = pam.as_ref().filter(|_| !via_sk) {
+                    for w in &v.fail_open {
+                        if !fail_open.contains(w) {
+                            fail_open.push(w.clone());
+                        }
+                    }
+                }
                 continue;
             }
             let pam_issues = pam
@@ -483,6 +654,7 @@ impl Scan<'_> {
             name: name.to_string(),
             detail,
             reasons,
+            fail_open,
         })
     }
 
@@ -490,10 +662,10 @@ impl Scan<'_> {
     /// (Debian/Ubuntu); `None` when sudo is not installed.
     fn sudo_paths(&mut self) -> Result<Option<Vec<PathReport>>, ScanError> {
         let probe = self.ctx.probe;
-        let has_sudo_i = probe.exists(PAM_SUDO_I);
+        let has_sudo_i = self.pam_file(PAM_SUDO_I).is_some();
         if !(probe.exists(SUDO_BINARY)
             || probe.exists(SUDOERS)
-            || probe.exists("/etc/pam.d/sudo")
+            || self.pam_file("sudo").is_some()
             || has_sudo_i)
         {
             return Ok(None);
@@ -515,7 +687,7 @@ impl Scan<'_> {
             }
         }
         if has_sudo_i {
-            out.push(self.sudo_service_path("sudo -i", "sudo-i")?);
+            out.push(self.sudo_service_path("sudo -i", PAM_SUDO_I)?);
         }
         Ok(Some(out))
     }
@@ -535,6 +707,7 @@ impl Scan<'_> {
                 .iter()
                 .map(|i| format!("{name}: {i}"))
                 .collect(),
+            fail_open: verdict.fail_open.clone(),
         })
     }
 
@@ -857,6 +1030,142 @@ mod tests {
                 n == "pam_google_authenticator"
             }),
             "optional pam_google_authenticator does not block on failure (/etc/pam.d/sshd:2)"
+        );
+    }
+
+    fn run_files(files: &[(&str, &str)]) -> CheckResult {
+        let probe = MemProbe(
+            files
+                .iter()
+                .map(|(p, t)| (p.to_string(), t.to_string()))
+                .collect(),
+        );
+        let config = crate::ChecksConfig::default();
+        let state = crate::state::MemoryState::default();
+        let ctx = Context {
+            probe: &probe,
+            config: &config,
+            state: &state,
+        };
+        Mfa.run(&ctx)
+    }
+
+    #[test]
+    fn sshd_without_any_configuration_file_is_said() {
+        let r = run_files(&[
+            ("/usr/sbin/sshd", ""),
+            ("/etc/pam.d/other", "auth required pam_deny.so\n"),
+        ]);
+        assert_eq!(r.status, Status::Fail, "{}", r.summary);
+        assert!(
+            r.summary.contains(
+                "/usr/sbin/sshd has no configuration file (/etc/ssh/sshd_config, \
+                 /usr/etc/ssh/sshd_config absent): SSH judged on OpenSSH's compiled-in defaults"
+            ),
+            "{}",
+            r.summary
+        );
+        assert_eq!(r.facts["sshd_config"], json!(null));
+    }
+
+    /// sudo's PAM service with `auth_lines` after Debian's pam_unix/deny/permit head.
+    fn run_sudo(auth_lines: &str, extra: &[(&str, &str)]) -> CheckResult {
+        let stack = format!(
+            "auth [success=1 default=ignore] pam_unix.so\nauth requisite pam_deny.so\n\
+             auth required pam_permit.so\n{auth_lines}"
+        );
+        let mut files = vec![("/usr/bin/sudo", ""), ("/etc/pam.d/sudo", stack.as_str())];
+        files.extend_from_slice(extra);
+        run_files(&files)
+    }
+
+    #[test]
+    fn fail_open_is_judged_by_the_stack_around_the_module() {
+        // pam_oath `required`: an unknown user is a failure like any other.
+        let r = run_sudo("auth required pam_oath.so usersfile=/etc/users.oath\n", &[]);
+        assert_eq!(r.status, Status::Pass, "{}", r.summary);
+        // user_unknown=ignore: a user missing from the file passes on the password.
+        let r = run_sudo(
+            "auth [success=ok user_unknown=ignore default=die] pam_oath.so usersfile=/etc/users.oath\n",
+            &[],
+        );
+        assert_eq!(r.status, Status::Warn, "{}", r.summary);
+        assert!(r
+            .summary
+            .starts_with("sudo: pam_oath usersfile=/etc/users.oath"));
+        // pam_duo without failmode fails open, unless another factor is still required.
+        let duo = [("/etc/duo/pam_duo.conf", "[duo]\nikey = x\nskey = secret\n")];
+        let r = run_sudo("auth required pam_duo.so\n", &duo);
+        assert_eq!(r.status, Status::Warn, "{}", r.summary);
+        assert!(r.summary.contains("pam_duo failmode = safe (the default"));
+        assert!(
+            r.evidence.iter().all(|e| !e.excerpt.contains("secret")),
+            "the Duo secret key left the host"
+        );
+        let r = run_sudo("auth required pam_duo.so\nauth required pam_u2f.so\n", &duo);
+        assert_eq!(r.status, Status::Pass, "{}", r.summary);
+        // A radius factor with localifdown behind a `required` line: down = ignore = no block.
+        let mut config = crate::ChecksConfig::default();
+        config
+            .mfa
+            .second_factor_modules
+            .push("pam_radius_auth".into());
+        let stack = "auth [success=1 default=ignore] pam_unix.so\nauth requisite pam_deny.so\n\
+                     auth required pam_permit.so\nauth required pam_radius_auth.so localifdown\n";
+        let probe = MemProbe(BTreeMap::from([
+            ("/usr/bin/sudo".to_string(), String::new()),
+            ("/etc/pam.d/sudo".to_string(), stack.to_string()),
+        ]));
+        let state = crate::state::MemoryState::default();
+        let ctx = Context {
+            probe: &probe,
+            config: &config,
+            state: &state,
+        };
+        let r = Mfa.run(&ctx);
+        assert_eq!(r.status, Status::Warn, "{}", r.summary);
+        assert!(r.summary.contains("pam_radius_auth localifdown"));
+    }
+
+    #[test]
+    fn pam_services_are_found_in_the_vendor_directories() {
+        // /etc/pam.d/sudo absent: libpam reads /usr/lib/pam.d/sudo, and its include from /etc.
+        let r = run_files(&[
+            ("/usr/bin/sudo", ""),
+            ("/usr/lib/pam.d/sudo", "auth include common-auth\n"),
+            (
+                "/etc/pam.d/common-auth",
+                "auth required pam_unix.so\nauth required pam_u2f.so\n",
+            ),
+            ("/usr/lib/pam.d/common-auth", "auth required pam_unix.so\n"),
+        ]);
+        assert_eq!(r.status, Status::Pass, "{}", r.summary);
+        assert!(r.summary.contains("sudo (pam_u2f)"), "{}", r.summary);
+    }
+
+    #[test]
+    fn a_fail_open_finding_names_every_way_in_once() {
+        let common = "auth [success=1 default=ignore] pam_unix.so\nauth requisite pam_deny.so\n\
+                      auth required pam_permit.so\nauth required pam_duo.so\n";
+        let r = run_files(&[
+            ("/usr/bin/sudo", ""),
+            ("/etc/pam.d/common-auth", common),
+            ("/etc/pam.d/sudo", "@include common-auth\n"),
+            ("/etc/pam.d/sudo-i", "@include common-auth\n"),
+            ("/etc/security/pam_duo.conf", "[duo]\nfailmode = safe\n"),
+        ]);
+        assert_eq!(r.status, Status::Warn, "{}", r.summary);
+        assert_eq!(
+            r.facts["fail_open"],
+            json!([
+                "sudo, sudo -i: pam_duo failmode = safe (/etc/security/pam_duo.conf) lets \
+                    logins through without the second factor when Duo is unreachable (set \
+                    failmode = secure)"
+            ])
+        );
+        assert_eq!(
+            r.facts["paths"][1]["fail_open"].as_array().unwrap().len(),
+            1
         );
     }
 }

@@ -3,11 +3,14 @@
 //! of `max_age_days` for every interactive account, and no reuse of the last `remember` passwords.
 //!
 //! Rotation is read per account from `/etc/shadow` (field 5) — `PASS_MAX_DAYS` in
-//! `/etc/login.defs` only applies to accounts created later, so both are checked. Length, classes
-//! and history come from the PAM `password` stack (`common-password` on Debian/SUSE,
-//! `system-auth` + `password-auth` on RHEL), evaluated with the interpreter in
-//! [`crate::mfa::pam`]: a module only counts when the stack cannot succeed while it rejects the
-//! password (so a `pam_pwhistory` after a `sufficient pam_unix` does not count).
+//! `/etc/login.defs` only applies to accounts created later, so both are checked. A host where no
+//! account with a login shell has a usable password (all locked or absent, none empty) is
+//! `not_applicable`. Length, classes and history come from the PAM `password` stack `passwd` uses
+//! (its service file followed through its includes), plus the family's other shared stacks
+//! (`common-password`; `system-auth` + `password-auth`), each gap naming its stack; they are
+//! evaluated with the interpreter in [`crate::mfa::pam`]: a module only counts when the stack
+//! cannot succeed while it rejects the password (so a `pam_pwhistory` after a `sufficient
+//! pam_unix` does not count).
 
 mod accounts;
 mod pwquality;
@@ -25,15 +28,20 @@ use pwquality::Pwquality;
 const PASSWD: &str = "/etc/passwd";
 const SHADOW: &str = "/etc/shadow";
 const LOGIN_DEFS: &str = "/etc/login.defs";
+/// shadow's vendor defaults (libeconf builds: openSUSE Tumbleweed), read when `/etc/login.defs`
+/// is absent; drop-ins in `<dir>.d/*.defs` of both directories apply on top.
+const LOGIN_DEFS_VENDOR: &str = "/usr/etc/login.defs";
 const PWQUALITY_CONF: &str = "/etc/security/pwquality.conf";
 const PWQUALITY_DIR: &str = "/etc/security/pwquality.conf.d";
 const PWHISTORY_CONF: &str = "/etc/security/pwhistory.conf";
-/// PAM files holding the system password stack, by family; `passwd` is the last resort.
-const PASSWORD_STACKS: &[&[&str]] = &[
-    &["/etc/pam.d/common-password"],
-    &["/etc/pam.d/system-auth", "/etc/pam.d/password-auth"],
-    &["/etc/pam.d/passwd"],
-];
+/// The PAM service of `passwd(1)`: its password stack is the one that sets local passwords.
+const PASSWD_SERVICE: &str = "passwd";
+/// The shared password stacks, by family (Debian/Ubuntu/SUSE, RHEL/Fedora); judged besides the
+/// `passwd` stack when it does not already include them, and instead of it when there is no
+/// `passwd` service file.
+const PASSWORD_STACKS: &[&[&str]] = &[&["common-password"], &["system-auth", "password-auth"]];
+/// Stands for the stack's name in a gap message until gaps of several stacks are merged.
+const STACK: &str = "{stack}";
 /// pam_unix's built-in minimum length (pam_unix(8)).
 const PAM_UNIX_MINLEN: i64 = 6;
 /// pam_pwhistory's default `remember` (pam_pwhistory(8)).
@@ -166,15 +174,13 @@ impl Scan<'_> {
             accounts::parse_passwd(&self.read(PASSWD)?).map_err(|e| parse_err(PASSWD, e))?;
         let shadow =
             accounts::parse_shadow(&self.read(SHADOW)?).map_err(|e| parse_err(SHADOW, e))?;
-        let defs = self
-            .read_optional(LOGIN_DEFS)?
-            .map(|t| accounts::parse_login_defs(&t))
-            .unwrap_or_default();
+        let defs = self.login_defs()?;
         let pass_max_days = match defs.get("PASS_MAX_DAYS") {
             None => None,
-            Some(v) => Some(v.parse::<i64>().map_err(|_| {
-                parse_err(LOGIN_DEFS, format!("PASS_MAX_DAYS {v:?} is not a number"))
-            })?),
+            Some((v, file)) => Some(
+                v.parse::<i64>()
+                    .map_err(|_| parse_err(file, format!("PASS_MAX_DAYS {v:?} is not a number")))?,
+            ),
         };
         match pass_max_days {
             None => {
@@ -234,40 +240,49 @@ impl Scan<'_> {
             }
         }
 
+        // Nobody can log in with a password: the password rules have nothing to apply to. An
+        // empty password on a login shell counts as a usable (password-less) login, never as this.
+        if interactive.is_empty() {
+            let shells = passwd
+                .iter()
+                .filter(|p| !accounts::is_nologin_shell(&p.shell))
+                .count();
+            return Ok(CheckResult::new(
+                "password_policy",
+                Status::NotApplicable,
+                format!(
+                    "no account can log in with a password: the {shells} account(s) with a login \
+                     shell have a locked or no password (`!`, `*`, `!!`, `x` without a shadow \
+                     entry) and none has an empty one; {} account(s) in {PASSWD}",
+                    passwd.len()
+                ),
+            )
+            .fact("interactive_accounts", interactive)
+            .fact("login_shell_accounts", shells)
+            .fact("pass_max_days", pass_max_days));
+        }
+
         // Length, classes, history: the PAM password stack(s).
-        let files: Vec<&str> = PASSWORD_STACKS
-            .iter()
-            .map(|family| {
-                family
-                    .iter()
-                    .copied()
-                    .filter(|f| self.ctx.probe.exists(f))
-                    .collect::<Vec<_>>()
-            })
-            .find(|found| !found.is_empty())
-            .unwrap_or_default();
+        let stacks = self.password_stacks()?;
         let mut policies = Vec::new();
-        if files.is_empty() {
-            gaps.push(
-                "no PAM password stack (/etc/pam.d/common-password, system-auth, password-auth, passwd)"
-                    .to_string(),
-            );
+        let mut stack_gaps: Vec<(String, String)> = Vec::new();
+        if stacks.is_empty() {
+            gaps.push(format!(
+                "no PAM password stack ({PASSWD_SERVICE}, common-password, system-auth or \
+                 password-auth in {})",
+                pam::PAM_DIRS.join(", ")
+            ));
         }
-        for file in &files {
-            let ctx = self.ctx;
-            let (evidence, seen) = (&mut self.evidence, &mut self.read_paths);
-            let mut load = |path: &str| -> Result<Vec<PamLine>, ScanError> {
-                let (text, ev) = ctx.probe.read_evidence(path).map_err(ScanError::Probe)?;
-                if seen.insert(path.to_string()) {
-                    evidence.push(ev);
-                }
-                pam::parse_pam_file(&text).map_err(|e| parse_err(path, e))
-            };
-            let stack = pam::resolve_stack(file, PamType::Password, &mut load)?;
-            policies.push(self.judge_stack(file, &stack, &mut gaps)?);
+        for s in &stacks {
+            let mut found = Vec::new();
+            policies.push(self.judge_stack(&s.nodes, &mut found)?);
+            stack_gaps.extend(found.into_iter().map(|g| (g, s.name.clone())));
         }
+        gaps.extend(merge_stack_gaps(stack_gaps));
         let mut seen_gaps = BTreeSet::new();
         gaps.retain(|g| seen_gaps.insert(g.clone()));
+        let files: Vec<&str> = stacks.iter().map(|s| s.file.as_str()).collect();
+        let passwd_stack = stacks.iter().find(|s| s.of_passwd).map(|s| s.name.clone());
 
         let min_length = policies.iter().map(|p| p.min_length).min();
         let upper = !policies.is_empty() && policies.iter().all(|p| p.upper);
@@ -302,13 +317,127 @@ impl Scan<'_> {
             .fact("special_required", special)
             .fact("remember", remember)
             .fact("pam_password_stacks", files)
+            .fact("passwd_stack", passwd_stack)
             .fact("gaps", gaps))
     }
 
-    /// What one password stack enforces; gaps are appended.
+    /// login.defs settings with the file each came from: `/etc/login.defs`, else the vendor
+    /// `/usr/etc/login.defs`; then the `*.defs` drop-ins of `/usr/etc/login.defs.d` and
+    /// `/etc/login.defs.d` in name order (a name in `/etc` hides the vendor's), later values
+    /// winning — libeconf's order, which shadow uses where it is built with it.
+    fn login_defs(
+        &mut self,
+    ) -> Result<std::collections::BTreeMap<String, (String, String)>, ScanError> {
+        let mut out = std::collections::BTreeMap::new();
+        let mut apply = |text: &str, file: &str| {
+            for (k, v) in accounts::parse_login_defs(text) {
+                out.insert(k, (v, file.to_string()));
+            }
+        };
+        match self.read_optional(LOGIN_DEFS)? {
+            Some(t) => apply(&t, LOGIN_DEFS),
+            None => {
+                if let Some(t) = self.read_optional(LOGIN_DEFS_VENDOR)? {
+                    apply(&t, LOGIN_DEFS_VENDOR);
+                }
+            }
+        }
+        let mut drop_ins: std::collections::BTreeMap<String, String> = Default::default();
+        for dir in ["/usr/etc/login.defs.d", "/etc/login.defs.d"] {
+            let names = match self.ctx.probe.read_dir(dir) {
+                Ok(n) => n,
+                Err(e) if e.is_not_found() => Vec::new(),
+                Err(e) => return Err(ScanError::Probe(e)),
+            };
+            for n in names.into_iter().filter(|n| n.ends_with(".defs")) {
+                drop_ins.insert(n.clone(), format!("{dir}/{n}"));
+            }
+        }
+        for file in drop_ins.into_values() {
+            if let Some(t) = self.read_optional(&file)? {
+                apply(&t, &file);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The password stacks to judge: the one `passwd` uses (its service file followed through
+    /// its includes, in libpam's directories), then every shared family stack it does not already
+    /// include; without a `passwd` service file, the first family found.
+    fn password_stacks(&mut self) -> Result<Vec<PasswordStack>, ScanError> {
+        let probe = self.ctx.probe;
+        let locate = |t: &str| pam::locate(t, &|p| probe.exists(p));
+        let mut out = Vec::new();
+        let mut covered = BTreeSet::new();
+        if let Some(file) = locate(PASSWD_SERVICE) {
+            let nodes = self.resolve(&file)?;
+            covered.extend(stack_files(&nodes));
+            // Named after the file whose pam_unix sets the password (`system-auth` through
+            // RHEL's substack, `common-password` through Debian's @include).
+            let name = Node::modules(&nodes)
+                .into_iter()
+                .find(|r| r.module.name() == "pam_unix")
+                .map_or(file.as_str(), |r| r.file.as_str())
+                .rsplit('/')
+                .next()
+                .unwrap_or(PASSWD_SERVICE)
+                .to_string();
+            out.push(PasswordStack {
+                name,
+                file,
+                nodes,
+                of_passwd: true,
+            });
+        }
+        let has_passwd = !out.is_empty();
+        for family in PASSWORD_STACKS {
+            let found: Vec<String> = family.iter().filter_map(|f| locate(f)).collect();
+            if found.is_empty() {
+                continue;
+            }
+            for file in found {
+                if covered.contains(&file) {
+                    continue;
+                }
+                let nodes = self.resolve(&file)?;
+                covered.extend(stack_files(&nodes));
+                out.push(PasswordStack {
+                    name: file.rsplit('/').next().unwrap_or(&file).to_string(),
+                    file,
+                    nodes,
+                    of_passwd: false,
+                });
+            }
+            if !has_passwd {
+                break; // no passwd service: the first family found is the system's
+            }
+        }
+        Ok(out)
+    }
+
+    /// Resolve the password stack of a PAM file, includes looked up in libpam's directories.
+    fn resolve(&mut self, file: &str) -> Result<Vec<Node>, ScanError> {
+        let ctx = self.ctx;
+        let (evidence, seen) = (&mut self.evidence, &mut self.read_paths);
+        let mut load = |path: &str| -> Result<Vec<PamLine>, ScanError> {
+            let text = read_file(ctx, evidence, seen, path)?;
+            pam::parse_pam_file(&text).map_err(|e| parse_err(path, e))
+        };
+        let locate = |target: &str| {
+            pam::locate(target, &|p| ctx.probe.exists(p)).unwrap_or_else(|| pam::pam_path(target))
+        };
+        Ok(pam::resolve_stack_in(
+            file,
+            PamType::Password,
+            &mut load,
+            &locate,
+        )?)
+    }
+
+    /// What one password stack enforces; gaps are appended, with [`STACK`] where the stack's name
+    /// goes (at the end when absent).
     fn judge_stack(
         &mut self,
-        file: &str,
         stack: &[Node],
         gaps: &mut Vec<String>,
     ) -> Result<StackPolicy, ScanError> {
@@ -327,7 +456,7 @@ impl Scan<'_> {
                 None => true,
                 Some(steps) => {
                     let why = pam::explain_success_without(&steps, name, &|n| n == name);
-                    gaps.push(format!("{label} does not take effect in {file}: {why}"));
+                    gaps.push(format!("{label} does not take effect in {STACK}: {why}"));
                     false
                 }
             }
@@ -347,7 +476,7 @@ impl Scan<'_> {
             Some(q) => {
                 if !q.enforcing {
                     gaps.push(format!(
-                        "pam_pwquality enforcing=0 in {file} (weak passwords are only warned about)"
+                        "pam_pwquality enforcing=0 in {STACK} (weak passwords are only warned about)"
                     ));
                 }
                 policy_len = q.effective_min_length();
@@ -394,7 +523,7 @@ impl Scan<'_> {
                     .unwrap_or(PAM_UNIX_MINLEN);
                 if policy_len < required_len {
                     gaps.push(format!(
-                        "minlen {policy_len} < {required_len} (pam_unix; no effective pam_pwquality in {file})"
+                        "minlen {policy_len} < {required_len} (pam_unix; no effective pam_pwquality in {STACK})"
                     ));
                 }
                 for (wanted, class) in [
@@ -493,9 +622,95 @@ impl Scan<'_> {
     }
 }
 
+/// One PAM password stack to judge.
+struct PasswordStack {
+    /// How gaps name it: `common-password`, `system-auth`, `password-auth`.
+    name: String,
+    /// The service or shared file it starts from.
+    file: String,
+    nodes: Vec<Node>,
+    /// Whether this is the stack `passwd` uses.
+    of_passwd: bool,
+}
+
+/// Every file a resolved stack took lines from, substacks included.
+fn stack_files(nodes: &[Node]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for n in nodes {
+        match n {
+            Node::Module(r) => {
+                out.insert(r.file.clone());
+            }
+            Node::Substack { file, nodes, .. } => {
+                out.insert(file.clone());
+                out.extend(stack_files(nodes));
+            }
+        }
+    }
+    out
+}
+
+/// Name the stacks in their gaps: a gap found in several stacks is said once, naming each
+/// (`no password history (remember 3 required) in system-auth, password-auth`); one found in a
+/// single stack names that one.
+fn merge_stack_gaps(gaps: Vec<(String, String)>) -> Vec<String> {
+    let mut order: Vec<String> = Vec::new();
+    let mut names: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (gap, stack) in gaps {
+        let template = if gap.contains(STACK) {
+            gap
+        } else {
+            format!("{gap} in {STACK}")
+        };
+        let list = names.entry(template.clone()).or_default();
+        if list.is_empty() {
+            order.push(template);
+        }
+        if !list.contains(&stack) {
+            list.push(stack);
+        }
+    }
+    order
+        .into_iter()
+        .map(|t| {
+            let list = names[&t].join(", ");
+            t.replace(STACK, &list)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gaps_name_the_stacks_that_lack_them() {
+        let merged = merge_stack_gaps(vec![
+            (
+                "no password history (remember 3 required)".into(),
+                "system-auth".into(),
+            ),
+            ("minlen 8 < 16".into(), "system-auth".into()),
+            (
+                "no password history (remember 3 required)".into(),
+                "password-auth".into(),
+            ),
+            (
+                format!(
+                    "pam_pwquality enforcing=0 in {STACK} (weak passwords are only warned about)"
+                ),
+                "password-auth".into(),
+            ),
+        ]);
+        assert_eq!(
+            merged,
+            vec![
+                "no password history (remember 3 required) in system-auth, password-auth",
+                "minlen 8 < 16 in system-auth",
+                "pam_pwquality enforcing=0 in password-auth (weak passwords are only warned about)",
+            ]
+        );
+    }
 
     #[test]
     fn config_validation_names_the_key() {

@@ -18,6 +18,7 @@ pub mod first_seen;
 pub mod gather;
 pub mod kernel;
 pub mod release;
+pub mod repocache;
 pub mod zypper;
 
 use chrono::{DateTime, Utc};
@@ -351,19 +352,37 @@ struct Freshness {
     problem: Option<String>,
 }
 
-/// dnf, zypper: every repository's repomd.xml must be fresh; the oldest dates the metadata.
-fn repo_freshness(g: &Gathered, meta_ages: &[FileAge], max_meta: i64) -> Freshness {
+/// dnf, zypper: every repository must have been refreshed recently; the oldest dates the metadata.
+/// A repository is dated by its last successful refresh (see [`repocache`]), else — only when
+/// that proves it fresh — by when the server published the copy it holds.
+fn repo_freshness(
+    g: &Gathered,
+    meta_ages: &[FileAge],
+    now: DateTime<Utc>,
+    max_meta: i64,
+) -> Freshness {
     let oldest = g
         .metadata
         .iter()
         .zip(meta_ages)
-        .filter_map(|(m, (_, a, _))| a.map(|a| (a, &m.path)))
+        .filter_map(|(m, (_, a, _))| {
+            let by = match (&m.dated_by, m.modified) {
+                (Some(by), Some(_)) => by.clone(),
+                (_, None) => format!("{} <timestamp>", m.path),
+                (None, Some(_)) => m.path.clone(),
+            };
+            a.map(|a| (a, by))
+        })
         .max_by_key(|(a, _)| *a);
     let stale: Vec<String> = meta_ages
         .iter()
-        .filter_map(|(n, a, _)| match a {
-            Some(d) if *d > max_meta => Some(format!("{n} {} old", days(*d))),
-            None => Some(format!("{n} of unknown age")),
+        .filter_map(|(n, a, p)| match (a, p) {
+            (Some(d), _) if *d > max_meta => Some(format!("{n} {} old", days(*d))),
+            (None, Some(p)) => Some(format!(
+                "{n} of unknown age (no refresh time; the server published it {} ago)",
+                days((now - *p).num_days().max(0))
+            )),
+            (None, None) => Some(format!("{n} of unknown age")),
             _ => None,
         })
         .collect();
@@ -387,8 +406,8 @@ fn repo_freshness(g: &Gathered, meta_ages: &[FileAge], max_meta: i64) -> Freshne
         None
     };
     Freshness {
-        age_days: oldest.map(|(a, _)| a),
-        source: oldest.map(|(_, p)| p.clone()),
+        age_days: oldest.as_ref().map(|(a, _)| *a),
+        source: oldest.map(|(_, p)| p),
         problem,
     }
 }
@@ -516,15 +535,27 @@ fn decide(
     // Metadata freshness: a stale index makes "nothing pending" meaningless.
     let max_meta = i64::from(cfg.max_metadata_age_days);
     let age_of = |t: DateTime<Utc>| (now - t).num_days().max(0);
+    let is_apt = g.manager == "apt";
     let meta_ages: Vec<FileAge> = g
         .metadata
         .iter()
-        .map(|m| (short_name(&m.path), m.modified.map(age_of), m.published))
+        .map(|m| {
+            // rpm-md: a copy the server published recently is at least that recent.
+            let published_age = m
+                .published
+                .map(age_of)
+                .filter(|a| !is_apt && *a <= max_meta);
+            (
+                short_name(&m.path),
+                m.modified.map(age_of).or(published_age),
+                m.published,
+            )
+        })
         .collect();
-    let freshness = if g.refresh.is_empty() {
-        repo_freshness(g, &meta_ages, max_meta)
-    } else {
+    let freshness = if is_apt {
         apt_freshness(g, now, max_meta)
+    } else {
+        repo_freshness(g, &meta_ages, now, max_meta)
     };
     match &freshness.problem {
         Some(p) => warns.push(p.clone()),

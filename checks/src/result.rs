@@ -5,7 +5,8 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// How far an evidence excerpt may grow before it is cut; the SHA-256 always covers the whole content.
+/// How far an evidence excerpt may grow before it is cut; the SHA-256 always covers the whole
+/// (redacted) content.
 pub const EXCERPT_LIMIT: usize = 2048;
 
 /// What a check concluded.
@@ -85,34 +86,60 @@ impl EvidenceKind {
     }
 }
 
-/// What a check read or ran, an excerpt of it, and the SHA-256 of the whole content.
+/// What a check read or ran, an excerpt of it, and the SHA-256 of the whole content, all
+/// redacted ([`crate::redact`]).
+///
+/// Outside this module evidence can only be built by [`Evidence::new`] and its shorthands, which
+/// redact before anything else (the private field forbids struct literals), or deserialised from
+/// the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Evidence {
     pub kind: EvidenceKind,
     pub source: String,
     pub excerpt: String,
     pub sha256: String,
+    #[serde(skip)]
+    _built: Built,
 }
 
+/// Proof that an [`Evidence`] went through [`Evidence::new`] (or came off the wire).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Built;
+
 impl Evidence {
-    /// Evidence for `content` read from `source`; the excerpt is cut at [`EXCERPT_LIMIT`] bytes.
+    /// Evidence for `content` read from `source`: source and content are redacted first
+    /// ([`crate::redact::content`]), then hashed (SHA-256 of the whole redacted content as UTF-8)
+    /// and cut at [`EXCERPT_LIMIT`] bytes.
     pub fn new(kind: EvidenceKind, source: impl Into<String>, content: &[u8]) -> Evidence {
-        let sha256 = hex::encode(Sha256::digest(content));
-        let text = String::from_utf8_lossy(content);
+        let raw_source = source.into();
+        let text = crate::redact::content(kind, &raw_source, &String::from_utf8_lossy(content));
+        let source = crate::redact::text(&raw_source);
+        let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
         let excerpt = if text.len() > EXCERPT_LIMIT {
             let mut cut = EXCERPT_LIMIT;
             while !text.is_char_boundary(cut) {
                 cut -= 1;
             }
+            // Whole lines when there are any: a line cut in the middle of a `<redacted>` marker
+            // would be redacted differently the next time (the collector's migration redacts
+            // stored excerpts again and must find nothing to change).
+            if let Some(nl) = text[..cut]
+                .rfind('\n')
+                .filter(|&nl| nl >= EXCERPT_LIMIT / 2)
+            {
+                cut = nl;
+            }
             format!("{}\n[… {} more bytes]", &text[..cut], text.len() - cut)
         } else {
-            text.into_owned()
+            text
         };
         Evidence {
             kind,
-            source: source.into(),
+            source,
             excerpt,
             sha256,
+            _built: Built,
         }
     }
 
@@ -136,6 +163,7 @@ impl Evidence {
 
 /// The result of one check on one host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CheckResult {
     pub check: String,
     pub status: Status,
@@ -169,6 +197,18 @@ impl CheckResult {
         self.evidence.extend(evidence);
         self
     }
+
+    /// Redact the summary and every string in the facts ([`crate::redact::text`]); evidence is
+    /// redacted when it is built. [`crate::run_check`] calls this on every result.
+    pub fn redact(&mut self) {
+        let summary = crate::redact::text(&self.summary);
+        if summary != self.summary {
+            self.summary = summary;
+        }
+        for v in self.facts.values_mut() {
+            crate::redact::json(v);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -191,6 +231,81 @@ mod tests {
             Evidence::file("/x", b"abc").sha256,
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn evidence_is_redacted_before_it_is_hashed_or_cut() {
+        let shadow = "root:$6$PLANTEDsalt$PLANTEDhashPLANTEDhash:19000:0:90:7:::\n";
+        let ev = Evidence::file("/etc/shadow", shadow.as_bytes());
+        assert_eq!(ev.excerpt, "root:$6$<redacted>:19000:0:90:7:::\n");
+        assert_eq!(
+            ev.sha256,
+            hex::encode(Sha256::digest(ev.excerpt.as_bytes())),
+            "the hash is of the redacted content"
+        );
+        let cmd = Evidence::command(
+            &[
+                "/usr/bin/restic",
+                "-r",
+                "rest:https://u:PLANTED@h/",
+                "snapshots",
+            ],
+            Some(1),
+            b"Fatal: unable to open rest:https://u:PLANTED@h/\n",
+        );
+        assert!(!cmd.source.contains("PLANTED"), "{}", cmd.source);
+        assert!(!cmd.excerpt.contains("PLANTED"), "{}", cmd.excerpt);
+        // A round trip through the wire keeps it equal.
+        let back: Evidence = serde_json::from_str(&serde_json::to_string(&cmd).unwrap()).unwrap();
+        assert_eq!(back, cmd);
+    }
+
+    #[test]
+    fn a_cut_excerpt_redacts_to_itself() {
+        let line = "alice:$6$PLANTEDsalt$PLANTEDhashPLANTEDhash:19000:0:90:7:::\n";
+        let shadow = line.repeat(200);
+        let ev = Evidence::file("/etc/shadow", shadow.as_bytes());
+        assert!(
+            ev.excerpt.contains(":::\n[… "),
+            "cut at a line end: {}",
+            ev.excerpt
+        );
+        assert!(!ev.excerpt.contains("PLANTED"));
+        assert_eq!(
+            crate::redact::content(EvidenceKind::File, "/etc/shadow", &ev.excerpt),
+            ev.excerpt,
+            "stored excerpts are stable under redaction"
+        );
+        let env = "BORG_PASSPHRASE=PLANTED-passphrase-long-enough\n".repeat(100);
+        let ev = Evidence::file("/etc/vigie/borg.env", env.as_bytes());
+        assert_eq!(crate::redact::text(&ev.excerpt), ev.excerpt);
+    }
+
+    #[test]
+    fn result_redaction_covers_summary_and_facts() {
+        let mut r = CheckResult::new(
+            "backup_freshness",
+            Status::Error,
+            "restic: rest:https://u:PLANTED@h/ unreachable",
+        )
+        .fact("repository", "rest:https://u:PLANTED@h/")
+        .fact("list", vec!["token=PLANTED"]);
+        r.redact();
+        let all = serde_json::to_string(&r).unwrap();
+        assert!(!all.contains("PLANTED"), "{all}");
+    }
+
+    #[test]
+    fn unknown_fields_in_results_and_evidence_are_refused() {
+        let ok = r#"{"check":"mfa","status":"pass","summary":"ok","facts":{},
+            "evidence":[{"kind":"file","source":"/etc/x","excerpt":"","sha256":"00"}]}"#;
+        serde_json::from_str::<CheckResult>(ok).unwrap();
+        let extra_result = ok.replace(r#""summary":"ok""#, r#""summary":"ok","score":100"#);
+        let e = serde_json::from_str::<CheckResult>(&extra_result).unwrap_err();
+        assert!(e.to_string().contains("unknown field `score`"), "{e}");
+        let extra_evidence = ok.replace(r#""excerpt":"""#, r#""excerpt":"","trusted":true"#);
+        let e = serde_json::from_str::<CheckResult>(&extra_evidence).unwrap_err();
+        assert!(e.to_string().contains("unknown field `trusted`"), "{e}");
     }
 
     #[test]

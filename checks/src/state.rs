@@ -1,9 +1,31 @@
 //! The agent's state directory, as the checks see it: small named documents that survive runs
-//! (today: when each pending update was first seen).
+//! (today: when each pending update was first seen). The directory is created mode 0700 and its
+//! documents 0600, whatever the umask.
 #![allow(clippy::disallowed_methods)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// Create `dir` (and missing parents) mode 0700 whatever the umask (`DirBuilder`'s mode is only
+/// ever narrowed by the umask). An existing directory keeps its mode: it may be shared.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Create (or truncate) a file mode 0600 whatever the umask.
+fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+}
 
 /// Persistent key → document storage for checks.
 pub trait StateStore: Send + Sync {
@@ -45,10 +67,10 @@ impl DirState {
         let Some(dir) = &self.write_dir else {
             return Ok(());
         };
-        std::fs::create_dir_all(dir)
+        create_private_dir(dir)
             .map_err(|e| format!("state directory {}: cannot create: {e}", dir.display()))?;
         let probe = dir.join(".write-test");
-        std::fs::write(&probe, b"")
+        create_private_file(&probe)
             .and_then(|_| std::fs::remove_file(&probe))
             .map_err(|e| format!("state directory {}: not writable: {e}", dir.display()))
     }
@@ -75,8 +97,8 @@ impl StateStore for DirState {
         let path = DirState::file(dir, key);
         let tmp = dir.join(format!(".{key}.json.tmp"));
         let write = || -> std::io::Result<()> {
-            std::fs::create_dir_all(dir)?;
-            let mut f = std::fs::File::create(&tmp)?;
+            create_private_dir(dir)?;
+            let mut f = create_private_file(&tmp)?;
             f.write_all(value.as_bytes())?;
             f.sync_all()?;
             std::fs::rename(&tmp, &path)?;
@@ -125,6 +147,20 @@ mod tests {
         let ro = DirState::read_only(d.path());
         ro.save("k", "other").unwrap();
         assert_eq!(ro.load("k").unwrap().as_deref(), Some("{\"a\":1}"));
+    }
+
+    #[test]
+    fn state_dir_and_documents_are_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("a/state");
+        let s = DirState::new(&dir);
+        s.ensure_writable().unwrap();
+        s.save("k", "{}").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("k.json")), 0o600);
+        // (Whatever the umask: tests/e2e/secrets.rs runs the agent under umask 000.)
     }
 
     #[test]

@@ -5,8 +5,10 @@
 //! an in-memory map from key hash to host, filled at start and updated on every enrolment, so the
 //! ingest path never queries the database to authenticate.
 
-use std::collections::HashMap;
-use std::sync::RwLock;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
@@ -122,6 +124,163 @@ impl Tokens {
     }
 }
 
+/// Limits on failed enrolments per source address: a token bucket of `burst` failures refilled at
+/// one per `refill`. An address with an empty bucket is answered 429 for every enrolment (its
+/// guesses are not even checked) until a failure's worth has refilled. The failures of each
+/// window are kept for one summary log line instead of one line per guess.
+pub struct EnrolmentGuard {
+    burst: f64,
+    refill: Duration,
+    state: Mutex<GuardState>,
+}
+
+struct GuardState {
+    buckets: HashMap<IpAddr, Bucket>,
+    /// This window's (failures, refusals with 429) per address.
+    window: BTreeMap<IpAddr, (u64, u64)>,
+}
+
+#[derive(Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// Addresses named at most in one summary line.
+const SUMMARY_ADDRESSES: usize = 20;
+
+/// Most source addresses tracked at once. Past it, buckets that have refilled are dropped; if none
+/// has, a new address is judged without being tracked, so memory stays bounded whatever the number
+/// of sources.
+const MAX_TRACKED: usize = 100_000;
+
+/// What failures are counted under: the IPv4 address, or the /64 of an IPv6 one (a single machine
+/// commonly holds a whole /64 and could otherwise change address at every guess).
+pub fn source_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !(u64::MAX as u128),
+            )),
+        },
+    }
+}
+
+impl EnrolmentGuard {
+    /// The limits of `[auth]`.
+    pub fn new(auth: &crate::config::AuthSection) -> EnrolmentGuard {
+        EnrolmentGuard::with_limits(
+            auth.enroll_failure_burst,
+            Duration::from_secs(auth.enroll_failure_refill_seconds),
+        )
+    }
+
+    /// `burst` failures at once, one more per `refill`.
+    pub fn with_limits(burst: u32, refill: Duration) -> EnrolmentGuard {
+        EnrolmentGuard {
+            burst: f64::from(burst.max(1)),
+            refill: refill.max(Duration::from_millis(1)),
+            state: Mutex::new(GuardState {
+                buckets: HashMap::new(),
+                window: BTreeMap::new(),
+            }),
+        }
+    }
+
+    fn refilled(&self, b: Bucket, now: Instant) -> Bucket {
+        let gained = now.saturating_duration_since(b.at).as_secs_f64() / self.refill.as_secs_f64();
+        Bucket {
+            tokens: (b.tokens + gained).min(self.burst),
+            at: now,
+        }
+    }
+
+    /// Before the secret is compared: `Err(retry_after)` when `ip` has used up its failures.
+    pub fn admit(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+        let ip = source_key(ip);
+        let Ok(mut st) = self.state.lock() else {
+            return Ok(());
+        };
+        let Some(b) = st.buckets.get(&ip).copied() else {
+            return Ok(());
+        };
+        let b = self.refilled(b, now);
+        st.buckets.insert(ip, b);
+        if b.tokens >= 1.0 {
+            return Ok(());
+        }
+        st.window.entry(ip).or_default().1 += 1;
+        let wait = self.refill.as_secs_f64() * (1.0 - b.tokens);
+        Err(Duration::from_secs_f64(wait.max(0.001)))
+    }
+
+    /// A wrong secret from `ip`: it costs one failure.
+    pub fn failed(&self, ip: IpAddr, now: Instant) {
+        let ip = source_key(ip);
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
+        if st.buckets.len() >= MAX_TRACKED && !st.buckets.contains_key(&ip) {
+            let burst = self.burst;
+            st.buckets
+                .retain(|_, b| self.refilled(*b, now).tokens < burst);
+            if st.buckets.len() >= MAX_TRACKED {
+                return;
+            }
+        }
+        let b = st.buckets.get(&ip).copied().unwrap_or(Bucket {
+            tokens: self.burst,
+            at: now,
+        });
+        let mut b = self.refilled(b, now);
+        b.tokens = (b.tokens - 1.0).max(0.0);
+        st.buckets.insert(ip, b);
+        if st.window.len() < MAX_TRACKED || st.window.contains_key(&ip) {
+            st.window.entry(ip).or_default().0 += 1;
+        }
+    }
+
+    /// Close the current window: its (failures, refusals) per address, or `None` when there were
+    /// none. Buckets that have refilled completely are forgotten, so memory follows the
+    /// addresses that failed recently, not every address ever seen.
+    pub fn take_window(&self, now: Instant) -> Option<BTreeMap<IpAddr, (u64, u64)>> {
+        let mut st = self.state.lock().ok()?;
+        let buckets = std::mem::take(&mut st.buckets);
+        st.buckets = buckets
+            .into_iter()
+            .map(|(ip, b)| (ip, self.refilled(b, now)))
+            .filter(|(_, b)| b.tokens < self.burst)
+            .collect();
+        let window = std::mem::take(&mut st.window);
+        (!window.is_empty()).then_some(window)
+    }
+}
+
+/// Log one line for a window of failed enrolments: totals, and the busiest addresses with their
+/// counts (`by_address="address=failures/refusals …"`).
+pub fn log_enrolment_failures(window: &BTreeMap<IpAddr, (u64, u64)>, seconds: u64) {
+    let failures: u64 = window.values().map(|v| v.0).sum();
+    let refused: u64 = window.values().map(|v| v.1).sum();
+    let mut busiest: Vec<_> = window.iter().collect();
+    busiest.sort_by(|a, b| (b.1 .0 + b.1 .1).cmp(&(a.1 .0 + a.1 .1)).then(a.0.cmp(b.0)));
+    let by_address = busiest
+        .iter()
+        .take(SUMMARY_ADDRESSES)
+        .map(|(ip, (f, r))| format!("{ip}={f}/{r}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    tracing::warn!(
+        window_seconds = seconds,
+        addresses = window.len(),
+        failures,
+        rate_limited = refused,
+        by_address = %by_address,
+        "failed enrolments (wrong secret) in the last window"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +310,69 @@ mod tests {
         assert_eq!(t.role(&"b".repeat(32)), Some(Role::Auditor));
         assert_eq!(t.role("c"), None);
         assert!(secrets_equal("x", "x") && !secrets_equal("x", "y"));
+    }
+
+    /// 50 wrong secrets in a row from one address: the first `burst` are judged, the rest are
+    /// refused with a Retry-After until one failure's worth has refilled; another address is not
+    /// affected; the window's counts come back once, and full buckets are forgotten.
+    #[test]
+    fn failed_enrolments_are_limited_per_address_with_an_injected_clock() {
+        let g = EnrolmentGuard::with_limits(10, Duration::from_secs(60));
+        let t0 = Instant::now();
+        let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        let mut judged = 0;
+        let mut limited = 0;
+        for _ in 0..50 {
+            match g.admit(a, t0) {
+                Ok(()) => {
+                    judged += 1;
+                    g.failed(a, t0);
+                }
+                Err(wait) => {
+                    limited += 1;
+                    assert_eq!(wait, Duration::from_secs(60));
+                }
+            }
+        }
+        assert_eq!((judged, limited), (10, 40));
+        assert!(g.admit(b, t0).is_ok(), "another address is not limited");
+        // Half a refill later: 30 s still to wait; a full one later: one more try.
+        assert_eq!(
+            g.admit(a, t0 + Duration::from_secs(30)),
+            Err(Duration::from_secs(30))
+        );
+        assert!(g.admit(a, t0 + Duration::from_secs(60)).is_ok());
+        g.failed(a, t0 + Duration::from_secs(60));
+        assert!(g.admit(a, t0 + Duration::from_secs(61)).is_err());
+        let w = g.take_window(t0 + Duration::from_secs(61)).unwrap();
+        assert_eq!(w.get(&a), Some(&(11, 42)));
+        assert_eq!(w.get(&b), None);
+        assert!(g.take_window(t0 + Duration::from_secs(62)).is_none());
+        // Ten refills later the bucket is full again and forgotten.
+        g.take_window(t0 + Duration::from_secs(61 + 600));
+        assert!(g.state.lock().unwrap().buckets.is_empty());
+    }
+
+    /// IPv6 sources count per /64, IPv4-mapped ones as IPv4.
+    #[test]
+    fn ipv6_failures_count_per_64() {
+        let g = EnrolmentGuard::with_limits(2, Duration::from_secs(60));
+        let t0 = Instant::now();
+        g.failed("2001:db8:1:2::1".parse().unwrap(), t0);
+        g.failed("2001:db8:1:2:ffff::9".parse().unwrap(), t0);
+        assert!(g.admit("2001:db8:1:2::77".parse().unwrap(), t0).is_err());
+        assert!(g.admit("2001:db8:1:3::1".parse().unwrap(), t0).is_ok());
+        g.failed("::ffff:192.0.2.9".parse().unwrap(), t0);
+        g.failed("192.0.2.9".parse().unwrap(), t0);
+        assert!(g.admit("192.0.2.9".parse().unwrap(), t0).is_err());
+        let w = g.take_window(t0).unwrap();
+        assert_eq!(
+            w.get(&"2001:db8:1:2::".parse::<IpAddr>().unwrap()),
+            Some(&(2, 1))
+        );
+        assert_eq!(
+            w.get(&"192.0.2.9".parse::<IpAddr>().unwrap()),
+            Some(&(2, 1))
+        );
     }
 }

@@ -42,6 +42,21 @@ pub struct ServerSection {
     pub insecure_http: bool,
     /// Largest accepted request body in bytes. Default 1 MiB.
     pub max_body_bytes: usize,
+    /// Seconds a client has, from the first byte of a request, to send its complete head (request
+    /// line and headers); slower connections are closed (slowloris). Default 10.
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a connection may sit idle — nothing received and no request being answered — before
+    /// it is closed: a new connection that sends nothing, or a keep-alive one between requests.
+    /// Default 30.
+    pub idle_timeout_seconds: u64,
+    /// Seconds a request's body may take to arrive, from the end of its head; a slower body is
+    /// answered 408 and the connection closed. Default 30.
+    pub body_read_timeout_seconds: u64,
+    /// Seconds a TLS client has to complete its handshake. Default 10.
+    pub tls_handshake_timeout_seconds: u64,
+    /// Most connections open at once (TLS handshakes included). At the cap the collector stops
+    /// accepting until one closes; keep it under the process's file-descriptor limit. Default 4096.
+    pub max_connections: usize,
 }
 
 impl Default for ServerSection {
@@ -52,6 +67,11 @@ impl Default for ServerSection {
             tls_key: None,
             insecure_http: false,
             max_body_bytes: 1024 * 1024,
+            header_read_timeout_seconds: 10,
+            idle_timeout_seconds: 30,
+            body_read_timeout_seconds: 30,
+            tls_handshake_timeout_seconds: 10,
+            max_connections: 4096,
         }
     }
 }
@@ -105,11 +125,56 @@ impl Default for StorageSection {
     }
 }
 
+/// The shortest enrolment secret accepted, in bytes (after trimming blanks): 16 bytes
+/// of guessing, with the per-address limit on failed enrolments on top.
+pub const MIN_ENROLL_SECRET_BYTES: usize = 16;
+
+/// What `serve` needs from the configuration beyond the file itself, read and checked once.
+pub struct Prepared {
+    /// The enrolment secret, if enrolment is enabled.
+    pub enroll_secret: Option<String>,
+    /// The TLS server configuration; `None` = plain HTTP (`server.insecure_http = true`).
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+}
+
+/// Load the certificate chain and key into a rustls server configuration (HTTP/1.1 only).
+fn load_tls(cert: &Path, key: &Path) -> anyhow::Result<std::sync::Arc<rustls::ServerConfig>> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| anyhow::anyhow!("server.tls_cert {}: {e}", cert.display()))?;
+    if chain.is_empty() {
+        anyhow::bail!(
+            "server.tls_cert {}: no PEM certificate in the file",
+            cert.display()
+        );
+    }
+    let private = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| anyhow::anyhow!("server.tls_key {}: {e}", key.display()))?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| anyhow::anyhow!("TLS: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(chain, private)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "server.tls_cert {} / server.tls_key {}: {e}",
+                cert.display(),
+                key.display()
+            )
+        })?;
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(std::sync::Arc::new(tls))
+}
+
 /// `[auth]`: enrolment secret and API tokens.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSection {
-    /// The fleet's enrolment secret (at least 16 characters). Prefer `enroll_secret_file`.
+    /// The fleet's enrolment secret (at least [`MIN_ENROLL_SECRET_BYTES`] bytes, blanks around it
+    /// not counted). Prefer `enroll_secret_file`.
     pub enroll_secret: Option<String>,
     /// File holding the enrolment secret (first line).
     pub enroll_secret_file: Option<PathBuf>,
@@ -117,6 +182,33 @@ pub struct AuthSection {
     pub admin_tokens: Vec<String>,
     /// Tokens that may read and export, never write (at least 32 characters each).
     pub auditor_tokens: Vec<String>,
+    /// Seconds during which an agent may repeat its enrolment with the same `enrollment_nonce`
+    /// (it lost the answer): it gets a new node key and the earlier one stops working. Default 900.
+    pub enroll_retry_window_seconds: u64,
+    /// Failed enrolments (wrong secret) one source address may make in a burst before it is
+    /// answered 429. Default 10.
+    pub enroll_failure_burst: u32,
+    /// Seconds for one more failed enrolment to be allowed to an address (the bucket's refill).
+    /// Default 60.
+    pub enroll_failure_refill_seconds: u64,
+    /// Failed enrolments are logged as one summary line per this many seconds (count per source
+    /// address), never one line per guess. Default 60.
+    pub enroll_failure_summary_seconds: u64,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        AuthSection {
+            enroll_secret: None,
+            enroll_secret_file: None,
+            admin_tokens: Vec::new(),
+            auditor_tokens: Vec::new(),
+            enroll_retry_window_seconds: 900,
+            enroll_failure_burst: 10,
+            enroll_failure_refill_seconds: 60,
+            enroll_failure_summary_seconds: 60,
+        }
+    }
 }
 
 /// `[fleet]`: how hosts are judged.
@@ -200,6 +292,8 @@ pub struct KpiSection {
     pub sla_days: u32,
     /// Courses that count as security awareness (case-insensitive); empty = every course counts.
     pub awareness_courses: Vec<String>,
+    /// Overall CIS score to reach, as a ratio (0.6 = 60 %). No default (the manual sets none).
+    pub cis_target: Option<f64>,
 }
 
 impl Default for KpiSection {
@@ -211,6 +305,7 @@ impl Default for KpiSection {
             mttr_target_hours: None,
             sla_days: 30,
             awareness_courses: Vec::new(),
+            cis_target: None,
         }
     }
 }
@@ -227,6 +322,11 @@ impl KpiSection {
                     "{key} = {v} must be a ratio between 0 and 1 (1.0 = 100 %)"
                 ));
             }
+        }
+        if let Some(v) = self.cis_target.filter(|v| !(0.0..=1.0).contains(v)) {
+            return Err(format!(
+                "kpi.cis_target = {v} must be a ratio between 0 and 1 (0.6 = 60 %)"
+            ));
         }
         for (key, v) in [
             ("kpi.mttd_target_hours", self.mttd_target_hours),
@@ -298,6 +398,31 @@ impl CollectorConfig {
                 s.max_body_bytes
             ));
         }
+        for (key, v) in [
+            (
+                "server.header_read_timeout_seconds",
+                s.header_read_timeout_seconds,
+            ),
+            ("server.idle_timeout_seconds", s.idle_timeout_seconds),
+            (
+                "server.body_read_timeout_seconds",
+                s.body_read_timeout_seconds,
+            ),
+            (
+                "server.tls_handshake_timeout_seconds",
+                s.tls_handshake_timeout_seconds,
+            ),
+        ] {
+            if !(1..=3600).contains(&v) {
+                return Err(format!("{key} = {v} must be between 1 and 3600 seconds"));
+            }
+        }
+        if !(1..=1_000_000).contains(&s.max_connections) {
+            return Err(format!(
+                "server.max_connections = {} must be between 1 and 1000000",
+                s.max_connections
+            ));
+        }
         if self.storage.max_batch == 0 || self.storage.max_batch > 10_000 {
             return Err("storage.max_batch must be between 1 and 10000".into());
         }
@@ -308,8 +433,18 @@ impl CollectorConfig {
             return Err("auth.enroll_secret and auth.enroll_secret_file are exclusive".into());
         }
         if let Some(sec) = &self.auth.enroll_secret {
-            if sec.len() < 16 {
-                return Err("auth.enroll_secret must be at least 16 characters".into());
+            if sec.trim().len() < MIN_ENROLL_SECRET_BYTES {
+                return Err(format!(
+                    "auth.enroll_secret must be at least {MIN_ENROLL_SECRET_BYTES} bytes, not \
+                     counting surrounding blanks"
+                ));
+            }
+        }
+        for (i, admin) in self.auth.admin_tokens.iter().enumerate() {
+            if let Some(j) = self.auth.auditor_tokens.iter().position(|a| a == admin) {
+                return Err(format!(
+                    "auth.admin_tokens[{i}] is also auth.auditor_tokens[{j}]: a token has one role"
+                ));
             }
         }
         for (key, list) in [
@@ -321,6 +456,19 @@ impl CollectorConfig {
                     return Err(format!("{key}[{i}] must be at least 32 characters"));
                 }
             }
+        }
+        let a = &self.auth;
+        if !(1..=86_400).contains(&a.enroll_retry_window_seconds) {
+            return Err("auth.enroll_retry_window_seconds must be between 1 and 86400".into());
+        }
+        if !(1..=10_000).contains(&a.enroll_failure_burst) {
+            return Err("auth.enroll_failure_burst must be between 1 and 10000".into());
+        }
+        if !(1..=86_400).contains(&a.enroll_failure_refill_seconds) {
+            return Err("auth.enroll_failure_refill_seconds must be between 1 and 86400".into());
+        }
+        if !(1..=3600).contains(&a.enroll_failure_summary_seconds) {
+            return Err("auth.enroll_failure_summary_seconds must be between 1 and 3600".into());
         }
         let f = &self.fleet;
         if f.stale_after_intervals == 0 {
@@ -349,6 +497,27 @@ impl CollectorConfig {
         Ok(())
     }
 
+    /// The run-time half of validation: what `serve` needs beyond the file's own consistency —
+    /// TLS or an explicit `insecure_http`, a readable certificate and key that rustls accepts, the
+    /// enrolment secret file. `check-config` runs exactly this, so a configuration it calls valid
+    /// is one `serve` starts with. Errors name the key and the file.
+    pub fn prepare(&self) -> anyhow::Result<Prepared> {
+        let s = &self.server;
+        let tls = match (&s.tls_cert, &s.tls_key) {
+            (Some(cert), Some(key)) => Some(load_tls(cert, key)?),
+            _ if s.insecure_http => None,
+            _ => anyhow::bail!(
+                "server.tls_cert and server.tls_key are not set: configure TLS, or set \
+                 server.insecure_http = true to serve plain HTTP explicitly (loopback or behind a \
+                 TLS-terminating proxy only)"
+            ),
+        };
+        Ok(Prepared {
+            enroll_secret: self.enroll_secret()?,
+            tls,
+        })
+    }
+
     /// The enrolment secret, read from the file if configured.
     pub fn enroll_secret(&self) -> anyhow::Result<Option<String>> {
         if let Some(s) = &self.auth.enroll_secret {
@@ -359,9 +528,10 @@ impl CollectorConfig {
                 anyhow::anyhow!("auth.enroll_secret_file {}: cannot read: {e}", p.display())
             })?;
             let line = t.lines().next().unwrap_or("").trim().to_string();
-            if line.len() < 16 {
+            if line.len() < MIN_ENROLL_SECRET_BYTES {
                 anyhow::bail!(
-                    "auth.enroll_secret_file {}: the secret must be at least 16 characters",
+                    "auth.enroll_secret_file {}: the secret (first line) must be at least \
+                     {MIN_ENROLL_SECRET_BYTES} bytes, not counting surrounding blanks",
                     p.display()
                 );
             }

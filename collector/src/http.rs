@@ -2,11 +2,12 @@
 //! thin: parse, authorise, call ingest/store, answer. Every error body is
 //! `{"error": {"code": "...", "message": "..."}}`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -33,6 +34,8 @@ pub struct AppState {
     pub keys: NodeKeys,
     pub tokens: Tokens,
     pub enroll_secret: Option<String>,
+    /// Limits on failed enrolments per source address.
+    pub enrolment_guard: auth::EnrolmentGuard,
     pub config: CollectorConfig,
     pub metrics: Arc<Metrics>,
     /// The last readiness verdict, reused for [`READY_CACHE`] so probes cannot crowd the writer.
@@ -94,7 +97,15 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"error": {"code": self.code, "message": self.message}});
-        (self.status, Json(body)).into_response()
+        let mut r = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of a body that came too slowly is not worth waiting for: close.
+            r.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+        }
+        r
     }
 }
 
@@ -126,22 +137,52 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// The credential of an `Authorization: Bearer <credential>` header; the scheme name is
+/// case-insensitive (RFC 9110 section 11.1), so `bearer` and `BEARER` work too.
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credential) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credential.trim())
+        .filter(|c| !c.is_empty())
 }
 
-/// Read the body, refusing it past `limit` bytes with a JSON 413.
+/// A request body that did not arrive within `server.body_read_timeout_seconds` (raised by the
+/// connection layer, answered 408 by [`read_body`]).
+#[derive(Debug)]
+pub struct BodyTimeout(pub std::time::Duration);
+
+impl std::fmt::Display for BodyTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "request body not received within {} s", self.0.as_secs())
+    }
+}
+
+impl std::error::Error for BodyTimeout {}
+
+/// Read the body, refusing it past `limit` bytes with a JSON 413, and one that arrives too slowly
+/// with a 408.
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = cause {
+            if let Some(t) = c.downcast_ref::<BodyTimeout>() {
+                return ApiError::new(StatusCode::REQUEST_TIMEOUT, "body_timeout", t.to_string());
+            }
+            if c.is::<http_body_util::LengthLimitError>() {
+                return ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    format!("request body exceeds {limit} bytes"),
+                );
+            }
+            cause = c.source();
+        }
         ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!("request body exceeds {limit} bytes"),
+            StatusCode::BAD_REQUEST,
+            "body_unreadable",
+            format!("cannot read the request body: {e}"),
         )
     })
 }
@@ -237,13 +278,42 @@ struct EnrollRequest {
     host: HostIdentity,
     #[serde(default)]
     interval_seconds: Option<u64>,
+    /// A random value the agent keeps until it has stored its node key, sent again when it
+    /// retries an enrolment whose answer it lost.
+    #[serde(default)]
+    enrollment_nonce: Option<String>,
 }
+
+/// Longest accepted `enrollment_nonce` (a UUID is 36).
+const MAX_NONCE_LEN: usize = 128;
 
 async fn enroll(
     State(state): State<Arc<AppState>>,
+    peer: Option<ConnectInfo<SocketAddr>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    // Behind a proxy every agent shares its address; the limit then applies to the fleet at once.
+    let ip = peer.map(|ConnectInfo(a)| a.ip());
+    if let Some(ip) = ip {
+        if let Err(wait) = state.enrolment_guard.admit(ip, Instant::now()) {
+            state
+                .metrics
+                .enrolments
+                .with_label_values(&["rate_limited"])
+                .inc();
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let mut r = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_failed_enrolments",
+                format!("too many failed enrolments from this address; retry in {secs} s"),
+            )
+            .into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+            return Ok(r);
+        }
+    }
     let bytes = read_body(body, 64 * 1024).await?;
     let req: EnrollRequest = serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::new(
@@ -252,6 +322,8 @@ async fn enroll(
             format!("malformed enrolment request: {e}"),
         )
     })?;
+    // Before anything logs a field of it (the wrong-secret line names the hostname).
+    crate::identity::validate_enrolment(&req.host, req.interval_seconds)?;
     let Some(secret) = &state.enroll_secret else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -265,51 +337,38 @@ async fn enroll(
             .enrolments
             .with_label_values(&["refused"])
             .inc();
-        tracing::warn!(hostname = %req.host.hostname, "enrolment refused: wrong enrol secret");
+        // Counted per address and logged once per window (auth::log_enrolment_failures), not
+        // once per guess.
+        if let Some(ip) = ip {
+            state.enrolment_guard.failed(ip, Instant::now());
+        }
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "wrong_enroll_secret",
             "wrong enrolment secret",
         ));
     }
-    if req.host.machine_id.trim().is_empty() || req.host.machine_id.len() > 128 {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_host",
-            "host.machine_id must be 1 to 128 characters",
-        ));
-    }
-    for (field, value) in [
-        ("host.hostname", &req.host.hostname),
-        ("host.os", &req.host.os),
-        ("host.os_version", &req.host.os_version),
-        ("host.kernel", &req.host.kernel),
-        ("host.arch", &req.host.arch),
-    ] {
-        if value.len() > ingest::MAX_HOST_FIELD || value.chars().any(char::is_control) {
+    let nonce = match &req.enrollment_nonce {
+        None => None,
+        Some(n)
+            if n.trim().is_empty()
+                || n.len() > MAX_NONCE_LEN
+                || n.chars().any(char::is_control) =>
+        {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_host",
+                "invalid_nonce",
                 format!(
-                    "{field} must be at most {} bytes without control characters",
-                    ingest::MAX_HOST_FIELD
+                    "enrollment_nonce must be 1 to {MAX_NONCE_LEN} bytes without control characters"
                 ),
             ));
         }
-    }
-    if req
-        .interval_seconds
-        .is_some_and(|i| !(1..=ingest::MAX_INTERVAL_S).contains(&i))
-    {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_host",
-            format!(
-                "interval_seconds must be between 1 and {}",
-                ingest::MAX_INTERVAL_S
-            ),
-        ));
-    }
+        Some(n) => Some(hosts::NonceClaim {
+            hash: auth::hash_secret(n),
+            retry_window_s: i64::try_from(state.config.auth.enroll_retry_window_seconds)
+                .unwrap_or(i64::MAX),
+        }),
+    };
     let key = auth::new_node_key().map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -333,21 +392,23 @@ async fn enroll(
     let outcome = state
         .store
         .write(move |c| {
-            hosts::enroll(
+            hosts::enroll_with(
                 c,
                 &host,
                 &h2,
                 interval,
                 authorised,
+                nonce.as_ref(),
                 crate::store::now_unix(),
             )
         })
         .await?;
-    let (host_id, replaced_key_hash) = match outcome {
+    let (host_id, replaced_key_hash, repeated) = match outcome {
         hosts::Enrolment::Enrolled {
             host_id,
             replaced_key_hash,
-        } => (host_id, replaced_key_hash),
+            repeated,
+        } => (host_id, replaced_key_hash, repeated),
         hosts::Enrolment::AlreadyEnrolled { host_id } => {
             state
                 .metrics
@@ -355,7 +416,7 @@ async fn enroll(
                 .with_label_values(&["refused"])
                 .inc();
             tracing::warn!(host_id, machine_id = %req.host.machine_id, hostname = %req.host.hostname,
-                "re-enrolment refused: no current node key or admin token");
+                "re-enrolment refused: no current node key, admin token or repeat of the last enrolment");
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "already_enrolled",
@@ -367,32 +428,32 @@ async fn enroll(
             ));
         }
     };
-    let enrolled = hosts::Enrolled {
-        host_id,
-        replaced_key_hash,
-    };
-    let rotated = enrolled.replaced_key_hash.is_some();
+    // A repeat replaces a key its agent never received: to the agent it is its first enrolment.
+    let rotated = replaced_key_hash.is_some() && !repeated;
     state.keys.rotate(
         key_hash,
-        enrolled.replaced_key_hash,
+        replaced_key_hash,
         NodeIdentity {
-            host_id: enrolled.host_id,
+            host_id,
             machine_id: req.host.machine_id.clone(),
         },
     );
-    state
-        .metrics
-        .enrolments
-        .with_label_values(&[if rotated { "rotated" } else { "enrolled" }])
-        .inc();
-    tracing::info!(host_id = enrolled.host_id, hostname = %req.host.hostname, rotated, "host enrolled");
+    let outcome = match (rotated, repeated) {
+        (_, true) => "repeated",
+        (true, _) => "rotated",
+        _ => "enrolled",
+    };
+    state.metrics.enrolments.with_label_values(&[outcome]).inc();
+    tracing::info!(host_id, hostname = %req.host.hostname, rotated, repeated, "host enrolled");
     Ok((
         if rotated {
             StatusCode::OK
         } else {
             StatusCode::CREATED
         },
-        Json(json!({"host_id": enrolled.host_id, "node_key": key, "rotated": rotated})),
+        Json(
+            json!({"host_id": host_id, "node_key": key, "rotated": rotated, "repeated": repeated}),
+        ),
     )
         .into_response())
 }
@@ -421,7 +482,8 @@ async fn post_report(
         .with_label_values(&[outcome])
         .observe(started.elapsed().as_secs_f64());
     if let Err(e) = &result {
-        tracing::info!(code = e.code, message = %e.message, "report refused");
+        // Parse errors quote what they could not parse (an unknown field's name, raw).
+        tracing::info!(code = e.code, message = %crate::escape::one_line(&e.message), "report refused");
     }
     result.map(|(r, _)| r)
 }

@@ -495,6 +495,7 @@ mod tests {
             keys: NodeKeys::load(Vec::new()),
             tokens: Tokens::new(&[ADMIN.into()], &[AUDITOR.into()]),
             enroll_secret: None,
+            enrolment_guard: crate::auth::EnrolmentGuard::new(&Default::default()),
             config,
             metrics: Arc::new(Metrics::new().unwrap()),
             ready: Default::default(),

@@ -1,8 +1,10 @@
-//! Validating a report before it reaches the store: parse, schema version, sizes, check names,
-//! timestamps and the host's identity. Every refusal carries a precise reason.
+//! Validating a report before it reaches the store: UTF-8, parse, schema version, sizes, check
+//! names, timestamps and the host's identity, and the one spelling of its id. Every refusal carries
+//! a precise reason that never repeats a refused value raw (values are quoted with `{:?}`, which
+//! escapes control characters), so refusals are safe to log and to answer.
 
 use chrono::{DateTime, Utc};
-use vigie_checks::wire::{Report, SCHEMA_VERSION};
+use vigie_checks::wire::{check_line, Report, MAX_IDENTITY_FIELD, SCHEMA_VERSION};
 
 use crate::auth::NodeIdentity;
 
@@ -13,7 +15,11 @@ pub const MAX_EVIDENCE: usize = 32;
 /// Longest summary, in bytes.
 pub const MAX_SUMMARY: usize = 2048;
 /// Longest host identity field (hostname, os, kernel …), in bytes.
-pub const MAX_HOST_FIELD: usize = 255;
+pub const MAX_HOST_FIELD: usize = MAX_IDENTITY_FIELD;
+/// Longest evidence source (a path or an argv), in bytes: Linux's PATH_MAX.
+pub const MAX_SOURCE: usize = 4096;
+/// Furthest in the future `collected_at` may ever be, whatever `fleet.max_clock_skew_seconds` says.
+pub const MAX_SKEW_CAP_S: i64 = 86_400;
 /// Longest reporting interval an agent may announce (7 days).
 pub const MAX_INTERVAL_S: u64 = 7 * 86_400;
 /// Most lost reports one report may announce.
@@ -67,8 +73,26 @@ pub struct Limits {
     pub max_age_days: i64,
 }
 
-/// Parse and validate `body` from `node`.
+/// The one spelling of a report id: a UUID in any of its spellings (upper case, braces,
+/// `urn:uuid:`, without hyphens) becomes lower-case hyphenated, so de-duplication is by identity,
+/// not by string. `None` when `id` is not a UUID.
+pub fn canonical_report_id(id: &str) -> Option<String> {
+    uuid::Uuid::parse_str(id)
+        .ok()
+        .map(|u| u.hyphenated().to_string())
+}
+
+/// Parse and validate `body` from `node`. The returned report's `report_id` is canonical
+/// ([`canonical_report_id`]).
 pub fn validate(body: &[u8], node: &NodeIdentity, limits: &Limits) -> Result<Report, Rejection> {
+    // JSON is UTF-8 (RFC 8259 §8.1): a body that is not is malformed, wherever the bad byte is
+    // (serde_json skips the contents of strings it ignores without checking them).
+    if let Err(e) = std::str::from_utf8(body) {
+        return Err(Rejection::Malformed(format!(
+            "the body is not valid UTF-8 (first invalid byte at offset {})",
+            e.valid_up_to()
+        )));
+    }
     // The schema version is checked before the full shape, so an agent from the future gets
     // "unsupported schema" rather than a confusing field error.
     #[derive(serde::Deserialize)]
@@ -82,14 +106,25 @@ pub fn validate(body: &[u8], node: &NodeIdentity, limits: &Limits) -> Result<Rep
         Some(got) => return Err(Rejection::Schema { got }),
         None => return Err(Rejection::Invalid("missing field `schema`".into())),
     }
-    let report: Report =
+    let mut report: Report =
         serde_json::from_slice(body).map_err(|e| Rejection::Invalid(e.to_string()))?;
-    if uuid::Uuid::parse_str(&report.report_id).is_err() {
-        return Err(Rejection::Invalid(format!(
-            "report_id {:?} is not a UUID",
-            report.report_id
-        )));
-    }
+    report.report_id = canonical_report_id(&report.report_id).ok_or_else(|| {
+        // Quoted (escaped) and cut: the refusal is logged.
+        let shown: String = report.report_id.chars().take(64).collect();
+        Rejection::Invalid(format!("report_id {shown:?} is not a UUID"))
+    })?;
+    // Identity first: nothing below may log or echo a field that is not clean.
+    report
+        .host
+        .validate("host")
+        .map_err(|e| Rejection::Invalid(e.to_string()))?;
+    check_line(
+        "agent_version",
+        &report.agent_version,
+        MAX_HOST_FIELD,
+        false,
+    )
+    .map_err(|e| Rejection::Invalid(e.to_string()))?;
     if report.host.machine_id != node.machine_id {
         return Err(Rejection::WrongHost {
             got: report.host.machine_id.clone(),
@@ -97,32 +132,25 @@ pub fn validate(body: &[u8], node: &NodeIdentity, limits: &Limits) -> Result<Rep
         });
     }
     let ahead = (report.collected_at - limits.now).num_seconds();
-    if ahead > limits.max_skew_s {
+    let max_skew_s = limits.max_skew_s.min(MAX_SKEW_CAP_S);
+    if ahead > max_skew_s {
         return Err(Rejection::FarFuture {
             at: report.collected_at.to_rfc3339(),
             ahead_s: ahead,
-            max_s: limits.max_skew_s,
+            max_s: max_skew_s,
         });
+    }
+    if report.collected_at.timestamp() < 0 {
+        return Err(Rejection::Invalid(format!(
+            "collected_at {} is before 1970",
+            report.collected_at.to_rfc3339()
+        )));
     }
     if (limits.now - report.collected_at).num_days() > limits.max_age_days {
         return Err(Rejection::TooOld {
             at: report.collected_at.to_rfc3339(),
             max_days: limits.max_age_days,
         });
-    }
-    for (field, value) in [
-        ("host.hostname", &report.host.hostname),
-        ("host.os", &report.host.os),
-        ("host.os_version", &report.host.os_version),
-        ("host.kernel", &report.host.kernel),
-        ("host.arch", &report.host.arch),
-        ("agent_version", &report.agent_version),
-    ] {
-        if value.len() > MAX_HOST_FIELD || value.chars().any(char::is_control) {
-            return Err(Rejection::Invalid(format!(
-                "{field} must be at most {MAX_HOST_FIELD} bytes without control characters"
-            )));
-        }
     }
     if let Some(i) = report.interval_seconds {
         if !(1..=MAX_INTERVAL_S).contains(&i) {
@@ -157,12 +185,14 @@ pub fn validate(body: &[u8], node: &NodeIdentity, limits: &Limits) -> Result<Rep
                 r.check
             )));
         }
-        if r.summary.len() > MAX_SUMMARY {
-            return Err(Rejection::Invalid(format!(
-                "results[{i}].summary is {} bytes; at most {MAX_SUMMARY}",
-                r.summary.len()
-            )));
-        }
+        // One line, bounded: summaries are shown in tables, logs and reports.
+        check_line(
+            &format!("results[{i}].summary"),
+            &r.summary,
+            MAX_SUMMARY,
+            true,
+        )
+        .map_err(|e| Rejection::Invalid(e.to_string()))?;
         if r.evidence.len() > MAX_EVIDENCE {
             return Err(Rejection::Invalid(format!(
                 "results[{i}] has {} evidence items; at most {MAX_EVIDENCE}",
@@ -173,6 +203,12 @@ pub fn validate(body: &[u8], node: &NodeIdentity, limits: &Limits) -> Result<Rep
             if e.sha256.len() != 64 || !e.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(Rejection::Invalid(format!(
                     "results[{i}].evidence[{j}].sha256 is not 64 hex digits"
+                )));
+            }
+            if e.source.is_empty() || e.source.len() > MAX_SOURCE {
+                return Err(Rejection::Invalid(format!(
+                    "results[{i}].evidence[{j}].source is {} bytes; 1 to {MAX_SOURCE} allowed",
+                    e.source.len()
                 )));
             }
             if e.excerpt.len() > MAX_EXCERPT {
@@ -271,5 +307,143 @@ mod tests {
             let err = validate(&b, &node(), &l).unwrap_err();
             assert_eq!(err.code(), code, "{err}");
         }
+    }
+
+    #[test]
+    fn the_report_id_is_stored_in_one_spelling() {
+        let want = "5f0c8a2e-0d7e-4c1e-9a57-1f2a3b4c5d6e";
+        for spelling in [
+            want,
+            "5F0C8A2E-0D7E-4C1E-9A57-1F2A3B4C5D6E",
+            "{5f0c8a2e-0d7e-4c1e-9a57-1f2a3b4c5d6e}",
+            "urn:uuid:5f0c8a2e-0d7e-4c1e-9a57-1f2a3b4c5d6e",
+            "5f0c8a2e0d7e4c1e9a571f2a3b4c5d6e",
+        ] {
+            let b = body("2026-11-24T10:00:00Z", "mfa", "m1", 1).replace(want, spelling);
+            let r = validate(b.as_bytes(), &node(), &limits()).unwrap();
+            assert_eq!(r.report_id, want, "{spelling}");
+        }
+        let b = body("2026-11-24T10:00:00Z", "mfa", "m1", 1).replace(want, "5f0c8a2e-0d7e");
+        let e = validate(b.as_bytes(), &node(), &limits()).unwrap_err();
+        assert_eq!(e.code(), "invalid_report");
+    }
+
+    #[test]
+    fn hostile_fields_are_refused_before_anything_else_sees_them() {
+        let good = body("2026-11-24T10:00:00Z", "mfa", "m1", 1);
+        let refused = |b: String| validate(b.as_bytes(), &node(), &limits()).unwrap_err();
+        // (replace this, with that, expected code, words of the message)
+        let cases = [
+            (
+                r#""hostname":"h""#,
+                r#""hostname":"h\nFAKE level=ERROR""#,
+                "invalid_report",
+                "host.hostname contains U+000A",
+            ),
+            (
+                r#""hostname":"h""#,
+                r#""hostname":"\u001b[31mh""#,
+                "invalid_report",
+                "host.hostname contains U+001B",
+            ),
+            (
+                r#""hostname":"h""#,
+                r#""hostname":"h\u202egpj""#,
+                "invalid_report",
+                "host.hostname contains U+202E",
+            ),
+            (
+                r#""hostname":"h""#,
+                r#""hostname":"""#,
+                "invalid_report",
+                "host.hostname must not be empty",
+            ),
+            (
+                r#""os":"debian""#,
+                r#""os":"deb\u0007ian""#,
+                "invalid_report",
+                "host.os contains U+0007",
+            ),
+            (
+                r#""agent_version":"0.1.0""#,
+                r#""agent_version":"0.1\r""#,
+                "invalid_report",
+                "agent_version contains U+000D",
+            ),
+            // The machine-id is checked before it is compared with the node key's.
+            (
+                r#""machine_id":"m1""#,
+                r#""machine_id":"m1\u001b""#,
+                "invalid_report",
+                "host.machine_id contains U+001B",
+            ),
+            (
+                r#""summary":"ok""#,
+                r#""summary":"ok\nsecond line""#,
+                "invalid_report",
+                "results[0].summary contains U+000A",
+            ),
+            (
+                r#""summary":"ok""#,
+                r#""summary":"ok","score":1"#,
+                "invalid_report",
+                "unknown field `score`",
+            ),
+            (
+                r#""evidence":[]"#,
+                r#""evidence":[{"kind":"file","source":"/x","excerpt":"","sha256":"00","extra":1}]"#,
+                "invalid_report",
+                "unknown field `extra`",
+            ),
+            (
+                r#""collected_at":"2026-11-24T10:00:00Z""#,
+                r#""collected_at":"1969-12-31T23:59:59Z""#,
+                "invalid_report",
+                "is before 1970",
+            ),
+            (
+                r#""collected_at":"2026-11-24T10:00:00Z""#,
+                r#""collected_at":"2026-11-24T10:00:00Z","extra":true"#,
+                "invalid_report",
+                "unknown field `extra`",
+            ),
+        ];
+        for (from, to, code, words) in cases {
+            let b = good.replace(from, to);
+            assert_ne!(b, good, "{to}: the case did not apply");
+            let e = refused(b);
+            assert_eq!(e.code(), code, "{to}: {e}");
+            assert!(e.to_string().contains(words), "{to}: {e}");
+        }
+        let long_source = "/".repeat(MAX_SOURCE + 1);
+        let b = good.replace(
+            r#""evidence":[]"#,
+            &format!(r#""evidence":[{{"kind":"file","source":"{long_source}","excerpt":"","sha256":"{}"}}]"#, "0".repeat(64)),
+        );
+        assert!(refused(b)
+            .to_string()
+            .contains("evidence[0].source is 4097 bytes"));
+        // Invalid UTF-8 anywhere, even inside a string the first pass skips, is malformed.
+        let mut b = good.clone().into_bytes();
+        let at = good.find("debian").unwrap();
+        b[at] = 0xff;
+        let e = validate(&b, &node(), &limits()).unwrap_err();
+        assert_eq!(e.code(), "malformed_json", "{e}");
+        assert!(e.to_string().contains(&format!("offset {at}")), "{e}");
+    }
+
+    #[test]
+    fn the_future_is_capped_at_a_day_whatever_the_configured_skew() {
+        let l = Limits {
+            max_skew_s: 10 * 86_400,
+            ..limits()
+        };
+        let b = body("2026-11-25T10:00:01Z", "mfa", "m1", 1);
+        assert_eq!(
+            validate(b.as_bytes(), &node(), &l).unwrap_err().code(),
+            "far_future"
+        );
+        let b = body("2026-11-25T09:59:00Z", "mfa", "m1", 1);
+        validate(b.as_bytes(), &node(), &l).unwrap();
     }
 }

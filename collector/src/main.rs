@@ -13,9 +13,11 @@ mod admin;
 mod auth;
 mod cis;
 mod config;
+mod escape;
 mod evidence;
 mod http;
 mod http_risk;
+mod identity;
 mod ingest;
 mod kpi;
 mod metrics;
@@ -122,24 +124,35 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if cli.command.must_find_the_store() {
+        let db = cfg.database_path();
+        if !db.exists() {
+            // Only `serve` creates the database: a command run in the wrong directory or without
+            // --config must not leave an empty ./vigie-data behind and report on nothing.
+            eprintln!(
+                "vigie-collector: no database at {}: only `vigie-collector serve` creates it; \
+                 pass the collector's --config (storage.data_dir) or start the collector first",
+                db.display()
+            );
+            return ExitCode::from(1);
+        }
+    }
     match cli.command {
         Command::Incident(c) => admin::incident(&cfg, c),
         Command::Host(c) => admin::host(&cfg, c),
         Command::Import(c) => admin::import(&cfg, c),
         Command::Kpi(a) => admin::kpi(&cfg, a),
         Command::Evidence { command } => evidence::cli::run(&cfg, command),
-        Command::CheckConfig => {
-            if let Err(e) = cfg.enroll_secret() {
+        Command::CheckConfig => match preflight(&cfg) {
+            Ok(_) => {
+                println!("configuration is valid");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
                 eprintln!("vigie-collector: {e:#}");
-                return ExitCode::from(2);
+                ExitCode::from(2)
             }
-            if let Err(e) = cis::load_configured(&cfg.cis, cis::today()) {
-                eprintln!("vigie-collector: {e}");
-                return ExitCode::from(2);
-            }
-            println!("configuration is valid");
-            ExitCode::SUCCESS
-        }
+        },
         Command::Cis { command } => match cis::cli::run(&cfg, command) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -155,6 +168,13 @@ fn main() -> ExitCode {
         Command::Exception { command } => risk_exit(risk::cli::run_exception(&cfg, command)),
         Command::Report { command } => report::run(&cfg, command),
         Command::Serve => {
+            let prepared = match preflight(&cfg) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("vigie-collector: {e:#}");
+                    return ExitCode::from(2);
+                }
+            };
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -165,7 +185,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            match rt.block_on(server::serve(cfg)) {
+            match rt.block_on(server::serve(cfg, prepared)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("vigie-collector: {e:#}");
@@ -174,6 +194,32 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+impl Command {
+    /// Commands that would open the store through a path that creates it when missing (the
+    /// others refuse a missing database themselves, or need none). Only `serve` creates it.
+    fn must_find_the_store(&self) -> bool {
+        matches!(
+            self,
+            Command::Incident(_)
+                | Command::Host(_)
+                | Command::Import(_)
+                | Command::Kpi(_)
+                | Command::Evidence {
+                    command: evidence::cli::EvidenceCommand::PublicKey { .. }
+                }
+        )
+    }
+}
+
+/// Everything `serve` checks before it starts — the file, then TLS, the enrolment secret file and
+/// the CIS self-assessment — shared with `check-config`, so that a configuration called valid
+/// starts, and one that does not start is refused with exit code 2.
+fn preflight(cfg: &CollectorConfig) -> anyhow::Result<config::Prepared> {
+    let prepared = cfg.prepare()?;
+    cis::load_configured(&cfg.cis, cis::today()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(prepared)
 }
 
 fn risk_exit(r: anyhow::Result<()>) -> ExitCode {

@@ -152,7 +152,7 @@ impl Metrics {
         let g = IntGaugeVec::new(
             Opts::new(
                 "vigie_host_check_status",
-                "Current status of each check on each host (1 for the current status; stale hosts show status=\"stale\").",
+                "Current status of each check on each host (1 for the current status; stale hosts show status=\"stale\", a fail or warn covered by an exception in force status=\"excepted\").",
             ),
             &["host", "check", "status"],
         )?;

@@ -1,22 +1,27 @@
 //! Serving: bind, TLS or (explicitly) plain HTTP, background refreshers, graceful shutdown.
+//! `connection` owns the accept loop and bounds every connection in time and number.
 //!
 //! On SIGTERM or SIGINT the listener stops accepting, in-flight requests finish (their reports are
 //! committed before they are answered), the writer drains its queue and the WAL is checkpointed.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::auth::{NodeKeys, Tokens};
-use crate::config::CollectorConfig;
+use crate::auth::{EnrolmentGuard, NodeKeys, Tokens};
+use crate::config::{CollectorConfig, Prepared};
 use crate::http::{router, AppState};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
-/// Run the collector until a termination signal.
-pub async fn serve(cfg: CollectorConfig) -> anyhow::Result<()> {
+mod connection;
+
+use connection::ConnLimits;
+
+/// Run the collector until a termination signal. `ready` is the configuration's run-time half,
+/// checked by [`CollectorConfig::prepare`] before anything starts.
+pub async fn serve(cfg: CollectorConfig, ready: Prepared) -> anyhow::Result<()> {
     let db = cfg.database_path();
     let store = Arc::new(
         Store::open_with(&db, cfg.storage.max_batch, cfg.storage.synchronous)
@@ -24,8 +29,7 @@ pub async fn serve(cfg: CollectorConfig) -> anyhow::Result<()> {
     );
     tracing::info!(path = %db.display(), "store open");
     let keys = NodeKeys::load(store.read(crate::store::hosts::all_keys)?);
-    let enroll_secret = cfg.enroll_secret()?;
-    if enroll_secret.is_none() {
+    if ready.enroll_secret.is_none() {
         tracing::warn!("no auth.enroll_secret configured: enrolment is disabled");
     }
     let mut metrics = Metrics::new()?;
@@ -39,68 +43,51 @@ pub async fn serve(cfg: CollectorConfig) -> anyhow::Result<()> {
         store: store.clone(),
         keys,
         tokens: Tokens::new(&cfg.auth.admin_tokens, &cfg.auth.auditor_tokens),
-        enroll_secret,
+        enroll_secret: ready.enroll_secret,
+        enrolment_guard: EnrolmentGuard::new(&cfg.auth),
         config: cfg.clone(),
         metrics: metrics.clone(),
         ready: Default::default(),
     });
 
-    let listener = TcpListener::bind(cfg.server.listen)
+    let listener = std::net::TcpListener::bind(cfg.server.listen)
         .with_context(|| format!("cannot listen on {}", cfg.server.listen))?;
     listener.set_nonblocking(true)?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
     let addr = listener.local_addr()?;
-    let handle = axum_server::Handle::new();
     let app = router(state.clone());
+    let limits = ConnLimits::from_config(&cfg.server);
 
     let background = spawn_background(state.clone());
-    let shutdown = {
-        let handle = handle.clone();
-        tokio::spawn(async move {
-            wait_for_signal().await;
-            tracing::info!("shutdown requested: finishing in-flight requests");
-            handle.graceful_shutdown(Some(Duration::from_secs(30)));
-        })
-    };
+    let failures = spawn_enrolment_failure_log(state.clone());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let shutdown = tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested: finishing in-flight requests");
+        let _ = stop.send(true);
+    });
 
-    let result = if cfg.server.insecure_http {
-        tracing::warn!(
-            %addr,
-            "SERVING PLAIN HTTP (server.insecure_http = true): node keys and reports travel unencrypted; \
-             use this only on loopback or behind a TLS-terminating proxy"
-        );
-        tracing::info!(%addr, scheme = "http", "listening");
-        axum_server::from_tcp(listener)
-            .handle(handle)
-            .serve(app.into_make_service())
-            .await
-    } else {
-        let (Some(cert), Some(key)) = (&cfg.server.tls_cert, &cfg.server.tls_key) else {
-            anyhow::bail!(
-                "no TLS certificate configured: set server.tls_cert and server.tls_key, \
-                 or server.insecure_http = true to serve plain HTTP explicitly"
+    let tls = match ready.tls {
+        None => {
+            tracing::warn!(
+                %addr,
+                "SERVING PLAIN HTTP (server.insecure_http = true): node keys and reports travel unencrypted; \
+                 use this only on loopback or behind a TLS-terminating proxy"
             );
-        };
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot load TLS certificate {} / key {}",
-                    cert.display(),
-                    key.display()
-                )
-            })?;
-        tracing::info!(%addr, scheme = "https", "listening");
-        axum_server::from_tcp_rustls(listener, tls)
-            .handle(handle)
-            .serve(app.into_make_service())
-            .await
+            tracing::info!(%addr, scheme = "http", "listening");
+            None
+        }
+        Some(tls) => {
+            tracing::info!(%addr, scheme = "https", "listening");
+            Some(tokio_rustls::TlsAcceptor::from(tls))
+        }
     };
+    connection::run(listener, tls, app, limits, stopped).await;
     shutdown.abort();
+    failures.abort();
     background.abort();
     let _ = background.await;
     drop(state);
-    result.context("server error")?;
     match Arc::try_unwrap(store) {
         Ok(store) => {
             store.shutdown();
@@ -111,6 +98,21 @@ pub async fn serve(cfg: CollectorConfig) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// One log line per window summing up failed enrolments per source address.
+fn spawn_enrolment_failure_log(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let secs = state.config.auth.enroll_failure_summary_seconds;
+        let mut tick = tokio::time::interval(Duration::from_secs(secs));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Some(window) = state.enrolment_guard.take_window(std::time::Instant::now()) {
+                crate::auth::log_enrolment_failures(&window, secs);
+            }
+        }
+    })
 }
 
 /// Metrics refresh, dedup-window pruning and the daily KPI snapshot.

@@ -64,15 +64,18 @@ impl SimHost {
         };
     }
 
-    /// The next report: a fresh UUID, `collected_at` = now (bumped by 1 ms if the clock did not
-    /// move since the last one, so it is strictly increasing and never in the future by more).
+    /// The next report: a fresh UUID and a `collected_at` at least a whole second after the
+    /// host's previous one (the collector judges order to the second and refuses a report not
+    /// newer than the host's newest), starting from ten minutes ago. A host reporting faster than
+    /// once a second (a benchmark, not an agent) so spends that margin before it reaches the
+    /// collector's tolerated clock skew.
     pub fn next_report(&mut self) -> Report {
-        let mut at = Utc::now();
-        if let Some(last) = self.last_collected {
-            if at <= last {
-                at = last + Duration::milliseconds(1);
-            }
-        }
+        let floor = Utc::now() - Duration::minutes(10);
+        let at = match self.last_collected {
+            Some(last) => (last + Duration::seconds(1)).max(floor),
+            None => floor,
+        };
+        let at = DateTime::from_timestamp(at.timestamp(), 0).unwrap_or(at);
         self.last_collected = Some(at);
         let results = vigie_checks::ALL
             .iter()
@@ -354,7 +357,7 @@ mod tests {
         let mut h = SimHost::new(3);
         let a = h.next_report();
         let b = h.next_report();
-        assert!(b.collected_at > a.collected_at);
+        assert!(b.collected_at.timestamp() > a.collected_at.timestamp());
         assert_ne!(a.report_id, b.report_id);
         assert_eq!(a.results.len(), vigie_checks::ALL.len());
         let size = serde_json::to_vec(&a).unwrap().len();

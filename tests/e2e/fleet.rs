@@ -114,7 +114,8 @@ fn two_agents_report_and_a_change_becomes_a_transition() {
 
     // The laptop loses its encryption layer: the next report records pass → fail.
     set_laptop_encrypted(&laptop, false);
-    laptop.set_clock(chrono::Utc::now());
+    // At least a second after the first report: one in the same second is `out_of_order`.
+    laptop.set_clock(chrono::Utc::now() + chrono::Duration::seconds(1));
     let (code, err) = laptop.run_once(&c.url);
     assert_eq!(code, 0, "{err}");
     assert_eq!(check_status(&c, laptop_id, "disk_encryption"), "fail");
@@ -203,7 +204,12 @@ fn kill_9_mid_burst_loses_no_acknowledged_report_and_duplicates_none() {
     );
     h.enroll(&url);
     c.stop();
-    for _ in 0..BURST {
+    // Each report is collected a second after the previous one: the collector refuses a report
+    // not newer than the host's newest (`out_of_order`), as a real clock never repeats itself.
+    let start = chrono::Utc::now() - chrono::Duration::seconds(BURST as i64 + 60);
+    let tick = |i: usize| start + chrono::Duration::seconds(i as i64);
+    for i in 0..BURST {
+        h.set_clock(tick(i));
         let (code, err) = h.run_once(&url);
         assert_eq!(code, 75, "{err}");
     }
@@ -211,6 +217,7 @@ fn kill_9_mid_burst_loses_no_acknowledged_report_and_duplicates_none() {
 
     // Deliver the burst and kill the collector once some reports are in.
     let c = Collector::start(&cdir, port, "");
+    h.set_clock(tick(BURST));
     let agent = std::process::Command::new(bin("vigie-agent"))
         .args([
             "--config",
@@ -267,6 +274,7 @@ fn kill_9_mid_burst_loses_no_acknowledged_report_and_duplicates_none() {
         }
     }
     // The agent resends the rest; nothing is stored twice.
+    h.set_clock(tick(BURST + 1));
     let (code, second) = h.run_once(&url);
     assert_eq!(code, 0, "{second}");
     assert_eq!(h.spooled(), 0);
@@ -290,6 +298,28 @@ fn the_daemon_reports_every_interval_and_stops_on_sigterm() {
         "88888888888888888888888888888888",
     );
     h.enroll(&c.url);
+    // The fixture's clock is frozen; move it a second every 300 ms so that reports made at least a
+    // second apart carry distinct, increasing times (the collector refuses one not newer than the
+    // host's newest).
+    let stop_clock = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clock = {
+        let (stop, root) = (stop_clock.clone(), h.root.clone());
+        let base = chrono::Utc::now() - chrono::Duration::seconds(60);
+        std::thread::spawn(move || {
+            let h = Host {
+                root,
+                state: Default::default(),
+                config: Default::default(),
+                machine_id: String::new(),
+            };
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                h.set_clock(base + chrono::Duration::seconds(n));
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        })
+    };
     let mut daemon = std::process::Command::new(bin("vigie-agent"))
         .args([
             "--config",
@@ -322,6 +352,8 @@ fn the_daemon_reports_every_interval_and_stops_on_sigterm() {
         .args(["-TERM", &daemon.id().to_string()])
         .status();
     let status = daemon.wait().unwrap();
+    stop_clock.store(true, std::sync::atomic::Ordering::Relaxed);
+    clock.join().unwrap();
     assert!(status.success(), "SIGTERM is a clean stop: {status:?}");
     // The host announced its interval, so the collector judges staleness against it.
     let interval: i64 = c

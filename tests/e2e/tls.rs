@@ -152,7 +152,8 @@ fn collector_refuses_to_start_without_tls_or_an_explicit_plain_http_choice() {
         .args(["--config", cfg.to_str().unwrap(), "serve"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    // A configuration error: exit 2, so systemd's RestartPreventExitStatus=2 stops the loop.
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("server.insecure_http = true"));
     // A misspelt key is a configuration error (exit 2) naming it.
     std::fs::write(&cfg, "[server]\ninsecure_htpp = true\n").unwrap();

@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Map, Value};
 
 use super::config::{BackupConfig, BackupSource};
-use super::{borg, glob, marker, restic, rfc3339};
+use super::{borg, glob, location, marker, restic, rfc3339};
 use crate::probe::ProbeError;
 use crate::{Evidence, EvidenceKind, Probe, Status};
 
@@ -67,20 +67,10 @@ fn same_host(a: &str, b: &str) -> bool {
     short(a) == short(b)
 }
 
-/// Why a command's failure leaves the source unknown, naming the tool and its last stderr line
-/// (restic's JSON `exit_error` message when it prints one).
+/// Why a command's failure leaves the source unknown, naming the tool and quoting the stderr line
+/// that names the cause (see [`location::cause_line`]).
 fn command_failure(tool: &str, code: Option<i32>, stderr: &str) -> String {
-    let line = stderr
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("no error message");
-    let message = serde_json::from_str::<Value>(line)
-        .ok()
-        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
-        .unwrap_or_else(|| line.to_string());
-    let message: String = message.chars().take(240).collect();
+    let message = location::cause_line(stderr);
     match code {
         Some(c) => format!("{tool} exited with status {c}: {message}"),
         None => format!("{tool} was killed by a signal: {message}"),
@@ -105,7 +95,7 @@ pub(super) fn observe_restic(
     let obs = Observation::new("newest snapshot");
     let repo = src.repository.as_deref().unwrap_or_default();
     let pw = src.password_file.as_deref().unwrap_or_default();
-    let obs = obs.fact("repository", repo);
+    let obs = obs.fact("repository", location::redact_repository(repo));
     match probe.metadata(pw) {
         Ok(info) if !info.is_dir => {}
         Ok(_) => {
@@ -203,7 +193,8 @@ pub(super) fn observe_borg(
     host: impl FnOnce() -> Result<String, String>,
 ) -> Observation {
     let repo = src.repository.as_deref().unwrap_or_default();
-    let obs = Observation::new("newest archive").fact("repository", repo);
+    let obs =
+        Observation::new("newest archive").fact("repository", location::redact_repository(repo));
     let configured = src.glob_archives();
     let pattern = if configured.contains("{hostname}") {
         match host() {
@@ -405,7 +396,7 @@ mod tests {
     }
 
     #[test]
-    fn command_failures_quote_the_last_stderr_line_or_restic_json_message() {
+    fn command_failures_quote_the_cause_or_restic_json_message() {
         assert_eq!(
             command_failure(
                 "restic",

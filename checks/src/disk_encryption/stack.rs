@@ -72,6 +72,10 @@ pub struct Verdict {
 pub enum FsClass {
     /// On a block device: walk its stack.
     Block,
+    /// A read-only image filesystem (squashfs, erofs, iso9660). Loop-mounted from a file on a
+    /// judged mount (snaps, images) it is skipped, the file being judged with that mount; on a
+    /// block device (an appliance partition, dm-verity) its stack is walked like any other.
+    Image,
     /// A ZFS dataset: native encryption decides.
     Zfs,
     /// Kernel interfaces (proc, sysfs, cgroup …): nothing to judge, not listed.
@@ -143,8 +147,8 @@ pub fn fs_class(m: &Mount) -> FsClass {
         FsClass::Skipped("directory-level encryption (eCryptfs), not volume encryption")
     } else if t == "fuse" || t.starts_with("fuse.") {
         FsClass::Skipped("FUSE filesystem without a block device: judge where its data lives")
-    } else if IMAGE.contains(&t) {
-        FsClass::Skipped("read-only image (packaged software)")
+    } else if IMAGE.contains(&t) && (m.major != 0 || m.source.starts_with("/dev/")) {
+        FsClass::Image
     } else if m.major == 0 && !m.source.starts_with("/dev/") {
         FsClass::Skipped("no block device behind it")
     } else {
@@ -210,7 +214,7 @@ impl Judge<'_> {
                 stack: vec![format!("{} (RAM)", m.fstype)],
                 protection: Protection::Ram,
             }),
-            FsClass::Block => {
+            FsClass::Block | FsClass::Image => {
                 let name = self.mount_device(m)?;
                 self.device_at(&name, depth)
             }
@@ -219,6 +223,30 @@ impl Judge<'_> {
                 m.mount_point, m.fstype, m.source
             )),
         }
+    }
+
+    /// For a read-only image loop-mounted from a file that lies on a judged mount (a snap, an
+    /// ISO): the backing file and the mount point holding it. `None` when the image sits on a
+    /// block device — or its loop file on a mount that is not judged — so it must be judged itself.
+    pub fn image_file(&self, m: &Mount) -> Option<(String, String)> {
+        if fs_class(m) != FsClass::Image {
+            return None;
+        }
+        let name = self.mount_device(m).ok()?;
+        let NodeKind::Loop { backing_file } = self.sysfs.node(&name).ok()?.kind else {
+            return None;
+        };
+        let holder = self.holder(&backing_file)?;
+        matches!(fs_class(holder), FsClass::Block | FsClass::Zfs)
+            .then(|| (backing_file.clone(), holder.mount_point.clone()))
+    }
+
+    /// The mount holding `path`: the one with the longest mount point above it.
+    fn holder(&self, path: &str) -> Option<&Mount> {
+        self.mounts
+            .iter()
+            .filter(|m| is_under(path, &m.mount_point))
+            .max_by_key(|m| m.mount_point.len())
     }
 
     /// The device name behind a block-backed mount: by its device number, or by its `/dev`
@@ -243,10 +271,7 @@ impl Judge<'_> {
 
     fn file_at(&self, path: &str, depth: usize) -> Result<(Verdict, String), String> {
         let holder = self
-            .mounts
-            .iter()
-            .filter(|m| is_under(path, &m.mount_point))
-            .max_by_key(|m| m.mount_point.len())
+            .holder(path)
             .ok_or_else(|| format!("no mounted filesystem holds {path}"))?;
         let v = self
             .mount_at(holder, depth + 1)
@@ -340,6 +365,16 @@ mod tests {
         assert!(
             matches!(fs_class(&mount("nfs4", 0, "nas:/export")), FsClass::Skipped(r) if r.starts_with("network"))
         );
+        // Read-only images are not exempt by type: where they come from decides.
+        assert_eq!(
+            fs_class(&mount("squashfs", 7, "/dev/loop0")),
+            FsClass::Image
+        );
+        assert_eq!(fs_class(&mount("erofs", 8, "/dev/sda4")), FsClass::Image);
+        assert!(matches!(
+            fs_class(&mount("squashfs", 0, "squashfuse")),
+            FsClass::Skipped(_)
+        ));
         assert!(matches!(
             fs_class(&mount("somethingfs", 0, "none")),
             FsClass::Skipped(_)

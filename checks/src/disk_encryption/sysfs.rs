@@ -98,15 +98,22 @@ impl Node {
         match &self.kind {
             NodeKind::Dm { kind, name } => {
                 let what = match kind {
-                    DmKind::Crypt(m) | DmKind::IntegrityOnly(m) => m.to_string(),
+                    DmKind::Crypt(m) => m.to_string(),
+                    DmKind::IntegrityOnly(m) => m.to_string(),
                     DmKind::Lvm => "LVM".into(),
                     DmKind::Multipath => "multipath".into(),
                     DmKind::Other(p) => p.clone(),
                 };
-                if name.is_empty() {
-                    format!("{} ({what})", self.name)
+                let what = if name.is_empty() {
+                    what
                 } else {
-                    format!("{} ({what} {name})", self.name)
+                    format!("{what} {name}")
+                };
+                // Verity and integrity targets come from cryptsetup too: say plainly what they are not.
+                if matches!(kind, DmKind::IntegrityOnly(_)) {
+                    format!("{} ({what}: integrity only, not encryption)", self.name)
+                } else {
+                    format!("{} ({what})", self.name)
                 }
             }
             NodeKind::Md { level } if !level.is_empty() => format!("{} ({level})", self.name),

@@ -13,6 +13,12 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 /// The directory service files live in.
 pub const PAM_DIR: &str = "/etc/pam.d";
 
+/// Where libpam looks for a service or include file, in this order: the administrator's
+/// `/etc/pam.d`, then the distribution's `/usr/lib/pam.d` (Linux-PAM's `PAM_CONFIG_DIST_D`), then
+/// the vendor directory `/usr/etc/pam.d` (`--enable-vendordir=/usr/etc`, openSUSE). A file in an
+/// earlier directory hides the same name in a later one.
+pub const PAM_DIRS: [&str; 3] = [PAM_DIR, "/usr/lib/pam.d", "/usr/etc/pam.d"];
+
 /// Why a PAM file could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
@@ -341,6 +347,18 @@ pub fn pam_path(target: &str) -> String {
     }
 }
 
+/// The file libpam reads for `target` (a service name, an include target, or an absolute path):
+/// the first of [`PAM_DIRS`] holding it; `None` when no directory does.
+pub fn locate(target: &str, exists: &dyn Fn(&str) -> bool) -> Option<String> {
+    if target.starts_with('/') {
+        return exists(target).then(|| target.to_string());
+    }
+    PAM_DIRS
+        .iter()
+        .map(|dir| format!("{dir}/{target}"))
+        .find(|p| exists(p))
+}
+
 /// A module of a resolved stack, with the file it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
@@ -390,18 +408,32 @@ pub const MAX_DEPTH: usize = 16;
 
 /// Resolve the `ty` stack of the service file at `path`, loading (already parsed) files through
 /// `load`, which receives host paths.
+/// Include targets are looked up in `/etc/pam.d` only; see [`resolve_stack_in`] for libpam's
+/// full search path.
 pub fn resolve_stack<E: std::error::Error>(
     path: &str,
     ty: PamType,
     load: &mut dyn FnMut(&str) -> Result<Vec<PamLine>, E>,
 ) -> Result<Vec<Node>, ResolveError<E>> {
-    resolve_depth(path, ty, load, 0)
+    resolve_depth(path, ty, load, &pam_path, 0)
+}
+
+/// Like [`resolve_stack`], with include targets turned into host paths by `locate` (for example
+/// the first of [`PAM_DIRS`] that holds the file).
+pub fn resolve_stack_in<E: std::error::Error>(
+    path: &str,
+    ty: PamType,
+    load: &mut dyn FnMut(&str) -> Result<Vec<PamLine>, E>,
+    locate: &dyn Fn(&str) -> String,
+) -> Result<Vec<Node>, ResolveError<E>> {
+    resolve_depth(path, ty, load, locate, 0)
 }
 
 fn resolve_depth<E: std::error::Error>(
     path: &str,
     ty: PamType,
     load: &mut dyn FnMut(&str) -> Result<Vec<PamLine>, E>,
+    locate: &dyn Fn(&str) -> String,
     depth: usize,
 ) -> Result<Vec<Node>, ResolveError<E>> {
     if depth > MAX_DEPTH {
@@ -427,8 +459,8 @@ fn resolve_depth<E: std::error::Error>(
                 if line_ty.is_some_and(|t| t != ty) {
                     continue;
                 }
-                let target_path = pam_path(&target);
-                let nodes = resolve_depth(&target_path, ty, load, depth + 1)?;
+                let target_path = locate(&target);
+                let nodes = resolve_depth(&target_path, ty, load, locate, depth + 1)?;
                 if kind == IncludeKind::Substack {
                     out.push(Node::Substack {
                         // The parent sees the substack's result like a `required` module's.
@@ -453,6 +485,9 @@ pub enum Outcome {
     Success,
     /// Any failure (`auth_err` stands for them all).
     Failure,
+    /// `PAM_USER_UNKNOWN`: a module that does not know the user (pam_oath's `usersfile`), which
+    /// bracket controls may map to something else than other failures.
+    UserUnknown,
     Ignore,
     /// A `-type` line whose module file is missing: the line is skipped.
     Absent,
@@ -463,6 +498,7 @@ impl Outcome {
         match self {
             Outcome::Success => "success",
             Outcome::Failure => "auth_err",
+            Outcome::UserUnknown => "user_unknown",
             Outcome::Ignore | Outcome::Absent => "ignore",
         }
     }
@@ -518,12 +554,23 @@ pub fn success_without(
     nodes: &[Node],
     forced_fail: &dyn Fn(&ModuleLine) -> bool,
 ) -> Option<Vec<Step>> {
-    outcomes(nodes, forced_fail).remove(&Final::Success)
+    let forced = |m: &ModuleLine| forced_fail(m).then(|| vec![Outcome::Failure]);
+    outcomes(nodes, &forced).remove(&Final::Success)
+}
+
+/// Can the stack return success when each module for which `forced` answers `Some` returns only
+/// the outcomes given (a second factor whose server is unreachable: `Failure`, or its fail-open
+/// `Success`/`Ignore`/`UserUnknown`)? Other modules behave as in [`success_without`].
+pub fn success_with(
+    nodes: &[Node],
+    forced: &dyn Fn(&ModuleLine) -> Option<Vec<Outcome>>,
+) -> Option<Vec<Step>> {
+    outcomes(nodes, forced).remove(&Final::Success)
 }
 
 fn outcomes(
     nodes: &[Node],
-    forced_fail: &dyn Fn(&ModuleLine) -> bool,
+    forced: &dyn Fn(&ModuleLine) -> Option<Vec<Outcome>>,
 ) -> BTreeMap<Final, Vec<Step>> {
     let mut found = BTreeMap::new();
     let mut visited = HashSet::new();
@@ -535,7 +582,7 @@ fn outcomes(
         nodes,
         0,
         start,
-        forced_fail,
+        forced,
         &mut Vec::new(),
         &mut visited,
         &mut found,
@@ -543,9 +590,12 @@ fn outcomes(
     found
 }
 
-fn possible_outcomes(m: &ModuleLine, forced_fail: &dyn Fn(&ModuleLine) -> bool) -> Vec<Outcome> {
-    let mut v = if forced_fail(m) {
-        vec![Outcome::Failure]
+fn possible_outcomes(
+    m: &ModuleLine,
+    forced: &dyn Fn(&ModuleLine) -> Option<Vec<Outcome>>,
+) -> Vec<Outcome> {
+    let mut v = if let Some(v) = forced(m) {
+        v
     } else {
         match m.name() {
             "pam_deny" => vec![Outcome::Failure],
@@ -571,7 +621,7 @@ fn walk(
     nodes: &[Node],
     idx: usize,
     state: State,
-    forced_fail: &dyn Fn(&ModuleLine) -> bool,
+    forced: &dyn Fn(&ModuleLine) -> Option<Vec<Outcome>>,
     steps: &mut Vec<Step>,
     visited: &mut HashSet<(usize, State)>,
     found: &mut BTreeMap<Final, Vec<Step>>,
@@ -587,7 +637,7 @@ fn walk(
     let mut branches: Vec<(Outcome, &Control, Step, Vec<Step>)> = Vec::new();
     match &nodes[idx] {
         Node::Module(rule) => {
-            for o in possible_outcomes(&rule.module, forced_fail) {
+            for o in possible_outcomes(&rule.module, forced) {
                 branches.push((
                     o,
                     &rule.module.control,
@@ -610,7 +660,7 @@ fn walk(
             line,
             nodes: sub,
         } => {
-            for (fin, sub_steps) in outcomes(sub, forced_fail) {
+            for (fin, sub_steps) in outcomes(sub, forced) {
                 let o = match fin {
                     Final::Success => Outcome::Success,
                     Final::Ignore => Outcome::Ignore,
@@ -637,7 +687,7 @@ fn walk(
         steps.extend(sub_steps);
         if outcome == Outcome::Absent {
             steps.push(step);
-            walk(nodes, idx + 1, state, forced_fail, steps, visited, found);
+            walk(nodes, idx + 1, state, forced, steps, visited, found);
             steps.truncate(depth);
             continue;
         }
@@ -660,7 +710,7 @@ fn walk(
                     next.status = match outcome {
                         Outcome::Success => Status::Success,
                         Outcome::Ignore | Outcome::Absent => Status::Ignore,
-                        Outcome::Failure => Status::Failure,
+                        Outcome::Failure | Outcome::UserUnknown => Status::Failure,
                     };
                 }
                 stop = action == Action::Done && next.impression != Impression::Negative;
@@ -678,15 +728,7 @@ fn walk(
         if stop {
             found.entry(finish(next)).or_insert_with(|| steps.clone());
         } else {
-            walk(
-                nodes,
-                idx + 1 + skip,
-                next,
-                forced_fail,
-                steps,
-                visited,
-                found,
-            );
+            walk(nodes, idx + 1 + skip, next, forced, steps, visited, found);
         }
         steps.truncate(depth);
     }

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 
 use super::release::{self, IndexDate, ReleaseHeaders};
+use super::repocache::{self, CacheKind};
 use super::{apt, dnf, kernel, zypper};
 use crate::probe::{CommandOutput, Probe, ProbeError};
 use crate::{Evidence, EvidenceKind};
@@ -64,8 +65,11 @@ pub struct PendingUpdate {
 pub struct MetadataSource {
     pub path: String,
     pub modified: Option<DateTime<Utc>>,
-    /// apt: the Release file's `Date:`, when it has one.
+    /// apt: the Release file's `Date:`; dnf, zypper: when the server generated the repomd.xml.
     pub published: Option<DateTime<Utc>>,
+    /// dnf, zypper: the file whose mtime gave `modified` (repomd.xml, the primary file dnf touches
+    /// on an in-sync check, or the solv cache), when it is not `path` itself.
+    pub dated_by: Option<String>,
 }
 
 /// A file or directory whose mtime tells when apt's package lists were last refreshed.
@@ -109,7 +113,8 @@ pub struct Gathered {
     pub metadata_where: String,
     pub metadata: Vec<MetadataSource>,
     /// apt: the evidence of the last successful `apt-get update` (the metadata age is the newest
-    /// of those that prove success). Empty for dnf and zypper, whose age is the oldest repomd.xml.
+    /// of those that prove success). dnf: the makecache attempts, reported only; the age is the
+    /// oldest repository's last refresh (see [`repocache`]). Empty for zypper.
     pub refresh: Vec<RefreshSignal>,
     /// apt: Release files whose `Date:` could not be read; their updates keep first-seen dates.
     pub index_problems: Vec<String>,
@@ -168,12 +173,23 @@ fn metadata_evidence(dir: &str, sources: &[MetadataSource]) -> Evidence {
     let listing: String = sources
         .iter()
         .map(|s| {
-            format!(
-                "{}  {}\n",
+            let mut line = format!(
+                "{}  {}",
                 s.modified
                     .map_or("mtime unknown".into(), |t| t.to_rfc3339()),
                 s.path
-            )
+            );
+            if let Some(by) = s.dated_by.as_ref().filter(|b| **b != s.path) {
+                line.push_str(&format!("  (dated by {by})"));
+            }
+            if let Some(p) = s
+                .published
+                .filter(|_| s.dated_by.is_some() || s.modified.is_none())
+            {
+                line.push_str(&format!("  published {}", p.to_rfc3339()));
+            }
+            line.push('\n');
+            line
         })
         .collect();
     Evidence::new(EvidenceKind::Directory, dir, listing.as_bytes())
@@ -213,6 +229,7 @@ pub fn apt(
                 path,
                 modified: md.modified,
                 published: None,
+                dated_by: None,
             });
         }
     }
@@ -538,8 +555,9 @@ pub fn dnf(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathered, 
 
     let mut metadata = Vec::new();
     for base in DNF_CACHES {
-        metadata.extend(repomd_sources(probe, base));
+        metadata.extend(repocache::repositories(probe, base, CacheKind::Dnf));
     }
+    let refresh = repocache::dnf_attempts(probe);
     if !metadata.is_empty() {
         evidence.push(metadata_evidence(&DNF_CACHES.join(" "), &metadata));
     }
@@ -593,7 +611,7 @@ pub fn dnf(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathered, 
         held_back: 0,
         metadata_where: DNF_CACHES.join(" and "),
         metadata,
-        refresh: Vec::new(),
+        refresh,
         index_problems: Vec::new(),
         last_run,
         reboot,
@@ -624,7 +642,7 @@ pub fn zypper(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathere
         })
         .collect();
     let other = needed.iter().filter(|p| p.category != "security").count();
-    let metadata = repomd_sources(probe, ZYPP_CACHE);
+    let metadata = repocache::repositories(probe, ZYPP_CACHE, CacheKind::Zypp);
     if !metadata.is_empty() {
         evidence.push(metadata_evidence(ZYPP_CACHE, &metadata));
     }
@@ -659,24 +677,6 @@ pub fn zypper(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Gathere
         last_run,
         reboot,
     })
-}
-
-/// `<base>/<repo>/repodata/repomd.xml` for each repository cache directory under `base`.
-fn repomd_sources(probe: &dyn Probe, base: &str) -> Vec<MetadataSource> {
-    let Ok(repos) = probe.read_dir(base) else {
-        return Vec::new();
-    };
-    repos
-        .iter()
-        .filter_map(|r| {
-            let path = format!("{base}/{r}/repodata/repomd.xml");
-            probe.metadata(&path).ok().map(|md| MetadataSource {
-                path,
-                modified: md.modified,
-                published: None,
-            })
-        })
-        .collect()
 }
 
 /// Compare the running kernel with the newest `/boot/vmlinuz-*`.

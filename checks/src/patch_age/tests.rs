@@ -269,6 +269,7 @@ fn apt_gathered(refresh: Vec<gather::RefreshSignal>) -> Gathered {
             path: "/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease".into(),
             modified: None,
             published: None,
+            dated_by: None,
         }],
         refresh,
         index_problems: Vec::new(),
@@ -389,4 +390,45 @@ fn security_suites_classifies_a_host_without_a_security_archive() {
     assert_eq!(r.facts["pending_security"], 1);
     assert_eq!(r.facts["pending_other"], 2);
     assert_eq!(r.facts["security_updates"][0]["package"], "tzdata");
+}
+
+#[test]
+fn rpm_md_publication_time_proves_freshness_only_when_recent() {
+    let now: DateTime<Utc> = "2026-11-24T10:00:00Z".parse().unwrap();
+    let repo = |name: &str, published: &str| gather::MetadataSource {
+        path: format!("/var/cache/zypp/raw/{name}/repodata/repomd.xml"),
+        modified: None,
+        published: Some(published.parse().unwrap()),
+        dated_by: None,
+    };
+    let mut g = apt_gathered(Vec::new());
+    g.manager = "zypper";
+    g.metadata_where = "/var/cache/zypp/raw".into();
+    // repo-oss published 3 days ago: its copy is at most 3 days old. repo-non-oss published 40
+    // days ago: it may have been fetched yesterday or 40 days ago, so its age is unknown.
+    g.metadata = vec![
+        repo("repo-oss", "2026-11-21T09:00:00Z"),
+        repo("repo-non-oss", "2026-10-15T09:00:00Z"),
+    ];
+    let r = decide(&PatchAgeConfig::default(), &g, &[], now, None);
+    assert_eq!(r.status, Status::Warn, "{}", r.summary);
+    assert!(
+        r.summary.contains(
+            "stale package metadata (limit 7 days, updates may be missing): \
+             /var/cache/zypp/raw/repo-non-oss/repodata/repomd.xml of unknown age \
+             (no refresh time; the server published it 40 days ago)"
+        ),
+        "{}",
+        r.summary
+    );
+    assert_eq!(r.facts["metadata_sources"][0]["age_days"], 3);
+    assert_eq!(r.facts["metadata_sources"][1]["age_days"], Value::Null);
+    // Only the recent one: fresh, dated by the publication.
+    g.metadata.pop();
+    let r = decide(&PatchAgeConfig::default(), &g, &[], now, None);
+    assert_eq!(r.status, Status::Pass, "{}", r.summary);
+    assert_eq!(
+        r.facts["metadata_age_source"],
+        json!("/var/cache/zypp/raw/repo-oss/repodata/repomd.xml <timestamp>")
+    );
 }

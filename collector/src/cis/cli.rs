@@ -290,7 +290,7 @@ mod tests {
     use crate::store::cis::CheckTally;
 
     fn card() -> Scorecard {
-        // patch_age: 3 of 4 in scope pass, 1 stale → 7.3 = (0.75 + 1 + 1) / 3 = 91.7.
+        // patch_age: 3 of 4 in scope pass, 1 stale, nothing declared → 7.3 = 0.75 × ½ = 37.5.
         let t = HashMap::from([(
             "patch_age".to_string(),
             CheckTally {
@@ -312,13 +312,13 @@ mod tests {
     fn table_shows_controls_igs_and_measurements() {
         let t = score_table(catalogue(), &card(), 1, None);
         assert!(t.contains("implementation group 1 (56 safeguards)"), "{t}");
-        // Control 7 at IG1: 7.3 and 7.4 at 91.7, 7.1 and 7.2 not assessed → 2/4, coverage 50%.
+        // Control 7 at IG1: 7.3 and 7.4 at 37.5, 7.1 and 7.2 not assessed → 2/4, coverage 50%.
         let line = t
             .lines()
             .find(|l| l.trim_start().starts_with("7 "))
             .unwrap();
         assert!(
-            line.contains("91.7") && line.contains("2/4") && line.contains("50%"),
+            line.contains("37.5") && line.contains("2/4") && line.contains("50%"),
             "{line}"
         );
         // Control 13 has no IG1 safeguard.

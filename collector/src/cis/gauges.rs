@@ -59,8 +59,9 @@ impl CisGauges {
         )?;
         let overall = Gauge::new(
             "vigie_cis_overall_score_ratio",
-            "CIS Controls v8.1 score over all assessed safeguards of IG1 to IG3 (0..1); NaN when \
-             none is assessed.",
+            "CIS Controls v8.1 score over all assessed safeguards of IG1 to IG3 (0..1; each \
+             safeguard scores its implementation share x (1 + organisation answers) / 2, see \
+             docs/cis.md); NaN when none is assessed.",
         )?;
         let assessed = IntGaugeVec::new(
             Opts::new(
@@ -171,7 +172,8 @@ mod tests {
     fn gauges_hold_ratios_and_skip_unscored_controls() {
         let registry = Registry::new();
         let g = CisGauges::register(&registry).unwrap();
-        // mfa: 3 of 4 hosts pass → 6.3–6.5 each (0.75 + 1 + 1) / 3 = 0.91666…; nothing else known.
+        // mfa: 3 of 4 hosts pass, nothing declared → 6.3–6.5 each 0.75 × ½ = 0.375; nothing else
+        // known.
         let tallies = HashMap::from([(
             "mfa".to_string(),
             CheckTally {
@@ -188,7 +190,7 @@ mod tests {
             &SelfAssessment::default(),
         );
         g.set(&card, 1);
-        let want = 2.75 / 3.0;
+        let want = 0.375;
         assert!((g.control.with_label_values(&["6"]).get() - want).abs() < 1e-9);
         assert!((g.overall.get() - want).abs() < 1e-9);
         assert_eq!(g.assessed.with_label_values(&["1"]).get(), 3);

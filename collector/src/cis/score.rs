@@ -2,12 +2,15 @@
 //! tallies and the self-assessment to a score per safeguard, control, implementation group and
 //! overall. The formula is documented in docs/cis.md; in short:
 //!
-//! - measured safeguard (a check evidences it and at least one mapped check has in-scope hosts):
-//!   implementation = min over mapped checks of passing / in-scope hosts, automation = 1,
-//!   reporting = 1, policy = the self-assessed answer if any (else left out);
-//! - otherwise the self-assessed dimensions that were answered;
-//! - safeguard score = 100 × mean of the available dimensions; none available = "not assessed";
-//!   `applicable = false` = "not applicable". Both are left out of every mean and counted apart.
+//! - implementation: for a measured safeguard (a check evidences it and at least one mapped check
+//!   has in-scope hosts) the minimum over mapped checks of passing / in-scope hosts; otherwise the
+//!   self-assessed `implementation` level (unanswered = 0: not implemented until someone says so);
+//! - organisation = (policy + automation + reporting) / 3 from the self-assessment, an unanswered
+//!   level counting 0 (Vigie measuring a safeguard is not the organisation automating it);
+//! - safeguard score = 100 × implementation × (1 + organisation) / 2: never above the
+//!   implementation share, half of it when nothing is declared about how the safeguard is run;
+//! - `applicable = false` = "not applicable"; no data and no answer = "not assessed". Both are left
+//!   out of every mean and counted apart.
 //! - control / IG / overall score = unweighted mean of the assessed safeguards' scores in scope.
 
 use std::collections::{BTreeMap, HashMap};
@@ -60,11 +63,14 @@ pub struct SafeguardScore {
     pub policy: Option<f64>,
     /// Implementation dimension.
     pub implementation: Option<f64>,
-    /// Automation dimension.
+    /// Automation dimension (self-assessed; `None` when unanswered).
     pub automation: Option<f64>,
-    /// Reporting dimension.
+    /// Reporting dimension (self-assessed; `None` when unanswered).
     pub reporting: Option<f64>,
-    /// 100 × mean of the available dimensions; `None` when not assessed or not applicable.
+    /// (policy + automation + reporting) / 3, unanswered levels counting 0; `None` when not
+    /// assessed or not applicable.
+    pub organisation: Option<f64>,
+    /// 100 × implementation × (1 + organisation) / 2; `None` when not assessed or not applicable.
     pub score: Option<f64>,
     /// The mapped checks and their tallies (empty for manual safeguards).
     pub checks: Vec<CheckShare>,
@@ -121,6 +127,13 @@ fn mean(values: impl IntoIterator<Item = f64>) -> Option<f64> {
     (n > 0).then(|| sum / n as f64)
 }
 
+/// A safeguard's score in 0..=1 from its implementation share and organisation level (both
+/// 0..=1): the implementation scaled by a weight between ½ (nothing declared about policy,
+/// automation and reporting) and 1 (all three fully in place). Never above `implementation`.
+pub fn safeguard_score(implementation: f64, organisation: f64) -> f64 {
+    implementation * (1.0 + organisation) / 2.0
+}
+
 /// Score every safeguard.
 pub fn score(
     catalogue: &Catalogue,
@@ -152,46 +165,43 @@ pub fn score(
                 .filter(|c| c.in_scope > 0)
                 .map(|c| c.passing.min(c.in_scope) as f64 / c.in_scope as f64)
                 .reduce(f64::min);
-            let (basis, policy, implementation, automation, reporting) = match (entry, measured) {
-                (Some(Answer::NotApplicable { .. }), _) => {
-                    (Basis::NotApplicable, None, None, None, None)
-                }
-                (answer, Some(share)) => {
-                    let policy = match answer {
-                        Some(Answer::Levels { policy, .. }) => policy.map(|p| p.value()),
-                        _ => None,
-                    };
-                    (Basis::Measured, policy, Some(share), Some(1.0), Some(1.0))
-                }
-                (
-                    Some(Answer::Levels {
-                        policy,
-                        implementation,
-                        automation,
-                        reporting,
-                    }),
-                    None,
-                ) => (
-                    Basis::SelfAssessed,
+            let levels = match entry {
+                Some(Answer::Levels {
+                    policy,
+                    implementation,
+                    automation,
+                    reporting,
+                }) => Some((
                     policy.map(|l| l.value()),
                     implementation.map(|l| l.value()),
                     automation.map(|l| l.value()),
                     reporting.map(|l| l.value()),
-                ),
-                (None, None) => (Basis::NotAssessed, None, None, None, None),
+                )),
+                _ => None,
             };
-            let score = mean(
-                [policy, implementation, automation, reporting]
+            let (basis, implementation) = match (entry, measured, levels) {
+                (Some(Answer::NotApplicable { .. }), _, _) => (Basis::NotApplicable, None),
+                // The measured share replaces any self-assessed implementation level.
+                (_, Some(share), _) => (Basis::Measured, Some(share)),
+                (_, None, Some((_, implementation, _, _))) => {
+                    (Basis::SelfAssessed, Some(implementation.unwrap_or(0.0)))
+                }
+                (_, None, None) => (Basis::NotAssessed, None),
+            };
+            let (policy, automation, reporting) = match (basis, levels) {
+                (Basis::Measured | Basis::SelfAssessed, Some((p, _, a, r))) => (p, a, r),
+                _ => (None, None, None),
+            };
+            let organisation = implementation.map(|_| {
+                [policy, automation, reporting]
                     .into_iter()
-                    .flatten(),
-            )
-            .map(|m| m * 100.0);
-            // A `Levels` answer always has one level (validated), so SelfAssessed always scores.
-            let basis = if score.is_none() && basis == Basis::SelfAssessed {
-                Basis::NotAssessed
-            } else {
-                basis
-            };
+                    .map(|l| l.unwrap_or(0.0))
+                    .sum::<f64>()
+                    / 3.0
+            });
+            let score = implementation
+                .zip(organisation)
+                .map(|(i, o)| 100.0 * safeguard_score(i, o));
             SafeguardScore {
                 id: s.id.clone(),
                 control: s.control(),
@@ -201,6 +211,7 @@ pub fn score(
                 implementation,
                 automation,
                 reporting,
+                organisation,
                 score,
                 checks,
             }

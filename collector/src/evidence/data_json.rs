@@ -100,12 +100,16 @@ pub fn write<W: Write + Seek>(
     }
     a.close(b)?;
     let mut a = Array::open(b, "results")?;
+    let rule = super::sections::end_of_period_exceptions(conn, plan)?;
     q::for_each_result(conn, &plan.scope, |r| {
+        let effective = rule.effective(&r.hostname, &r.check, &r.status);
         a.item(
             b,
             &json!({
                 "check": r.check, "host_id": r.host_id, "hostname": r.hostname,
-                "status": r.status, "since": rfc3339(r.since), "summary": r.summary,
+                "status": r.status, "effective_status": effective.as_str(),
+                "exception_id": effective.exception_id(),
+                "since": rfc3339(r.since), "summary": r.summary,
                 "evidence": r.evidence, "report_id": r.report_id,
             }),
         )

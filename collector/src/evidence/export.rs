@@ -52,7 +52,27 @@ pub fn plan(conn: &Connection, req: &ExportRequest) -> Result<Plan, ExportError>
     if req.control.is_some() {
         scope.checks = Some(mapped.iter().cloned().collect());
     }
-    let result_counts = q::result_counts(conn, &scope)?;
+    let mut result_counts = q::result_counts(conn, &scope)?;
+    // Results an exception in force at the period's end covers count as `excepted` (the rule of
+    // every view; out of a safeguard's scope, as in the CIS score).
+    let rule = crate::store::exceptions::InForce::from_list(
+        &crate::store::exceptions::list(conn)?,
+        scope.end_ts - 1,
+    );
+    if !rule.is_empty() {
+        q::for_each_result(conn, &scope, |r| {
+            let eff = rule.effective(&r.hostname, &r.check, &r.status);
+            if eff.exception_id().is_some() {
+                let counts = result_counts.entry(r.check.clone()).or_default();
+                if let Some(n) = counts.get_mut(&r.status) {
+                    *n = n.saturating_sub(1);
+                }
+                *counts.entry(eff.as_str().to_string()).or_default() += 1;
+                counts.retain(|_, n| *n > 0);
+            }
+            Ok::<_, ExportError>(())
+        })?;
+    }
     let transition_counts = q::transition_counts(conn, &scope)?;
     let mut checks: BTreeSet<String> = q::checks_in_scope(conn, &scope)?.into_iter().collect();
     checks.extend(mapped);

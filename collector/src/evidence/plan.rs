@@ -47,7 +47,8 @@ impl Conclusion {
 pub struct Tally {
     /// Results `pass`.
     pub pass: u64,
-    /// Results other than `not_applicable`.
+    /// Results other than `not_applicable` and `excepted` (a failure an exception in force at
+    /// the period's end covers is out of scope, as in the CIS score).
     pub in_scope: u64,
 }
 
@@ -62,7 +63,7 @@ pub fn tally<'a>(
             if status == "pass" {
                 t.pass += n;
             }
-            if status != "not_applicable" {
+            if status != "not_applicable" && status != "excepted" {
                 t.in_scope += n;
             }
         }
@@ -217,6 +218,18 @@ mod tests {
         let n = checks(&["n", "zz"]);
         assert_eq!(conclude(&n, tally(&c, &n)), Conclusion::NoData);
         assert_eq!(conclude(&[], Tally::default()), Conclusion::NotMeasured);
+        // e: 2 pass and 1 failure an exception covers → in scope 2, satisfied (on main the
+        // excepted failure counted in scope: 2 of 3, not satisfied).
+        let e = counts(&[("e", "pass", 2), ("e", "excepted", 1)]);
+        let ce = checks(&["e"]);
+        assert_eq!(
+            tally(&e, &ce),
+            Tally {
+                pass: 2,
+                in_scope: 2
+            }
+        );
+        assert_eq!(conclude(&ce, tally(&e, &ce)), Conclusion::Satisfied);
     }
 
     #[test]

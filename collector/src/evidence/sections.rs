@@ -106,6 +106,19 @@ impl<'p> PerCheck<'p> {
     }
 }
 
+/// The exceptions in force at the period's last second: what a result at the end of the period
+/// counts as (the same rule as the API, metrics and report).
+pub fn end_of_period_exceptions(
+    conn: &Connection,
+    plan: &Plan,
+) -> Result<crate::store::exceptions::InForce, ExportError> {
+    let all = crate::store::exceptions::list(conn)?;
+    Ok(crate::store::exceptions::InForce::from_list(
+        &all,
+        plan.scope.end_ts - 1,
+    ))
+}
+
 /// `results/<check>.html` for every planned check.
 pub fn results<W: Write + Seek>(
     b: &mut BundleWriter<W>,
@@ -115,20 +128,38 @@ pub fn results<W: Write + Seek>(
     let mut pc = PerCheck {
         dir: "results",
         title: "Results at the end of the period",
-        columns: &["Host", "Status", "Since", "Summary", "Evidence", "Report"],
+        columns: &[
+            "Host",
+            "Status",
+            "Effective status",
+            "Since",
+            "Summary",
+            "Evidence",
+            "Report",
+        ],
         checks: &plan.checks,
         next: 0,
         open: false,
     };
+    let rule = end_of_period_exceptions(conn, plan)?;
     q::for_each_result(conn, &plan.scope, |r| {
         pc.to(b, Some(&r.check))?;
+        let effective = rule.effective(&r.hostname, &r.check, &r.status);
+        let effective = match effective.exception_id() {
+            Some(id) => format!(
+                "{} <a href=\"../exceptions.html\">E-{id}</a>",
+                html::status(effective.as_str())
+            ),
+            None => html::status(effective.as_str()),
+        };
         writeln!(
             b,
             "<tr><td>{} <span class=\"muted\">#{}</span></td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td><code>{}</code></td></tr>",
+             <td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
             esc(&r.hostname),
             r.host_id,
             html::status(&r.status),
+            effective,
             rfc3339(r.since),
             esc(&r.summary),
             evidence_links(&r.evidence, 1),

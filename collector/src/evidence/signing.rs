@@ -58,7 +58,7 @@ pub fn load_or_generate(path: &Path) -> Result<SigningKey, KeyError> {
         return load(path);
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| file_err(dir, e.to_string()))?;
+        crate::store::create_private_dir(dir).map_err(|e| file_err(dir, e.to_string()))?;
     }
     let mut seed = [0u8; 32];
     getrandom::getrandom(&mut seed).map_err(|e| KeyError::Random(e.to_string()))?;

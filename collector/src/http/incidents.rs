@@ -21,6 +21,17 @@ use crate::store::registers::{self as reg, PatchOutcome};
 const MAX_BODY: usize = 256 * 1024;
 
 fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Not UTF-8 is not JSON: a malformed request (400), not a rule the incident breaks (422).
+    if let Err(e) = std::str::from_utf8(bytes) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!(
+                "the body is not valid UTF-8 (first invalid byte at offset {})",
+                e.valid_up_to()
+            ),
+        ));
+    }
     serde_json::from_slice(bytes).map_err(|e| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

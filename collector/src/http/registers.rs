@@ -43,6 +43,16 @@ pub async fn import(
         ));
     }
     let bytes = read_body(body, MAX_CSV).await?;
+    if let Err(e) = std::str::from_utf8(&bytes) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "not_utf8",
+            format!(
+                "the CSV must be UTF-8; the first invalid byte is at offset {}",
+                e.valid_up_to()
+            ),
+        ));
+    }
     // The CSV readers work on files (line numbers, BOM, CRLF): spool the body to a private
     // temporary file in the data directory and name it "request body" in messages.
     let dir = state.config.storage.data_dir.clone();

@@ -31,6 +31,9 @@ pub struct CheckCoverage {
     pub not_applicable: i64,
     /// Stale hosts (any status).
     pub stale: i64,
+    /// Reporting hosts whose `fail`/`warn` an exception in force covers: out of the ratio while
+    /// it is in force, listed apart.
+    pub excepted: i64,
     /// pass / (pass + fail + warn + error); `None` without applicable reporting hosts.
     pub ratio: Option<f64>,
 }
@@ -53,6 +56,7 @@ pub fn check_coverage(agg: &FleetAggregate, check: &str) -> CheckCoverage {
         error,
         not_applicable: n("not_applicable"),
         stale: n("stale"),
+        excepted: n("excepted"),
         ratio: (applicable > 0).then(|| pass as f64 / applicable as f64),
     }
 }

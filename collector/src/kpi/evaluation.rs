@@ -67,24 +67,11 @@ pub fn load_fleet(conn: &Connection, st: &Staleness) -> Result<FleetInputs, Stor
         &["oldest_pending_days", "sla_days"],
     )?;
     // A `fail` covered by an exception in force counts as `excepted` (listed apart).
-    let exceptions = crate::store::exceptions::active(conn, st.now)?;
-    if !exceptions.is_empty() {
-        for h in &mut patch_hosts {
-            if h.status.as_deref() != Some("fail") {
-                continue;
-            }
-            let eff = crate::risk::exceptions::apply_exceptions(
-                "fail",
-                crate::risk::exceptions::HostRef {
-                    hostname: &h.hostname,
-                },
-                super::patch_sla::CHECK,
-                st.now,
-                &exceptions,
-            );
-            if eff.as_str() == "excepted" {
-                h.status = Some("excepted".into());
-            }
+    let rule = crate::store::exceptions::InForce::load(conn, st.now)?;
+    for h in &mut patch_hosts {
+        if let Some(status) = h.status.as_deref().filter(|s| *s == "fail") {
+            let eff = rule.effective(&h.hostname, super::patch_sla::CHECK, status);
+            h.status = Some(eff.as_str().to_string());
         }
     }
     Ok(FleetInputs {
@@ -220,28 +207,149 @@ fn cis_rows(
         cat,
         &card,
         cfg.cis.implementation_group,
+        cfg.kpi.cis_target.map(|t| t * 100.0),
         &day,
         now.timestamp(),
     ))
 }
 
+/// Every row a snapshot taken at `now` would store (KPIs and CIS scores), computed on `conn`
+/// without storing anything: the monthly report of the month in progress uses it, so its figures
+/// are today's (marked provisional) rather than those of a snapshot taken before the day's reports
+/// arrived. An unreadable self-assessment leaves the CIS rows out, as in the daily snapshot.
+pub fn live_rows(
+    conn: &Connection,
+    cfg: &CollectorConfig,
+    now: DateTime<Utc>,
+) -> Result<Vec<SnapshotRow>, KpiError> {
+    let day = now.date_naive();
+    let when = When::on(day, now).map_err(KpiError::Day)?;
+    let st = staleness(cfg, now.timestamp());
+    let mut inputs = load_registers(conn, day)?;
+    inputs.fleet = Some(load_fleet(conn, &st)?);
+    let eval = Evaluation {
+        when,
+        kpis: evaluate(&inputs, &cfg.kpi, &when),
+    };
+    let mut rows = snapshot_rows(&eval, now.timestamp());
+    match crate::cis::load_configured(&cfg.cis, day) {
+        Ok(assessment) => {
+            let tallies = crate::store::cis::check_tallies(conn, &st)?;
+            let cat = crate::cis::catalogue::catalogue();
+            let card = crate::cis::score::score(
+                cat,
+                &crate::cis::score::builtin_evidence(),
+                &tallies,
+                &assessment,
+            );
+            rows.extend(crate::cis::snapshot::snapshot_rows(
+                cat,
+                &card,
+                cfg.cis.implementation_group,
+                cfg.kpi.cis_target.map(|t| t * 100.0),
+                &day.format("%Y-%m-%d").to_string(),
+                now.timestamp(),
+            ));
+        }
+        Err(e) => tracing::warn!(error = %e, "CIS scores left out of the live figures"),
+    }
+    Ok(rows)
+}
+
+/// How often a deferred daily snapshot looks for the day's first report.
+pub const DEFERRED_POLL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Hour (UTC) from which the daily snapshot is taken even if no host has reported that day: a
+/// silent fleet is a fact of the day too (every host stale).
+pub const SNAPSHOT_ANYWAY_HOUR: u32 = 23;
+
 /// Take today's snapshot unless one exists (the server's once-a-day job). Returns whether one
-/// was taken.
+/// was taken. When no host has reported yet today (the collector just started, or the day just
+/// began), the snapshot would record a fleet without data: it is deferred to a background task
+/// that takes it as soon as the day's first report has arrived (or at 23:00 UTC).
 pub async fn snapshot_if_missing(
     store: Arc<Store>,
     cfg: CollectorConfig,
     now: DateTime<Utc>,
 ) -> Result<bool, KpiError> {
-    let day = now.date_naive().format("%Y-%m-%d").to_string();
+    snapshot_or_defer(store, cfg, now, DEFERRED_POLL).await
+}
+
+/// Whether the snapshot of `at`'s day is due now: none stored yet, and a host reported that day
+/// (or it is late enough to take it anyway). `None` when one is already stored.
+async fn due(store: &Arc<Store>, at: DateTime<Utc>) -> Result<Option<bool>, KpiError> {
+    use chrono::Timelike as _;
+    let day = at.date_naive();
+    let day_s = day.format("%Y-%m-%d").to_string();
+    let start = day
+        .and_hms_opt(0, 0, 0)
+        .map_or(0, |d| d.and_utc().timestamp());
     let s = store.clone();
-    let exists = tokio::task::spawn_blocking(move || s.read(|c| kpi_snapshots::exists(c, &day)))
-        .await
-        .map_err(|e| KpiError::Task(e.to_string()))??;
+    let (exists, reported) = tokio::task::spawn_blocking(move || {
+        s.read(|c| {
+            Ok((
+                kpi_snapshots::exists(c, &day_s)?,
+                fleet::hosts_reported_since(c, start)?,
+            ))
+        })
+    })
+    .await
+    .map_err(|e| KpiError::Task(e.to_string()))??;
     if exists {
-        return Ok(false);
+        return Ok(None);
     }
-    take_snapshot(store, cfg, now).await?;
-    Ok(true)
+    Ok(Some(reported > 0 || at.hour() >= SNAPSHOT_ANYWAY_HOUR))
+}
+
+/// [`snapshot_if_missing`], looking for the first report every `poll` while deferred.
+pub async fn snapshot_or_defer(
+    store: Arc<Store>,
+    cfg: CollectorConfig,
+    now: DateTime<Utc>,
+    poll: std::time::Duration,
+) -> Result<bool, KpiError> {
+    match due(&store, now).await? {
+        None => return Ok(false),
+        Some(true) => {
+            take_snapshot(store, cfg, now).await?;
+            return Ok(true);
+        }
+        Some(false) => {}
+    }
+    let day = now.date_naive();
+    tracing::info!(%day, "KPI snapshot deferred until the first report of the day");
+    let started = std::time::Instant::now();
+    // A weak reference: a deferred snapshot must not keep the store open past the server's
+    // shutdown (which closes it cleanly only when it holds the last reference).
+    let weak = Arc::downgrade(&store);
+    drop(store);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(poll).await;
+            let Some(store) = weak.upgrade() else {
+                return;
+            };
+            let at = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
+            if at.date_naive() != day {
+                // The next day's job takes over; this day keeps no snapshot.
+                tracing::warn!(%day, "no KPI snapshot for the day: no host reported");
+                return;
+            }
+            match due(&store, at).await {
+                Ok(None) => return,
+                Ok(Some(false)) => continue,
+                Ok(Some(true)) => {
+                    match take_snapshot(store.clone(), cfg.clone(), at).await {
+                        Ok(_) => tracing::info!(%day, "KPI snapshot stored"),
+                        Err(e) => tracing::warn!(error = %e, "KPI snapshot failed"),
+                    }
+                    return;
+                }
+                Err(e) => tracing::warn!(error = %e, "KPI snapshot check failed"),
+            }
+        }
+    });
+    Ok(false)
 }
 
 #[cfg(test)]
@@ -389,8 +497,52 @@ mod tests {
         assert!(!snapshot_if_missing(store.clone(), cfg.clone(), now)
             .await
             .unwrap());
-        assert!(snapshot_if_missing(store.clone(), cfg, tomorrow)
+        // The 6th at 09:00: nobody has reported yet that day → deferred, nothing stored yet.
+        assert!(!snapshot_if_missing(store.clone(), cfg, tomorrow)
             .await
             .unwrap());
+        assert!(!store
+            .read(|c| kpi_snapshots::exists(c, "2026-04-06"))
+            .unwrap());
+    }
+
+    /// Day one: the collector starts at 08:00 before any agent has reported. On main the daily
+    /// snapshot was taken right then and recorded a fleet without data for the whole day. Now it
+    /// waits: nothing is stored until web-01 reports (patch_age pass), then the snapshot records
+    /// patch_sla = 1 / 1 = 1.
+    #[tokio::test]
+    async fn the_first_snapshot_waits_for_the_first_report_of_the_day() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&d.path().join("vigie.db"), 64).unwrap());
+        let cfg = CollectorConfig::default();
+        let start = t("2026-12-03T08:00:00Z");
+        let poll = std::time::Duration::from_millis(20);
+        assert!(!snapshot_or_defer(store.clone(), cfg.clone(), start, poll)
+            .await
+            .unwrap());
+        tokio::time::sleep(poll * 5).await;
+        assert!(!store
+            .read(|c| kpi_snapshots::exists(c, "2026-12-03"))
+            .unwrap());
+        host(&store, "web-01", start, vec![patch(Status::Pass, None)]).await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let rows = loop {
+            let rows = store
+                .read(|c| kpi_snapshots::load(c, "2026-12-03"))
+                .unwrap();
+            if !rows.is_empty() {
+                break rows;
+            }
+            assert!(std::time::Instant::now() < deadline, "no snapshot taken");
+            tokio::time::sleep(poll).await;
+        };
+        let sla = rows.iter().find(|r| r.kpi == "patch_sla").unwrap();
+        assert_eq!(sla.value, Some(1.0));
+        // Taken once: a later call finds it.
+        assert!(
+            !snapshot_or_defer(store.clone(), cfg, t("2026-12-03T10:00:00Z"), poll)
+                .await
+                .unwrap()
+        );
     }
 }

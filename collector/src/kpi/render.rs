@@ -83,13 +83,14 @@ pub fn note(k: &Kpi) -> String {
             )
         }
         _ => format!(
-            "pass {}, fail {}, warn {}, error {}, n/a {}, stale {}",
+            "pass {}, fail {}, warn {}, error {}, n/a {}, stale {}, excepted {}",
             num(d, "pass"),
             num(d, "fail"),
             num(d, "warn"),
             num(d, "error"),
             num(d, "not_applicable"),
-            num(d, "stale")
+            num(d, "stale"),
+            num(d, "excepted")
         ),
     };
     if k.source == Source::Snapshot {
@@ -106,8 +107,18 @@ fn time(t: Option<DateTime<Utc>>) -> String {
 }
 
 fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    // Cells hold register text (titles, names): escaped, so they cannot drive the terminal or
+    // break the table's lines.
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|c| crate::escape::one_line(c).into_owned())
+                .collect()
+        })
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
+    for r in &rows {
         for (w, c) in widths.iter_mut().zip(r) {
             *w = (*w).max(c.chars().count());
         }
@@ -126,7 +137,7 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     };
     line(header.iter().map(|h| h.to_string()).collect());
     for r in rows {
-        line(r.clone());
+        line(r);
     }
     out
 }
@@ -204,7 +215,7 @@ pub fn incident_detail(i: &Incident) -> String {
     ];
     fields
         .iter()
-        .map(|(k, v)| format!("{k:<14}{v}\n"))
+        .map(|(k, v)| format!("{k:<14}{}\n", crate::escape::one_line(v)))
         .collect()
 }
 

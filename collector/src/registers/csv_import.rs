@@ -77,6 +77,13 @@ fn read_rows<T>(
         at: String::new(),
         message,
     };
+    // A NUL is never text (and truncates C strings downstream): refuse the file, naming the line.
+    if let Some(at) = bytes.iter().position(|&b| b == 0) {
+        return Err(line_err(
+            line_at(&bytes, at as u64),
+            format!("contains a NUL byte (byte {at}); export the file again as UTF-8 text"),
+        ));
+    }
     let row_err = |line: u64, row: u64, message: String| ImportError::Line {
         file: file.clone(),
         line,
@@ -266,6 +273,16 @@ mod tests {
         let rows = read_training(&p).unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].line, 2);
+    }
+
+    #[test]
+    fn a_nul_byte_refuses_the_file_naming_its_line() {
+        let (_d, p) = write(
+            b"person_id,course,completed_at\nP001,Cyber,2026-01-02\nP002,Cy\0ber,2026-01-02\n",
+        );
+        let e = read_training(&p).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("NUL byte"), "{e}");
+        assert!(e.contains("nothing was imported"), "{e}");
     }
 
     #[test]

@@ -226,12 +226,45 @@ fn fmt_time(t: DateTime<Utc>) -> String {
 }
 
 impl Incident {
-    /// Check the record: id format, non-empty title, and the order of its times (detected ≥
-    /// occurred, contained ≥ detected, resolved ≥ detected, when both ends are known).
+    /// Check the record against the current time; see [`Incident::validate_at`].
     pub fn validate(&self) -> Result<(), String> {
+        self.validate_at(Utc::now())
+    }
+
+    /// Check the record: id format, a one-line bounded title, bounded texts without control
+    /// characters, every time between 1970 and a day after `now` (an observation cannot be from
+    /// the future; a day absorbs time zones typed wrong), and the order of its times (detected ≥
+    /// occurred, contained ≥ detected, resolved ≥ detected, when both ends are known).
+    pub fn validate_at(&self, now: DateTime<Utc>) -> Result<(), String> {
         validate_id(&self.id)?;
         if self.title.trim().is_empty() {
             return Err("title must not be empty".into());
+        }
+        crate::identity::check_title("title", &self.title).map_err(|e| e.to_string())?;
+        if !self.team.is_empty() {
+            crate::identity::check_title("team", &self.team).map_err(|e| e.to_string())?;
+        }
+        crate::identity::check_text("description", &self.description)?;
+        crate::identity::check_text("actions", &self.actions)?;
+        let latest = now + chrono::Duration::days(1);
+        for (field, t) in [
+            ("occurred_at", self.occurred_at),
+            ("detected_at", self.detected_at),
+            ("contained_at", self.contained_at),
+            ("resolved_at", self.resolved_at),
+            ("notified_at", self.notified_at),
+        ] {
+            if let Some(t) = t {
+                if t.timestamp() < 0 {
+                    return Err(format!("{field} ({}) is before 1970", fmt_time(t)));
+                }
+                if t > latest {
+                    return Err(format!(
+                        "{field} ({}) is more than a day in the future",
+                        fmt_time(t)
+                    ));
+                }
+            }
         }
         let order = [
             (
@@ -435,6 +468,74 @@ mod tests {
         i.detected_at = None;
         i.resolved_at = t("2026-02-01T00:00:00Z");
         assert!(i.validate().is_ok());
+    }
+
+    #[test]
+    fn times_are_between_1970_and_tomorrow_and_texts_are_clean() {
+        let now = t("2026-12-01T12:00:00Z").unwrap();
+        base().validate_at(now).unwrap();
+        let cases: Vec<(Incident, &str)> = vec![
+            (
+                Incident {
+                    occurred_at: t("1969-12-31T00:00:00Z"),
+                    ..base()
+                },
+                "occurred_at (1969-12-31T00:00:00Z) is before 1970",
+            ),
+            (
+                Incident {
+                    resolved_at: t("2026-12-02T12:00:01Z"),
+                    ..base()
+                },
+                "resolved_at (2026-12-02T12:00:01Z) is more than a day in the future",
+            ),
+            (
+                Incident {
+                    notified_at: t("2027-01-01T00:00:00Z"),
+                    ..base()
+                },
+                "notified_at",
+            ),
+            (
+                Incident {
+                    title: "Phishing\u{1b}[2J".into(),
+                    ..base()
+                },
+                "title contains U+001B",
+            ),
+            (
+                Incident {
+                    title: "x".repeat(300),
+                    ..base()
+                },
+                "title is 300 bytes",
+            ),
+            (
+                Incident {
+                    team: "soc\nFAKE".into(),
+                    ..base()
+                },
+                "team contains U+000A",
+            ),
+            (
+                Incident {
+                    description: "nul\0".into(),
+                    ..base()
+                },
+                "description contains U+0000",
+            ),
+        ];
+        for (i, want) in cases {
+            let e = i.validate_at(now).unwrap_err();
+            assert!(e.contains(want), "want {want:?}, got {e:?}");
+        }
+        // Within a day ahead is a time zone typed wrong, not a refusal.
+        Incident {
+            resolved_at: t("2026-12-02T11:00:00Z"),
+            ..base()
+        }
+        .validate_at(now)
+        .unwrap();
     }
 
     #[test]

@@ -20,7 +20,7 @@ use super::governance::{self, ActionsSection, ExceptionsSection, RisksSection};
 pub use super::model::*;
 use crate::cis::catalogue::catalogue;
 use crate::cis::snapshot as cis_snap;
-use crate::config::KpiSection;
+use crate::config::{CollectorConfig, KpiSection};
 use crate::kpi::notification::{notification_duty, notification_state, NotificationState};
 use crate::kpi::response_times::{response_times, Period};
 use crate::kpi::{register_kpis, Inputs, KpiStatus, When};
@@ -52,6 +52,9 @@ pub enum DataError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The live figures of the month in progress could not be computed.
+    #[error("figures of the month in progress: {0}")]
+    Live(#[from] crate::kpi::evaluation::KpiError),
 }
 
 /// Parse `YYYY-MM` to the month's first day.
@@ -142,6 +145,10 @@ pub struct ReportInputs {
     pub actions: Vec<Action>,
     /// Every exception.
     pub exceptions: Vec<Exception>,
+    /// For the month in progress: what a snapshot taken now would store (KPIs and CIS scores),
+    /// used instead of the month's stored snapshots and shown as provisional. Empty for a closed
+    /// month.
+    pub live: Vec<SnapshotRow>,
 }
 
 /// The months of the trend ending with `first` (first days, oldest first).
@@ -161,6 +168,7 @@ fn when_of(first: NaiveDate, now: DateTime<Utc>) -> Option<When> {
 /// Read what the report of the month starting `first` needs (blocking).
 pub fn load(
     conn: &Connection,
+    cfg: &CollectorConfig,
     first: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<ReportInputs, DataError> {
@@ -192,28 +200,32 @@ pub fn load(
         risk_history: sql::risk_history_since(conn, when.period.start.timestamp())?,
         actions: crate::store::actions::list(conn, as_of)?,
         exceptions: crate::store::exceptions::list(conn)?,
+        live: if last_day(first) >= today {
+            crate::kpi::evaluation::live_rows(conn, cfg, now)?
+        } else {
+            Vec::new()
+        },
     })
 }
 
-/// Snapshot rows by (KPI, `YYYY-MM`).
-pub struct Snapshots<'a>(HashMap<(&'a str, String), &'a SnapshotRow>);
+/// Snapshot rows by (KPI, `YYYY-MM`), each with whether it was computed live at report time.
+pub struct Snapshots<'a>(HashMap<(&'a str, String), (&'a SnapshotRow, bool)>);
 
 impl<'a> Snapshots<'a> {
-    fn new(rows: &'a [SnapshotRow]) -> Snapshots<'a> {
-        Snapshots(
-            rows.iter()
-                .map(|r| {
-                    (
-                        (r.kpi.as_str(), r.day.get(..7).unwrap_or("").to_string()),
-                        r,
-                    )
-                })
-                .collect(),
-        )
+    /// The stored rows, then the live ones, which replace the stored rows of their month.
+    fn new(rows: &'a [SnapshotRow], live: &'a [SnapshotRow]) -> Snapshots<'a> {
+        let key = |r: &'a SnapshotRow| (r.kpi.as_str(), r.day.get(..7).unwrap_or("").to_string());
+        let mut map: HashMap<_, _> = rows.iter().map(|r| (key(r), (r, false))).collect();
+        map.extend(live.iter().map(|r| (key(r), (r, true))));
+        Snapshots(map)
     }
 
     fn get(&self, kpi: &str, month: NaiveDate) -> Option<&'a SnapshotRow> {
-        self.0.get(&(kpi, ym(month))).copied()
+        self.0.get(&(kpi, ym(month))).map(|(r, _)| *r)
+    }
+
+    fn is_live(&self, kpi: &str, month: NaiveDate) -> bool {
+        self.0.get(&(kpi, ym(month))).is_some_and(|(_, live)| *live)
     }
 }
 
@@ -229,16 +241,30 @@ pub fn assemble(
     now: DateTime<Utc>,
 ) -> Result<MonthlyReport, DataError> {
     let when = when_of(first, now).ok_or_else(|| DataError::BadMonth(ym(first)))?;
-    let snaps = Snapshots::new(&inputs.snapshots);
-    let indicators = indicators(inputs, &snaps, cfg, first, now);
+    let snaps = Snapshots::new(&inputs.snapshots, &inputs.live);
+    let mut indicators = indicators(inputs, &snaps, cfg, first, now);
     let incidents = incidents(&inputs.registers.incidents, &when);
-    let cis = cis(&snaps, first);
+    let mut cis = cis(&snaps, first);
+    // A snapshot taken before `[kpi] cis_target` was set has no target: judge it against the
+    // configured one, so the score is always shown with the target the reader is held to.
+    if let Some(i) = indicators.iter_mut().find(|i| i.name == cis_snap::OVERALL) {
+        if i.target.is_none() {
+            i.target = cfg.cis_target.map(|t| t * 100.0);
+            if i.target.is_some() {
+                i.status = crate::kpi::judge(i.value, i.target, crate::kpi::Unit::Ratio);
+            }
+        }
+        cis.target = i.target;
+        cis.status = i.status;
+    }
     let period = Period {
         start: when.period.start,
         end: when.at,
     };
     let mut summary = summary(&indicators, &incidents, &cis);
     summary.extend(governance_highlights(inputs, period));
+    // Most urgent first; the order of gathering breaks ties (stable sort).
+    summary.sort_by_key(Highlight::urgency);
     Ok(MonthlyReport {
         month: ym(first),
         as_of: when.day,
@@ -269,6 +295,7 @@ pub fn indicators(
     now: DateTime<Utc>,
 ) -> Vec<Indicator> {
     let months = trend_months(first);
+    let complete = last_day(first) < now.date_naive();
     // Register KPIs at each month's end.
     let register: Vec<(NaiveDate, Vec<crate::kpi::Kpi>)> = months
         .iter()
@@ -293,6 +320,7 @@ pub fn indicators(
             })
             .collect();
         let row = snaps.get(name, first);
+        let live = snaps.is_live(name, first);
         Indicator {
             name: name.to_string(),
             unit,
@@ -300,9 +328,12 @@ pub fn indicators(
             target: row.and_then(|r| r.target),
             status: row.map_or(KpiStatus::NoData, status_of),
             previous: trend.iter().rev().nth(1).and_then(|p| p.value),
-            basis: row.map_or(Basis::NoSnapshot, |r| Basis::Snapshot {
-                day: r.day.clone(),
-            }),
+            basis: match row {
+                None => Basis::NoSnapshot,
+                Some(r) if live => Basis::Live { day: r.day.clone() },
+                Some(r) => Basis::Snapshot { day: r.day.clone() },
+            },
+            provisional: !complete,
             trend,
         }
     };
@@ -329,12 +360,15 @@ pub fn indicators(
             status: k.as_ref().map_or(KpiStatus::NoData, |k| k.status),
             previous: trend.iter().rev().nth(1).and_then(|p| p.value),
             basis: Basis::Registers { day: ymd(day) },
+            provisional: !complete,
             trend,
         }
     };
     vec![
         from_snapshots("patch_sla", IndicatorUnit::Ratio),
-        from_registers("training_coverage", IndicatorUnit::Ratio),
+        // The roster has no effective dates (only who is active today): a past month's coverage
+        // is what that month's last snapshot recorded, never today's roster replayed backwards.
+        from_snapshots("training_coverage", IndicatorUnit::Ratio),
         from_registers("mttd", IndicatorUnit::Seconds),
         from_registers("mttr", IndicatorUnit::Seconds),
         from_snapshots(cis_snap::OVERALL, IndicatorUnit::Score),
@@ -432,6 +466,8 @@ pub fn cis(snaps: &Snapshots<'_>, first: NaiveDate) -> CisSection {
         })
         .collect();
     CisSection {
+        target: None,
+        status: KpiStatus::NoData,
         day: now_o.map(|r| r.day.clone()),
         previous_day: prev_o.map(|r| r.day.clone()),
         ig,
@@ -466,6 +502,7 @@ pub fn coverage(snaps: &Snapshots<'_>, first: NaiveDate) -> Vec<CoverageRow> {
                 error: n("error"),
                 not_applicable: n("not_applicable"),
                 stale: n("stale"),
+                excepted: n("excepted"),
                 ratio: row.and_then(|r| r.value),
                 previous: snaps
                     .get(&name, prev_month)
@@ -505,8 +542,16 @@ pub fn summary(
         out.push(Highlight::NotificationsOverdue { count: overdue });
     }
     if incidents.open_at_end > 0 {
+        let worst = incidents
+            .incidents
+            .iter()
+            .filter(|i| i.resolved_at.is_none())
+            .map(|i| i.severity)
+            .max()
+            .unwrap_or(crate::registers::incident::Severity::Low);
         out.push(Highlight::IncidentsOpen {
             count: incidents.open_at_end,
+            worst,
         });
     }
     if let Some(c) = cis.overall.change.filter(|c| *c < -0.05) {
@@ -566,6 +611,55 @@ mod tests {
         ] {
             assert!(parse_month(bad).is_err(), "{bad}");
         }
+    }
+
+    /// A month with no snapshot at all (every fleet indicator "no data") and one crisis
+    /// incident still open: the open incident is the first point of attention, the "no data"
+    /// lines come last (they were listed first before points were ordered by urgency).
+    #[test]
+    fn an_open_crisis_comes_before_missing_data() {
+        use crate::registers::incident::{IncidentType, Severity};
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let mut inputs = ReportInputs::default();
+        inputs.registers.incidents.push(Incident {
+            id: "INC-9".into(),
+            title: "Ransomware".into(),
+            kind: IncidentType::Ransomware,
+            severity: Severity::Crisis,
+            team: "soc".into(),
+            description: String::new(),
+            actions: String::new(),
+            occurred_at: Some(at("2026-03-10T08:00:00Z")),
+            detected_at: Some(at("2026-03-10T09:00:00Z")),
+            contained_at: None,
+            resolved_at: None,
+            personal_data: false,
+            notified_at: None,
+        });
+        let first = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+        let r = assemble(
+            &inputs,
+            &KpiSection::default(),
+            first,
+            at("2026-04-05T12:00:00Z"),
+        )
+        .unwrap();
+        assert!(
+            matches!(
+                r.summary[0],
+                Highlight::IncidentsOpen {
+                    count: 1,
+                    worst: Severity::Crisis
+                }
+            ),
+            "{:?}",
+            r.summary
+        );
+        assert!(matches!(r.summary.last(), Some(Highlight::NoData { .. })));
+        assert!(r
+            .summary
+            .iter()
+            .any(|h| matches!(h, Highlight::NoData { indicator } if indicator == "patch_sla")));
     }
 
     #[test]

@@ -121,7 +121,8 @@ pub fn value(lang: Lang, unit: IndicatorUnit, v: Option<f64>) -> String {
         (None, _) => DASH.to_string(),
         (Some(v), IndicatorUnit::Ratio) => i18n::percent(lang, v),
         (Some(v), IndicatorUnit::Seconds) => i18n::duration(lang, v),
-        (Some(v), IndicatorUnit::Score) => i18n::number(lang, v, 1),
+        // CIS scores are 0 to 100: shown as a percentage, like the other ratios.
+        (Some(v), IndicatorUnit::Score) => i18n::percent(lang, v / 100.0),
     }
 }
 
@@ -150,6 +151,7 @@ fn basis(lang: Lang, b: &Basis) -> String {
     match b {
         Basis::Snapshot { day: d } => format!("{} {}", Msg::SourceSnapshot.text(lang), day(d)),
         Basis::Registers { day: d } => format!("{} {}", Msg::SourceRegisters.text(lang), day(d)),
+        Basis::Live { day: d } => format!("{} {}", Msg::SourceLive.text(lang), day(d)),
         Basis::NoSnapshot => Msg::SourceNoSnapshot.text(lang).to_string(),
     }
 }
@@ -212,7 +214,7 @@ fn summary(r: &MonthlyReport, lang: Lang) -> Section {
                     let d = v - p;
                     match i.unit {
                         IndicatorUnit::Ratio => i18n::signed(lang, d * 100.0, 1) + " pt",
-                        IndicatorUnit::Score => i18n::signed(lang, d, 1),
+                        IndicatorUnit::Score => i18n::signed(lang, d, 1) + " pt",
                         IndicatorUnit::Seconds => {
                             let s = i18n::duration(lang, d.abs());
                             if d < 0.0 {
@@ -225,9 +227,13 @@ fn summary(r: &MonthlyReport, lang: Lang) -> Section {
                 }
                 _ => DASH.to_string(),
             };
+            let mut shown = value(lang, i.unit, i.value);
+            if i.provisional && i.value.is_some() {
+                shown = format!("{shown} ({})", Msg::Provisional.text(lang));
+            }
             vec![
                 Cell::text(i18n::indicator(lang, &i.name)),
-                Cell::num(value(lang, i.unit, i.value)),
+                Cell::num(shown),
                 Cell::num(value(lang, i.unit, i.target)),
                 Cell::text(i18n::status(lang, i.status)).tone(tone(i.status)),
                 Cell::num(value(lang, i.unit, i.previous)),
@@ -267,7 +273,12 @@ fn summary(r: &MonthlyReport, lang: Lang) -> Section {
             Highlight::NotificationsOverdue { count } => {
                 format!("{count} {}", Msg::HlOverdue.text(lang))
             }
-            Highlight::IncidentsOpen { count } => format!("{count} {}", Msg::HlOpen.text(lang)),
+            Highlight::IncidentsOpen { count, worst } => format!(
+                "{count} {} ({} {})",
+                Msg::HlOpen.text(lang),
+                Msg::HlWorst.text(lang),
+                i18n::severity(lang, *worst)
+            ),
             Highlight::CisDown { points } => format!(
                 "{} {} pt",
                 Msg::HlCisDown.text(lang),
@@ -296,7 +307,7 @@ fn indicators(list: &[Indicator], lang: Lang) -> Section {
     let mut blocks = Vec::new();
     for i in list {
         blocks.push(Block::Sub(i18n::indicator(lang, &i.name)));
-        blocks.push(Block::Para(format!(
+        let mut line = format!(
             "{} {} · {} {} · {} {} · {}",
             Msg::Value.text(lang),
             value(lang, i.unit, i.value),
@@ -305,7 +316,11 @@ fn indicators(list: &[Indicator], lang: Lang) -> Section {
             Msg::Status.text(lang).to_lowercase(),
             i18n::status(lang, i.status),
             i18n::kv(lang, Msg::Source.text(lang), &basis(lang, &i.basis))
-        )));
+        );
+        if i.provisional {
+            line = format!("{line} · {}", Msg::Provisional.text(lang));
+        }
+        blocks.push(Block::Para(line));
         let points: Vec<(String, Option<f64>)> = i
             .trend
             .iter()
@@ -468,7 +483,11 @@ fn score_cells(lang: Lang, s: &ScoreChange) -> Vec<Cell> {
     vec![
         Cell::num(v(s.score)),
         Cell::num(v(s.previous)),
-        Cell::num(s.change.map_or(DASH.into(), |c| i18n::signed(lang, c, 1))).tone(tone),
+        Cell::num(
+            s.change
+                .map_or(DASH.into(), |c| i18n::signed(lang, c, 1) + " pt"),
+        )
+        .tone(tone),
     ]
 }
 
@@ -478,6 +497,15 @@ fn cis(r: &MonthlyReport, lang: Lang) -> Section {
     if c.day.is_none() {
         blocks.push(Block::Note(Msg::CisNoSnapshot.text(lang).to_string()));
     }
+    blocks.push(Block::Para(format!(
+        "{} {} · {} {} · {} {}",
+        Msg::CisOverallScore.text(lang),
+        value(lang, IndicatorUnit::Score, c.overall.score),
+        Msg::Target.text(lang).to_lowercase(),
+        value(lang, IndicatorUnit::Score, c.target),
+        Msg::Status.text(lang).to_lowercase(),
+        i18n::status(lang, c.status),
+    )));
     let head = |first: Msg| {
         vec![
             first.text(lang).to_string(),
@@ -540,6 +568,7 @@ fn coverage(r: &MonthlyReport, lang: Lang) -> Section {
         Msg::Error,
         Msg::NotApplicable,
         Msg::Stale,
+        Msg::ExceptedHosts,
         Msg::Coverage,
         Msg::PreviousMonth,
     ]
@@ -566,6 +595,7 @@ fn coverage(r: &MonthlyReport, lang: Lang) -> Section {
                 n(c.error),
                 n(c.not_applicable),
                 n(c.stale),
+                n(c.excepted),
                 Cell::num(pct(c.ratio)),
                 Cell::num(pct(c.previous)),
             ]

@@ -6,6 +6,7 @@ use super::doc::{value, Block, Cell, Section, Tone, DASH};
 use super::governance::{ActionRow, ActionsSection, ExceptionsSection, RisksSection};
 use super::i18n::{self, Lang, Msg};
 use crate::risk::exceptions::{ExceptionState, ScopeKind};
+use crate::risk::fleet_note::FleetNote;
 use crate::risk::Level;
 
 fn heads(lang: Lang, m: &[Msg]) -> Vec<String> {
@@ -26,6 +27,34 @@ fn json_text(v: &serde_json::Value) -> String {
         serde_json::Value::Null => DASH.to_string(),
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+/// A risk's title in `lang`: the shipped title of a fleet risk is translated, a person's is not.
+fn risk_title(lang: Lang, stored: &str, check: Option<&str>) -> String {
+    check.map_or_else(|| stored.to_string(), |c| i18n::fleet_risk_title(lang, c))
+}
+
+/// A stored history value in `lang`: levels, statuses and treatments translated, dates in the
+/// report's format, lists joined; anything else as stored.
+fn field_value(lang: Lang, field: &str, v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => {
+            if let Some(t) = i18n::risk_value(lang, field, s) {
+                return t.to_string();
+            }
+            if field == "next_review" {
+                if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                    return i18n::day(lang, d);
+                }
+            }
+            s.clone()
+        }
+        serde_json::Value::Array(items) if items.is_empty() => DASH.to_string(),
+        serde_json::Value::Array(items) => {
+            items.iter().map(json_text).collect::<Vec<_>>().join(", ")
+        }
+        other => json_text(other),
     }
 }
 
@@ -55,7 +84,7 @@ pub fn risks(r: &RisksSection, lang: Lang) -> Section {
                     None => Msg::NewRisk.text(lang).to_string(),
                     Some(b) => i18n::level(lang, b).to_string(),
                 };
-                let mut title = k.title.clone();
+                let mut title = risk_title(lang, &k.title, k.title_check.as_deref());
                 if k.review_overdue {
                     title = format!("{title} ({})", Msg::ReviewOverdue.text(lang));
                 }
@@ -108,17 +137,36 @@ pub fn risks(r: &RisksSection, lang: Lang) -> Section {
                     c.fields
                         .iter()
                         .map(|(k, (from, to))| {
-                            format!("{k}: {} → {}", json_text(from), json_text(to))
+                            i18n::kv(
+                                lang,
+                                &i18n::risk_field(lang, k),
+                                &format!(
+                                    "{} → {}",
+                                    field_value(lang, k, from),
+                                    field_value(lang, k, to)
+                                ),
+                            )
                         })
                         .collect::<Vec<_>>()
-                        .join("; ")
+                        .join(if lang == Lang::Fr { " ; " } else { "; " })
+                };
+                // A note the fleet reconciliation wrote is said in the report's language; a
+                // person's own note is shown as written.
+                let note = match FleetNote::parse(&c.note) {
+                    Some(n) => i18n::fleet_note(lang, &n),
+                    None if c.note.is_empty() => DASH.to_string(),
+                    None => c.note.clone(),
                 };
                 vec![
-                    Cell::text(format!("R-{} {}", c.risk, c.title)),
+                    Cell::text(format!(
+                        "R-{} {}",
+                        c.risk,
+                        risk_title(lang, &c.title, c.title_check.as_deref())
+                    )),
                     Cell::text(i18n::time(lang, c.at)),
                     Cell::text(&c.actor),
                     Cell::text(what),
-                    Cell::text(if c.note.is_empty() { DASH } else { &c.note }),
+                    Cell::text(note),
                 ]
             })
             .collect();
@@ -252,7 +300,10 @@ pub fn exceptions(e: &ExceptionsSection, lang: Lang) -> Section {
             .map(|x| {
                 let scope = match x.scope {
                     ScopeKind::Fleet => Msg::Fleet2.text(lang).to_string(),
-                    _ => format!("{} {}", x.scope.as_str(), x.scope_value),
+                    ScopeKind::Host => format!("{} {}", Msg::ScopeHost.text(lang), x.scope_value),
+                    ScopeKind::Group => {
+                        format!("{} {}", Msg::ScopeGroup.text(lang), x.scope_value)
+                    }
                 };
                 let (state, tone) = match x.state {
                     ExceptionState::Expiring => (Msg::ExcExpiring, Tone::Bad),

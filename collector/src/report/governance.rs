@@ -14,7 +14,7 @@ use crate::kpi::response_times::Period;
 use crate::risk::actions::{Action, ActionStatus, Priority};
 use crate::risk::exceptions::{Exception, ExceptionState, ScopeKind};
 use crate::risk::register::{Risk, RiskChange};
-use crate::risk::{Level, RiskStatus};
+use crate::risk::{Level, RiskStatus, Source};
 
 /// Most risks listed as "top risks".
 pub const TOP_RISKS: usize = 10;
@@ -30,6 +30,9 @@ pub struct RiskRow {
     pub id: i64,
     /// Title.
     pub title: String,
+    /// The check of a fleet risk whose title is still the shipped one (the renderers say it in
+    /// the report's language); `None` for a title a person wrote.
+    pub title_check: Option<String>,
     /// Level at the end of the period.
     pub level: Level,
     /// Level at the start of the period (`None`: created during it).
@@ -51,6 +54,8 @@ pub struct RiskChangeRow {
     pub risk: i64,
     /// Risk title (as now).
     pub title: String,
+    /// As [`RiskRow::title_check`].
+    pub title_check: Option<String>,
     /// When.
     pub at: DateTime<Utc>,
     /// Who.
@@ -70,6 +75,16 @@ pub struct RisksSection {
     pub top: Vec<RiskRow>,
     /// History entries dated in the period, oldest first.
     pub changes: Vec<RiskChangeRow>,
+}
+
+/// The check of `r` when it is a fleet risk still titled with the shipped (English) title of its
+/// scenario, or the fallback title of a configured scenario without one.
+pub fn shipped_title_check(r: &Risk) -> Option<String> {
+    let check = r.check.as_deref().filter(|_| r.source == Source::Fleet)?;
+    let shipped = crate::risk::fleet::scenarios(&crate::risk::config::RiskSection::default())
+        .into_iter()
+        .any(|s| s.check == check && s.title == r.title);
+    (shipped || r.title == format!("Fleet failures of {check}")).then(|| check.to_string())
 }
 
 /// `r` as it was at `at`: history entries at or after `at` undone, newest first. `None` when the
@@ -131,6 +146,7 @@ pub fn risks(all: &[Risk], history: &[(i64, RiskChange)], period: Period) -> Ris
             (now.status == RiskStatus::Open).then(|| RiskRow {
                 id: now.id,
                 title: now.title.clone(),
+                title_check: shipped_title_check(&now),
                 level: now.level,
                 level_before: risk_at(r, &h, start)
                     .filter(|b| b.status == RiskStatus::Open)
@@ -155,16 +171,18 @@ pub fn risks(all: &[Risk], history: &[(i64, RiskChange)], period: Period) -> Ris
     });
     open.truncate(TOP_RISKS);
     let title = |id: i64| {
-        all.iter()
-            .find(|r| r.id == id)
-            .map_or_else(String::new, |r| r.title.clone())
+        all.iter().find(|r| r.id == id).map_or_else(
+            || (String::new(), None),
+            |r| (r.title.clone(), shipped_title_check(r)),
+        )
     };
     let changes = history
         .iter()
         .filter(|(_, h)| h.at >= start && h.at < end)
         .map(|(id, h)| RiskChangeRow {
             risk: *id,
-            title: title(*id),
+            title: title(*id).0,
+            title_check: title(*id).1,
             at: utc(h.at),
             actor: h.actor.clone(),
             fields: h

@@ -173,6 +173,41 @@ messages! {
     NsOverdue => "échue, non faite", "overdue";
     NsNotYetDue => "à faire, non échue", "not yet due";
     NsMissing => "date de détection manquante", "detection time missing";
+    HlWorst => "le plus grave :", "most severe:";
+    ScopeHost => "poste", "host";
+    ScopeGroup => "groupe", "group";
+    FieldTitle => "intitulé", "title";
+    FieldScenario => "scénario", "scenario";
+    FieldAssets => "actifs", "assets";
+    FieldLikelihood => "vraisemblance", "likelihood";
+    FieldImpact => "impact", "impact";
+    FieldLevel => "niveau", "level";
+    FieldTreatment => "traitement", "treatment";
+    FieldOwner => "responsable", "owner";
+    FieldStatus => "statut", "status";
+    FieldNextReview => "prochaine revue", "next review";
+    RiskOpen => "ouvert", "open";
+    RiskClosed => "clos", "closed";
+    TreatReduce => "réduire", "reduce";
+    TreatAccept => "accepter", "accept";
+    TreatTransfer => "transférer", "transfer";
+    TreatAvoid => "éviter", "avoid";
+    FrDisk => "Données exposées par la perte ou le vol d'un disque non chiffré", "Data exposed by a lost or stolen unencrypted disk";
+    FrMfa => "Prise de contrôle de compte faute d'authentification multifacteur", "Account takeover through missing multi-factor authentication";
+    FrBackup => "Perte de données au-delà du point de reprise après un incident", "Data loss beyond the recovery point after an incident";
+    FrPatch => "Compromission par une vulnérabilité connue non corrigée", "Compromise through an unpatched known vulnerability";
+    FrPassword => "Mots de passe devinés faute d'une politique de mots de passe robuste", "Password guessing against a weak password policy";
+    FrOther => "Échecs sur le parc :", "Fleet failures of";
+    NoteFailing => "poste(s) évalué(s) en échec sur", "evaluated hosts fail";
+    NoteOf => "sur", "of";
+    NoteMostCritical => "poste en échec le plus critique", "most critical failing host";
+    NoteCriticality => "criticité", "criticality";
+    NoteClean => "parc conforme : aucun poste en échec sur", "fleet clean: no host fails";
+    NoteEvaluated => "évalué(s)", "evaluated";
+    Provisional => "provisoire", "provisional";
+    CisOverallScore => "Score global", "Overall score";
+    ExceptedHosts => "sous dérogation", "excepted";
+    SourceLive => "calculé en direct au", "computed live at";
 }
 
 const MONTHS_FR: [&str; 12] = [
@@ -372,6 +407,97 @@ pub fn level(lang: Lang, l: crate::risk::Level) -> &'static str {
         L::Critical => Msg::LvCritical,
     }
     .text(lang)
+}
+
+/// The title of the fleet risk of `check` whose stored title is the shipped English one.
+pub fn fleet_risk_title(lang: Lang, check: &str) -> String {
+    let m = match check {
+        "disk_encryption" => Msg::FrDisk,
+        "mfa" => Msg::FrMfa,
+        "backup_freshness" => Msg::FrBackup,
+        "patch_age" => Msg::FrPatch,
+        "password_policy" => Msg::FrPassword,
+        other => return format!("{} {}", Msg::FrOther.text(lang), self::check(lang, other)),
+    };
+    m.text(lang).to_string()
+}
+
+/// A fleet risk's history note in `lang` (see [`crate::risk::fleet_note`]).
+pub fn fleet_note(lang: Lang, n: &crate::risk::fleet_note::FleetNote) -> String {
+    use crate::risk::fleet_note::FleetNote as N;
+    match n {
+        N::Failing {
+            failing,
+            evaluated,
+            check: c,
+            host,
+            criticality,
+        } => {
+            let counted = format!(
+                "{failing} {} {evaluated} {} {}",
+                Msg::NoteOf.text(lang),
+                Msg::NoteFailing.text(lang),
+                check(lang, c)
+            );
+            let crit = format!("{} {criticality}", Msg::NoteCriticality.text(lang));
+            let most = match host {
+                Some(h) => format!("{h} ({crit})"),
+                None => crit,
+            };
+            let sep = if lang == Lang::Fr { " ; " } else { "; " };
+            format!(
+                "{counted}{sep}{}",
+                kv(lang, Msg::NoteMostCritical.text(lang), &most)
+            )
+        }
+        N::Clean {
+            check: c,
+            evaluated,
+        } => format!(
+            "{} {} ({evaluated} {})",
+            Msg::NoteClean.text(lang),
+            check(lang, c),
+            Msg::NoteEvaluated.text(lang)
+        ),
+    }
+}
+
+/// The label of a risk-register field as it appears in a history entry (the key when unknown).
+pub fn risk_field(lang: Lang, field: &str) -> String {
+    let m = match field {
+        "title" => Msg::FieldTitle,
+        "scenario" => Msg::FieldScenario,
+        "assets" => Msg::FieldAssets,
+        "likelihood" => Msg::FieldLikelihood,
+        "impact" => Msg::FieldImpact,
+        "level" => Msg::FieldLevel,
+        "treatment" => Msg::FieldTreatment,
+        "owner" => Msg::FieldOwner,
+        "status" => Msg::FieldStatus,
+        "next_review" => Msg::FieldNextReview,
+        other => return other.to_string(),
+    };
+    m.text(lang).to_string()
+}
+
+/// A stored enum value of a risk-register field in `lang` (`None`: not an enum value of the
+/// field; the caller shows it as stored).
+pub fn risk_value(lang: Lang, field: &str, value: &str) -> Option<&'static str> {
+    let m = match (field, value) {
+        ("level", l) => {
+            return crate::risk::Level::parse_field(l, "level")
+                .ok()
+                .map(|l| level(lang, l))
+        }
+        ("status", "open") => Msg::RiskOpen,
+        ("status", "closed") => Msg::RiskClosed,
+        ("treatment", "reduce") => Msg::TreatReduce,
+        ("treatment", "accept") => Msg::TreatAccept,
+        ("treatment", "transfer") => Msg::TreatTransfer,
+        ("treatment", "avoid") => Msg::TreatAvoid,
+        _ => return None,
+    };
+    Some(m.text(lang))
 }
 
 /// French typography puts a space before a colon: "Période : …" / "Period: …".

@@ -99,6 +99,9 @@ pub enum ReportError {
     /// The store could not be read (exit 1).
     #[error("cannot read the store: {0}")]
     Store(#[from] crate::store::StoreError),
+    /// The live figures of the month in progress could not be computed (exit 1).
+    #[error("cannot compute the figures of the month in progress: {0}")]
+    Live(crate::kpi::evaluation::KpiError),
     /// A file could not be written (exit 1).
     #[error("cannot write {path}: {message}")]
     Write {
@@ -123,6 +126,7 @@ impl From<DataError> for ReportError {
     fn from(e: DataError) -> ReportError {
         match e {
             DataError::Store(s) => ReportError::Store(s),
+            DataError::Live(e) => ReportError::Live(e),
             other => ReportError::Usage(other),
         }
     }
@@ -155,7 +159,7 @@ pub fn build(
 ) -> Result<MonthlyReport, ReportError> {
     let first = data::parse_month(month)?;
     let conn = crate::store::cis::open_read_only(db)?;
-    let inputs = data::load(&conn, first, now)?;
+    let inputs = data::load(&conn, cfg, first, now)?;
     Ok(data::assemble(&inputs, &cfg.kpi, first, now)?)
 }
 

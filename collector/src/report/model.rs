@@ -36,6 +36,12 @@ pub enum Basis {
         /// `YYYY-MM-DD`.
         day: String,
     },
+    /// Computed at report time on `day` (the month in progress): what a snapshot taken now would
+    /// store.
+    Live {
+        /// `YYYY-MM-DD`.
+        day: String,
+    },
     /// No snapshot in the month.
     NoSnapshot,
 }
@@ -69,6 +75,9 @@ pub struct Indicator {
     pub previous: Option<f64>,
     /// Where the value comes from.
     pub basis: Basis,
+    /// The month is still in progress: the value will still move (computed live or from the
+    /// registers as they stand), unlike a closed month's.
+    pub provisional: bool,
     /// The last [`TREND_MONTHS`] months, oldest first, ending with this month.
     pub trend: Vec<TrendPoint>,
 }
@@ -111,12 +120,49 @@ pub enum Highlight {
     IncidentsOpen {
         /// How many.
         count: usize,
+        /// The highest severity among them.
+        worst: Severity,
     },
     /// The overall CIS score went down since last month.
     CisDown {
         /// Points lost (positive).
         points: f64,
     },
+}
+
+/// How urgently a point of attention needs the reader: the summary lists the most urgent first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Urgency {
+    /// A legal duty missed, a crisis or major incident still open, high or critical risks.
+    Critical,
+    /// A commitment missed: P1 actions overdue, an indicator under its target, a falling score.
+    High,
+    /// To watch: minor incidents open, exceptions about to expire.
+    Medium,
+    /// Missing information: an indicator without data.
+    Low,
+}
+
+impl Highlight {
+    /// Its urgency.
+    pub fn urgency(&self) -> Urgency {
+        match self {
+            Highlight::NotificationsOverdue { .. } | Highlight::HighRisks { .. } => {
+                Urgency::Critical
+            }
+            Highlight::IncidentsOpen { worst, .. } if *worst >= Severity::Major => {
+                Urgency::Critical
+            }
+            Highlight::P1Overdue { .. } | Highlight::NotMet { .. } | Highlight::CisDown { .. } => {
+                Urgency::High
+            }
+            Highlight::IncidentsOpen { .. } | Highlight::ExceptionsExpiring { .. } => {
+                Urgency::Medium
+            }
+            Highlight::NoData { .. } => Urgency::Low,
+        }
+    }
 }
 
 /// One incident of the month.
@@ -200,6 +246,10 @@ pub struct CisSection {
     pub ig: Option<u8>,
     /// Overall score.
     pub overall: ScoreChange,
+    /// The overall score to reach (0 to 100): the snapshot's, else `[kpi] cis_target`.
+    pub target: Option<f64>,
+    /// The overall score against the target.
+    pub status: KpiStatus,
     /// IG1 to IG3.
     pub groups: Vec<ScoreChange>,
     /// The 18 controls.
@@ -223,6 +273,8 @@ pub struct CoverageRow {
     pub not_applicable: i64,
     /// Stale hosts.
     pub stale: i64,
+    /// Reporting hosts whose failure an exception in force covers (out of the ratio).
+    pub excepted: i64,
     /// pass / (pass + fail + warn + error).
     pub ratio: Option<f64>,
     /// Last month's ratio.

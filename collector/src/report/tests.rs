@@ -204,8 +204,28 @@ async fn fixture(dir: &Path) -> PathBuf {
         "no_target",
         r#"{"pass":3,"fail":1,"warn":0,"error":0,"not_applicable":1,"stale":0}"#,
     ));
+    // Training coverage as the daily snapshots recorded it: February 0.25, March 0.5 (target
+    // 1.0); no earlier snapshot, so earlier trend points have no data (never today's roster
+    // replayed backwards).
+    rows.push(snap(
+        "2026-02-28",
+        "training_coverage",
+        Some(0.25),
+        Some(1.0),
+        "not_met",
+        "{}",
+    ));
+    rows.push(snap(
+        "2026-03-31",
+        "training_coverage",
+        Some(0.5),
+        Some(1.0),
+        "not_met",
+        "{}",
+    ));
     // CIS: overall 50.0 → 55.5 (+5.5); control 7 at IG1 60.0 → 70.0 (+10.0), 2 of 4 assessed;
-    // IG1 55.5 in March only (no change shown).
+    // IG1 55.5 in March only (no change shown). March's overall row has no target: the configured
+    // `kpi.cis_target` 0.6 applies (55.5 % < 60 % → not met).
     let cis = |d: &str, k: &str, v: f64, a: u64, tot: u64, ig: u8| {
         snap(
             d,
@@ -348,7 +368,7 @@ async fn fixture(dir: &Path) -> PathBuf {
                 &raised,
                 &changes,
                 "alice",
-                "two new phishing campaigns",
+                "deux nouvelles campagnes d'hameçonnage",
                 ts("2026-03-15T09:00:00Z"),
             )?;
             let r2 = risk(
@@ -378,6 +398,30 @@ async fn fixture(dir: &Path) -> PathBuf {
                 "2026-04-02T09:00:00Z",
             );
             store::risks::insert(c, &r4, "bob", "", r4.created_at)?;
+            // R5: a fleet risk under its shipped (English) title, opened by the reconciliation
+            // on 12 March with its (English, stored) note: the French report says both in French.
+            let r5 = Risk {
+                source: Source::Fleet,
+                check: Some("backup_freshness".into()),
+                owner: "rssi".into(),
+                ..risk(
+                    "Data loss beyond the recovery point after an incident",
+                    1,
+                    4,
+                    Level::High,
+                    RiskStatus::Open,
+                    "2026-03-12T09:00:00Z",
+                )
+            };
+            let note = crate::risk::fleet_note::FleetNote::Failing {
+                failing: 1,
+                evaluated: 3,
+                check: "backup_freshness".into(),
+                host: Some("db-01".into()),
+                criticality: 4,
+            }
+            .to_string();
+            store::risks::insert(c, &r5, "vigie", &note, r5.created_at)?;
             Ok(())
         })
         .await
@@ -486,6 +530,7 @@ fn config(db: &Path) -> CollectorConfig {
     cfg.storage.data_dir = db.parent().unwrap().to_path_buf();
     cfg.kpi.mttd_target_hours = Some(3.0);
     cfg.kpi.mttr_target_hours = Some(24.0);
+    cfg.kpi.cis_target = Some(0.6);
     cfg
 }
 
@@ -544,6 +589,29 @@ async fn monthly_report_numbers_and_goldens() {
     assert_eq!(ind("mttr").status, crate::kpi::KpiStatus::Met);
     assert_eq!(ind("personal_data_72h").value, Some(0.5));
     assert_eq!(ind("cis.overall").value, Some(55.5));
+    assert_eq!(ind("cis.overall").target, Some(60.0));
+    assert_eq!(ind("cis.overall").status, crate::kpi::KpiStatus::NotMet);
+    assert_eq!(
+        (r.cis.target, r.cis.status),
+        (Some(60.0), ind("cis.overall").status)
+    );
+    // March is closed: nothing is provisional.
+    assert!(r.indicators.iter().all(|i| !i.provisional));
+    // Training: March and February from their snapshots, earlier months without data.
+    let tr = ind("training_coverage");
+    assert_eq!(tr.previous, Some(0.25));
+    assert_eq!(tr.trend[9].value, None, "no snapshot in January");
+    // Points of attention, most urgent first: the overdue notification, the open crisis
+    // incident (INC-3) and the high/critical risks before the indicators under target.
+    let urgency: Vec<_> = r.summary.iter().map(|h| h.urgency()).collect();
+    assert!(urgency.windows(2).all(|w| w[0] <= w[1]), "{:?}", r.summary);
+    let pos = |f: &dyn Fn(&crate::report::model::Highlight) -> bool| {
+        r.summary.iter().position(f).unwrap()
+    };
+    use crate::report::model::Highlight as H;
+    assert!(
+        pos(&|h| matches!(h, H::IncidentsOpen { .. })) < pos(&|h| matches!(h, H::NotMet { .. }))
+    );
     assert_eq!(
         (
             r.incidents.detected,
@@ -570,15 +638,24 @@ async fn monthly_report_numbers_and_goldens() {
         (mfa.pass, mfa.fail, mfa.ratio, mfa.previous),
         (3, 1, Some(0.75), Some(0.5))
     );
-    // Risks: R1 critical (high at the start), R2 new; one change in March.
-    assert_eq!(r.risks.top.len(), 2);
+    // Risks: R1 critical (high at the start), R5 high (new, fleet), R2 new; changes in March:
+    // R2's and R5's creations and R1's raise.
+    assert_eq!(r.risks.top.len(), 3);
+    assert_eq!(
+        r.risks.top[1].title_check.as_deref(),
+        Some("backup_freshness")
+    );
     assert_eq!(
         (r.risks.top[0].level, r.risks.top[0].level_before),
         (Level::Critical, Some(Level::High))
     );
-    assert_eq!(r.risks.top[1].level_before, None);
+    assert_eq!(r.risks.top[2].level_before, None);
     assert_eq!(r.risks.open_by_level[&Level::Critical], 1);
-    assert_eq!(r.risks.changes.len(), 2, "R2's creation and R1's raise");
+    assert_eq!(
+        r.risks.changes.len(),
+        3,
+        "R2's and R5's creations and R1's raise"
+    );
     let p1 = &r.actions.by_priority[0];
     assert_eq!(
         (
@@ -605,9 +682,247 @@ async fn monthly_report_numbers_and_goldens() {
     golden("monthly-2026-03.json", &render(&r, Format::Json, Lang::Fr));
     let html = render(&r, Format::Html, Lang::Fr);
     assert!(html.contains("<svg") && html.contains("@media print"));
+    // Every generated sentence of the French report is French: no English-only word in the text
+    // of the HTML page or the Markdown (the fixture's own data is French too).
+    let md = render(&r, Format::Md, Lang::Fr);
+    for (what, text) in [("html", visible_text(&html)), ("md", md.clone())] {
+        let found = english_words(&text);
+        assert!(
+            found.is_empty(),
+            "English in the French {what}: {found:?}\n{text}"
+        );
+    }
+    // The fleet risk's note names its most critical failing host.
+    assert!(
+        md.contains("poste en échec le plus critique : db-01 (criticité 4)"),
+        "{md}"
+    );
+    assert!(md.contains("niveau : élevé → critique"), "{md}");
     for bad in ["http://", "https://", "src=", "<script", "@import", "url("] {
         // The evidence URL of an action is not shown in the report.
         assert!(!html.contains(bad), "HTML contains {bad}");
+    }
+}
+
+/// Words that are English and not French: a French report containing one has let an English
+/// sentence through.
+const ENGLISH_ONLY: &[&str] = &[
+    "the",
+    "of",
+    "and",
+    "with",
+    "fail",
+    "fails",
+    "failing",
+    "host",
+    "hosts",
+    "evaluated",
+    "level",
+    "likelihood",
+    "high",
+    "medium",
+    "low",
+    "critical",
+    "new",
+    "open",
+    "closed",
+    "fleet",
+    "clean",
+    "most",
+    "data",
+    "account",
+    "takeover",
+    "through",
+    "missing",
+    "loss",
+    "beyond",
+    "after",
+    "snapshot",
+    "provisional",
+    "computed",
+    "live",
+    "target",
+    "overall",
+    "month",
+    "no",
+    "not",
+    "met",
+    "owner",
+    "status",
+    "review",
+    "next",
+    "treatment",
+    "reduce",
+    "assets",
+    "whole",
+    "expiring",
+    "scope",
+    "criticality",
+    "failures",
+    "group",
+    "changed",
+    "what",
+    "when",
+    "who",
+];
+
+fn english_words(text: &str) -> Vec<String> {
+    let mut found: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .map(str::to_lowercase)
+        .filter(|w| ENGLISH_ONLY.contains(&w.as_str()))
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// The text a reader sees in an HTML page: no style sheet, no tags.
+fn visible_text(html: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(i) = rest.find("<style") {
+        out.push_str(&rest[..i]);
+        rest = rest[i..]
+            .find("</style>")
+            .map_or("", |j| &rest[i + j + "</style>".len()..]);
+    }
+    out.push_str(rest);
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in out.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                text.push(' ');
+            }
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text
+}
+
+/// Training coverage with a roster that changed mid-year, through the real daily snapshot:
+/// - January: P1–P4 active, P1 and P2 trained on 10 January → 2 / 4 = 0.5, snapshot on 31 January;
+/// - July: P1 and P2 have left (inactive), P5–P8 joined; P5 trained on 10 July; active P3–P8 = 6,
+///   covered P5 → 1 / 6, snapshot on 31 July.
+///
+/// The July report's January point is 0.5, what was known then. Replaying today's roster
+/// backwards would give 0 / 6 = 0 (P1 and P2 are no longer active, P3–P8 had no completion).
+#[tokio::test]
+async fn training_trend_comes_from_what_was_known_each_month() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("vigie.db");
+    let store = std::sync::Arc::new(Store::open(&db, 64).unwrap());
+    let cfg = config(&db);
+    let person = |i: u32, active: bool| Person {
+        person_id: format!("P{i}"),
+        name: format!("Person {i}"),
+        email: format!("p{i}@example.org"),
+        department: "ops".into(),
+        active,
+    };
+    let trained = |ids: &[&str], on: &str| -> Vec<Completion> {
+        ids.iter()
+            .map(|p| Completion {
+                person_id: p.to_string(),
+                course: "Sensibilisation".into(),
+                completed_on: day(on),
+            })
+            .collect()
+    };
+    let january: Vec<Person> = (1..=4).map(|i| person(i, true)).collect();
+    let done = trained(&["P1", "P2"], "2026-01-10");
+    store
+        .write(move |c| {
+            store::registers::upsert_people(c, &january, 0)?;
+            store::registers::insert_completions(c, &done, 0)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    crate::kpi::evaluation::take_snapshot(store.clone(), cfg.clone(), t("2026-01-31T23:00:00Z"))
+        .await
+        .unwrap();
+    let july: Vec<Person> = (1..=8).map(|i| person(i, i > 2)).collect();
+    let done = trained(&["P5"], "2026-07-10");
+    store
+        .write(move |c| {
+            store::registers::upsert_people(c, &july, 0)?;
+            store::registers::insert_completions(c, &done, 0)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    crate::kpi::evaluation::take_snapshot(store.clone(), cfg.clone(), t("2026-07-31T23:00:00Z"))
+        .await
+        .unwrap();
+    drop(store);
+    let r = build(&db, &cfg, "2026-07", t("2026-08-05T12:00:00Z")).unwrap();
+    let tr = r
+        .indicators
+        .iter()
+        .find(|i| i.name == "training_coverage")
+        .unwrap();
+    let point = |m: &str| tr.trend.iter().find(|p| p.month == m).unwrap().value;
+    assert_eq!(point("2026-01"), Some(0.5));
+    assert_eq!(
+        point("2026-04"),
+        None,
+        "no snapshot in April: no data, not a replay"
+    );
+    assert_eq!(point("2026-07"), Some(1.0 / 6.0));
+    assert_eq!(tr.value, Some(1.0 / 6.0));
+}
+
+/// Day one: the collector's first snapshot was taken at start-up, before any agent reported
+/// (every KPI without data). The report of the month in progress computes today's figures live
+/// and marks them provisional instead of saying "no data".
+#[tokio::test]
+async fn the_month_in_progress_is_computed_live_and_provisional() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("vigie.db");
+    let store = std::sync::Arc::new(Store::open(&db, 64).unwrap());
+    let cfg = config(&db);
+    // Start-up snapshot at 08:00 on 3 December: no host yet.
+    crate::kpi::evaluation::take_snapshot(store.clone(), cfg.clone(), t("2026-12-03T08:00:00Z"))
+        .await
+        .unwrap();
+    // Two hosts report at 09:00 (patch_age pass on both → patch_sla 2 / 2 = 1).
+    for name in ["web-01", "web-02"] {
+        let (id, report) = host_report(name, t("2026-12-03T09:00:00Z"));
+        let key = name.as_bytes().to_vec();
+        let at = ts("2026-12-03T09:00:00Z");
+        store
+            .write(move |c| {
+                let e = store::hosts::enroll(c, &id, &key, Some(3600), true, at)?;
+                store::ingest::apply_report(c, e.host_id(), &report, at)
+            })
+            .await
+            .unwrap();
+    }
+    drop(store);
+    let r = build(&db, &cfg, "2026-12", t("2026-12-03T10:00:00Z")).unwrap();
+    assert!(!r.complete);
+    let p = r.indicators.iter().find(|i| i.name == "patch_sla").unwrap();
+    assert_eq!(p.value, Some(1.0));
+    assert!(p.provisional);
+    assert_eq!(
+        p.basis,
+        crate::report::model::Basis::Live {
+            day: "2026-12-03".into()
+        }
+    );
+    let mfa = r.coverage.iter().find(|c| c.check == "mfa").unwrap();
+    assert_eq!((mfa.pass, mfa.ratio), (2, Some(1.0)));
+    let md = render(&r, Format::Md, Lang::Fr);
+    assert!(md.contains("100,0\u{a0}% (provisoire)"), "{md}");
+    assert!(md.contains("calculé en direct au 3 décembre 2026"), "{md}");
+    let html = render(&r, Format::Html, Lang::Fr);
+    for text in [md, visible_text(&html)] {
+        assert_eq!(english_words(&text), Vec::<String>::new(), "{text}");
     }
 }
 

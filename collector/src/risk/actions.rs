@@ -310,6 +310,21 @@ fn budget_ok(b: Option<f64>) -> Result<Option<f64>, RiskError> {
     }
 }
 
+fn title_like(field: &str, value: &str) -> Result<(), RiskError> {
+    crate::identity::check_title(field, value).map_err(|e| RiskError::invalid(field, e.problem))
+}
+
+/// A due date is on or after the day the action was created.
+fn due_from(due: NaiveDate, created: NaiveDate) -> Result<NaiveDate, RiskError> {
+    if due < created {
+        return Err(RiskError::invalid(
+            "due",
+            format!("{due} is before the action was created ({created})"),
+        ));
+    }
+    Ok(due)
+}
+
 /// Validate a new action created on `today`.
 pub fn new_action(
     input: &ActionInput,
@@ -334,8 +349,10 @@ pub fn new_action(
             .ok_or_else(|| RiskError::invalid("priority", "is required (p1, p2 or p3)"))?,
         "priority",
     )?;
+    title_like("title", title)?;
+    title_like("owner", owner)?;
     let due = match &input.due {
-        Some(d) => super::parse_date(d, "due")?,
+        Some(d) => due_from(super::parse_date(d, "due")?, today)?,
         None => priority.default_due(today),
     };
     if input.status.is_some() {
@@ -383,8 +400,10 @@ pub fn apply_update(current: &Action, input: &ActionInput) -> Result<Action, Ris
         }
     }
     if let Some(d) = &input.due {
-        a.due = super::parse_date(d, "due")?;
+        a.due = due_from(super::parse_date(d, "due")?, super::today(a.created_at))?;
     }
+    title_like("title", &a.title)?;
+    title_like("owner", &a.owner)?;
     if input.budget.is_some() {
         a.budget = budget_ok(input.budget)?;
     }

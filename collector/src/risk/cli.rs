@@ -232,12 +232,14 @@ fn print_json(v: serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
 }
 
+/// `s` for a table cell: control and bidirectional characters escaped (register text comes from
+/// API clients and CSV files, and must not drive the terminal), cut to `n` characters.
 fn cut(s: &str, n: usize) -> String {
-    let one: String = s.replace('\n', " ");
+    let one = crate::escape::one_line(s);
     if one.chars().count() > n {
         one.chars().take(n - 1).collect::<String>() + "…"
     } else {
-        one
+        one.into_owned()
     }
 }
 
@@ -270,7 +272,11 @@ pub fn run_risk(cfg: &CollectorConfig, cmd: RiskCommand) -> anyhow::Result<()> {
             };
             let id = ops::create_risk(&c, &input, cfg, &actor, now)?;
             let (r, _) = ops::get_risk(&c, id, now)?;
-            println!("R-{id} created: {} (level {})", r.title, r.level);
+            println!(
+                "R-{id} created: {} (level {})",
+                crate::escape::one_line(&r.title),
+                r.level
+            );
         }
         RiskCommand::Update {
             id,
@@ -444,7 +450,7 @@ pub fn run_action(cfg: &CollectorConfig, cmd: ActionCommand) -> anyhow::Result<(
             let a = ops::close_action(&c, id, &req, cfg, now)?;
             println!(
                 "A-{id} closed, approved by {}{}",
-                a.approver.unwrap_or_default(),
+                crate::escape::one_line(&a.approver.unwrap_or_default()),
                 a.evidence
                     .and_then(|e| e.sha256)
                     .map(|s| format!(", evidence sha256 {s}"))
@@ -551,7 +557,7 @@ pub fn run_exception(cfg: &CollectorConfig, cmd: ExceptionCommand) -> anyhow::Re
                         println!(
                             "{:<6} {:<17} {:<20} {:<9} {:<11} {:<12} {}",
                             format!("E-{}", e.id),
-                            e.check,
+                            cut(&e.check, 17),
                             cut(&format!("{} {}", e.scope, e.scope_value), 20),
                             e.state(now).as_str(),
                             &crate::store::hosts::rfc3339(e.expires_at)[..10],

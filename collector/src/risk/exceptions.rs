@@ -99,6 +99,14 @@ pub enum EffectiveStatus {
 }
 
 impl EffectiveStatus {
+    /// The exception that excuses the result, if one does.
+    pub fn exception_id(self) -> Option<i64> {
+        match self {
+            EffectiveStatus::Reported(_) => None,
+            EffectiveStatus::Excepted(id) => Some(id),
+        }
+    }
+
     /// The status name counted in aggregates: the reported one, or `excepted`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -185,7 +193,9 @@ pub struct ExceptionRequest {
     /// Start: RFC 3339 or YYYY-MM-DD; default now.
     #[serde(default)]
     pub starts_at: Option<String>,
-    /// Expiry: RFC 3339 or YYYY-MM-DD (midnight UTC); mandatory.
+    /// Expiry: RFC 3339 or YYYY-MM-DD (midnight UTC); mandatory (absent is refused by
+    /// `validate_request` as 422 naming the field, not by the JSON parser).
+    #[serde(default)]
     pub expires_at: String,
 }
 
@@ -279,6 +289,18 @@ pub fn validate_request(
             return Err(RiskError::invalid(field, "is required"));
         }
     }
+    for (field, v) in [
+        ("scope_value", &r.scope_value),
+        ("requester", &r.requester),
+        ("approver", &r.approver),
+    ] {
+        if !v.trim().is_empty() {
+            crate::identity::check_title(field, v.trim())
+                .map_err(|e| RiskError::invalid(field, e.problem))?;
+        }
+    }
+    crate::identity::check_text("reason", &r.reason)
+        .map_err(|m| RiskError::invalid("reason", m))?;
     if !is_approver(&r.approver) {
         return Err(RiskError::invalid(
             "approver",

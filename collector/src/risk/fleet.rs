@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 
 use super::config::{HostsSection, RiskSection};
 use super::exceptions::{apply_exceptions, Exception, HostRef};
+use super::fleet_note::FleetNote;
 use super::matrix::Matrix;
 use super::register::{diff, FieldChange, Risk};
 use super::{RiskStatus, Source, Treatment};
@@ -242,20 +243,31 @@ pub fn reconcile(
                 out.push(FleetChange {
                     risk: next,
                     changes,
-                    note: format!(
-                        "fleet clean: no host fails {} ({} evaluated)",
-                        sc.check, a.evaluated
-                    ),
+                    note: FleetNote::Clean {
+                        check: sc.check.clone(),
+                        evaluated: a.evaluated,
+                    }
+                    .to_string(),
                 });
             }
             continue;
         };
         let impact = a.impact.clamp(1, 4);
         let level = matrix.level(l, impact).unwrap_or(super::Level::Low);
-        let note = format!(
-            "{} of {} evaluated hosts fail {}; most critical failing host: {}",
-            a.failing, a.evaluated, sc.check, impact
-        );
+        // Name the failing host with the highest criticality (the first by name on a tie).
+        let most_critical = a
+            .failing_hosts
+            .iter()
+            .map(|h| (criticality(h, hosts), h))
+            .max_by(|x, y| x.0.cmp(&y.0).then(y.1.cmp(x.1)));
+        let note = FleetNote::Failing {
+            failing: a.failing,
+            evaluated: a.evaluated,
+            check: sc.check.clone(),
+            host: most_critical.map(|(_, h)| h.clone()),
+            criticality: impact,
+        }
+        .to_string();
         match current {
             None => {
                 let r = Risk {
@@ -389,6 +401,11 @@ mod tests {
         let mut r = ch[0].risk.clone();
         assert_eq!((r.likelihood, r.impact, r.level), (3, 2, Level::Medium));
         assert_eq!(r.status, RiskStatus::Open);
+        // The note names the most critical failing host (web-6, criticality 2), not a number.
+        assert_eq!(
+            ch[0].note,
+            "2 of 8 evaluated hosts fail disk_encryption; most critical failing host: web-6 (criticality 2)"
+        );
         r.id = 42;
 
         // Nothing changed → nothing to write.

@@ -4,6 +4,7 @@
 //!
 //! - `matrix` — likelihood × impact → level.
 //! - `fleet` — risks derived from the fleet's check results (shipped scenarios, host criticality).
+//! - `fleet_note` — the history sentence of a fleet risk, as a value (written and parsed back).
 //! - `register` — manual risks: creation, patches, CSV import, field-by-field history.
 //! - `actions` — P1/P2/P3 actions: due dates, overdue, the evidence-and-approver rule for closing.
 //! - `exceptions` — scopes, states, one-year limit, and `apply_exceptions`.
@@ -20,6 +21,7 @@ pub mod config;
 pub mod exceptions;
 pub mod feeds;
 pub mod fleet;
+pub mod fleet_note;
 pub mod gauges;
 pub mod matrix;
 pub mod ops;
@@ -139,16 +141,34 @@ pub fn midnight(d: NaiveDate) -> i64 {
         .unwrap_or(0)
 }
 
-/// Parse `YYYY-MM-DD`; the error names `field`.
+/// The dates the register accepts: nothing it records predates Unix time, and a five-digit year
+/// is a typo.
+fn sane_date(d: NaiveDate, s: &str, field: &str) -> Result<NaiveDate, RiskError> {
+    let (lo, hi) = (
+        NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(NaiveDate::MIN),
+        NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX),
+    );
+    if d < lo || d > hi {
+        return Err(RiskError::invalid(
+            field,
+            format!("{s:?} is out of range (1970-01-01 to 9999-12-31)"),
+        ));
+    }
+    Ok(d)
+}
+
+/// Parse `YYYY-MM-DD` between 1970 and 9999; the error names `field`.
 pub fn parse_date(s: &str, field: &str) -> Result<NaiveDate, RiskError> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|_| RiskError::invalid(field, format!("{s:?} is not a date (YYYY-MM-DD)")))
+    let d = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| RiskError::invalid(field, format!("{s:?} is not a date (YYYY-MM-DD)")))?;
+    sane_date(d, s, field)
 }
 
 /// Parse an instant: RFC 3339, or `YYYY-MM-DD` (midnight UTC); the error names `field`.
 pub fn parse_instant(s: &str, field: &str) -> Result<i64, RiskError> {
     let t = s.trim();
     if let Ok(d) = chrono::DateTime::parse_from_rfc3339(t) {
+        sane_date(d.with_timezone(&Utc).date_naive(), s, field)?;
         return Ok(d.timestamp());
     }
     parse_date(t, field)
@@ -199,6 +219,14 @@ mod tests {
     fn instants_and_dates() {
         assert_eq!(parse_instant("1970-01-02", "x").unwrap(), 86_400);
         assert_eq!(parse_instant("1970-01-01T01:00:00Z", "x").unwrap(), 3600);
+        for bad in ["1969-12-31", "1969-12-31T23:59:59Z", "+10000-01-01"] {
+            let e = parse_instant(bad, "due").unwrap_err().to_string();
+            assert!(e.starts_with("due:"), "{bad}: {e}");
+        }
+        assert!(parse_date("1969-07-20", "due")
+            .unwrap_err()
+            .to_string()
+            .contains("out of range"));
         let e = parse_instant("tomorrow", "since").unwrap_err().to_string();
         assert!(e.starts_with("since:"), "{e}");
         assert_eq!(today(86_399).to_string(), "1970-01-01");

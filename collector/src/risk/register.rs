@@ -124,6 +124,8 @@ pub fn create(
     };
     let title = req(&input.title, "title")?;
     let owner = req(&input.owner, "owner")?;
+    check_name("title", &title)?;
+    check_name("owner", &owner)?;
     let treatment = Treatment::parse_field(&req(&input.treatment, "treatment")?, "treatment")?;
     let likelihood = input
         .likelihood
@@ -183,12 +185,22 @@ pub fn apply(
     text(&input.title, "title", &mut r.title)?;
     text(&input.scenario, "scenario", &mut r.scenario)?;
     text(&input.owner, "owner", &mut r.owner)?;
+    check_name("title", &r.title)?;
+    check_name("owner", &r.owner)?;
+    crate::identity::check_text("scenario", &r.scenario)
+        .map_err(|m| RiskError::invalid("scenario", m))?;
+    if let Some(note) = &input.note {
+        crate::identity::check_text("note", note).map_err(|m| RiskError::invalid("note", m))?;
+    }
     if let Some(a) = &input.assets {
         r.assets = a
             .iter()
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
             .collect();
+        for asset in &r.assets {
+            check_name("assets", asset)?;
+        }
     }
     if let Some(l) = input.likelihood {
         check_scale(l, "likelihood")?;
@@ -212,6 +224,11 @@ pub fn apply(
     }
     r.level = m.level(r.likelihood, r.impact)?;
     Ok(r)
+}
+
+/// A title-like field (title, owner, asset): one bounded line ([`crate::identity::check_title`]).
+fn check_name(field: &str, value: &str) -> Result<(), RiskError> {
+    crate::identity::check_title(field, value).map_err(|e| RiskError::invalid(field, e.problem))
 }
 
 /// The fields that differ between `old` and `new` (the history's unit).
@@ -266,6 +283,14 @@ pub fn parse_import(
     review_days: u32,
     now: i64,
 ) -> Result<Vec<Risk>, RiskError> {
+    // A NUL is never text: refuse the file rather than store or print it.
+    if let Some(at) = text.find('\0') {
+        let line = text[..at].matches('\n').count() + 1;
+        return Err(RiskError::invalid(
+            format!("line {line}"),
+            "contains a NUL byte; export the file again as UTF-8 text",
+        ));
+    }
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());

@@ -59,25 +59,10 @@ pub fn check_tallies(
         out.insert(check, tally);
     }
     // Exceptions in force take the failures they cover out of scope.
-    let exceptions = super::exceptions::active(conn, st.now)?;
-    if !exceptions.is_empty() {
-        let checks: Vec<String> = exceptions.iter().map(|e| e.check.clone()).collect();
-        for r in super::risks::fleet_results(conn, st, &checks)? {
-            let eff = crate::risk::exceptions::apply_exceptions(
-                &r.status,
-                crate::risk::exceptions::HostRef {
-                    hostname: &r.hostname,
-                },
-                &r.check,
-                st.now,
-                &exceptions,
-            );
-            if eff.as_str() == "excepted" {
-                if let Some(t) = out.get_mut(&r.check) {
-                    t.in_scope = t.in_scope.saturating_sub(1);
-                    t.excepted += 1;
-                }
-            }
+    for (r, _) in super::exceptions::excepted_results(conn, st)? {
+        if let Some(t) = out.get_mut(&r.check) {
+            t.in_scope = t.in_scope.saturating_sub(1);
+            t.excepted += 1;
         }
     }
     Ok(out)

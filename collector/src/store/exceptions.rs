@@ -1,13 +1,15 @@
-//! Exceptions' SQL: granting, revoking, listing, the active set at an instant, and their
-//! application to the fleet aggregate (the `excepted` bucket). Rules live in
-//! `crate::risk::exceptions`.
+//! Exceptions' SQL: granting, revoking, listing, the set in force at an instant ([`InForce`], which
+//! every view uses to turn a measured status into an effective one), and the reporting hosts'
+//! results they cover. Rules live in `crate::risk::exceptions`.
 
 use rusqlite::{params, Connection};
 
-use super::fleet::FleetAggregate;
 use super::hosts::Staleness;
 use super::StoreError;
-use crate::risk::exceptions::{apply_exceptions, Exception, HostRef, NewException, ScopeKind};
+use crate::risk::exceptions::{
+    apply_exceptions, EffectiveStatus, Exception, HostRef, NewException, ScopeKind,
+};
+use crate::risk::fleet::HostResult;
 
 /// Columns read by `from_row`, in its order.
 pub(crate) const COLUMNS: &str =
@@ -99,47 +101,73 @@ pub fn revoke(conn: &Connection, id: i64, by: &str, now: i64) -> Result<(), Stor
     Ok(())
 }
 
-/// Move `fail`/`warn` counts covered by an active exception into the `excepted` bucket of `agg`
-/// (stale hosts stay `stale`, as in the aggregate itself).
-pub fn apply_to_aggregate(
-    conn: &Connection,
-    st: &Staleness,
-    agg: &mut FleetAggregate,
-) -> Result<(), StoreError> {
-    let exceptions = active(conn, st.now)?;
-    if exceptions.is_empty() {
-        return Ok(());
+/// The exceptions in force at one instant: the one place every view (API host list and detail,
+/// fleet and per-host metrics, KPIs, CIS, report, evidence bundle) asks what a result counts as.
+/// The rule itself is [`apply_exceptions`]: a `fail` or `warn` covered by an exception in force is
+/// `excepted`, with that exception's id; anything else keeps its measured status.
+#[derive(Debug, Clone)]
+pub struct InForce {
+    at: i64,
+    exceptions: Vec<Exception>,
+}
+
+impl InForce {
+    /// The exceptions in force at `at`, read from the store.
+    pub fn load(conn: &Connection, at: i64) -> Result<InForce, StoreError> {
+        Ok(InForce {
+            at,
+            exceptions: active(conn, at)?,
+        })
     }
-    let results = super::risks::fleet_results(
-        conn,
-        st,
-        &exceptions
-            .iter()
-            .map(|e| e.check.clone())
-            .collect::<Vec<_>>(),
-    )?;
-    for r in results {
-        let eff = apply_exceptions(
-            &r.status,
-            HostRef {
-                hostname: &r.hostname,
-            },
-            &r.check,
-            st.now,
-            &exceptions,
-        );
-        if eff.as_str() == "excepted" {
-            if let Some(n) = agg
-                .check_hosts
-                .get_mut(&(r.check.clone(), r.status.clone()))
-            {
-                *n -= 1;
-            }
-            *agg.check_hosts
-                .entry((r.check.clone(), "excepted".to_string()))
-                .or_default() += 1;
+
+    /// The exceptions of `all` in force at `at` (for a view over a past instant).
+    pub fn from_list(all: &[Exception], at: i64) -> InForce {
+        InForce {
+            at,
+            exceptions: all.iter().filter(|e| e.in_force(at)).cloned().collect(),
         }
     }
-    agg.check_hosts.retain(|_, n| *n > 0);
-    Ok(())
+
+    /// No exception in force: every result keeps its measured status.
+    pub fn is_empty(&self) -> bool {
+        self.exceptions.is_empty()
+    }
+
+    /// The checks some exception in force covers.
+    pub fn checks(&self) -> Vec<String> {
+        let mut c: Vec<String> = self.exceptions.iter().map(|e| e.check.clone()).collect();
+        c.sort();
+        c.dedup();
+        c
+    }
+
+    /// What `status` of `check` on `hostname` counts as.
+    pub fn effective(&self, hostname: &str, check: &str, status: &str) -> EffectiveStatus {
+        apply_exceptions(
+            status,
+            HostRef { hostname },
+            check,
+            self.at,
+            &self.exceptions,
+        )
+    }
+}
+
+/// The current results of reporting (not stale) hosts that an exception in force at `st.now`
+/// covers, with their effective status (always `Excepted`).
+pub fn excepted_results(
+    conn: &Connection,
+    st: &Staleness,
+) -> Result<Vec<(HostResult, EffectiveStatus)>, StoreError> {
+    let rule = InForce::load(conn, st.now)?;
+    if rule.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(super::risks::fleet_results(conn, st, &rule.checks())?
+        .into_iter()
+        .filter_map(|r| {
+            let eff = rule.effective(&r.hostname, &r.check, &r.status);
+            matches!(eff, EffectiveStatus::Excepted(_)).then_some((r, eff))
+        })
+        .collect())
 }

@@ -50,26 +50,70 @@ pub fn aggregate(conn: &Connection, st: &Staleness) -> Result<FleetAggregate, St
         let (c, s, n) = row?;
         agg.check_hosts.insert((c, s), n);
     }
-    super::exceptions::apply_to_aggregate(conn, st, &mut agg)?;
+    // Move `fail`/`warn` counts covered by an exception in force into the `excepted` bucket
+    // (stale hosts stay `stale`, as above).
+    for (r, _) in super::exceptions::excepted_results(conn, st)? {
+        if let Some(n) = agg
+            .check_hosts
+            .get_mut(&(r.check.clone(), r.status.clone()))
+        {
+            *n -= 1;
+        }
+        *agg.check_hosts
+            .entry((r.check, "excepted".to_string()))
+            .or_default() += 1;
+    }
+    agg.check_hosts.retain(|_, n| *n > 0);
     Ok(agg)
 }
 
-/// (hostname, check, status) for every host's current state; stale hosts report `stale`.
-/// Hostnames are not unique: duplicates are disambiguated with `#<host id>`.
+/// Hosts whose last report arrived at or after `since` (Unix seconds).
+pub fn hosts_reported_since(conn: &Connection, since: i64) -> Result<i64, StoreError> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM hosts WHERE last_report_at >= ?1",
+        [since],
+        |r| r.get(0),
+    )?)
+}
+
+/// (hostname, check, status) for every host's current state; stale hosts report `stale`, and a
+/// `fail`/`warn` covered by an exception in force reports `excepted` (the same rule as the fleet
+/// aggregate). Hostnames are not unique: duplicates are disambiguated with `#<host id>`.
 pub fn host_statuses(
     conn: &Connection,
     st: &Staleness,
 ) -> Result<Vec<(String, String, String)>, StoreError> {
+    let rule = super::exceptions::InForce::load(conn, st.now)?;
     let mut q = conn.prepare_cached(&format!(
         "SELECT h.hostname || CASE WHEN (SELECT count(*) FROM hosts o WHERE o.hostname = h.hostname) > 1
                                    THEN '#' || h.id ELSE '' END,
                 cs.check_name,
-                CASE WHEN {} THEN 'stale' ELSE cs.status END
+                CASE WHEN {} THEN 'stale' ELSE cs.status END,
+                h.hostname
          FROM check_state cs JOIN hosts h ON h.id = cs.host_id ORDER BY 1, 2",
         Staleness::STALE_SQL
     ))?;
-    let rows = q.query_map(st.params(), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let rows = q.query_map(st.params(), |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (label, check, status, hostname) = row?;
+        let status = if status == "stale" || rule.is_empty() {
+            status
+        } else {
+            rule.effective(&hostname, &check, &status)
+                .as_str()
+                .to_string()
+        };
+        out.push((label, check, status));
+    }
+    Ok(out)
 }
 
 /// One host's current result for one check, with a few of its facts (for KPIs that list hosts).

@@ -14,6 +14,9 @@ pub enum Enrolment {
         host_id: i64,
         /// The hash of the key this enrolment replaced (re-enrolment rotates the key).
         replaced_key_hash: Option<Vec<u8>>,
+        /// A repeat of the host's enrolment with the same nonce within the retry window: the
+        /// agent never received the first answer, so the key it replaced was never used.
+        repeated: bool,
     },
     /// The machine is already enrolled and the request proved no right to take it over.
     AlreadyEnrolled { host_id: i64 },
@@ -31,10 +34,16 @@ impl Enrolment {
     }
 }
 
-/// Enrol `host` with a new node key hash. Re-enrolling a machine-id that is already enrolled
-/// rotates its key, but only when `authorised` (the caller presented that host's current node key
-/// or an admin token) or an admin allowed it (`allow_reenroll`, consumed here): the shared enrol
-/// secret alone must not let one machine take over another's identity.
+/// The enrolment nonce an agent sent, as stored: its SHA-256, and how long a repeat of the
+/// enrolment that used it is honoured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NonceClaim {
+    pub hash: Vec<u8>,
+    pub retry_window_s: i64,
+}
+
+/// Enrol `host` with a new node key hash, without an enrolment nonce (see [`enroll_with`]).
+#[cfg(test)]
 pub fn enroll(
     conn: &Connection,
     host: &HostIdentity,
@@ -43,22 +52,75 @@ pub fn enroll(
     authorised: bool,
     now: i64,
 ) -> Result<Enrolment, StoreError> {
-    let existing: Option<(i64, Vec<u8>, Option<i64>)> = conn
+    enroll_with(conn, host, key_hash, interval, authorised, None, now)
+}
+
+/// Enrol `host` with a new node key hash. Re-enrolling a machine-id that is already enrolled
+/// rotates its key, but only when `authorised` (the caller presented that host's current node key
+/// or an admin token), when an admin allowed it (`allow_reenroll`, consumed here), or when the
+/// request repeats the enrolment that set the host's key, with the same nonce, within the retry
+/// window counted from that enrolment (an agent that lost the answer; the key it replaces was never
+/// delivered). The shared enrol secret alone must not let one machine take over another's identity.
+pub fn enroll_with(
+    conn: &Connection,
+    host: &HostIdentity,
+    key_hash: &[u8],
+    interval: Option<u64>,
+    authorised: bool,
+    nonce: Option<&NonceClaim>,
+    now: i64,
+) -> Result<Enrolment, StoreError> {
+    type Row = (
+        i64,
+        Vec<u8>,
+        Option<i64>,
+        Option<Vec<u8>>,
+        Option<i64>,
+        Option<i64>,
+    );
+    let existing: Option<Row> = conn
         .query_row(
-            "SELECT id, node_key_hash, reenroll_until FROM hosts WHERE machine_id = ?1",
+            "SELECT id, node_key_hash, reenroll_until, enroll_nonce_hash, enroll_nonce_at,
+                last_seen_at
+             FROM hosts WHERE machine_id = ?1",
             params![host.machine_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
         )
         .optional()?;
+    let nonce_hash = nonce.map(|n| n.hash.as_slice());
     match existing {
-        Some((id, _, until)) if !authorised && until.is_none_or(|u| u < now) => {
-            Ok(Enrolment::AlreadyEnrolled { host_id: id })
-        }
-        Some((id, old, _)) => {
+        Some((id, old, until, stored_nonce, nonce_at, last_seen)) => {
+            // A report since that enrolment proves the agent received its key: no repeat then.
+            let repeated = match (nonce, stored_nonce, nonce_at) {
+                (Some(n), Some(stored), Some(at)) => {
+                    stored == n.hash
+                        && (0..=n.retry_window_s).contains(&(now - at))
+                        && last_seen.is_none_or(|seen| seen < at)
+                }
+                _ => false,
+            };
+            let allowed = until.is_some_and(|u| u >= now);
+            if !(authorised || allowed || repeated) {
+                return Ok(Enrolment::AlreadyEnrolled { host_id: id });
+            }
+            // A repeat keeps the original nonce time, so retries cannot stretch the window.
             conn.execute(
                 "UPDATE hosts SET node_key_hash = ?2, key_rotated_at = ?3, hostname = ?4,
                     os = ?5, os_version = ?6, kernel = ?7, arch = ?8,
-                    interval_s = COALESCE(?9, interval_s), reenroll_until = NULL WHERE id = ?1",
+                    interval_s = COALESCE(?9, interval_s), reenroll_until = NULL,
+                    enroll_nonce_hash = ?10,
+                    enroll_nonce_at = CASE WHEN ?11 THEN enroll_nonce_at
+                                           WHEN ?10 IS NULL THEN NULL ELSE ?3 END
+                 WHERE id = ?1",
                 params![
                     id,
                     key_hash,
@@ -68,18 +130,22 @@ pub fn enroll(
                     host.os_version,
                     host.kernel,
                     host.arch,
-                    interval.map(|i| i as i64)
+                    interval.map(|i| i as i64),
+                    nonce_hash,
+                    repeated
                 ],
             )?;
             Ok(Enrolment::Enrolled {
                 host_id: id,
                 replaced_key_hash: Some(old),
+                repeated,
             })
         }
         None => {
             conn.execute(
-                "INSERT INTO hosts(machine_id, hostname, os, os_version, kernel, arch, node_key_hash, enrolled_at, interval_s)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO hosts(machine_id, hostname, os, os_version, kernel, arch, node_key_hash,
+                    enrolled_at, interval_s, enroll_nonce_hash, enroll_nonce_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, CASE WHEN ?10 IS NULL THEN NULL ELSE ?8 END)",
                 params![
                     host.machine_id,
                     host.hostname,
@@ -89,22 +155,17 @@ pub fn enroll(
                     host.arch,
                     key_hash,
                     now,
-                    interval.map(|i| i as i64)
+                    interval.map(|i| i as i64),
+                    nonce_hash
                 ],
             )?;
             Ok(Enrolment::Enrolled {
                 host_id: conn.last_insert_rowid(),
                 replaced_key_hash: None,
+                repeated: false,
             })
         }
     }
-}
-
-/// A completed enrolment (the HTTP layer's view).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Enrolled {
-    pub host_id: i64,
-    pub replaced_key_hash: Option<Vec<u8>>,
 }
 
 /// Allow one re-enrolment of host `id` until `until` (an agent that lost its node key, a
@@ -197,15 +258,24 @@ pub struct HostSummary {
     pub last_seen_at: Option<String>,
     pub last_report_at: Option<String>,
     pub lost_reports: i64,
-    /// Number of checks per status in the host's current state.
+    /// Number of checks per measured status in the host's current state.
     pub checks: std::collections::BTreeMap<String, i64>,
+    /// The same counts after exceptions: a `fail`/`warn` covered by an exception in force counts
+    /// under `excepted` (the rule every view uses, `store::exceptions::InForce`).
+    pub effective_checks: std::collections::BTreeMap<String, i64>,
 }
 
 /// One check's current state on a host.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckState {
     pub check: String,
+    /// The status the agent measured.
     pub status: String,
+    /// What it counts as: `excepted` when an exception in force covers a `fail`/`warn`, else
+    /// `status`.
+    pub effective_status: String,
+    /// The exception in force behind `excepted`.
+    pub exception_id: Option<i64>,
     pub summary: String,
     pub facts: serde_json::Value,
     pub evidence: Vec<EvidenceRow>,
@@ -273,6 +343,7 @@ fn host_from_row(
             last_report_at: r.get::<_, Option<i64>>(7)?.map(rfc3339),
             lost_reports: r.get(8)?,
             checks: Default::default(),
+            effective_checks: Default::default(),
         },
         r.get(10)?,
         r.get(11)?,
@@ -305,6 +376,41 @@ pub fn list_hosts(conn: &Connection, st: &Staleness) -> Result<Vec<HostSummary>,
     for h in &mut hosts {
         if let Some(c) = by_host.remove(&h.id) {
             h.checks = c;
+        }
+        h.effective_checks = h.checks.clone();
+    }
+    let rule = super::exceptions::InForce::load(conn, st.now)?;
+    if !rule.is_empty() {
+        let mut q = conn.prepare(
+            "SELECT host_id, check_name, status FROM check_state WHERE status IN ('fail', 'warn')",
+        )?;
+        let rows = q.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let index: std::collections::HashMap<i64, usize> =
+            hosts.iter().enumerate().map(|(i, h)| (h.id, i)).collect();
+        for row in rows {
+            let (id, check, status) = row?;
+            let Some(h) = index.get(&id).map(|i| &mut hosts[*i]) else {
+                continue;
+            };
+            if rule
+                .effective(&h.hostname, &check, &status)
+                .exception_id()
+                .is_some()
+            {
+                if let Some(n) = h.effective_checks.get_mut(&status) {
+                    *n -= 1;
+                }
+                *h.effective_checks.entry("excepted".into()).or_default() += 1;
+            }
+        }
+        for h in &mut hosts {
+            h.effective_checks.retain(|_, n| *n > 0);
         }
     }
     Ok(hosts)
@@ -345,9 +451,15 @@ pub fn host_detail(
         .collect::<Result<_, _>>()?;
     let mut ev_stmt =
         conn.prepare_cached("SELECT kind, source, excerpt FROM evidence WHERE sha256 = ?1")?;
+    let rule = super::exceptions::InForce::load(conn, st.now)?;
     let mut current = Vec::new();
     for (check, status, summary, facts, evidence, since, updated) in raw {
         *host.checks.entry(status.clone()).or_default() += 1;
+        let effective = rule.effective(&host.hostname, &check, &status);
+        *host
+            .effective_checks
+            .entry(effective.as_str().to_string())
+            .or_default() += 1;
         let shas: Vec<String> = serde_json::from_str(&evidence).unwrap_or_default();
         let mut rows = Vec::new();
         for sha in shas {
@@ -365,6 +477,8 @@ pub fn host_detail(
         }
         current.push(CheckState {
             check,
+            effective_status: effective.as_str().to_string(),
+            exception_id: effective.exception_id(),
             status,
             summary,
             facts: serde_json::from_str(&facts).unwrap_or(serde_json::Value::Null),
@@ -412,6 +526,95 @@ pub fn host_exists(conn: &Connection, id: i64) -> Result<bool, StoreError> {
         .query_row("SELECT 1 FROM hosts WHERE id = ?1", params![id], |_| Ok(()))
         .optional()?
         .is_some())
+}
+
+#[cfg(test)]
+mod enrolment_tests {
+    use super::*;
+
+    fn host(machine_id: &str) -> HostIdentity {
+        HostIdentity {
+            hostname: "h".into(),
+            machine_id: machine_id.into(),
+            os: "debian".into(),
+            os_version: "12".into(),
+            kernel: "6.1".into(),
+            arch: "x86_64".into(),
+        }
+    }
+
+    fn claim(nonce: &str) -> NonceClaim {
+        NonceClaim {
+            hash: crate::auth::hash_secret(nonce),
+            retry_window_s: 900,
+        }
+    }
+
+    /// The same nonce within 900 s of the first enrolment repeats it (even twice, the window
+    /// still counted from the first); another nonce, none, a report in between or the window
+    /// passed do not.
+    #[test]
+    fn a_repeat_needs_the_same_nonce_within_the_window_and_no_report_since() {
+        let mut c = Connection::open_in_memory().unwrap();
+        super::super::migrations::migrate(&mut c).unwrap();
+        let h = host("m1");
+        let n = claim("nonce-1");
+        let e = enroll_with(&c, &h, b"k1", None, false, Some(&n), 1_000).unwrap();
+        assert!(matches!(
+            e,
+            Enrolment::Enrolled {
+                repeated: false,
+                replaced_key_hash: None,
+                ..
+            }
+        ));
+        let e = enroll_with(&c, &h, b"k2", None, false, Some(&n), 1_500).unwrap();
+        assert_eq!(
+            e,
+            Enrolment::Enrolled {
+                host_id: 1,
+                replaced_key_hash: Some(b"k1".to_vec()),
+                repeated: true
+            }
+        );
+        let e = enroll_with(&c, &h, b"k3", None, false, Some(&n), 1_900).unwrap();
+        assert!(
+            matches!(e, Enrolment::Enrolled { repeated: true, .. }),
+            "{e:?}"
+        );
+        let e = enroll_with(&c, &h, b"k4", None, false, Some(&n), 1_901).unwrap();
+        assert_eq!(
+            e,
+            Enrolment::AlreadyEnrolled { host_id: 1 },
+            "window from the first"
+        );
+        let e = enroll_with(&c, &h, b"k4", None, false, Some(&claim("other")), 1_100).unwrap();
+        assert_eq!(e, Enrolment::AlreadyEnrolled { host_id: 1 });
+        let e = enroll_with(&c, &h, b"k4", None, false, None, 1_100).unwrap();
+        assert_eq!(e, Enrolment::AlreadyEnrolled { host_id: 1 });
+
+        let h2 = host("m2");
+        enroll_with(&c, &h2, b"j1", None, false, Some(&n), 2_000).unwrap();
+        c.execute(
+            "UPDATE hosts SET last_seen_at = 2010 WHERE machine_id = 'm2'",
+            [],
+        )
+        .unwrap();
+        let e = enroll_with(&c, &h2, b"j2", None, false, Some(&n), 2_020).unwrap();
+        assert_eq!(
+            e,
+            Enrolment::AlreadyEnrolled { host_id: 2 },
+            "reported since"
+        );
+        // An authorised re-enrolment with a new nonce starts a new window for that nonce.
+        let m = claim("nonce-2");
+        enroll_with(&c, &h2, b"j3", None, true, Some(&m), 3_000).unwrap();
+        let e = enroll_with(&c, &h2, b"j4", None, false, Some(&m), 3_100).unwrap();
+        assert!(
+            matches!(e, Enrolment::Enrolled { repeated: true, .. }),
+            "{e:?}"
+        );
+    }
 }
 
 #[cfg(test)]

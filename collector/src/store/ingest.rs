@@ -21,7 +21,8 @@ pub enum IngestOutcome {
     },
     /// This report id was already stored: nothing changed.
     Duplicate,
-    /// Older than the newest report already stored for this host: refused, nothing changed.
+    /// Not newer than the newest report already stored for this host (collected at the same
+    /// second or before): refused, nothing changed.
     OutOfOrder,
 }
 
@@ -50,7 +51,9 @@ pub fn apply_report(
             "host {host_id} does not exist"
         )));
     };
-    if last.is_some_and(|l| collected_at < l) {
+    // `<=`: a report is newer than the newest stored one, or it is a resend (past the dedup
+    // window) or out of order; either way it must not be applied twice.
+    if last.is_some_and(|l| collected_at <= l) {
         // The dedup row must not stay behind: the caller's savepoint is rolled back on error,
         // but this is a refusal, not an error, so undo it here.
         conn.prepare_cached("DELETE FROM recent_reports WHERE report_id = ?1")?
@@ -113,7 +116,7 @@ pub fn apply_report(
                     if !same {
                         evidence_conflicts += 1;
                         tracing::warn!(host_id, check = %result.check, sha256 = %ev.sha256,
-                            source = %ev.source,
+                            source = %crate::escape::one_line(&ev.source),
                             "evidence conflict: this SHA-256 is stored with a different excerpt; the first one is kept");
                     }
                 }
@@ -308,6 +311,38 @@ mod tests {
             .query_row("SELECT excerpt FROM evidence", [], |r| r.get(0))
             .unwrap();
         assert_eq!(kept, "true");
+    }
+
+    /// Past the de-duplication window the id is forgotten; a resend is still refused because it is
+    /// not newer than what the host already reported (same second counts as not newer).
+    #[test]
+    fn a_resend_after_the_dedup_window_is_out_of_order() {
+        let c = db();
+        let r1 = report("r1", "2026-11-24T10:00:00Z", Status::Fail, "a");
+        assert!(matches!(
+            apply_report(&c, 1, &r1, 100).unwrap(),
+            IngestOutcome::Accepted { .. }
+        ));
+        assert_eq!(prune_report_ids(&c, 1_000, 10).unwrap(), 1);
+        assert_eq!(
+            apply_report(&c, 1, &r1, 2_000).unwrap(),
+            IngestOutcome::OutOfOrder
+        );
+        // Another id collected within the same second is refused the same way.
+        let same_second = report("r9", "2026-11-24T10:00:00.900Z", Status::Pass, "b");
+        assert_eq!(
+            apply_report(&c, 1, &same_second, 2_000).unwrap(),
+            IngestOutcome::OutOfOrder
+        );
+        assert_eq!(
+            count(&c, "recent_reports"),
+            0,
+            "a refusal leaves no dedup row"
+        );
+        let reports: i64 = c
+            .query_row("SELECT sum(reports) FROM daily", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!((reports, count(&c, "transitions")), (1, 1));
     }
 
     #[test]

@@ -1,7 +1,13 @@
 //! Versioned, forward-only schema migrations. `PRAGMA user_version` holds the applied version;
 //! each step runs in its own transaction. Never edit a released step: add a new one.
+//!
+//! A step is SQL ([`MIGRATIONS`]); a step that needs code (re-redacting stored text with the
+//! checks crate's redaction module) adds a Rust function in [`RUST_STEPS`], run after its version's
+//! SQL in the same transaction.
 
-use rusqlite::Connection;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use sha2::{Digest, Sha256};
+use vigie_checks::{redact, EvidenceKind};
 
 /// Migration steps; index + 1 is the version a step brings the database to.
 pub static MIGRATIONS: &[&str] = &[
@@ -217,7 +223,25 @@ pub static MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE evidence ADD COLUMN last_used INTEGER NOT NULL DEFAULT 0;
     "#,
+    // v7: secrets stored by agents from before redaction are re-redacted (Rust step
+    // `redact_stored_secrets` in RUST_STEPS).
+    "",
+    // v8 (enrolment): the SHA-256 of the nonce of the enrolment that set a host's key, and when,
+    // so an agent that lost the answer can repeat that enrolment within the retry window.
+    r#"
+    ALTER TABLE hosts ADD COLUMN enroll_nonce_hash BLOB;
+    ALTER TABLE hosts ADD COLUMN enroll_nonce_at INTEGER;
+    "#,
 ];
+
+/// What a Rust step changed: named row counts, logged and returned by [`migrate_reporting`].
+pub type StepCounts = Vec<(&'static str, usize)>;
+
+/// A migration step written in Rust; runs inside the version's transaction after its SQL.
+type RustStep = fn(&Transaction) -> Result<StepCounts, String>;
+
+/// Rust steps by the version they belong to.
+static RUST_STEPS: &[(u32, RustStep)] = &[(7, redact_stored_secrets)];
 
 /// The version a fully migrated database has.
 pub fn latest() -> u32 {
@@ -226,6 +250,12 @@ pub fn latest() -> u32 {
 
 /// Apply every step above the database's version. Refuses a database newer than this build.
 pub fn migrate(conn: &mut Connection) -> Result<u32, String> {
+    migrate_reporting(conn).map(|(v, _)| v)
+}
+
+/// [`migrate`], also returning what each Rust step changed (version, counts).
+pub fn migrate_reporting(conn: &mut Connection) -> Result<(u32, Vec<(u32, StepCounts)>), String> {
+    let mut reports = Vec::new();
     let current: u32 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(|e| format!("cannot read schema version: {e}"))?;
@@ -243,13 +273,218 @@ pub fn migrate(conn: &mut Connection) -> Result<u32, String> {
             .map_err(|e| format!("migration to v{version}: {e}"))?;
         tx.execute_batch(sql)
             .map_err(|e| format!("migration to v{version}: {e}"))?;
+        let step = RUST_STEPS.iter().find(|(v, _)| *v == version);
+        let counts = match step {
+            Some((_, run)) => Some(run(&tx).map_err(|e| format!("migration to v{version}: {e}"))?),
+            None => None,
+        };
         tx.pragma_update(None, "user_version", version)
             .map_err(|e| format!("migration to v{version}: {e}"))?;
         tx.commit()
             .map_err(|e| format!("migration to v{version}: {e}"))?;
-        tracing::info!(version, "schema migrated");
+        match counts {
+            Some(counts) => {
+                let touched: usize = counts.iter().map(|(_, n)| n).sum();
+                tracing::info!(version, touched, counts = ?counts, "schema migrated");
+                if touched > 0 {
+                    // Rewritten rows must not survive in the WAL or in free pages of the file.
+                    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+                        .map_err(|e| format!("migration to v{version}: checkpoint: {e}"))?;
+                }
+                reports.push((version, counts));
+            }
+            None => tracing::info!(version, "schema migrated"),
+        }
     }
-    Ok(latest())
+    Ok((latest(), reports))
+}
+
+/// v7: evidence, summaries and facts stored before agents redacted at the source are redacted
+/// with the agent's own module ([`vigie_checks::redact`]).
+///
+/// An excerpt that changes is stored under the SHA-256 of its redacted text, as a current agent
+/// would send it (for excerpts cut at the 2 KiB limit the agent's hash covers the whole redacted
+/// file, which the collector never had: the re-keyed row then differs from the next report's, and
+/// the old row is cleaned up once no state or transition refers to it). References in
+/// `check_state` and `transitions` follow the new key; when the redacted excerpt is already stored
+/// under that key, the rows merge. Deleted and rewritten text is zeroed (`secure_delete`) and the
+/// WAL is truncated after the step.
+fn redact_stored_secrets(tx: &Transaction) -> Result<StepCounts, String> {
+    let e = |e: rusqlite::Error| e.to_string();
+    let secure_delete: i64 = tx
+        .pragma_query_value(None, "secure_delete", |r| r.get(0))
+        .map_err(e)?;
+    tx.pragma_update(None, "secure_delete", "ON").map_err(e)?;
+    let mut rekeyed: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let (mut excerpts, mut sources, mut merged) = (0, 0, 0);
+    // In batches by key, so a large table is never held in memory; a re-keyed row met again
+    // further on is already redacted and left alone (redaction is idempotent).
+    let mut after = String::new();
+    loop {
+        let rows: Vec<(String, String, String, String, i64)> = tx
+            .prepare_cached(
+                "SELECT sha256, kind, source, excerpt, last_used FROM evidence
+                 WHERE sha256 > ?1 ORDER BY sha256 LIMIT 512",
+            )
+            .map_err(e)?
+            .query_map(params![after], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .map_err(e)?
+            .collect::<Result<_, _>>()
+            .map_err(e)?;
+        let Some(last) = rows.last() else { break };
+        after = last.0.clone();
+        for (sha, kind, source, excerpt, last_used) in rows {
+            let kind = match kind.as_str() {
+                "file" => EvidenceKind::File,
+                "command" => EvidenceKind::Command,
+                "directory" => EvidenceKind::Directory,
+                _ => EvidenceKind::System,
+            };
+            let new_excerpt = redact::content(kind, &source, &excerpt);
+            let new_source = redact::text(&source);
+            if new_excerpt == excerpt && new_source == source {
+                continue;
+            }
+            if new_source != source {
+                sources += 1;
+            }
+            let new_sha = if new_excerpt == excerpt {
+                sha.clone()
+            } else {
+                excerpts += 1;
+                hex::encode(Sha256::digest(new_excerpt.as_bytes()))
+            };
+            let existing: Option<i64> = (new_sha != sha)
+                .then(|| {
+                    tx.query_row(
+                        "SELECT last_used FROM evidence WHERE sha256 = ?1",
+                        params![new_sha],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                })
+                .transpose()
+                .map_err(e)?
+                .flatten();
+            if let Some(used) = existing {
+                merged += 1;
+                tx.execute("DELETE FROM evidence WHERE sha256 = ?1", params![sha])
+                    .map_err(e)?;
+                tx.execute(
+                    "UPDATE evidence SET last_used = ?2 WHERE sha256 = ?1",
+                    params![new_sha, used.max(last_used)],
+                )
+                .map_err(e)?;
+            } else {
+                tx.execute(
+                    "UPDATE evidence SET sha256 = ?2, source = ?3, excerpt = ?4 WHERE sha256 = ?1",
+                    params![sha, new_sha, new_source, new_excerpt],
+                )
+                .map_err(e)?;
+            }
+            if new_sha != sha {
+                rekeyed.insert(sha, new_sha);
+            }
+        }
+    }
+    let rekey = |json: &str| -> Option<String> {
+        let shas: Vec<String> = serde_json::from_str(json).ok()?;
+        if !shas.iter().any(|s| rekeyed.contains_key(s)) {
+            return None;
+        }
+        let mapped: Vec<&str> = shas
+            .iter()
+            .map(|s| rekeyed.get(s).unwrap_or(s).as_str())
+            .collect();
+        serde_json::to_string(&mapped).ok()
+    };
+    // Current state: summary, facts and evidence references.
+    let (mut summaries, mut facts, mut references) = (0, 0, 0);
+    {
+        let mut scan = tx
+            .prepare("SELECT host_id, check_name, summary, facts, evidence FROM check_state")
+            .map_err(e)?;
+        let mut rows = scan.query([]).map_err(e)?;
+        let mut update = tx
+            .prepare(
+                "UPDATE check_state SET summary = ?3, facts = ?4, evidence = ?5
+                 WHERE host_id = ?1 AND check_name = ?2",
+            )
+            .map_err(e)?;
+        while let Some(row) = rows.next().map_err(e)? {
+            let (host, check, summary, fact_json, evidence): (i64, String, String, String, String) = (
+                row.get(0).map_err(e)?,
+                row.get(1).map_err(e)?,
+                row.get(2).map_err(e)?,
+                row.get(3).map_err(e)?,
+                row.get(4).map_err(e)?,
+            );
+            let new_summary = redact::text(&summary);
+            let new_facts = serde_json::from_str::<serde_json::Value>(&fact_json)
+                .ok()
+                .and_then(|mut v| {
+                    redact::json(&mut v);
+                    serde_json::to_string(&v).ok()
+                })
+                .filter(|f| *f != fact_json);
+            let new_evidence = rekey(&evidence);
+            if new_summary == summary && new_facts.is_none() && new_evidence.is_none() {
+                continue;
+            }
+            summaries += usize::from(new_summary != summary);
+            facts += usize::from(new_facts.is_some());
+            references += usize::from(new_evidence.is_some());
+            update
+                .execute(params![
+                    host,
+                    check,
+                    new_summary,
+                    new_facts.unwrap_or(fact_json),
+                    new_evidence.unwrap_or(evidence)
+                ])
+                .map_err(e)?;
+        }
+    }
+    // History: summary and evidence references of every transition.
+    {
+        let mut scan = tx
+            .prepare("SELECT id, summary, evidence FROM transitions")
+            .map_err(e)?;
+        let mut rows = scan.query([]).map_err(e)?;
+        let mut update = tx
+            .prepare("UPDATE transitions SET summary = ?2, evidence = ?3 WHERE id = ?1")
+            .map_err(e)?;
+        while let Some(row) = rows.next().map_err(e)? {
+            let (id, summary, evidence): (i64, String, String) = (
+                row.get(0).map_err(e)?,
+                row.get(1).map_err(e)?,
+                row.get(2).map_err(e)?,
+            );
+            let new_summary = redact::text(&summary);
+            let new_evidence = rekey(&evidence);
+            if new_summary == summary && new_evidence.is_none() {
+                continue;
+            }
+            summaries += usize::from(new_summary != summary);
+            references += usize::from(new_evidence.is_some());
+            update
+                .execute(params![id, new_summary, new_evidence.unwrap_or(evidence)])
+                .map_err(e)?;
+        }
+    }
+    // Cells and pages freed above were zeroed as they were freed; later deletes need not be.
+    tx.pragma_update(None, "secure_delete", secure_delete)
+        .map_err(e)?;
+    Ok(vec![
+        ("evidence_excerpts", excerpts),
+        ("evidence_sources", sources),
+        ("evidence_merged", merged),
+        ("summaries", summaries),
+        ("facts", facts),
+        ("evidence_references", references),
+    ])
 }
 
 #[cfg(test)]
@@ -293,6 +528,121 @@ mod tests {
             // Idempotent.
             assert_eq!(migrate(&mut c).unwrap(), latest());
         }
+    }
+
+    /// A database at v6 written by agents from before redaction: v7 leaves no secret in it, not
+    /// even in the file's free pages, and reports how many rows it touched.
+    #[test]
+    fn v7_re_redacts_stored_secrets_and_counts_them() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("v6.db");
+        let c = Connection::open(&path).unwrap();
+        for (i, sql) in MIGRATIONS.iter().enumerate().take(6) {
+            c.execute_batch(sql).unwrap();
+            c.pragma_update(None, "user_version", i as u32 + 1).unwrap();
+        }
+        let shadow = "root:$6$PLANTEDsalt$PLANTEDhashPLANTEDhashPLANTED:20415:0:90:7:::\ndaemon:*:20415:0:99999:7:::\n";
+        let redacted_shadow = "root:$6$<redacted>:20415:0:90:7:::\ndaemon:*:20415:0:99999:7:::\n";
+        let redacted_sha = hex::encode(Sha256::digest(redacted_shadow.as_bytes()));
+        let restic_src =
+            "/usr/bin/restic -r rest:https://u:PLANTED-URL@nas/db/ --no-lock snapshots --json";
+        let raw_a = "a".repeat(64);
+        let raw_b = "b".repeat(64);
+        let clean = "c".repeat(64);
+        c.execute_batch(&format!(
+            "INSERT INTO hosts(id, machine_id, hostname, node_key_hash, enrolled_at) VALUES (1, 'm1', 'old', x'01', 1), (2, 'm2', 'new', x'02', 1);
+             INSERT INTO evidence(sha256, kind, source, excerpt, last_used) VALUES
+               ('{raw_a}', 'file', '/etc/shadow', '{shadow}', 10),
+               ('{redacted_sha}', 'file', '/etc/shadow', '{redacted_shadow}', 20),
+               ('{raw_b}', 'command', '{restic_src}', 'exit: 1\nFatal: rest:https://u:PLANTED-URL@nas/db/ unreachable', 10),
+               ('{clean}', 'file', '/etc/ssh/sshd_config', 'PasswordAuthentication no\n', 10);
+             INSERT INTO check_state(host_id, check_name, status, summary, facts, evidence, since, updated_at) VALUES
+               (1, 'password_policy', 'fail', '1 gap(s)', '{{}}', '[\"{raw_a}\"]', 1, 1),
+               (2, 'password_policy', 'fail', '1 gap(s)', '{{}}', '[\"{redacted_sha}\"]', 1, 1),
+               (1, 'backup_freshness', 'error', 'restic: rest:https://u:PLANTED-URL@nas/db/ unreachable',
+                '{{\"repository\":\"rest:https://u:PLANTED-URL@nas/db/\",\"n\":3}}', '[\"{raw_b}\"]', 1, 1),
+               (1, 'mfa', 'pass', 'ok', '{{}}', '[\"{clean}\"]', 1, 1);
+             INSERT INTO transitions(host_id, check_name, from_status, to_status, at, report_id, summary, evidence) VALUES
+               (1, 'password_policy', NULL, 'fail', 1, 'r1', '1 gap(s)', '[\"{raw_a}\"]'),
+               (1, 'backup_freshness', NULL, 'error', 1, 'r1', 'restic: rest:https://u:PLANTED-URL@nas/db/ unreachable', '[\"{raw_b}\"]');"
+        )).unwrap();
+        drop(c);
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            bytes.windows(7).any(|w| w == b"PLANTED"),
+            "the v6 file holds the secrets"
+        );
+
+        let mut c = Connection::open(&path).unwrap();
+        let (v, reports) = migrate_reporting(&mut c).unwrap();
+        assert_eq!(v, latest());
+        let counts = &reports.iter().find(|(v, _)| *v == 7).unwrap().1;
+        assert_eq!(
+            counts,
+            &vec![
+                ("evidence_excerpts", 2), // the shadow file and restic's output
+                ("evidence_sources", 1),  // restic's argv
+                ("evidence_merged", 1),   // host 1's shadow is now host 2's redacted row
+                ("summaries", 2),         // backup_freshness: current state and transition
+                ("facts", 1),             // its repository fact
+                ("evidence_references", 4),
+            ]
+        );
+        // Every reference points at a stored, redacted row whose key is the hash of its excerpt.
+        let refs: Vec<String> = c
+            .prepare("SELECT value FROM check_state, json_each(check_state.evidence) UNION ALL SELECT value FROM transitions, json_each(transitions.evidence)")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(refs.len(), 6);
+        for sha in &refs {
+            let excerpt: String = c
+                .query_row(
+                    "SELECT excerpt FROM evidence WHERE sha256 = ?1",
+                    [sha],
+                    |r| r.get(0),
+                )
+                .unwrap_or_else(|e| panic!("reference {sha} dangles: {e}"));
+            if sha != &clean {
+                assert_eq!(sha, &hex::encode(Sha256::digest(excerpt.as_bytes())));
+            }
+        }
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM evidence", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 3, "the two shadow rows merged");
+        let last_used: i64 = c
+            .query_row(
+                "SELECT last_used FROM evidence WHERE sha256 = ?1",
+                [&redacted_sha],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(last_used, 20);
+        let facts: String = c
+            .query_row("SELECT facts FROM check_state WHERE host_id = 1 AND check_name = 'backup_freshness'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(
+            facts,
+            r#"{"n":3,"repository":"rest:https://u:<redacted>@nas/db/"}"#
+        );
+        drop(c);
+        for entry in std::fs::read_dir(d.path()).unwrap() {
+            let p = entry.unwrap().path();
+            let bytes = std::fs::read(&p).unwrap();
+            assert!(
+                !bytes.windows(7).any(|w| w == b"PLANTED"),
+                "{} still holds a secret",
+                p.display()
+            );
+        }
+        // Idempotent: a second run of the step finds nothing.
+        let mut c = Connection::open(&path).unwrap();
+        c.pragma_update(None, "user_version", 6).unwrap();
+        let (_, reports) = migrate_reporting(&mut c).unwrap();
+        assert!(reports[0].1.iter().all(|(_, n)| *n == 0), "{reports:?}");
     }
 
     #[test]

@@ -86,9 +86,10 @@ impl Store {
             message,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
+            create_private_dir(dir)
                 .map_err(|e| open_err(format!("cannot create directory: {e}")))?;
         }
+        create_private_file(path).map_err(|e| open_err(format!("cannot create: {e}")))?;
         let mut conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
         let mode: String = conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
@@ -158,6 +159,36 @@ impl Store {
     /// Stop accepting writes, commit what is queued, and wait for the writer to finish.
     pub fn shutdown(self) {
         self.writer.shutdown();
+    }
+}
+
+/// Create `dir` (and missing parents) mode 0700 whatever the umask: the data directory holds
+/// evidence, the signing key and uploaded registers. An existing directory is left as it is.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Create the database file mode 0600 (whatever the umask) if it does not exist yet; SQLite gives
+/// its `-wal` and `-shm` files the database file's mode.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

@@ -20,7 +20,7 @@ pub fn generate(db: &Path, hosts: u32, days: u32, end: NaiveDate) -> Result<(), 
         });
     }
     if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+        super::create_private_dir(dir).map_err(|e| StoreError::Open {
             path: dir.display().to_string(),
             message: format!("cannot create directory: {e}"),
         })?;
