@@ -48,13 +48,27 @@ pub struct Collector {
 impl Collector {
     /// Write a config into `dir` and start `vigie-collector serve` on `port` (0 = pick one).
     pub fn start(dir: &Path, port: u16, extra: &str) -> Collector {
-        Collector::start_server(dir, port, "insecure_http = true\n", ("", extra), "http", None)
+        Collector::start_server(
+            dir,
+            port,
+            "insecure_http = true\n",
+            ("", extra),
+            "http",
+            None,
+        )
     }
 
     /// [`Collector::start`] with the process's umask set to `umask` (e.g. `"000"`), to check the
     /// modes of what it creates.
     pub fn start_with_umask(dir: &Path, umask: &str) -> Collector {
-        Collector::start_server(dir, 0, "insecure_http = true\n", ("", ""), "http", Some(umask))
+        Collector::start_server(
+            dir,
+            0,
+            "insecure_http = true\n",
+            ("", ""),
+            "http",
+            Some(umask),
+        )
     }
 
     /// Start with these `[server]` keys (`insecure_http = true` or the TLS files, timeouts …) and

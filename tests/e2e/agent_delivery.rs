@@ -16,6 +16,7 @@ use vigie_e2e::*;
 struct Seen {
     method: String,
     path: String,
+    headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
 
@@ -92,15 +93,16 @@ impl FakeServer {
     }
 }
 
-fn read_request(conn: &mut std::net::TcpStream) -> Option<Seen> {
+/// One HTTP/1.1 message: its first line, headers and `Content-Length` body.
+type Message = (String, Vec<(String, String)>, Vec<u8>);
+
+fn read_message(conn: &mut std::net::TcpStream) -> Option<Message> {
     conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .ok()?;
     let mut r = BufReader::new(conn);
-    let mut line = String::new();
-    r.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next()?.to_string();
-    let path = parts.next()?.to_string();
+    let mut first = String::new();
+    r.read_line(&mut first).ok()?;
+    let mut headers = Vec::new();
     let mut len = 0usize;
     loop {
         let mut h = String::new();
@@ -113,11 +115,50 @@ fn read_request(conn: &mut std::net::TcpStream) -> Option<Seen> {
             if k.eq_ignore_ascii_case("content-length") {
                 len = v.trim().parse().ok()?;
             }
+            headers.push((k.to_string(), v.trim().to_string()));
         }
     }
     let mut body = vec![0; len];
     r.read_exact(&mut body).ok()?;
-    Some(Seen { method, path, body })
+    Some((first.trim_end().to_string(), headers, body))
+}
+
+fn read_request(conn: &mut std::net::TcpStream) -> Option<Seen> {
+    let (first, headers, body) = read_message(conn)?;
+    let mut parts = first.split_whitespace();
+    Some(Seen {
+        method: parts.next()?.to_string(),
+        path: parts.next()?.to_string(),
+        headers,
+        body,
+    })
+}
+
+/// `first` line, headers (but `Connection`) and body as one `Connection: close` message.
+fn write_message(first: &str, headers: &[(String, String)], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("{first}\r\n");
+    for (k, v) in headers {
+        if !k.eq_ignore_ascii_case("connection") {
+            out.push_str(&format!("{k}: {v}\r\n"));
+        }
+    }
+    out.push_str("Connection: close\r\n\r\n");
+    let mut out = out.into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// Pass `req` on to the server at `addr` and return its answer.
+fn forward(addr: &str, req: &Seen) -> String {
+    let mut up = std::net::TcpStream::connect(addr).unwrap();
+    up.write_all(&write_message(
+        &format!("{} {} HTTP/1.1", req.method, req.path),
+        &req.headers,
+        &req.body,
+    ))
+    .unwrap();
+    let (first, headers, body) = read_message(&mut up).expect("answer from the collector");
+    String::from_utf8(write_message(&first, &headers, &body)).unwrap()
 }
 
 fn mode(p: &Path) -> u32 {
@@ -519,6 +560,53 @@ fn a_retried_enrolment_repeats_the_nonce_of_the_lost_answer() {
         "vnk1_second",
         "a refused enrolment leaves the stored key alone"
     );
+}
+
+/// Both sides: a proxy in front of the real collector passes the first enrolment on but loses the
+/// answer; the agent's second `enroll` repeats the nonce and the collector hands out a key instead
+/// of `already_enrolled`. The key works.
+#[test]
+fn a_lost_enrolment_answer_no_longer_locks_the_host_out() {
+    let d = tempfile::tempdir().unwrap();
+    let c = Collector::start(&d.path().join("collector"), 0, "");
+    let machine_id = "a8a8a8a8a8a8a8a8a8a8a8a8a8a8a8a8";
+    let h = Host::from_fixture("debian12-patched", d.path(), "lost-01", machine_id);
+    let secret = d.path().join("secret");
+    std::fs::write(&secret, ENROLL_SECRET).unwrap();
+    let upstream = c.url.trim_start_matches("http://").to_string();
+    let proxy = FakeServer::start(move |n, req| {
+        let answer = forward(&upstream, req);
+        if n == 0 {
+            Reply::Hangup
+        } else {
+            Reply::Raw(answer)
+        }
+    });
+    let enroll = || {
+        agent_in(
+            &h,
+            &proxy.url,
+            None,
+            &["enroll", "--secret-file", secret.to_str().unwrap()],
+        )
+    };
+    let lost = enroll();
+    assert_eq!(lost.status.code(), Some(3), "{}", describe(&lost));
+    hosts_entry(&c, machine_id); // the collector did enrol it
+    let retry = enroll();
+    assert_eq!(retry.status.code(), Some(0), "{}", describe(&retry));
+    let seen = proxy.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(
+        seen[0].json()["enrollment_nonce"],
+        seen[1].json()["enrollment_nonce"]
+    );
+    let (code, err) = h.run_once(&c.url);
+    assert_eq!(
+        code, 0,
+        "the repeated enrolment's key is the live one: {err}"
+    );
+    assert_eq!(delivered_ids(&err).len(), 1, "{err}");
 }
 
 #[test]
