@@ -113,7 +113,17 @@ fn slow_and_idle_clients_are_cut_off_and_do_not_delay_others() {
         "51515151515151515151515151515151",
     );
     let key = enrol(&c, &fresh_report(&h));
-    let reports: Vec<_> = (0..3).map(|_| fresh_report(&h)).collect();
+    // One second apart: the collector judges report order to the second.
+    let reports: Vec<_> = (0..3i64)
+        .map(|i| {
+            let mut r = fresh_report(&h);
+            let at = chrono::DateTime::parse_from_rfc3339(r["collected_at"].as_str().unwrap())
+                .unwrap()
+                + chrono::Duration::seconds(i);
+            r["collected_at"] = serde_json::Value::String(at.to_rfc3339());
+            r
+        })
+        .collect();
 
     // The attack: idle sockets, heads and bodies trickled one byte at a time.
     let started = Instant::now();
