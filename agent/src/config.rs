@@ -67,6 +67,11 @@ pub struct SpoolSection {
     pub max_reports: usize,
     /// Most bytes kept; the oldest are dropped beyond it. Default 50 MiB.
     pub max_bytes: u64,
+    /// Most reports the collector refused kept in `spool/rejected/` for a person to read; the
+    /// oldest are removed beyond it, 0 keeps none. Default 20.
+    pub rejected_max_reports: usize,
+    /// Refused reports older than this many days are removed from `spool/rejected/`. Default 30.
+    pub rejected_max_age_days: u64,
 }
 
 impl Default for SpoolSection {
@@ -74,6 +79,8 @@ impl Default for SpoolSection {
         SpoolSection {
             max_reports: 500,
             max_bytes: 50 * 1024 * 1024,
+            rejected_max_reports: 20,
+            rejected_max_age_days: 30,
         }
     }
 }
@@ -133,7 +140,23 @@ impl AgentConfig {
         if self.spool.max_bytes < 64 * 1024 {
             return Err("spool.max_bytes must be at least 65536".into());
         }
+        if !(1..=3650).contains(&self.spool.rejected_max_age_days) {
+            return Err(format!(
+                "spool.rejected_max_age_days = {} must be between 1 and 3650",
+                self.spool.rejected_max_age_days
+            ));
+        }
         self.checks.validate()
+    }
+
+    /// The spool's bounds.
+    pub fn spool_limits(&self) -> crate::spool::SpoolLimits {
+        crate::spool::SpoolLimits {
+            max_reports: self.spool.max_reports,
+            max_bytes: self.spool.max_bytes,
+            rejected_max_reports: self.spool.rejected_max_reports,
+            rejected_max_age: Duration::from_secs(self.spool.rejected_max_age_days * 86400),
+        }
     }
 
     /// Collector timeout.
@@ -181,6 +204,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("collector.url"), "{err}");
+        let err = load_str("[spool]\nrejected_max_age_days = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("spool.rejected_max_age_days"), "{err}");
+        let cfg =
+            load_str("[spool]\nrejected_max_reports = 0\nrejected_max_age_days = 7\n").unwrap();
+        let l = cfg.spool_limits();
+        assert_eq!(l.rejected_max_reports, 0);
+        assert_eq!(l.rejected_max_age, Duration::from_secs(7 * 86400));
     }
 }
 

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use crate::checks_run::{self, Target};
 use crate::client::{Client, Delivery};
 use crate::config::AgentConfig;
+use crate::files;
 use crate::spool::Spool;
 
 /// First retry delay after a failed delivery; doubled on each failure up to `MAX_BACKOFF`.
@@ -21,6 +22,8 @@ pub struct StatePaths {
     pub node_key: PathBuf,
     pub ca: PathBuf,
     pub spool: PathBuf,
+    /// The nonce of an enrolment attempt whose answer has not been stored yet.
+    pub enroll_nonce: PathBuf,
 }
 
 impl StatePaths {
@@ -29,6 +32,7 @@ impl StatePaths {
             node_key: state_dir.join("node_key"),
             ca: state_dir.join("collector-ca.pem"),
             spool: state_dir.join("spool"),
+            enroll_nonce: state_dir.join("enroll_nonce"),
         }
     }
 }
@@ -87,50 +91,54 @@ pub fn client_for(cfg: &AgentConfig, paths: &StatePaths) -> anyhow::Result<Clien
 }
 
 /// Deliver spooled reports oldest first until the spool is empty or the collector cannot take more.
-/// Returns `Ok(None)` when empty, `Ok(Some(reason))` when delivery must wait.
+/// Returns `Ok(None)` when empty, `Ok(Some(reason))` when delivery must wait. Nothing is logged for
+/// a postponement: the caller logs it once per attempt (backoff step), whatever the spool holds.
 pub async fn flush(
     spool: &Spool,
     client: &Client,
     node_key: &str,
 ) -> anyhow::Result<Option<String>> {
     while let Some(entry) = spool.oldest()? {
-        #[derive(serde::Deserialize)]
-        struct Id {
-            report_id: String,
-        }
-        let report_id = serde_json::from_slice::<Id>(&entry.body)
-            .map(|i| i.report_id)
-            .unwrap_or_default();
-        match client.deliver(node_key, entry.body.clone()).await {
+        let report_id = entry.report_id.as_str();
+        match client
+            .deliver(node_key, report_id, entry.body.clone())
+            .await
+        {
             Delivery::Accepted => {
-                spool.remove(&entry)?;
-                tracing::info!(report_id = %report_id, "report delivered");
+                spool.acknowledged(&entry)?;
+                tracing::info!(report_id = %report_id, lost = entry.lost_carried, "report delivered");
             }
             Delivery::AlreadyReceived => {
-                spool.remove(&entry)?;
+                spool.acknowledged(&entry)?;
                 tracing::info!(report_id = %report_id, "report was already delivered");
+            }
+            Delivery::Superseded(message) => {
+                spool.superseded(&entry)?;
+                tracing::warn!(report_id = %report_id, message = %message, "collector holds a newer report from this host; this one is dropped");
             }
             Delivery::Retry(reason) => return Ok(Some(reason)),
             Delivery::Unauthorized(msg) => {
-                tracing::error!(message = %msg, "collector refused the node key; run `vigie-agent enroll` again (reports stay spooled)");
-                return Ok(Some(format!("unauthorized: {msg}")));
+                return Ok(Some(format!(
+                    "collector refused the node key ({msg}); run `vigie-agent enroll` again"
+                )));
             }
             Delivery::Refused { status, message } => {
                 let kept = spool.reject(&entry)?;
-                tracing::error!(status, report_id = %report_id, message = %message, kept = %kept.display(), "collector refused a report; it will not be resent");
+                let kept =
+                    kept.map_or_else(|| "(not kept)".to_string(), |p| p.display().to_string());
+                tracing::error!(status, report_id = %report_id, message = %message, kept = %kept, "collector refused a report; it will not be resent");
             }
         }
     }
     Ok(None)
 }
 
-/// Run checks and build the report JSON for the spool.
+/// Run checks and spool the report, announcing the losses the spool has not announced yet.
 async fn produce(cfg: &AgentConfig, opts: &RunOptions<'_>, spool: &Spool) -> anyhow::Result<()> {
     let cfg2 = cfg.clone();
     let root = opts.target.root.map(Path::to_path_buf);
     let state_dir = opts.state_dir.clone();
     let interval = opts.interval.as_secs();
-    let lost = spool.lost();
     let mut report = tokio::task::spawn_blocking(move || {
         let target = Target {
             root: root.as_deref(),
@@ -141,24 +149,38 @@ async fn produce(cfg: &AgentConfig, opts: &RunOptions<'_>, spool: &Spool) -> any
     .await
     .context("check run panicked")??;
     report.interval_seconds = Some(interval);
-    report.lost_reports = lost;
-    let body = serde_json::to_vec(&report)?;
-    spool.push(&body)?;
-    tracing::info!(report_id = %report.report_id, results = report.results.len(), lost, "report spooled");
+    let pushed = spool.push(|lost| {
+        report.lost_reports = lost;
+        Ok(serde_json::to_vec(&report)?)
+    })?;
+    tracing::info!(report_id = %report.report_id, results = report.results.len(), lost = pushed.carried, "report spooled");
     Ok(())
 }
 
 /// The daemon (or a single pass with `once`).
 pub async fn run(cfg: &AgentConfig, opts: RunOptions<'_>) -> anyhow::Result<OnceOutcome> {
     let paths = StatePaths::new(&opts.state_dir);
+    files::private_dir(&opts.state_dir, "state directory")?;
+    files::tighten_tree(&opts.state_dir)?;
     let node_key = read_node_key(&paths)?;
     let client = client_for(cfg, &paths)?;
-    let spool = Spool::open(&paths.spool, cfg.spool.max_reports, cfg.spool.max_bytes)?;
+    let spool = Spool::open(&paths.spool, cfg.spool_limits())?;
+    tracing::info!(
+        spooled = spool.len()?,
+        pending_lost = spool.pending_lost()?,
+        "spool opened"
+    );
 
     if opts.once {
+        // The backlog goes first: a collector that is back must not cost the spool a report
+        // dropped to make room for this run's.
+        let mut postponed = flush(&spool, &client, &node_key).await?;
         produce(cfg, &opts, &spool).await?;
-        if let Some(reason) = flush(&spool, &client, &node_key).await? {
-            tracing::warn!(reason = %reason, "collector unavailable; reports stay spooled");
+        if postponed.is_none() {
+            postponed = flush(&spool, &client, &node_key).await?;
+        }
+        if let Some(reason) = postponed {
+            tracing::warn!(reason = %reason, spooled = spool.len()?, "delivery postponed; reports stay spooled");
         }
         let left = spool.len()?;
         return Ok(if left == 0 {

@@ -8,6 +8,9 @@ mod checks_run;
 mod client;
 mod config;
 mod daemon;
+mod enroll;
+mod files;
+mod output;
 mod spool;
 mod table;
 
@@ -17,6 +20,14 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{AgentConfig, DEFAULT_CONFIG};
+
+/// `eprintln!` that never panics: a closed stderr loses the message, not the exit code.
+macro_rules! complain {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 /// Exit code for usage and configuration errors (clap uses 2 as well).
 const EXIT_USAGE: u8 = 2;
@@ -32,8 +43,9 @@ const EXIT_TEMPFAIL: u8 = 75;
 policy on this host, and reports the results to a Vigie collector.\n\n\
 Exit codes: 0 every check passed or was not applicable; 1 a check reported fail, warn or error \
 (error = could not be determined); 2 usage or configuration error; 3 runtime failure (e.g. \
-collector refused the enrolment); 75 (`run --once`) reports stay spooled because the collector \
-is unreachable."
+collector refused the enrolment, or its answer was lost: run `enroll` again); 75 (`run --once`) \
+reports stay spooled because the collector is unreachable or did not acknowledge them. Output to a \
+closed pipe (`| head`) is dropped quietly and does not change the exit code."
 )]
 struct Cli {
     /// Agent configuration file. An absent file at the default path means defaults.
@@ -82,7 +94,7 @@ struct EnrollArgs {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// Run the checks once, try to deliver every spooled report once, and exit: 0 when all were
+    /// Deliver the spooled reports, run the checks once, deliver again, and exit: 0 when all were
     /// delivered, 75 (EX_TEMPFAIL) when some stay spooled. For cron and tests.
     #[arg(long)]
     once: bool,
@@ -124,6 +136,13 @@ enum Format {
 }
 
 fn main() -> ExitCode {
+    // Everything the agent writes (node key, spool, first-seen state kept by the checks) is
+    // private: no group or other bits whatever umask the agent was started with. Files and
+    // directories of its own also get explicit modes (see `files`); this covers the rest.
+    // SAFETY: umask(2) cannot fail and touches no memory; no other thread runs yet.
+    unsafe {
+        libc::umask(0o077);
+    }
     let cli = Cli::parse();
     init_logging(&cli.log);
     let (config_path, explicit) = match &cli.config {
@@ -133,7 +152,7 @@ fn main() -> ExitCode {
     let cfg = match AgentConfig::load(&config_path, explicit) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("vigie-agent: {e:#}");
+            complain!("vigie-agent: {e:#}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -151,7 +170,7 @@ fn main() -> ExitCode {
                 cfg.collector.url = Some(url.clone());
             }
             if let Err(e) = cfg.validate() {
-                eprintln!("vigie-agent: {e}");
+                complain!("vigie-agent: {e}");
                 return ExitCode::from(EXIT_USAGE);
             }
             match cmd_run(&cfg, args) {
@@ -159,27 +178,28 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Ok(daemon::OnceOutcome::Pending(n)) => {
-                    eprintln!(
-                        "vigie-agent: {n} report(s) stay spooled until the collector is reachable"
+                    complain!(
+                        "vigie-agent: {n} report(s) stay spooled until the collector acknowledges them"
                     );
                     ExitCode::from(EXIT_TEMPFAIL)
                 }
                 Err(e) => {
-                    eprintln!("vigie-agent: {e:#}");
+                    complain!("vigie-agent: {e:#}");
                     ExitCode::from(3)
                 }
             }
         }
         Command::List => {
+            let mut text = String::new();
             for c in vigie_checks::ALL {
-                println!(
-                    "{:<18} {:<28} CIS {}",
+                text.push_str(&format!(
+                    "{:<18} {:<28} CIS {}\n",
                     c.id(),
                     c.title(),
                     c.safeguards().join(", ")
-                );
+                ));
             }
-            ExitCode::SUCCESS
+            exit_on(output::print(&text))
         }
     }
 }
@@ -198,7 +218,7 @@ fn cmd_check(cfg: &AgentConfig, args: CheckArgs) -> ExitCode {
     if let Some(only) = &args.only {
         if vigie_checks::find(only).is_none() {
             let ids: Vec<_> = vigie_checks::ALL.iter().map(|c| c.id()).collect();
-            eprintln!(
+            complain!(
                 "vigie-agent: unknown check {only:?}; known checks: {}",
                 ids.join(", ")
             );
@@ -212,19 +232,24 @@ fn cmd_check(cfg: &AgentConfig, args: CheckArgs) -> ExitCode {
     let report = match checks_run::run_once(cfg, &target, args.only.as_deref()) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("vigie-agent: {e:#}");
+            complain!("vigie-agent: {e:#}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    match args.format {
-        Format::Table => print!("{}", table::render(&report)),
+    let text = match args.format {
+        Format::Table => table::render(&report),
         Format::Json => match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => s + "\n",
             Err(e) => {
-                eprintln!("vigie-agent: cannot encode report: {e}");
+                complain!("vigie-agent: cannot encode report: {e}");
                 return ExitCode::from(3);
             }
         },
+    };
+    // A reader that went away (`| head`) is not a failure: the exit code still tells the checks.
+    if let Err(e) = output::print(&text) {
+        complain!("vigie-agent: {e:#}");
+        return ExitCode::from(3);
     }
     if report.results.iter().any(|r| r.status.needs_attention()) {
         ExitCode::from(1)
@@ -237,102 +262,38 @@ fn exit_on(r: anyhow::Result<()>) -> ExitCode {
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("vigie-agent: {e:#}");
+            complain!("vigie-agent: {e:#}");
             ExitCode::from(3)
         }
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+/// The single-threaded runtime the agent's network calls run on.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
 }
 
 fn cmd_enroll(cfg: &AgentConfig, args: EnrollArgs) -> anyhow::Result<()> {
-    use anyhow::Context as _;
-    use std::io::Write as _;
-    let state_dir = args
-        .state_dir
-        .clone()
-        .unwrap_or_else(|| cfg.agent.state_dir.clone());
-    let paths = daemon::StatePaths::new(&state_dir);
-    std::fs::create_dir_all(&state_dir)
-        .with_context(|| format!("state directory {}: cannot create", state_dir.display()))?;
-    let secret = std::fs::read_to_string(&args.secret_file).with_context(|| {
-        format!(
-            "enrolment secret file {}: cannot read",
-            args.secret_file.display()
-        )
-    })?;
-    let secret = secret.lines().next().unwrap_or("").trim().to_string();
-    if secret.is_empty() {
-        anyhow::bail!(
-            "enrolment secret file {} is empty",
-            args.secret_file.display()
-        );
-    }
-    if let Some(ca) = &args.ca {
-        std::fs::copy(ca, &paths.ca).with_context(|| {
-            format!("cannot copy CA {} to {}", ca.display(), paths.ca.display())
-        })?;
-    }
-    let target = checks_run::Target {
-        root: args.root.as_deref(),
-        state_dir: Some(&state_dir),
-    };
-    let probe = checks_run::probe_for(&target)?;
-    let host = vigie_checks::inventory::host_identity(probe.as_ref());
-    if host.machine_id.is_empty() {
-        anyhow::bail!(
-            "cannot identify this host: no machine id (/etc/machine-id on Linux, the hardware UUID \
-             from `system_profiler SPHardwareDataType` on macOS)"
-        );
-    }
-    let client = daemon::client_for(cfg, &paths)?;
-    let current = std::fs::read_to_string(&paths.node_key)
-        .ok()
-        .map(|k| k.trim().to_string());
-    let key = runtime()?.block_on(client.enroll(
-        &secret,
-        &host,
-        cfg.agent.interval_seconds,
-        current.as_deref(),
-    ))?;
-    let tmp = paths.node_key.with_extension("tmp");
-    let mut f = owner_only(
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true),
-    )
-    .open(&tmp)
-    .with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.write_all(key.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, &paths.node_key)?;
-    println!(
-        "enrolled {} ({}); node key stored in {}",
-        host.hostname,
-        host.machine_id,
-        paths.node_key.display()
-    );
-    Ok(())
-}
-
-/// New files readable by their owner only (mode 0600). Windows has no modes: the state directory's
-/// ACL (ProgramData, administrators and SYSTEM) protects the node key there.
-#[cfg(unix)]
-fn owner_only(opts: &mut std::fs::OpenOptions) -> &mut std::fs::OpenOptions {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    opts.mode(0o600)
-}
-
-/// New files readable by their owner only (mode 0600). Windows has no modes: the state directory's
-/// ACL (ProgramData, administrators and SYSTEM) protects the node key there.
-#[cfg(not(unix))]
-fn owner_only(opts: &mut std::fs::OpenOptions) -> &mut std::fs::OpenOptions {
-    opts
+    let enrolled = enroll::enroll(
+        cfg,
+        enroll::EnrollRequest {
+            state_dir: args
+                .state_dir
+                .clone()
+                .unwrap_or_else(|| cfg.agent.state_dir.clone()),
+            secret_file: &args.secret_file,
+            ca: args.ca.as_deref(),
+            root: args.root.as_deref(),
+        },
+    )?;
+    output::print(&format!(
+        "enrolled {} ({}); node key stored in {}\n",
+        enrolled.hostname,
+        enrolled.machine_id,
+        enrolled.node_key_path.display()
+    ))
 }
 
 fn cmd_run(cfg: &AgentConfig, args: RunArgs) -> anyhow::Result<daemon::OnceOutcome> {

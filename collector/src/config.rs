@@ -91,6 +91,9 @@ pub struct StorageSection {
     /// survives a power cut) or `normal` (survives a crash of the collector, `kill -9` included,
     /// but the last commits before a power cut may be lost; fewer fsyncs, more throughput).
     pub synchronous: Synchronous,
+    /// Days of fleet-derived risk history kept (entries written by the fleet recompute; people's
+    /// changes are kept for ever). Default 400: a year of monthly reports and their trends.
+    pub fleet_risk_history_days: u32,
 }
 
 /// Durability of commits (SQLite `PRAGMA synchronous` in WAL mode).
@@ -121,6 +124,7 @@ impl Default for StorageSection {
             max_batch: 512,
             dedup_days: 2,
             synchronous: Synchronous::Full,
+            fleet_risk_history_days: 400,
         }
     }
 }
@@ -429,6 +433,13 @@ impl CollectorConfig {
         if self.storage.dedup_days == 0 {
             return Err("storage.dedup_days must be at least 1".into());
         }
+        if self.storage.fleet_risk_history_days < 31 {
+            return Err(format!(
+                "storage.fleet_risk_history_days = {} must be at least 31 (a month's report rewinds \
+                 risks through it)",
+                self.storage.fleet_risk_history_days
+            ));
+        }
         if self.auth.enroll_secret.is_some() && self.auth.enroll_secret_file.is_some() {
             return Err("auth.enroll_secret and auth.enroll_secret_file are exclusive".into());
         }
@@ -581,6 +592,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("listen"), "{e}");
+        let e = load_str("[storage]\nfleet_risk_history_days = 7\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("storage.fleet_risk_history_days = 7"), "{e}");
+        let c = load_str("[storage]\nfleet_risk_history_days = 31\n").unwrap();
+        assert_eq!(c.storage.fleet_risk_history_days, 31);
         let e = load_str("[cis]\nimplementation_group = 4\n")
             .unwrap_err()
             .to_string();

@@ -187,6 +187,55 @@ fn help_documents_commands_and_exit_codes() {
     }
 }
 
+/// `vigie-agent check --format json | head` used to panic (exit 101) once `head` went away.
+#[test]
+fn a_closed_stdout_ends_quietly_with_the_usual_exit_code() {
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    let cfg = empty.path().to_str().unwrap();
+    let baseline = fixture("debian12-baseline");
+    let plain = fixture("microvm-plain-ext4");
+    let cases: [(&[&str], i32); 5] = [
+        (
+            &[
+                "check",
+                "--format",
+                "json",
+                "--root",
+                &baseline,
+                "--only",
+                "inventory",
+            ],
+            0,
+        ),
+        (&["check", "--format", "json", "--root", &plain], 1),
+        (&["check", "--root", &plain, "--only", "disk_encryption"], 1),
+        (&["list"], 0),
+        (&["--help"], 0),
+    ];
+    for (args, want) in cases {
+        // The reading end is closed before the agent writes a byte: every write gets EPIPE.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(bin("vigie-agent"))
+            .args(["--config", cfg])
+            .args(args)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(want),
+            "{args:?}: exit code as if printed\n{}",
+            describe(&out)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{args:?}: nothing said about the closed pipe\n{}",
+            describe(&out)
+        );
+    }
+}
+
 #[test]
 fn macos_fixture_table_matches_golden() {
     let host = fixture("macos-laptop-compliant");

@@ -1,6 +1,12 @@
 //! Checking a bundle: every entry against the manifest (altered, added, removed), the manifest
 //! against its signature, and the signing key against a trusted one when there is one.
 //!
+//! Structure: the central directory (what `unzip -l` and this module hash) and the local headers
+//! (what a streaming extractor writes to disk) must tell the same story. An entry whose local
+//! header carries another name (`../../evil.csv`), bytes between entries that the central directory
+//! does not account for (a hidden local entry), or a directory entry with content are refused and
+//! named: a bundle an auditor might unpack with another tool must hold exactly what was checked.
+//!
 //! Trust: the public key inside a bundle only proves that the bundle was not changed after it was
 //! signed by *some* key (whoever alters the bundle can re-sign it with their own key and ship that
 //! key). Origin is established only by checking against a key obtained apart from the bundle: the
@@ -68,8 +74,11 @@ pub fn verify<R: Read + Seek>(
     archive: R,
     trusted: Option<&VerifyingKey>,
 ) -> Result<Verdict, Unreadable> {
-    let mut zip = zip::ZipArchive::new(archive).map_err(|e| Unreadable(e.to_string()))?;
+    let zip = zip::ZipArchive::new(archive).map_err(|e| Unreadable(e.to_string()))?;
     let mut v = Verdict::default();
+    let (zip, structure) = check_structure(zip).map_err(|e| Unreadable(e.to_string()))?;
+    v.problems.extend(structure);
+    let mut zip = zip;
     // Entry name → SHA-256 of its content (directories are skipped: re-zipping tools add them).
     let mut actual: BTreeMap<String, String> = BTreeMap::new();
     let mut manifest: Option<Vec<u8>> = None;
@@ -78,6 +87,7 @@ pub fn verify<R: Read + Seek>(
     for i in 0..zip.len() {
         let mut f = zip.by_index(i).map_err(|e| Unreadable(e.to_string()))?;
         if f.is_dir() {
+            // A directory entry with content is refused by check_structure.
             continue;
         }
         let name = f.name().to_string();
@@ -201,4 +211,152 @@ pub fn verify<R: Read + Seek>(
         },
     }
     Ok(v)
+}
+
+/// Signature of a local file header.
+const LOCAL_HEADER: u32 = 0x0403_4b50;
+/// Signature that may open a data descriptor (it is optional in the format).
+const DATA_DESCRIPTOR: u32 = 0x0807_4b50;
+
+/// One entry as the central directory describes it.
+struct CentralEntry {
+    name: Vec<u8>,
+    header_start: u64,
+    compressed_size: u64,
+    size: u64,
+    is_dir: bool,
+}
+
+/// What a local header at some offset says.
+struct LocalHeader {
+    flags: u16,
+    name: Vec<u8>,
+    /// Offset of the first byte after the header (the entry's data).
+    data_start: u64,
+}
+
+fn read_local_header<R: Read + Seek>(r: &mut R, at: u64) -> std::io::Result<Option<LocalHeader>> {
+    use std::io::SeekFrom;
+    r.seek(SeekFrom::Start(at))?;
+    let mut h = [0u8; 30];
+    r.read_exact(&mut h)?;
+    if u32::from_le_bytes([h[0], h[1], h[2], h[3]]) != LOCAL_HEADER {
+        return Ok(None);
+    }
+    let flags = u16::from_le_bytes([h[6], h[7]]);
+    let name_len = u16::from_le_bytes([h[26], h[27]]) as u64;
+    let extra_len = u16::from_le_bytes([h[28], h[29]]) as u64;
+    let mut name = Vec::new();
+    r.by_ref().take(name_len).read_to_end(&mut name)?;
+    Ok(Some(LocalHeader {
+        flags,
+        name,
+        data_start: at + 30 + name_len + extra_len,
+    }))
+}
+
+/// Length of the data descriptor after an entry's data (0 when its flags announce none).
+fn data_descriptor_len<R: Read + Seek>(r: &mut R, at: u64, flags: u16, zip64: bool) -> u64 {
+    use std::io::SeekFrom;
+    if flags & 0x0008 == 0 {
+        return 0;
+    }
+    let mut sig = [0u8; 4];
+    let signed = r.seek(SeekFrom::Start(at)).is_ok()
+        && r.read_exact(&mut sig).is_ok()
+        && u32::from_le_bytes(sig) == DATA_DESCRIPTOR;
+    (if signed { 4 } else { 0 }) + 4 + if zip64 { 16 } else { 8 }
+}
+
+fn shown(name: &[u8]) -> String {
+    String::from_utf8_lossy(name).escape_debug().to_string()
+}
+
+/// Walk the local entries in the order of their offsets and compare them with the central
+/// directory: the same names, and together exactly the bytes before the central directory.
+/// Returns the archive (re-opened on the same reader) and one problem sentence per inconsistency.
+fn check_structure<R: Read + Seek>(
+    mut zip: zip::ZipArchive<R>,
+) -> zip::result::ZipResult<(zip::ZipArchive<R>, Vec<String>)> {
+    let mut entries = Vec::with_capacity(zip.len());
+    for i in 0..zip.len() {
+        let f = zip.by_index_raw(i)?;
+        entries.push(CentralEntry {
+            name: f.name_raw().to_vec(),
+            header_start: f.header_start(),
+            compressed_size: f.compressed_size(),
+            size: f.size(),
+            is_dir: f.is_dir(),
+        });
+    }
+    let dir_start = zip.central_directory_start();
+    let mut r = zip.into_inner();
+    let mut problems = Vec::new();
+    entries.sort_by_key(|e| e.header_start);
+    // `covered` is the end of the bytes accounted for so far.
+    let mut covered = 0u64;
+    for e in &entries {
+        let name = shown(&e.name);
+        if e.is_dir && (e.size > 0 || e.compressed_size > 0) {
+            problems.push(format!(
+                "{name}: a directory entry with content ({} bytes): refused, a directory holds no data",
+                e.size.max(e.compressed_size)
+            ));
+        }
+        if e.header_start > covered {
+            problems.push(hidden_bytes(&mut r, covered, e.header_start));
+        } else if e.header_start < covered {
+            problems.push(format!(
+                "{name}: its local header at offset {} overlaps the entry before it",
+                e.header_start
+            ));
+        }
+        let local = match read_local_header(&mut r, e.header_start) {
+            Ok(Some(l)) => l,
+            Ok(None) | Err(_) => {
+                problems.push(format!(
+                    "{name}: no local header at offset {} where the central directory puts it",
+                    e.header_start
+                ));
+                covered = covered.max(e.header_start);
+                continue;
+            }
+        };
+        if local.name != e.name {
+            problems.push(format!(
+                "{name}: its local header names it {:?}, not the name in the central directory \
+                 (an extractor reading local headers would write another file)",
+                shown(&local.name)
+            ));
+        }
+        let data_end = local.data_start.saturating_add(e.compressed_size);
+        let zip64 = e.compressed_size >= u64::from(u32::MAX) || e.size >= u64::from(u32::MAX);
+        let end = data_end + data_descriptor_len(&mut r, data_end, local.flags, zip64);
+        covered = covered.max(end);
+    }
+    if dir_start > covered {
+        problems.push(hidden_bytes(&mut r, covered, dir_start));
+    } else if dir_start < covered {
+        problems.push(format!(
+            "the central directory at offset {dir_start} overlaps the last entry (ending at {covered})"
+        ));
+    }
+    r.rewind().map_err(zip::result::ZipError::Io)?;
+    Ok((zip::ZipArchive::new(r)?, problems))
+}
+
+/// The sentence for bytes `from..to` that no central-directory entry accounts for, naming the
+/// local entry hidden there when they start with one.
+fn hidden_bytes<R: Read + Seek>(r: &mut R, from: u64, to: u64) -> String {
+    match read_local_header(r, from) {
+        Ok(Some(h)) => format!(
+            "{}: a local entry at offset {from} that the central directory does not list \
+             (hidden from a listing, written by a streaming extractor)",
+            shown(&h.name)
+        ),
+        _ => format!(
+            "{} bytes at offset {from} belong to no entry of the central directory",
+            to - from
+        ),
+    }
 }

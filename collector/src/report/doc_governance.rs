@@ -26,7 +26,40 @@ fn json_text(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::Null => DASH.to_string(),
         serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Object(m) if m.contains_key("count") => hosts_change_text(m),
         other => other.to_string(),
+    }
+}
+
+/// One side of a fleet risk's assets change (risk::fleet::assets_change): the number of failing
+/// hosts, then those that left (`−`) or arrived (`+`), e.g. `12 (+2: web-9, web-10)`; `…` when
+/// more changed than the history lists.
+fn hosts_change_text(m: &serde_json::Map<String, serde_json::Value>) -> String {
+    let count = m.get("count").map_or_else(String::new, |c| c.to_string());
+    let mut parts = Vec::new();
+    for (key, sign) in [("removed", '−'), ("added", '+')] {
+        let Some(names) = m.get(key).and_then(|n| n.as_array()) else {
+            continue;
+        };
+        let names: Vec<&str> = names.iter().filter_map(|n| n.as_str()).collect();
+        let total = m
+            .get(&format!("{key}_count"))
+            .and_then(|n| n.as_u64())
+            .unwrap_or(names.len() as u64);
+        if total == 0 {
+            continue;
+        }
+        let more = if total > names.len() as u64 {
+            ", …"
+        } else {
+            ""
+        };
+        parts.push(format!("{sign}{total}: {}{more}", names.join(", ")));
+    }
+    if parts.is_empty() {
+        count
+    } else {
+        format!("{count} ({})", parts.join("; "))
     }
 }
 
@@ -340,5 +373,25 @@ pub fn exceptions(e: &ExceptionsSection, lang: Lang) -> Section {
         id: "exceptions",
         title: Msg::ExceptionsHeading.text(lang).to_string(),
         blocks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_text;
+
+    #[test]
+    fn a_fleet_assets_change_reads_as_counts_and_names() {
+        let from =
+            serde_json::json!({"count": 30, "removed": ["h000", "h001"], "removed_count": 2});
+        let to = serde_json::json!({"count": 29, "added": ["h030"], "added_count": 1});
+        assert_eq!(json_text(&from), "30 (−2: h000, h001)");
+        assert_eq!(json_text(&to), "29 (+1: h030)");
+        let many = serde_json::json!({"count": 500, "added": ["a", "b"], "added_count": 500});
+        assert_eq!(json_text(&many), "500 (+500: a, b, …)");
+        let none = serde_json::json!({"count": 3, "removed": [], "removed_count": 0});
+        assert_eq!(json_text(&none), "3");
+        // Manual risks keep their lists.
+        assert_eq!(json_text(&serde_json::json!(["erp"])), "[\"erp\"]");
     }
 }

@@ -50,7 +50,9 @@ pub async fn recompute_fleet_risks(
     }
     let n = changes.len();
     let now = st.now;
-    store
+    // The fleet history grows only here, so it is pruned here, in the same transaction.
+    let keep_from = now - i64::from(cfg.storage.fleet_risk_history_days) * 86_400;
+    let pruned = store
         .write(move |c| {
             for FleetChange {
                 risk,
@@ -59,15 +61,22 @@ pub async fn recompute_fleet_risks(
             } in &changes
             {
                 if risk.id == 0 {
-                    crate::store::risks::insert(c, risk, FLEET_ACTOR, note, now)?;
+                    crate::store::risks::insert_recording(
+                        c,
+                        risk,
+                        changes,
+                        FLEET_ACTOR,
+                        note,
+                        now,
+                    )?;
                 } else {
                     crate::store::risks::update(c, risk, changes, FLEET_ACTOR, note, now)?;
                 }
             }
-            Ok(())
+            crate::store::risks::prune_fleet_history(c, FLEET_ACTOR, keep_from)
         })
         .await?;
-    tracing::info!(changed = n, "fleet risks updated");
+    tracing::info!(changed = n, history_pruned = pruned, "fleet risks updated");
     Ok(n)
 }
 
@@ -165,7 +174,115 @@ mod tests {
         let h = store.read(|c| crate::store::risks::history(c, id)).unwrap();
         // Created, then closed: two history entries, the second by the fleet with the status change.
         assert_eq!(h.len(), 2);
+        // Both record the failing hosts as a change, not as lists.
+        assert_eq!(
+            h[0].changes["assets"].to,
+            serde_json::json!({"count": 1, "added": ["a"], "added_count": 1})
+        );
+        assert_eq!(
+            h[1].changes["assets"].from,
+            serde_json::json!({"count": 1, "removed": ["a"], "removed_count": 1})
+        );
         assert_eq!(h[1].actor, FLEET_ACTOR);
         assert_eq!(h[1].changes["status"].to, serde_json::json!("closed"));
+    }
+
+    #[tokio::test]
+    async fn fleet_history_is_pruned_after_its_retention_and_peoples_entries_kept() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&d.path().join("v.db"), 16).unwrap());
+        let day = 86_400;
+        store
+            .write(|c| {
+                c.execute(
+                    "INSERT INTO hosts(machine_id, hostname, node_key_hash, enrolled_at, last_seen_at, interval_s)
+                     VALUES ('m', 'a', x'01', 0, 1000, 3600)",
+                    [],
+                )?;
+                c.execute(
+                    "INSERT INTO check_state(host_id, check_name, status, summary, facts, evidence, since, updated_at)
+                     VALUES (1, 'mfa', 'fail', '', '{}', '[]', 0, 0)",
+                    [],
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let mut cfg = CollectorConfig::default();
+        cfg.storage.fleet_risk_history_days = 31;
+        let at = |now| Staleness {
+            now,
+            after_intervals: 3,
+            default_interval: 3600,
+        };
+        // Day 0: the risk is created by the fleet; day 1: a person reviews it.
+        assert_eq!(
+            recompute_fleet_risks(&store, &cfg, at(2000)).await.unwrap(),
+            1
+        );
+        store
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO risk_history(risk_id, at, actor, changes, note)
+                     VALUES (1, ?1, 'alice', '{}', 'reviewed')",
+                    [2000 + day],
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        // Day 20: a change within the retention prunes nothing.
+        store
+            .write(move |c| {
+                c.execute("UPDATE hosts SET last_seen_at = ?1", [2000 + 20 * day])?;
+                c.execute("UPDATE check_state SET status = 'pass'", [])?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            recompute_fleet_risks(&store, &cfg, at(2000 + 20 * day))
+                .await
+                .unwrap(),
+            1
+        );
+        let actors = |h: Vec<crate::risk::register::RiskChange>| -> Vec<(i64, String)> {
+            h.into_iter()
+                .map(|e| ((e.at - 2000) / day, e.actor))
+                .collect()
+        };
+        let h = store.read(|c| crate::store::risks::history(c, 1)).unwrap();
+        assert_eq!(
+            actors(h),
+            [
+                (0, FLEET_ACTOR.to_string()),
+                (1, "alice".into()),
+                (20, FLEET_ACTOR.into())
+            ]
+        );
+        // Day 40: the next change prunes the fleet's entries older than 31 days (day 0 only).
+        store
+            .write(move |c| {
+                c.execute("UPDATE hosts SET last_seen_at = ?1", [2000 + 40 * day])?;
+                c.execute("UPDATE check_state SET status = 'fail'", [])?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            recompute_fleet_risks(&store, &cfg, at(2000 + 40 * day))
+                .await
+                .unwrap(),
+            1
+        );
+        let h = store.read(|c| crate::store::risks::history(c, 1)).unwrap();
+        assert_eq!(
+            actors(h),
+            [
+                (1, "alice".to_string()),
+                (20, FLEET_ACTOR.into()),
+                (40, FLEET_ACTOR.into())
+            ]
+        );
     }
 }

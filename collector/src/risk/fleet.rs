@@ -14,8 +14,14 @@
 //!
 //! `reconcile` is pure: it returns only the risks that change, so the background loop writes (and
 //! records history) only when something changed.
+//!
+//! The history of a fleet risk's assets (its failing hosts) records the change, not the lists: the
+//! hosts that started and stopped failing, at most [`HISTORY_HOSTS_CAP`] names each, with their
+//! counts and the list's size before and after ([`assets_change`]). A whole list per entry would
+//! make every status change of one host cost a row as large as the fleet (~140 KB at 100,000
+//! hosts); the current list is on the risk itself.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::config::{HostsSection, RiskSection};
 use super::exceptions::{apply_exceptions, Exception, HostRef};
@@ -204,6 +210,42 @@ pub fn assess(
     }
 }
 
+/// Most hostnames recorded per side (added, removed) of an assets change in the history.
+pub const HISTORY_HOSTS_CAP: usize = 20;
+
+/// The history entry for a fleet risk's assets going from `old` (`None` at creation) to `new`:
+///
+/// - `from`: `null` at creation, else `{"count": N, "removed": [..], "removed_count": R}` — the
+///   hosts that stopped failing, the first [`HISTORY_HOSTS_CAP`] by name;
+/// - `to`: `{"count": M, "added": [..], "added_count": A}` — the hosts that started failing.
+///
+/// The size is bounded by the cap, whatever the fleet's size.
+pub fn assets_change(old: Option<&[String]>, new: &[String]) -> FieldChange {
+    let before: BTreeSet<&str> = old.unwrap_or_default().iter().map(String::as_str).collect();
+    let after: BTreeSet<&str> = new.iter().map(String::as_str).collect();
+    let side = |count: usize, names: Vec<&&str>, key: &str| {
+        let total = names.len();
+        let listed: Vec<&str> = names.into_iter().take(HISTORY_HOSTS_CAP).copied().collect();
+        serde_json::json!({"count": count, key: listed, format!("{key}_count"): total})
+    };
+    FieldChange {
+        from: match old {
+            None => serde_json::Value::Null,
+            Some(_) => side(before.len(), before.difference(&after).collect(), "removed"),
+        },
+        to: side(after.len(), after.difference(&before).collect(), "added"),
+    }
+}
+
+/// `diff(old, new)` with the assets entry, if any, in the bounded form of [`assets_change`].
+fn fleet_diff(old: Option<&Risk>, new: &Risk) -> BTreeMap<String, FieldChange> {
+    let mut changes = diff(old, new);
+    if let Some(c) = changes.get_mut("assets") {
+        *c = assets_change(old.map(|o| o.assets.as_slice()), &new.assets);
+    }
+    changes
+}
+
 /// A fleet risk to create or update, with what changed.
 #[derive(Debug, Clone)]
 pub struct FleetChange {
@@ -239,7 +281,7 @@ pub fn reconcile(
                 let mut next = cur.clone();
                 next.status = RiskStatus::Closed;
                 next.assets.clear();
-                let changes = diff(Some(cur), &next);
+                let changes = fleet_diff(Some(cur), &next);
                 out.push(FleetChange {
                     risk: next,
                     changes,
@@ -289,7 +331,7 @@ pub fn reconcile(
                     created_at: now,
                     updated_at: now,
                 };
-                let changes = diff(None, &r);
+                let changes = fleet_diff(None, &r);
                 out.push(FleetChange {
                     risk: r,
                     changes,
@@ -304,7 +346,7 @@ pub fn reconcile(
                 next.level = level;
                 next.assets = a.failing_hosts.clone();
                 next.status = RiskStatus::Open;
-                let changes = diff(Some(cur), &next);
+                let changes = fleet_diff(Some(cur), &next);
                 if !changes.is_empty() {
                     out.push(FleetChange {
                         risk: next,
@@ -453,6 +495,93 @@ mod tests {
         assert_eq!(ch[0].risk.id, 42);
         assert_eq!(ch[0].risk.likelihood, 3);
         assert!(ch[0].changes.contains_key("status"));
+    }
+
+    #[test]
+    fn assets_history_records_the_change_bounded() {
+        let hosts = |r: std::ops::Range<usize>| -> Vec<String> {
+            r.map(|i| format!("host-{i:06}.example.org")).collect()
+        };
+        // Creation: from null; every host added, the first 20 by name listed.
+        let c = assets_change(None, &hosts(0..30));
+        assert_eq!(c.from, serde_json::Value::Null);
+        assert_eq!(c.to["count"], 30);
+        assert_eq!(c.to["added_count"], 30);
+        assert_eq!(c.to["added"].as_array().unwrap().len(), 20);
+        assert_eq!(c.to["added"][0], "host-000000.example.org");
+        assert_eq!(c.to["added"][19], "host-000019.example.org");
+        // One host starts failing in a fleet of 100,000 failing hosts: one name, whatever the size.
+        let old = hosts(0..100_000);
+        let mut new = old.clone();
+        new.push("host-100000.example.org".into());
+        let c = assets_change(Some(&old), &new);
+        assert_eq!(
+            c.from,
+            serde_json::json!({"count": 100_000, "removed": [], "removed_count": 0})
+        );
+        assert_eq!(
+            c.to,
+            serde_json::json!({"count": 100_001, "added": ["host-100000.example.org"], "added_count": 1})
+        );
+        // Worst case: 100,000 hosts replaced by 100,000 others: still 20 names per side.
+        let c = assets_change(Some(&old), &hosts(100_000..200_000));
+        assert_eq!(c.from["removed_count"], 100_000);
+        assert_eq!(c.to["added_count"], 100_000);
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(json.len() < 2048, "{} bytes: {json}", json.len());
+        // Closing: every host removed.
+        let c = assets_change(Some(&hosts(0..3)), &[]);
+        assert_eq!(c.from["removed"], serde_json::json!(hosts(0..3)));
+        assert_eq!(
+            c.to,
+            serde_json::json!({"count": 0, "added": [], "added_count": 0})
+        );
+    }
+
+    #[test]
+    fn reconcile_records_assets_as_a_change() {
+        let cfg = RiskSection::default();
+        let failing = |n: usize| -> Vec<HostResult> {
+            (0..n)
+                .map(|i| res(&format!("web-{i:04}"), "disk_encryption", "fail"))
+                .collect()
+        };
+        let ch = reconcile(
+            &[],
+            &failing(500),
+            &[],
+            &cfg,
+            &hosts(),
+            &Matrix::default(),
+            10,
+        );
+        let created = &ch[0];
+        // A new risk keeps the full list on the risk, a bounded entry in the history.
+        assert_eq!(created.risk.assets.len(), 500);
+        assert_eq!(created.changes["assets"].from, serde_json::Value::Null);
+        assert_eq!(created.changes["assets"].to["added_count"], 500);
+        let mut r = created.risk.clone();
+        r.id = 1;
+        let mut more = failing(500);
+        more.push(res("web-9999", "disk_encryption", "fail"));
+        let ch = reconcile(
+            &[r.clone()],
+            &more,
+            &[],
+            &cfg,
+            &hosts(),
+            &Matrix::default(),
+            20,
+        );
+        assert_eq!(
+            ch[0].changes["assets"].to,
+            serde_json::json!({"count": 501, "added": ["web-9999"], "added_count": 1})
+        );
+        assert_eq!(ch[0].risk.assets.len(), 501);
+        // Clean: closes, every host removed.
+        let ch = reconcile(&[r], &[], &[], &cfg, &hosts(), &Matrix::default(), 30);
+        assert_eq!(ch[0].changes["assets"].from["removed_count"], 500);
+        assert_eq!(ch[0].changes["assets"].to["count"], 0);
     }
 
     #[test]

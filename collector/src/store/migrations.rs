@@ -232,6 +232,44 @@ pub static MIGRATIONS: &[&str] = &[
     ALTER TABLE hosts ADD COLUMN enroll_nonce_hash BLOB;
     ALTER TABLE hosts ADD COLUMN enroll_nonce_at INTEGER;
     "#,
+    // v9: fleet risk history as changes: each entry of a fleet-derived risk that holds the whole old
+    // and new list of failing hosts (`assets`: {"from": [...], "to": [...]}) becomes the bounded
+    // form written since (risk::fleet::assets_change): `from` = {"count", "removed" (first 20 by
+    // name), "removed_count"} (null at creation), `to` = {"count", "added", "added_count"}.
+    // Self-contained (JSON1 only); entries of manual risks are left as they are.
+    r#"
+    CREATE TEMP TABLE fleet_assets_change AS
+    SELECT h.id,
+           json_type(h.changes, '$.assets.from') = 'array' AS had_from,
+           coalesce(json_extract(h.changes, '$.assets.from'), '[]') AS old,
+           json_extract(h.changes, '$.assets.to') AS new
+    FROM risk_history h JOIN risks r ON r.id = h.risk_id
+    WHERE r.source = 'fleet' AND json_valid(h.changes)
+      AND json_type(h.changes, '$.assets.to') = 'array'
+      AND json_type(h.changes, '$.assets.from') IN ('array', 'null');
+    UPDATE risk_history SET changes = (
+        SELECT json_set(risk_history.changes, '$.assets', json_object(
+            'from', CASE WHEN c.had_from THEN json_object(
+                'count', json_array_length(c.old),
+                'removed', json((SELECT json_group_array(value) FROM (
+                    SELECT value FROM (SELECT value FROM json_each(c.old)
+                                       EXCEPT SELECT value FROM json_each(c.new))
+                    ORDER BY value LIMIT 20))),
+                'removed_count', (SELECT count(*) FROM (SELECT value FROM json_each(c.old)
+                                                       EXCEPT SELECT value FROM json_each(c.new))))
+              ELSE json('null') END,
+            'to', json_object(
+                'count', json_array_length(c.new),
+                'added', json((SELECT json_group_array(value) FROM (
+                    SELECT value FROM (SELECT value FROM json_each(c.new)
+                                       EXCEPT SELECT value FROM json_each(c.old))
+                    ORDER BY value LIMIT 20))),
+                'added_count', (SELECT count(*) FROM (SELECT value FROM json_each(c.new)
+                                                     EXCEPT SELECT value FROM json_each(c.old))))))
+        FROM fleet_assets_change c WHERE c.id = risk_history.id)
+    WHERE id IN (SELECT id FROM fleet_assets_change);
+    DROP TABLE fleet_assets_change;
+    "#,
 ];
 
 /// What a Rust step changed: named row counts, logged and returned by [`migrate_reporting`].
@@ -528,6 +566,97 @@ mod tests {
             // Idempotent.
             assert_eq!(migrate(&mut c).unwrap(), latest());
         }
+    }
+
+    /// The fleet-history step converts whole host lists into bounded changes, leaves manual risks'
+    /// entries and other fields alone, and the result reads back through the store.
+    #[test]
+    fn fleet_risk_history_becomes_bounded_changes() {
+        let step = MIGRATIONS
+            .iter()
+            .position(|m| m.contains("fleet_assets_change"))
+            .unwrap();
+        let c = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..step] {
+            c.execute_batch(sql).unwrap();
+        }
+        for (id, source, check) in [(1, "fleet", Some("mfa")), (2, "manual", None)] {
+            c.execute(
+                "INSERT INTO risks(id, source, check_name, title, likelihood, impact, level, treatment,
+                     owner, status, next_review, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, 't', 1, 1, 'low', 'reduce', 'o', 'open', '2027-01-01', 1, 1)",
+                rusqlite::params![id, source, check],
+            )
+            .unwrap();
+        }
+        let hosts =
+            |r: std::ops::Range<u32>| -> Vec<String> { r.map(|i| format!("h{i:03}")).collect() };
+        let entry = |from: serde_json::Value, to: &[String]| {
+            serde_json::json!({
+                "assets": {"from": from, "to": to},
+                "likelihood": {"from": 1, "to": 2},
+            })
+            .to_string()
+        };
+        let rows = [
+            (1, entry(serde_json::Value::Null, &hosts(0..30))),
+            (1, entry(serde_json::json!(hosts(0..30)), &hosts(5..31))),
+            (1, entry(serde_json::json!(hosts(5..31)), &[])),
+            (2, entry(serde_json::json!(["a"]), &["b".to_string()])),
+        ];
+        for (i, (risk, changes)) in rows.iter().enumerate() {
+            c.execute(
+                "INSERT INTO risk_history(risk_id, at, actor, changes) VALUES (?1, ?2, 'x', ?3)",
+                rusqlite::params![risk, i as i64, changes],
+            )
+            .unwrap();
+        }
+        c.execute_batch(MIGRATIONS[step]).unwrap();
+        let got: Vec<serde_json::Value> = c
+            .prepare("SELECT changes FROM risk_history ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(|t| serde_json::from_str(&t.unwrap()).unwrap())
+            .collect();
+        // Worked out by hand: creation of 30 hosts (first 20 listed); h000..h004 leave and h030
+        // arrives; the 26 remaining leave.
+        assert_eq!(got[0]["assets"]["from"], serde_json::Value::Null);
+        assert_eq!(
+            got[0]["assets"]["to"],
+            serde_json::json!({"count": 30, "added": hosts(0..20), "added_count": 30})
+        );
+        assert_eq!(
+            got[1]["assets"],
+            serde_json::json!({
+                "from": {"count": 30, "removed": hosts(0..5), "removed_count": 5},
+                "to": {"count": 26, "added": ["h030"], "added_count": 1},
+            })
+        );
+        assert_eq!(
+            got[2]["assets"],
+            serde_json::json!({
+                "from": {"count": 26, "removed": hosts(5..25), "removed_count": 26},
+                "to": {"count": 0, "added": [], "added_count": 0},
+            })
+        );
+        for g in &got[..3] {
+            assert_eq!(g["likelihood"], serde_json::json!({"from": 1, "to": 2}));
+        }
+        // The manual risk's entry is untouched.
+        assert_eq!(
+            got[3],
+            serde_json::from_str::<serde_json::Value>(&rows[3].1).unwrap()
+        );
+        // Same form as the code writes today.
+        assert_eq!(
+            serde_json::to_value(crate::risk::fleet::assets_change(
+                Some(&hosts(0..30)),
+                &hosts(5..31)
+            ))
+            .unwrap(),
+            got[1]["assets"]
+        );
     }
 
     /// A database at v6 written by agents from before redaction: v7 leaves no secret in it, not

@@ -115,6 +115,20 @@ pub fn insert(
     note: &str,
     now: i64,
 ) -> Result<i64, StoreError> {
+    let changes = crate::risk::register::diff(None, r);
+    insert_recording(conn, r, &changes, actor, note, now)
+}
+
+/// Insert `r` (its id is ignored) with `changes` as its creation entry (a fleet risk records its
+/// hosts in the bounded form of `risk::fleet::assets_change`); returns the new id.
+pub fn insert_recording(
+    conn: &Connection,
+    r: &Risk,
+    changes: &BTreeMap<String, FieldChange>,
+    actor: &str,
+    note: &str,
+    now: i64,
+) -> Result<i64, StoreError> {
     let assets =
         serde_json::to_string(&r.assets).map_err(|e| StoreError::Invalid(e.to_string()))?;
     conn.execute(
@@ -138,14 +152,7 @@ pub fn insert(
         ],
     )?;
     let id = conn.last_insert_rowid();
-    record(
-        conn,
-        id,
-        now,
-        actor,
-        &crate::risk::register::diff(None, r),
-        note,
-    )?;
+    record(conn, id, now, actor, changes, note)?;
     Ok(id)
 }
 
@@ -204,6 +211,20 @@ pub fn history(conn: &Connection, id: i64) -> Result<Vec<RiskChange>, StoreError
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Delete the history entries written by `actor` (the fleet recompute) on fleet-derived risks
+/// before `before` (Unix seconds); returns how many. People's entries are never pruned.
+pub fn prune_fleet_history(
+    conn: &Connection,
+    actor: &str,
+    before: i64,
+) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "DELETE FROM risk_history
+         WHERE risk_id IN (SELECT id FROM risks WHERE source = 'fleet') AND at < ?1 AND actor = ?2",
+        params![before, actor],
+    )?)
 }
 
 /// Current results of the given checks on reporting (not stale, reported) hosts.
