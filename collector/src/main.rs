@@ -16,6 +16,7 @@ mod config;
 mod evidence;
 mod http;
 mod http_risk;
+mod identity;
 mod ingest;
 mod kpi;
 mod metrics;
@@ -104,6 +105,9 @@ enum Command {
         #[command(subcommand)]
         command: evidence::cli::EvidenceCommand,
     },
+    /// Identities at identity providers and code hosts: `identity sync`, `identity list`.
+    #[command(subcommand)]
+    Identity(identity::cli::IdentityCommand),
 }
 
 fn main() -> ExitCode {
@@ -128,6 +132,7 @@ fn main() -> ExitCode {
         Command::Import(c) => admin::import(&cfg, c),
         Command::Kpi(a) => admin::kpi(&cfg, a),
         Command::Evidence { command } => evidence::cli::run(&cfg, command),
+        Command::Identity(c) => identity::cli::run(&cfg, c),
         Command::CheckConfig => {
             if let Err(e) = cfg.enroll_secret() {
                 eprintln!("vigie-collector: {e:#}");
@@ -165,7 +170,18 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            match rt.block_on(server::serve(cfg)) {
+            // Identity syncs run beside the server on their own store handle, opened (and
+            // migrated) before the server opens its own.
+            let identity = match identity::schedule::open_and_spawn(&rt, &cfg) {
+                Ok(h) => h,
+                Err(e) => {
+                    eprintln!("vigie-collector: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            let served = rt.block_on(server::serve(cfg));
+            identity::schedule::stop(&rt, identity);
+            match served {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("vigie-collector: {e:#}");
