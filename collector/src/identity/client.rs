@@ -70,8 +70,7 @@ impl Client {
             })?;
             let status = resp.status();
             if status == StatusCode::TOO_MANY_REQUESTS
-                || ((status == StatusCode::SERVICE_UNAVAILABLE
-                    || status == StatusCode::FORBIDDEN)
+                || ((status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::FORBIDDEN)
                     && resp.headers().contains_key(RETRY_AFTER))
             {
                 let wait = retry_after(resp.headers());
@@ -223,10 +222,15 @@ mod tests {
         let mut h = HeaderMap::new();
         assert_eq!(next_link(&h).unwrap(), None);
         // Two headers, self first.
-        h.append(LINK, HeaderValue::from_static("<https://o.example/api/v1/users?limit=2>; rel=\"self\""));
         h.append(
             LINK,
-            HeaderValue::from_static("<https://o.example/api/v1/users?after=100u&limit=2>; rel=\"next\""),
+            HeaderValue::from_static("<https://o.example/api/v1/users?limit=2>; rel=\"self\""),
+        );
+        h.append(
+            LINK,
+            HeaderValue::from_static(
+                "<https://o.example/api/v1/users?after=100u&limit=2>; rel=\"next\"",
+            ),
         );
         assert_eq!(
             next_link(&h).unwrap().as_deref(),
@@ -246,21 +250,31 @@ mod tests {
         );
         // Only self: the end.
         let mut h = HeaderMap::new();
-        h.insert(LINK, HeaderValue::from_static("<https://o.example/u?limit=10>; rel=\"self\""));
+        h.insert(
+            LINK,
+            HeaderValue::from_static("<https://o.example/u?limit=10>; rel=\"self\""),
+        );
         assert_eq!(next_link(&h).unwrap(), None);
     }
 
     #[test]
     fn error_bodies_of_each_provider() {
         assert_eq!(
-            error_message(r#"{"errorCode": "E0000011", "errorSummary": "Invalid token provided", "errorCauses": []}"#),
+            error_message(
+                r#"{"errorCode": "E0000011", "errorSummary": "Invalid token provided", "errorCauses": []}"#
+            ),
             "E0000011: Invalid token provided"
         );
         assert_eq!(
-            error_message(r#"{"error": {"code": "Authorization_RequestDenied", "message": "Insufficient privileges"}}"#),
+            error_message(
+                r#"{"error": {"code": "Authorization_RequestDenied", "message": "Insufficient privileges"}}"#
+            ),
             "Authorization_RequestDenied: Insufficient privileges"
         );
-        assert_eq!(error_message(r#"{"message": "Bad credentials"}"#), "Bad credentials");
+        assert_eq!(
+            error_message(r#"{"message": "Bad credentials"}"#),
+            "Bad credentials"
+        );
         assert_eq!(error_message(""), "(empty body)");
     }
 }

@@ -157,9 +157,9 @@ impl IdentitySection {
             let key = format!("identity.source[{i}]");
             let ok_name = !s.name().is_empty()
                 && s.name().len() <= 32
-                && s.name()
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+                && s.name().bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                });
             if !ok_name {
                 return Err(format!(
                     "{key}.name = {:?} must be 1-32 characters of a-z, 0-9, '_' or '-'",
@@ -238,11 +238,17 @@ mod tests {
         let e = parse("[[source]]\nname = \"x\"\nkind = \"okta\"\nurl = \"https://o\"\ntoken = \"secret\"\ntoken_file = \"/t\"\n")
             .unwrap_err();
         assert!(e.contains("token"), "{e}");
-        let two = "[[source]]\nname = \"a\"\nkind = \"okta\"\nurl = \"https://o\"\ntoken_file = \"/t\"\n";
+        let two =
+            "[[source]]\nname = \"a\"\nkind = \"okta\"\nurl = \"https://o\"\ntoken_file = \"/t\"\n";
         let e = parse(&format!("{two}{two}")).unwrap_err();
-        assert!(e.contains("identity.source[1].name") && e.contains("twice"), "{e}");
-        let e = parse("[[source]]\nname = \"a\"\nkind = \"okta\"\nurl = \"nope\"\ntoken_file = \"/t\"\n")
-            .unwrap_err();
+        assert!(
+            e.contains("identity.source[1].name") && e.contains("twice"),
+            "{e}"
+        );
+        let e = parse(
+            "[[source]]\nname = \"a\"\nkind = \"okta\"\nurl = \"nope\"\ntoken_file = \"/t\"\n",
+        )
+        .unwrap_err();
         assert!(e.contains("identity.source[0].url"), "{e}");
         let e = parse("sync_interval_hours = 0").unwrap_err();
         assert!(e.contains("identity.sync_interval_hours"), "{e}");

@@ -72,7 +72,10 @@ mod tests {
 
         std::fs::write(&p, "  \n").unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(read_secret("k", &p).unwrap_err().to_string().contains("empty"));
+        assert!(read_secret("k", &p)
+            .unwrap_err()
+            .to_string()
+            .contains("empty"));
         assert!(read_secret("k", &d.path().join("missing"))
             .unwrap_err()
             .to_string()

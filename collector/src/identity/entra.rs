@@ -15,7 +15,12 @@ use super::creds::{read_secret, Secret};
 use super::{AccountKind, Connector, IdentityRecord, Mfa, Pulled, SyncError};
 
 /// Methods that only prove possession of a phone number or a mailbox.
-const WEAK_METHODS: &[&str] = &["mobilePhone", "alternateMobilePhone", "officePhone", "email"];
+const WEAK_METHODS: &[&str] = &[
+    "mobilePhone",
+    "alternateMobilePhone",
+    "officePhone",
+    "email",
+];
 
 /// Refresh the token when it has less than this left.
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
@@ -49,7 +54,10 @@ fn lenient_bool(v: Option<&Value>) -> Option<bool> {
 impl Entra {
     /// Read the client secret (`key` names the config entry) and prepare the connector.
     pub fn new(key: &str, cfg: EntraConfig, client: Client) -> Result<Entra, SyncError> {
-        let secret = read_secret(&format!("{key}.client_secret_file"), &cfg.client_secret_file)?;
+        let secret = read_secret(
+            &format!("{key}.client_secret_file"),
+            &cfg.client_secret_file,
+        )?;
         Ok(Entra {
             cfg,
             secret,
@@ -138,7 +146,11 @@ fn field_str(v: &Value, k: &str) -> String {
 }
 
 /// Join users and registration details into records.
-pub fn join(users: &[Value], details: &[Value], url: &str) -> Result<Vec<IdentityRecord>, SyncError> {
+pub fn join(
+    users: &[Value],
+    details: &[Value],
+    url: &str,
+) -> Result<Vec<IdentityRecord>, SyncError> {
     let malformed = |message: String| SyncError::Malformed {
         url: url.to_string(),
         message,
@@ -169,10 +181,18 @@ pub fn join(users: &[Value], details: &[Value], url: &str) -> Result<Vec<Identit
         let methods: Vec<String> = d
             .and_then(|d| d.get("methodsRegistered"))
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default();
         let mfa = match capable {
-            Some(true) if !methods.is_empty() && methods.iter().all(|m| WEAK_METHODS.contains(&m.as_str())) => {
+            Some(true)
+                if !methods.is_empty()
+                    && methods.iter().all(|m| WEAK_METHODS.contains(&m.as_str())) =>
+            {
                 Mfa::WeakOnly
             }
             Some(true) => Mfa::Strong,
@@ -213,7 +233,8 @@ impl Connector for Entra {
                 "{base}/v1.0/users?$select=id,accountEnabled,userType,userPrincipalName,displayName&$top=999"
             ))
             .await?;
-        let details_url = format!("{base}/v1.0/reports/authenticationMethods/userRegistrationDetails");
+        let details_url =
+            format!("{base}/v1.0/reports/authenticationMethods/userRegistrationDetails");
         let details = self.all(details_url.clone()).await?;
         Ok(Pulled {
             records: join(&users, &details, &details_url)?,

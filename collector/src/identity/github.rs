@@ -92,9 +92,13 @@ impl Connector for Github {
         let enforced = org
             .get("two_factor_requirement_enabled")
             .and_then(Value::as_bool);
-        let members = self.accounts(format!("{org_url}/members?per_page=100")).await?;
+        let members = self
+            .accounts(format!("{org_url}/members?per_page=100"))
+            .await?;
         let members_no_2fa: HashSet<String> = self
-            .accounts(format!("{org_url}/members?filter=2fa_disabled&per_page=100"))
+            .accounts(format!(
+                "{org_url}/members?filter=2fa_disabled&per_page=100"
+            ))
             .await?
             .into_iter()
             .map(|a| a.0)

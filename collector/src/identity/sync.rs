@@ -27,16 +27,32 @@ pub struct Synced {
     pub transitions: usize,
 }
 
-async fn pull(cfg: &IdentitySection, index: usize, src: &SourceConfig) -> Result<Pulled, SyncError> {
+async fn pull(
+    cfg: &IdentitySection,
+    index: usize,
+    src: &SourceConfig,
+) -> Result<Pulled, SyncError> {
     let client = Client::new(
         Duration::from_secs(cfg.timeout_seconds),
         Duration::from_secs(cfg.max_retry_after_seconds),
     )?;
     let key = format!("identity.source[{index}]");
     match src {
-        SourceConfig::Entra(c) => super::entra::Entra::new(&key, c.clone(), client)?.pull().await,
-        SourceConfig::Okta(c) => super::okta::Okta::new(&key, c.clone(), client)?.pull().await,
-        SourceConfig::Github(c) => super::github::Github::new(&key, c.clone(), client)?.pull().await,
+        SourceConfig::Entra(c) => {
+            super::entra::Entra::new(&key, c.clone(), client)?
+                .pull()
+                .await
+        }
+        SourceConfig::Okta(c) => {
+            super::okta::Okta::new(&key, c.clone(), client)?
+                .pull()
+                .await
+        }
+        SourceConfig::Github(c) => {
+            super::github::Github::new(&key, c.clone(), client)?
+                .pull()
+                .await
+        }
     }
 }
 
@@ -139,13 +155,11 @@ pub fn summaries(
         let last_success_at = row.and_then(|r| r.last_success_at);
         let age = last_success_at.map(|t| (now - t).max(0));
         let stale = match (row, age) {
-            (Some(r), Some(a)) => {
-                r.last_error.is_some() || a > cfg.stale_after_hours as i64 * 3600
-            }
+            (Some(r), Some(a)) => r.last_error.is_some() || a > cfg.stale_after_hours as i64 * 3600,
             _ => true,
         };
-        let coverage = (counts.active_members > 0)
-            .then(|| counts.pass as f64 / counts.active_members as f64);
+        let coverage =
+            (counts.active_members > 0).then(|| counts.pass as f64 / counts.active_members as f64);
         out.push(SourceSummary {
             source: name,
             kind,
