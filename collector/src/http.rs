@@ -24,6 +24,7 @@ use crate::store::ingest::IngestOutcome;
 use crate::store::{Store, StoreError};
 
 mod evidence;
+mod identity;
 mod incidents;
 mod registers;
 
@@ -122,6 +123,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .merge(crate::http_risk::routes())
         .route("/api/v1/evidence", get(evidence::get))
+        .merge(identity::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint; see docs/api.md") })
         .with_state(state)
 }

@@ -14,6 +14,7 @@ pub mod client;
 pub mod config;
 pub mod creds;
 pub mod entra;
+pub mod gauges;
 pub mod github;
 pub mod okta;
 pub mod schedule;
