@@ -2,7 +2,7 @@
 //! sources: cheap). Labels are bounded: `source` (configured names) and `mfa` (five values); no
 //! per-identity label.
 
-use prometheus::{Encoder, IntCounterVec, IntGaugeVec, GaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, GaugeVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use super::sync::SourceSummary;
 
@@ -77,7 +77,9 @@ pub fn render(sums: &[SourceSummary]) -> Result<Vec<u8>, prometheus::Error> {
             identities.with_label_values(&[src, mfa]).set(n);
         }
         guests.with_label_values(&[src, "all"]).set(c.guests);
-        guests.with_label_values(&[src, "none"]).set(c.guests_without_mfa);
+        guests
+            .with_label_values(&[src, "none"])
+            .set(c.guests_without_mfa);
         admins.with_label_values(&[src]).set(c.admins_without_mfa);
         if let Some(r) = s.coverage {
             coverage.with_label_values(&[src]).set(r);
