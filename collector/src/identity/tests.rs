@@ -676,7 +676,7 @@ async fn gh_handler(s: Shared, what: &str, q: HashMap<String, String>, h: Header
         return (StatusCode::UNAUTHORIZED, Json(json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}))).into_response();
     }
     let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
-    if what == "members" && q.get("filter").is_none() && q.get("role").is_none() {
+    if what == "members" && !q.contains_key("filter") && !q.contains_key("role") {
         if let Some(r) = page_trouble(&s, page) {
             return r;
         }
