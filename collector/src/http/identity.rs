@@ -61,7 +61,8 @@ async fn list(
             .store
             .read(|c| {
                 let mut sources = Vec::new();
-                for s in summaries(c, &state.config.identity, now)? {
+                let stored = identities::snapshot(c)?;
+                for s in summaries(&stored, &state.config.identity, now) {
                     if q.source.as_deref().is_some_and(|n| n != s.source) {
                         continue;
                     }
@@ -100,10 +101,8 @@ async fn list(
 async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let text = blocking(move || {
         let now = crate::store::now_unix();
-        let sums = state
-            .store
-            .read(|c| summaries(c, &state.config.identity, now))
-            .map_err(internal)?;
+        let stored = state.store.read(identities::snapshot).map_err(internal)?;
+        let sums = summaries(&stored, &state.config.identity, now);
         crate::identity::gauges::render(&sums).map_err(internal)
     })
     .await?;

@@ -127,9 +127,9 @@ fn list(
 ) -> ExitCode {
     let now = crate::store::now_unix();
     let r = store.read(|c| {
-        let sums = summaries(c, &cfg.identity, now)?;
+        let stored = identities::snapshot(c)?;
         let rows = identities::current(c, only, without_mfa)?;
-        Ok((sums, rows))
+        Ok((summaries(&stored, &cfg.identity, now), rows))
     });
     let (sums, rows) = match r {
         Ok(x) => x,

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::client::Client;
 use super::config::{IdentitySection, SourceConfig};
 use super::{judge, Connector, Pulled, SyncError};
-use crate::store::identities::{self, Counts, IdentityRow};
+use crate::store::identities::{self, Counts, IdentityRow, SourceRow};
 use crate::store::{Store, StoreError};
 
 /// Why `sync_source` failed: the provider (recorded as a failed sync) or the store.
@@ -131,48 +131,53 @@ pub struct SourceSummary {
     pub coverage: Option<f64>,
 }
 
-/// Summaries of the configured sources and of any other source still in the store.
+/// Summaries of the configured sources and of any other source still in the store, from
+/// `stored` (`store::identities::snapshot`) at time `now`.
 pub fn summaries(
-    conn: &rusqlite::Connection,
+    stored: &[(SourceRow, Counts)],
     cfg: &IdentitySection,
     now: i64,
-) -> Result<Vec<SourceSummary>, StoreError> {
-    let stored = identities::sources(conn)?;
-    let mut out = Vec::new();
+) -> Vec<SourceSummary> {
     let mut names: Vec<(String, String, bool)> = cfg
         .source
         .iter()
         .map(|s| (s.name().to_string(), s.kind().to_string(), true))
         .collect();
-    for s in &stored {
+    for (s, _) in stored {
         if !names.iter().any(|n| n.0 == s.source) {
             names.push((s.source.clone(), s.kind.clone(), false));
         }
     }
-    for (name, kind, configured) in names {
-        let row = stored.iter().find(|s| s.source == name);
-        let counts = identities::counts(conn, &name)?;
-        let last_success_at = row.and_then(|r| r.last_success_at);
-        let age = last_success_at.map(|t| (now - t).max(0));
-        let stale = match (row, age) {
-            (Some(r), Some(a)) => r.last_error.is_some() || a > cfg.stale_after_hours as i64 * 3600,
-            _ => true,
-        };
-        let coverage =
-            (counts.active_members > 0).then(|| counts.pass as f64 / counts.active_members as f64);
-        out.push(SourceSummary {
-            source: name,
-            kind,
-            configured,
-            last_success_at,
-            age_seconds: age,
-            stale,
-            last_error: row.and_then(|r| r.last_error.clone()),
-            failures_total: row.map(|r| r.failures_total).unwrap_or(0),
-            enforced: row.and_then(|r| r.enforced),
-            counts,
-            coverage,
-        });
-    }
-    Ok(out)
+    names
+        .into_iter()
+        .map(|(name, kind, configured)| {
+            let found = stored.iter().find(|(s, _)| s.source == name);
+            let row = found.map(|f| &f.0);
+            let counts = found.map(|f| f.1.clone()).unwrap_or_default();
+            let last_success_at = row.and_then(|r| r.last_success_at);
+            let age = last_success_at.map(|t| (now - t).max(0));
+            // Never synced, last attempt failed, or too old: stale.
+            let stale = match (row, age) {
+                (Some(r), Some(a)) => {
+                    r.last_error.is_some() || a > cfg.stale_after_hours as i64 * 3600
+                }
+                _ => true,
+            };
+            let coverage = (counts.active_members > 0)
+                .then(|| counts.pass as f64 / counts.active_members as f64);
+            SourceSummary {
+                source: name,
+                kind,
+                configured,
+                last_success_at,
+                age_seconds: age,
+                stale,
+                last_error: row.and_then(|r| r.last_error.clone()),
+                failures_total: row.map(|r| r.failures_total).unwrap_or(0),
+                enforced: row.and_then(|r| r.enforced),
+                counts,
+                coverage,
+            }
+        })
+        .collect()
 }

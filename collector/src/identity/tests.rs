@@ -301,7 +301,7 @@ async fn entra_pages_throttling_token_expiry_and_judgement() {
     assert_eq!(ev["isMfaCapable"], json!(false));
     assert_eq!(rows["bob@example.com"].without_mfa_since, Some(1_000));
 
-    let sums = store.read(|c| summaries(c, &cfg, 1_100)).unwrap();
+    let sums = summaries(&store.read(identities::snapshot).unwrap(), &cfg, 1_100);
     let c = &sums[0].counts;
     // Members judged: alice pass, bob fail, carol warn, frank unknown.
     assert_eq!(
@@ -390,7 +390,7 @@ async fn entra_failures_keep_the_last_good_sync_and_mark_it_stale() {
     );
     assert_eq!(current(&store, "entra"), before);
 
-    let sums = store.read(|c| summaries(c, &cfg, 3_000)).unwrap();
+    let sums = summaries(&store.read(identities::snapshot).unwrap(), &cfg, 3_000);
     assert!(sums[0].stale);
     assert_eq!(sums[0].last_success_at, Some(1_000));
     assert_eq!(sums[0].age_seconds, Some(2_000));
@@ -417,7 +417,7 @@ async fn entra_failures_keep_the_last_good_sync_and_mark_it_stale() {
     // Back to normal: the next good sync clears the staleness.
     stub.lock().unwrap().forbid = false;
     sync_source(&store, &cfg, 0, 5_000).await.unwrap();
-    let sums = store.read(|c| summaries(c, &cfg, 5_000)).unwrap();
+    let sums = summaries(&store.read(identities::snapshot).unwrap(), &cfg, 5_000);
     assert!(!sums[0].stale && sums[0].last_error.is_none());
     let hist = store.read(|c| identities::syncs(c, "entra", 10)).unwrap();
     assert_eq!(
@@ -778,7 +778,7 @@ async fn github_members_outside_collaborators_and_errors() {
     assert_eq!(rows["ext1"].kind, "outside_collaborator");
     assert_eq!(rows["ext2"].status, "fail");
     assert_eq!(rows["al"].enforced, Some(false));
-    let sums = store.read(|c| summaries(c, &cfg, 1_000)).unwrap();
+    let sums = summaries(&store.read(identities::snapshot).unwrap(), &cfg, 1_000);
     let c = &sums[0].counts;
     assert_eq!(
         (

@@ -316,6 +316,17 @@ pub fn counts(conn: &Connection, source: &str) -> Result<Counts, StoreError> {
     Ok(c)
 }
 
+/// Every stored source with the counts of its last good sync.
+pub fn snapshot(conn: &Connection) -> Result<Vec<(SourceRow, Counts)>, StoreError> {
+    sources(conn)?
+        .into_iter()
+        .map(|s| {
+            let c = counts(conn, &s.source)?;
+            Ok((s, c))
+        })
+        .collect()
+}
+
 /// The sync history of `source`, newest first, at most `limit` rows.
 pub fn syncs(conn: &Connection, source: &str, limit: i64) -> Result<Vec<SyncRow>, StoreError> {
     let mut st = conn.prepare_cached(
