@@ -255,4 +255,35 @@ mod tests {
         let e = parse("[[source]]\nname = \"a\"\nkind = \"ldap\"\n").unwrap_err();
         assert!(e.contains("ldap"), "{e}");
     }
+
+    fn uncomment(text: &str) -> String {
+        text.lines()
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .or_else(|| l.strip_prefix('#'))
+                    .unwrap_or(l)
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The commented `[identity]` example in deploy/config/ is valid once uncommented, and so is
+    /// the example in docs/identity.md.
+    #[test]
+    fn shipped_examples_are_valid() {
+        let text = include_str!("../../../deploy/config/collector.toml");
+        let start = text.find("# [identity]").expect("an [identity] example");
+        let cfg: crate::config::CollectorConfig =
+            toml::from_str(&uncomment(&text[start..])).unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.identity.source.len(), 3);
+
+        let doc = include_str!("../../../docs/identity.md");
+        let start = doc.find("```toml\n").unwrap() + 8;
+        let end = start + doc[start..].find("```").unwrap();
+        let cfg: crate::config::CollectorConfig = toml::from_str(&doc[start..end]).unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.identity.source.len(), 3);
+        assert_eq!(cfg.identity.service_accounts, ["svc-backup@example.com"]);
+    }
 }
