@@ -47,15 +47,18 @@ pub enum SourceConfig {
     Okta(OktaConfig),
     /// A GitHub organisation.
     Github(GithubConfig),
+    /// Google Workspace through the Admin SDK Directory API.
+    Google(GoogleConfig),
 }
 
 impl SourceConfig {
-    /// `entra`, `okta` or `github`.
+    /// `entra`, `okta`, `github` or `google`.
     pub fn kind(&self) -> &'static str {
         match self {
             SourceConfig::Entra(_) => "entra",
             SourceConfig::Okta(_) => "okta",
             SourceConfig::Github(_) => "github",
+            SourceConfig::Google(_) => "google",
         }
     }
 
@@ -65,6 +68,7 @@ impl SourceConfig {
             SourceConfig::Entra(c) => &c.name,
             SourceConfig::Okta(c) => &c.name,
             SourceConfig::Github(c) => &c.name,
+            SourceConfig::Google(c) => &c.name,
         }
     }
 }
@@ -116,6 +120,30 @@ pub struct GithubConfig {
     pub api_url: String,
 }
 
+/// `kind = "google"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleConfig {
+    /// Unique name (`[a-z0-9_-]`, 1–32 characters), used in metrics, the store and `--source`.
+    pub name: String,
+    /// The service account's JSON key file (never world-readable); its `token_uri` is used.
+    pub service_account_file: PathBuf,
+    /// The administrator the service account impersonates (domain-wide delegation).
+    pub admin_email: String,
+    /// Customer id. Default `my_customer` (the administrator's own).
+    #[serde(default = "default_customer")]
+    pub customer: String,
+    /// Admin SDK base URL. Default `https://admin.googleapis.com`.
+    #[serde(default = "default_directory_url")]
+    pub directory_url: String,
+}
+
+fn default_customer() -> String {
+    "my_customer".into()
+}
+fn default_directory_url() -> String {
+    "https://admin.googleapis.com".into()
+}
 fn default_graph_url() -> String {
     "https://graph.microsoft.com".into()
 }
@@ -183,6 +211,15 @@ impl IdentitySection {
                         return Err(format!("{key}.org must not be empty"));
                     }
                     check_url(&format!("{key}.api_url"), &g.api_url)?;
+                }
+                SourceConfig::Google(g) => {
+                    if !g.admin_email.contains('@') {
+                        return Err(format!(
+                            "{key}.admin_email = {:?} must be an administrator's e-mail address",
+                            g.admin_email
+                        ));
+                    }
+                    check_url(&format!("{key}.directory_url"), &g.directory_url)?;
                 }
             }
         }

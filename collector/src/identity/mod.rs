@@ -1,7 +1,7 @@
 //! MFA of the identities at identity providers and code hosts (issue 14).
 //!
 //! Map: `config` (the `[identity]` section) → one connector per provider (`entra`, `okta`,
-//! `github`) behind [`Connector`], each using `client` (HTTP with paging, `Retry-After`, error
+//! `github`, `google`) behind [`Connector`], each using `client` (HTTP with paging, `Retry-After`, error
 //! bodies) and `creds` (secrets read from files) → plain [`IdentityRecord`]s → `sync` judges them
 //! and writes them through `store::identities` (all SQL there). `cli` is the `identity` command;
 //! `schedule` runs the syncs inside `serve`.
@@ -16,6 +16,7 @@ pub mod creds;
 pub mod entra;
 pub mod gauges;
 pub mod github;
+pub mod google;
 pub mod okta;
 pub mod schedule;
 pub mod sync;

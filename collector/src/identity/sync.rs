@@ -53,6 +53,11 @@ async fn pull(
                 .pull()
                 .await
         }
+        SourceConfig::Google(c) => {
+            super::google::Google::new(&key, c.clone(), client)?
+                .pull()
+                .await
+        }
     }
 }
 
