@@ -313,14 +313,14 @@ mod tests {
         let cfg: crate::config::CollectorConfig =
             toml::from_str(&uncomment(&text[start..])).unwrap();
         cfg.validate().unwrap();
-        assert_eq!(cfg.identity.source.len(), 3);
+        assert_eq!(cfg.identity.source.len(), 4);
 
         let doc = include_str!("../../../docs/identity.md");
         let start = doc.find("```toml\n").unwrap() + 8;
         let end = start + doc[start..].find("```").unwrap();
         let cfg: crate::config::CollectorConfig = toml::from_str(&doc[start..end]).unwrap();
         cfg.validate().unwrap();
-        assert_eq!(cfg.identity.source.len(), 3);
+        assert_eq!(cfg.identity.source.len(), 4);
         assert_eq!(cfg.identity.service_accounts, ["svc-backup@example.com"]);
     }
 }
