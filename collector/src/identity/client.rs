@@ -258,6 +258,18 @@ mod tests {
     }
 
     #[test]
+    fn page_guard_stops_loops() {
+        let mut g = PageGuard::default();
+        g.follow("https://x/u?after=1").unwrap();
+        g.follow("https://x/u?after=2").unwrap();
+        let e = g.follow("https://x/u?after=1").unwrap_err().to_string();
+        assert!(
+            e.contains("already read") && e.starts_with("https://x/u:"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn error_bodies_of_each_provider() {
         assert_eq!(
             error_message(
@@ -276,5 +288,34 @@ mod tests {
             "Bad credentials"
         );
         assert_eq!(error_message(""), "(empty body)");
+    }
+}
+
+/// Most pages read from one listing before the sync is failed (500 000 accounts at 50 a page).
+pub const MAX_PAGES: usize = 10_000;
+
+/// Guards a paging loop: a `next` that was already followed (a server looping) or too many pages
+/// fail the sync instead of spinning forever.
+#[derive(Default)]
+pub struct PageGuard {
+    seen: std::collections::HashSet<String>,
+}
+
+impl PageGuard {
+    /// Record that `next` is about to be followed.
+    pub fn follow(&mut self, next: &str) -> Result<(), SyncError> {
+        if !self.seen.insert(next.to_string()) {
+            return Err(SyncError::Malformed {
+                url: short(next),
+                message: "the next-page link points back to a page already read".into(),
+            });
+        }
+        if self.seen.len() > MAX_PAGES {
+            return Err(SyncError::Malformed {
+                url: short(next),
+                message: format!("more than {MAX_PAGES} pages"),
+            });
+        }
+        Ok(())
     }
 }

@@ -102,6 +102,8 @@ impl Entra {
     /// Every item of every page from `first`.
     async fn all(&mut self, first: String) -> Result<Vec<Value>, SyncError> {
         let mut items = Vec::new();
+        let mut guard = super::client::PageGuard::default();
+        guard.follow(&first)?;
         let mut url = first;
         loop {
             let mut retried = false;
@@ -128,7 +130,10 @@ impl Entra {
             };
             items.extend(values.iter().cloned());
             match page.body.get("@odata.nextLink") {
-                Some(Value::String(next)) => url = next.clone(),
+                Some(Value::String(next)) => {
+                    guard.follow(next)?;
+                    url = next.clone();
+                }
                 None | Some(Value::Null) => return Ok(items),
                 Some(_) => {
                     return Err(SyncError::Malformed {

@@ -54,6 +54,8 @@ impl Github {
     /// Every `(id, login)` of every page from `first`.
     async fn accounts(&self, first: String) -> Result<Vec<(String, String)>, SyncError> {
         let mut out = Vec::new();
+        let mut guard = super::client::PageGuard::default();
+        guard.follow(&first)?;
         let mut url = first;
         loop {
             let page = self.get(&url).await?;
@@ -67,7 +69,10 @@ impl Github {
                 out.push(account(v, &url)?);
             }
             match page.next {
-                Some(next) => url = next,
+                Some(next) => {
+                    guard.follow(&next)?;
+                    url = next;
+                }
                 None => return Ok(out),
             }
         }

@@ -177,6 +177,7 @@ impl Connector for Google {
         );
         let mut records = Vec::new();
         let mut page_token: Option<String> = None;
+        let mut guard = super::client::PageGuard::default();
         loop {
             let mut retried = false;
             let page = loop {
@@ -220,7 +221,10 @@ impl Connector for Google {
                 }
             }
             match body.get("nextPageToken").and_then(Value::as_str) {
-                Some(t) if !t.is_empty() => page_token = Some(t.to_string()),
+                Some(t) if !t.is_empty() => {
+                    guard.follow(t)?;
+                    page_token = Some(t.to_string());
+                }
                 _ => break,
             }
         }

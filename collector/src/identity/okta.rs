@@ -43,6 +43,8 @@ impl Okta {
     /// Every element of every page from `first` (each page a JSON array).
     async fn all(&self, first: String) -> Result<Vec<Value>, SyncError> {
         let mut items = Vec::new();
+        let mut guard = super::client::PageGuard::default();
+        guard.follow(&first)?;
         let mut url = first;
         loop {
             let page = self.get(&url).await?;
@@ -54,7 +56,10 @@ impl Okta {
             };
             items.extend(values);
             match page.next {
-                Some(next) => url = next,
+                Some(next) => {
+                    guard.follow(&next)?;
+                    url = next;
+                }
                 None => return Ok(items),
             }
         }

@@ -40,6 +40,8 @@ struct Stub {
     bob_capable: bool,
     /// Okta: answer one factors call with `X-Rate-Limit-Remaining: 0`.
     exhaust_once: bool,
+    /// Entra: every `@odata.nextLink` points back to the first page.
+    loop_links: bool,
 }
 
 type Shared = Arc<Mutex<Stub>>;
@@ -192,7 +194,12 @@ fn graph_page(s: &Shared, path: &str, q: &HashMap<String, String>, items: Vec<Va
     let mut body = json!({"@odata.context": "stub", "value": chunk});
     if (page + 1) * 3 < items.len() {
         let base = s.lock().unwrap().base.clone();
-        body["@odata.nextLink"] = json!(format!("{base}{path}?$skiptoken={}", page + 1));
+        let next = if s.lock().unwrap().loop_links {
+            0
+        } else {
+            page + 1
+        };
+        body["@odata.nextLink"] = json!(format!("{base}{path}?$skiptoken={next}"));
     }
     Json(body).into_response()
 }
@@ -414,15 +421,24 @@ async fn entra_failures_keep_the_last_good_sync_and_mark_it_stale() {
         .unwrap()
         .contains("wrong-secret-value"));
 
-    // Back to normal: the next good sync clears the staleness.
+    // A server whose next link loops back: a sync error, not an endless sync.
     stub.lock().unwrap().forbid = false;
+    stub.lock().unwrap().loop_links = true;
+    let e = sync_source(&store, &cfg, 0, 4_500)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("already read"), "{e}");
+    stub.lock().unwrap().loop_links = false;
+
+    // Back to normal: the next good sync clears the staleness.
     sync_source(&store, &cfg, 0, 5_000).await.unwrap();
     let sums = summaries(&store.read(identities::snapshot).unwrap(), &cfg, 5_000);
     assert!(!sums[0].stale && sums[0].last_error.is_none());
     let hist = store.read(|c| identities::syncs(c, "entra", 10)).unwrap();
     assert_eq!(
         hist.iter().map(|h| h.ok).collect::<Vec<_>>(),
-        [true, false, false, false, true]
+        [true, false, false, false, false, true]
     );
 }
 
