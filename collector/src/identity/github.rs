@@ -1,6 +1,6 @@
 //! A GitHub organisation: the org's `two_factor_requirement_enabled`, its members and outside
 //! collaborators, and those of each listed by `filter=2fa_disabled` (answered only to an owner's
-//! token). Admins are the members listed by `role=admin`. Pages follow `Link: rel="next"`.
+//! token: a token that cannot see the org's 2FA setting fails the sync). Admins are the members listed by `role=admin`. Pages follow `Link: rel="next"`.
 
 use std::collections::HashSet;
 
@@ -93,10 +93,18 @@ impl Connector for Github {
                 message: "the organisation is not a JSON object".into(),
             });
         }
-        // Absent unless the token is an owner's: unknown then, not false.
-        let enforced = org
+        // Answered only to an owner's token; without it `filter=2fa_disabled` cannot be trusted
+        // either, so the sync fails rather than guess.
+        let Some(enforced) = org
             .get("two_factor_requirement_enabled")
-            .and_then(Value::as_bool);
+            .and_then(Value::as_bool)
+        else {
+            return Err(SyncError::Permission {
+                url: short(&org_url),
+                message: "`two_factor_requirement_enabled` is not shown to this token: use an organisation owner's token".into(),
+            });
+        };
+        let enforced = Some(enforced);
         let members = self
             .accounts(format!("{org_url}/members?per_page=100"))
             .await?;

@@ -122,6 +122,8 @@ pub enum SyncError {
     Transport { url: String, message: String },
     #[error("{url}: malformed answer: {message}")]
     Malformed { url: String, message: String },
+    #[error("{url}: insufficient permission: {message}")]
+    Permission { url: String, message: String },
     #[error("{url}: throttled: {message}")]
     Throttled { url: String, message: String },
 }

@@ -731,6 +731,10 @@ async fn gh_stub(stub: Stub) -> (Shared, String) {
             "/orgs/acme",
             get(|State(s): State<Shared>| async move {
                 log(&s, "GET org".into());
+                if s.lock().unwrap().forbid {
+                    // What a member's (not an owner's) token sees.
+                    return Json(json!({"login": "acme", "id": 9}));
+                }
                 Json(json!({"login": "acme", "id": 9, "two_factor_requirement_enabled": false}))
             }),
         )
@@ -823,6 +827,18 @@ async fn github_members_outside_collaborators_and_errors() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("malformed"), "{e}");
+    assert_eq!(current(&store, "github"), rows);
+    // A token that is not an owner's cannot see the 2FA setting: fail, do not guess.
+    stub.lock().unwrap().malformed_page = None;
+    stub.lock().unwrap().forbid = true;
+    let e = sync_source(&store, &cfg, 0, 4_000)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("insufficient permission") && e.contains("owner"),
+        "{e}"
+    );
     assert_eq!(current(&store, "github"), rows);
 }
 
