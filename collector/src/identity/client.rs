@@ -66,7 +66,7 @@ impl Client {
             attempt += 1;
             let resp = make().send().await.map_err(|e| SyncError::Transport {
                 url: short(url),
-                message: e.without_url().to_string(),
+                message: transport_message(e),
             })?;
             let status = resp.status();
             if status == StatusCode::TOO_MANY_REQUESTS
@@ -131,6 +131,24 @@ impl Client {
             })?;
         Ok(Page { body, next })
     }
+}
+
+/// A transport error with its causes ("error sending request: … Connection refused"), without
+/// the URL (given apart, without its query).
+fn transport_message(e: reqwest::Error) -> String {
+    let timeout = e.is_timeout();
+    let e = e.without_url();
+    let mut msg = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        msg.push_str(": ");
+        msg.push_str(&c.to_string());
+        cause = c.source();
+    }
+    if timeout {
+        msg.push_str(" (timed out: see identity.timeout_seconds)");
+    }
+    msg
 }
 
 /// `Retry-After` in seconds (an HTTP date or a missing header counts as 1 s).
@@ -255,6 +273,27 @@ mod tests {
             HeaderValue::from_static("<https://o.example/u?limit=10>; rel=\"self\""),
         );
         assert_eq!(next_link(&h).unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn transport_errors_name_their_cause() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let c = Client::new(Duration::from_secs(2), Duration::from_secs(1)).unwrap();
+        let url = format!("http://127.0.0.1:{port}/v1.0/users?$top=999");
+        let e = c
+            .page(&url, || c.http().get(&url))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!("http://127.0.0.1:{port}/v1.0/users: ")),
+            "{e}"
+        );
+        assert!(e.to_lowercase().contains("refused"), "{e}");
+        assert!(!e.contains("$top"), "{e}");
     }
 
     #[test]

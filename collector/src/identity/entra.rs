@@ -31,8 +31,6 @@ pub struct Entra {
     secret: Secret,
     client: Client,
     token: Option<(String, Instant)>,
-    /// Tokens obtained during this connector's life (for tests and logs).
-    pub tokens_issued: u32,
 }
 
 #[derive(Deserialize)]
@@ -63,7 +61,6 @@ impl Entra {
             secret,
             client,
             token: None,
-            tokens_issued: 0,
         })
     }
 
@@ -93,7 +90,6 @@ impl Entra {
             url: short(&url),
             message: e.without_url().to_string(),
         })?;
-        self.tokens_issued += 1;
         let until = Instant::now() + Duration::from_secs(t.expires_in);
         self.token = Some((t.access_token.clone(), until));
         Ok(t.access_token)
