@@ -94,7 +94,15 @@ async fn sync(cfg: &CollectorConfig, store: &Store, only: Option<&str>) -> ExitC
         if only.is_some_and(|n| n != s.name()) {
             continue;
         }
-        match sync_source(store, id, i, crate::store::now_unix()).await {
+        match sync_source(
+            store,
+            id,
+            &cfg.webhooks.targets,
+            i,
+            crate::store::now_unix(),
+        )
+        .await
+        {
             Ok(r) => println!(
                 "{}: ok, {} accounts, {} status changes",
                 s.name(),

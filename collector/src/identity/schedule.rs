@@ -9,7 +9,11 @@ use crate::store::Store;
 
 /// Run every source now, then every `sync_interval_hours`, until the task is aborted. Nothing to do
 /// without sources.
-pub fn spawn(store: Arc<Store>, cfg: IdentitySection) -> Option<tokio::task::JoinHandle<()>> {
+pub fn spawn(
+    store: Arc<Store>,
+    cfg: IdentitySection,
+    targets: Vec<crate::risk::config::WebhookTarget>,
+) -> Option<tokio::task::JoinHandle<()>> {
     if cfg.source.is_empty() {
         return None;
     }
@@ -20,7 +24,7 @@ pub fn spawn(store: Arc<Store>, cfg: IdentitySection) -> Option<tokio::task::Joi
             tick.tick().await;
             for i in 0..cfg.source.len() {
                 // Failures are recorded in the store and logged by `sync_source`.
-                let _ = sync_source(&store, &cfg, i, crate::store::now_unix()).await;
+                let _ = sync_source(&store, &cfg, &targets, i, crate::store::now_unix()).await;
             }
         }
     }))
@@ -43,7 +47,12 @@ pub fn open_and_spawn(
         cfg.storage.synchronous,
     )?);
     let _guard = rt.enter();
-    Ok(spawn(store.clone(), cfg.identity.clone()).map(|h| (h, store)))
+    Ok(spawn(
+        store.clone(),
+        cfg.identity.clone(),
+        cfg.webhooks.targets.clone(),
+    )
+    .map(|h| (h, store)))
 }
 
 /// Abort the scheduler and close its store handle.

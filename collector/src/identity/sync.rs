@@ -4,10 +4,13 @@
 use std::time::Duration;
 
 use serde::Serialize;
+use serde_json::{json, Value};
 
 use super::client::Client;
 use super::config::{IdentitySection, SourceConfig};
 use super::{judge, Connector, Pulled, SyncError};
+use crate::risk::config::WebhookTarget;
+use crate::risk::webhooks::{self, Notification};
 use crate::store::identities::{self, Counts, IdentityRow, SourceRow};
 use crate::store::{Store, StoreError};
 
@@ -61,10 +64,62 @@ async fn pull(
     }
 }
 
-/// Sync source number `index` of `cfg` at time `at` (Unix seconds) into `store`.
+/// The webhook event raised when an admin account is seen without a second factor (first seen so,
+/// or after having one).
+pub const ADMIN_EVENT: &str = "identity_admin_without_mfa";
+
+/// Queue [`ADMIN_EVENT`] for each webhook target that wants it, for each admin of `rows` whose
+/// transition went to `fail` (in the sync's own transaction).
+fn queue_admin_alerts(
+    conn: &rusqlite::Connection,
+    targets: &[WebhookTarget],
+    source: &str,
+    rows: &[IdentityRow],
+    transitions: &[identities::Transition],
+    at: i64,
+) -> Result<(), StoreError> {
+    for t in transitions.iter().filter(|t| t.to == "fail") {
+        let Some(r) = rows
+            .iter()
+            .find(|r| r.account_id == t.account_id && r.admin)
+        else {
+            continue;
+        };
+        let n = Notification {
+            event: ADMIN_EVENT,
+            key: format!("{ADMIN_EVENT}:{source}:{}:{at}", r.account_id),
+            title: format!("Admin account {} at {source} has no second factor", r.login),
+            text: format!(
+                "{} ({}) holds an admin role at {source} and can sign in without a second factor (was {}).",
+                r.login,
+                r.display_name,
+                t.from.as_deref().unwrap_or("not seen before")
+            ),
+            data: json!({"source": source, "account_id": r.account_id, "login": r.login,
+                         "from": t.from, "evidence": serde_json::from_str::<Value>(&r.evidence).ok()}),
+        };
+        for target in targets.iter().filter(|tg| webhooks::wants(tg, ADMIN_EVENT)) {
+            let body = webhooks::payload(target.kind, &n, at).to_string();
+            crate::store::webhooks::enqueue(
+                conn,
+                &target.url,
+                target.kind.as_str(),
+                n.event,
+                &n.key,
+                &body,
+                at,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Sync source number `index` of `cfg` at time `at` (Unix seconds) into `store`; admins newly
+/// without a second factor are queued for the webhook `targets`.
 pub async fn sync_source(
     store: &Store,
     cfg: &IdentitySection,
+    targets: &[WebhookTarget],
     index: usize,
     at: i64,
 ) -> Result<Synced, SyncFailure> {
@@ -96,8 +151,13 @@ pub async fn sync_source(
                 .collect();
             let accounts = rows.len();
             let n = name.clone();
+            let targets = targets.to_vec();
             let transitions = store
-                .write(move |c| identities::apply_sync(c, &n, kind, at, pulled.enforced, &rows))
+                .write(move |c| {
+                    let t = identities::apply_sync(c, &n, kind, at, pulled.enforced, &rows)?;
+                    queue_admin_alerts(c, &targets, &n, &rows, &t, at)?;
+                    Ok(t.len())
+                })
                 .await?;
             tracing::info!(source = %name, accounts, transitions, "identity sync done");
             Ok(Synced {

@@ -275,8 +275,26 @@ async fn entra_pages_throttling_token_expiry_and_judgement() {
     })
     .await;
     let cfg = section(vec![entra_source(d.path(), &base, "entra-secret")]);
-    let r = sync_source(&store, &cfg, 0, 1_000).await.unwrap();
+    let hooks = [crate::risk::config::WebhookTarget {
+        kind: crate::risk::config::WebhookKind::Generic,
+        url: "http://127.0.0.1:9/hook".into(),
+        events: vec![],
+    }];
+    let r = sync_source(&store, &cfg, &hooks, 0, 1_000).await.unwrap();
     assert_eq!(r.accounts, 7);
+    // Bob is an admin without a second factor: one notification queued (Alice, an admin with MFA,
+    // and Dave, a guest without, raise none).
+    let queued = |store: &Store| {
+        store
+            .read(|c| crate::store::webhooks::due(c, i64::MAX, 100))
+            .unwrap()
+    };
+    let q = queued(&store);
+    assert_eq!(q.len(), 1, "{q:?}");
+    assert_eq!(q[0].event, "identity_admin_without_mfa");
+    let body: Value = serde_json::from_str(&q[0].payload).unwrap();
+    assert_eq!(body["data"]["login"], "bob@example.com");
+    assert_eq!(body["data"]["source"], "entra");
 
     let log = stub.lock().unwrap().log.clone();
     // 3 user pages + 2 detail pages, one 429 answered again, one 401 answered again, 2 tokens.
@@ -335,7 +353,8 @@ async fn entra_pages_throttling_token_expiry_and_judgement() {
 
     // Bob registers a FIDO2 key: a transition fail → pass at the next sync.
     stub.lock().unwrap().bob_capable = true;
-    sync_source(&store, &cfg, 0, 2_000).await.unwrap();
+    sync_source(&store, &cfg, &hooks, 0, 2_000).await.unwrap();
+    assert_eq!(queued(&store).len(), 1, "regaining MFA raises nothing");
     let rows = current(&store, "entra");
     assert_eq!(rows["bob@example.com"].status, "pass");
     assert_eq!(rows["bob@example.com"].without_mfa_since, None);
@@ -351,6 +370,14 @@ async fn entra_pages_throttling_token_expiry_and_judgement() {
             (Some("fail".to_string()), "pass".to_string(), 2_000)
         ]
     );
+    // Bob loses his key again: a second notification (a new event key).
+    stub.lock().unwrap().bob_capable = false;
+    sync_source(&store, &cfg, &hooks, 0, 3_000).await.unwrap();
+    assert_eq!(queued(&store).len(), 2);
+    // A sync that changes nothing queues nothing more.
+    sync_source(&store, &cfg, &hooks, 0, 4_000).await.unwrap();
+    assert_eq!(queued(&store).len(), 2);
+
     // Alice did not change: one transition only (her first sighting).
     assert_eq!(
         store
@@ -367,13 +394,13 @@ async fn entra_failures_keep_the_last_good_sync_and_mark_it_stale() {
     let store = Store::open(&d.path().join("v.db"), 16).unwrap();
     let (stub, base) = entra_stub(Stub::default()).await;
     let cfg = section(vec![entra_source(d.path(), &base, "entra-secret")]);
-    sync_source(&store, &cfg, 0, 1_000).await.unwrap();
+    sync_source(&store, &cfg, &[], 0, 1_000).await.unwrap();
     let before = current(&store, "entra");
 
     // A malformed (truncated) page.
     stub.lock().unwrap().malformed_page = Some(1);
     stub.lock().unwrap().bob_capable = true;
-    let e = sync_source(&store, &cfg, 0, 2_000).await.unwrap_err();
+    let e = sync_source(&store, &cfg, &[], 0, 2_000).await.unwrap_err();
     assert!(
         matches!(e, SyncFailure::Source(super::SyncError::Malformed { .. })),
         "{e}"
@@ -387,7 +414,7 @@ async fn entra_failures_keep_the_last_good_sync_and_mark_it_stale() {
     // Missing AuditLog.Read.All: 403 with Graph's error body.
     stub.lock().unwrap().malformed_page = None;
     stub.lock().unwrap().forbid = true;
-    let e = sync_source(&store, &cfg, 0, 3_000)
+    let e = sync_source(&store, &cfg, &[], 0, 3_000)
         .await
         .unwrap_err()
         .to_string();
@@ -408,7 +435,7 @@ async fn entra_failures_keep_the_last_good_sync_and_mark_it_stale() {
 
     // A wrong client secret: the token endpoint's error, and the secret is in no message.
     let bad = section(vec![entra_source(d.path(), &base, "wrong-secret-value")]);
-    let e = sync_source(&store, &bad, 0, 4_000)
+    let e = sync_source(&store, &bad, &[], 0, 4_000)
         .await
         .unwrap_err()
         .to_string();
@@ -424,7 +451,7 @@ async fn entra_failures_keep_the_last_good_sync_and_mark_it_stale() {
     // A server whose next link loops back: a sync error, not an endless sync.
     stub.lock().unwrap().forbid = false;
     stub.lock().unwrap().loop_links = true;
-    let e = sync_source(&store, &cfg, 0, 4_500)
+    let e = sync_source(&store, &cfg, &[], 0, 4_500)
         .await
         .unwrap_err()
         .to_string();
@@ -432,7 +459,7 @@ async fn entra_failures_keep_the_last_good_sync_and_mark_it_stale() {
     stub.lock().unwrap().loop_links = false;
 
     // Back to normal: the next good sync clears the staleness.
-    sync_source(&store, &cfg, 0, 5_000).await.unwrap();
+    sync_source(&store, &cfg, &[], 0, 5_000).await.unwrap();
     let sums = summaries(&store.read(identities::snapshot).unwrap(), &cfg, 5_000);
     assert!(!sums[0].stale && sums[0].last_error.is_none());
     let hist = store.read(|c| identities::syncs(c, "entra", 10)).unwrap();
@@ -454,7 +481,7 @@ async fn a_world_readable_secret_is_refused_before_any_request() {
     )
     .unwrap();
     let cfg = section(vec![src]);
-    let e = sync_source(&store, &cfg, 0, 1_000)
+    let e = sync_source(&store, &cfg, &[], 0, 1_000)
         .await
         .unwrap_err()
         .to_string();
@@ -591,7 +618,7 @@ async fn okta_link_headers_factors_rate_limits_and_errors() {
     .await;
     let cfg = section(vec![okta_source(d.path(), &base, "okta-token")]);
     let t0 = std::time::Instant::now();
-    let r = sync_source(&store, &cfg, 0, 1_000).await.unwrap();
+    let r = sync_source(&store, &cfg, &[], 0, 1_000).await.unwrap();
     assert_eq!(r.accounts, 7);
     // One Retry-After: 1 and one exhausted budget (reset in ≤ 1 s) were waited out.
     assert!(t0.elapsed() >= std::time::Duration::from_millis(1000));
@@ -634,7 +661,7 @@ async fn okta_link_headers_factors_rate_limits_and_errors() {
 
     // A bad token: Okta's E0000011, the previous sync kept.
     let bad = section(vec![okta_source(d.path(), &base, "stale-token")]);
-    let e = sync_source(&store, &bad, 0, 2_000)
+    let e = sync_source(&store, &bad, &[], 0, 2_000)
         .await
         .unwrap_err()
         .to_string();
@@ -647,7 +674,7 @@ async fn okta_link_headers_factors_rate_limits_and_errors() {
 
     // A truncated page.
     stub.lock().unwrap().malformed_page = Some(1);
-    let e = sync_source(&store, &cfg, 0, 3_000)
+    let e = sync_source(&store, &cfg, &[], 0, 3_000)
         .await
         .unwrap_err()
         .to_string();
@@ -776,7 +803,7 @@ async fn github_members_outside_collaborators_and_errors() {
     })
     .await;
     let cfg = section(vec![gh_source(d.path(), &base, "gh-token")]);
-    let r = sync_source(&store, &cfg, 0, 1_000).await.unwrap();
+    let r = sync_source(&store, &cfg, &[], 0, 1_000).await.unwrap();
     assert_eq!(r.accounts, 9);
     let log = stub.lock().unwrap().log.clone();
     let member_pages = log
@@ -813,7 +840,7 @@ async fn github_members_outside_collaborators_and_errors() {
     assert_eq!(sums[0].enforced, Some(false));
 
     let bad = section(vec![gh_source(d.path(), &base, "revoked")]);
-    let e = sync_source(&store, &bad, 0, 2_000)
+    let e = sync_source(&store, &bad, &[], 0, 2_000)
         .await
         .unwrap_err()
         .to_string();
@@ -822,7 +849,7 @@ async fn github_members_outside_collaborators_and_errors() {
         "{e}"
     );
     stub.lock().unwrap().malformed_page = Some(3);
-    let e = sync_source(&store, &cfg, 0, 3_000)
+    let e = sync_source(&store, &cfg, &[], 0, 3_000)
         .await
         .unwrap_err()
         .to_string();
@@ -831,7 +858,7 @@ async fn github_members_outside_collaborators_and_errors() {
     // A token that is not an owner's cannot see the 2FA setting: fail, do not guess.
     stub.lock().unwrap().malformed_page = None;
     stub.lock().unwrap().forbid = true;
-    let e = sync_source(&store, &cfg, 0, 4_000)
+    let e = sync_source(&store, &cfg, &[], 0, 4_000)
         .await
         .unwrap_err()
         .to_string();
@@ -974,7 +1001,7 @@ async fn google_jwt_assertion_page_tokens_and_2sv() {
     })
     .await;
     let cfg = section(vec![google_source(d.path(), &base, SA_KEY)]);
-    let r = sync_source(&store, &cfg, 0, 1_000).await.unwrap();
+    let r = sync_source(&store, &cfg, &[], 0, 1_000).await.unwrap();
     assert_eq!(r.accounts, 7);
     let log = stub.lock().unwrap().log.clone();
     assert_eq!(
@@ -1017,7 +1044,7 @@ async fn google_jwt_assertion_page_tokens_and_2sv() {
 
     // The scope error, then a truncated page: the sync fails, the last good one stays.
     stub.lock().unwrap().forbid = true;
-    let e = sync_source(&store, &cfg, 0, 2_000)
+    let e = sync_source(&store, &cfg, &[], 0, 2_000)
         .await
         .unwrap_err()
         .to_string();
@@ -1027,7 +1054,7 @@ async fn google_jwt_assertion_page_tokens_and_2sv() {
     );
     stub.lock().unwrap().forbid = false;
     stub.lock().unwrap().malformed_page = Some(2);
-    let e = sync_source(&store, &cfg, 0, 3_000)
+    let e = sync_source(&store, &cfg, &[], 0, 3_000)
         .await
         .unwrap_err()
         .to_string();
@@ -1037,7 +1064,7 @@ async fn google_jwt_assertion_page_tokens_and_2sv() {
     // A key signed by another private key is refused by the token endpoint.
     let other = include_str!("testdata/unrelated-test-key.pem");
     let bad = section(vec![google_source(&d.path().join("bad"), &base, other)]);
-    let e = sync_source(&store, &bad, 0, 4_000)
+    let e = sync_source(&store, &bad, &[], 0, 4_000)
         .await
         .unwrap_err()
         .to_string();

@@ -86,9 +86,18 @@ pub struct SyncRow {
     pub guests: i64,
 }
 
+/// A status change written by [`apply_sync`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub account_id: String,
+    /// `None` the first time the account is seen.
+    pub from: Option<String>,
+    pub to: String,
+}
+
 /// Store a good sync of `source`: every account in `rows` becomes current (with a transition when
 /// its status changed or it is new); accounts absent from `rows` stop being current. Returns the
-/// number of transitions written.
+/// transitions written.
 pub fn apply_sync(
     conn: &Connection,
     source: &str,
@@ -96,7 +105,7 @@ pub fn apply_sync(
     at: i64,
     enforced: Option<bool>,
     rows: &[IdentityRow],
-) -> Result<usize, StoreError> {
+) -> Result<Vec<Transition>, StoreError> {
     let count = |s: &str| rows.iter().filter(|r| r.status == s).count() as i64;
     let guests = rows.iter().filter(|r| r.kind != "member").count() as i64;
     conn.execute(
@@ -133,7 +142,7 @@ pub fn apply_sync(
         "INSERT INTO identity_transitions(source, account_id, from_status, to_status, at, evidence)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
-    let mut transitions = 0;
+    let mut transitions = Vec::new();
     for r in rows {
         let before: Option<(String, Option<i64>, i64)> = prev
             .query_row(params![source, r.account_id], |x| {
@@ -168,15 +177,20 @@ pub fn apply_sync(
             status_since
         ])?;
         if changed {
+            let from = before.map(|b| b.0);
             transition.execute(params![
                 source,
                 r.account_id,
-                before.map(|b| b.0),
+                from,
                 r.status,
                 at,
                 r.evidence
             ])?;
-            transitions += 1;
+            transitions.push(Transition {
+                account_id: r.account_id.clone(),
+                from,
+                to: r.status.clone(),
+            });
         }
     }
     conn.execute(
