@@ -278,7 +278,7 @@ async fn entra_pages_throttling_token_expiry_and_judgement() {
     let hooks = [crate::risk::config::WebhookTarget {
         kind: crate::risk::config::WebhookKind::Generic,
         url: "http://127.0.0.1:9/hook".into(),
-        events: vec![],
+        events: vec!["identity_admin_without_mfa".into()],
     }];
     let r = sync_source(&store, &cfg, &hooks, 0, 1_000).await.unwrap();
     assert_eq!(r.accounts, 7);
