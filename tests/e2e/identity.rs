@@ -269,6 +269,8 @@ fn sync_store_kpi_staleness_and_gauges_through_the_real_binaries() {
     assert_eq!(g["counts"]["guests_without_mfa"], 1);
     assert_eq!(g["enforced"], false);
     assert_eq!(g["stale"], false);
+    // 5 of 7 members with 2FA: below the default 100 % target.
+    assert_eq!(g["target_status"], "not_met");
     // Okta: ana push (pass), ben sms (warn), cid none (fail), dan suspended (not applicable).
     let o = source(&v, "okta");
     assert_eq!(o["counts"]["active_members"], 3);
@@ -296,6 +298,7 @@ fn sync_store_kpi_staleness_and_gauges_through_the_real_binaries() {
     let v = admin_get(&c, "/api/v1/identities?source=okta");
     let o = source(&v, "okta");
     assert_eq!(o["stale"], true);
+    assert_eq!(o["target_status"], "stale");
     assert!(o["last_error"].as_str().unwrap().contains("malformed"));
     assert_eq!(o["failures_total"], 1);
     assert_eq!(o["counts"]["without_mfa"], 1);
@@ -362,6 +365,13 @@ fn sync_store_kpi_staleness_and_gauges_through_the_real_binaries() {
         )
         .unwrap()
             > 1.7e9
+    );
+    assert_eq!(
+        gauge(
+            &text,
+            "vigie_identity_mfa_coverage_target_ratio{source=\"github\"}"
+        ),
+        Some(1.0)
     );
     // No per-identity label.
     assert!(!text.contains("\"bo\""), "{text}");

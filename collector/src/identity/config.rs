@@ -20,6 +20,8 @@ pub struct IdentitySection {
     pub timeout_seconds: u64,
     /// Longest `Retry-After` honoured, in seconds; a longer one fails the sync. Default 120.
     pub max_retry_after_seconds: u64,
+    /// Target of the MFA coverage ratio (strong second factor among active members). Default 1.0.
+    pub coverage_target: f64,
     /// The sources.
     pub source: Vec<SourceConfig>,
 }
@@ -32,6 +34,7 @@ impl Default for IdentitySection {
             service_accounts: Vec::new(),
             timeout_seconds: 30,
             max_retry_after_seconds: 120,
+            coverage_target: 1.0,
             source: Vec::new(),
         }
     }
@@ -177,6 +180,12 @@ impl IdentitySection {
         if !(1..=600).contains(&self.timeout_seconds) {
             return Err("identity.timeout_seconds must be between 1 and 600".into());
         }
+        if !(0.0..=1.0).contains(&self.coverage_target) {
+            return Err(format!(
+                "identity.coverage_target = {} must be between 0 and 1",
+                self.coverage_target
+            ));
+        }
         if self.max_retry_after_seconds > 3600 {
             return Err("identity.max_retry_after_seconds must be at most 3600".into());
         }
@@ -287,6 +296,8 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("identity.source[0].url"), "{e}");
+        let e = parse("coverage_target = 95.0").unwrap_err();
+        assert!(e.contains("identity.coverage_target"), "{e}");
         let e = parse("sync_interval_hours = 0").unwrap_err();
         assert!(e.contains("identity.sync_interval_hours"), "{e}");
         let e = parse("[[source]]\nname = \"a\"\nkind = \"ldap\"\n").unwrap_err();

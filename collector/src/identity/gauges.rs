@@ -37,6 +37,13 @@ pub fn render(sums: &[SourceSummary]) -> Result<Vec<u8>, prometheus::Error> {
         ),
         &["source"],
     )?;
+    let target = GaugeVec::new(
+        Opts::new(
+            "vigie_identity_mfa_coverage_target_ratio",
+            "Target of vigie_identity_mfa_coverage_ratio (identity.coverage_target)",
+        ),
+        &["source"],
+    )?;
     let ts = IntGaugeVec::new(
         Opts::new(
             "vigie_identity_sync_timestamp_seconds",
@@ -62,6 +69,7 @@ pub fn render(sums: &[SourceSummary]) -> Result<Vec<u8>, prometheus::Error> {
     reg.register(Box::new(guests.clone()))?;
     reg.register(Box::new(admins.clone()))?;
     reg.register(Box::new(coverage.clone()))?;
+    reg.register(Box::new(target.clone()))?;
     reg.register(Box::new(ts.clone()))?;
     reg.register(Box::new(failures.clone()))?;
     reg.register(Box::new(up.clone()))?;
@@ -84,6 +92,7 @@ pub fn render(sums: &[SourceSummary]) -> Result<Vec<u8>, prometheus::Error> {
         if let Some(r) = s.coverage {
             coverage.with_label_values(&[src]).set(r);
         }
+        target.with_label_values(&[src]).set(s.target);
         if let Some(t) = s.last_success_at {
             ts.with_label_values(&[src]).set(t);
         }

@@ -194,6 +194,10 @@ pub struct SourceSummary {
     /// Share of active members with a strong second factor (`pass / active_members`), `None`
     /// without data.
     pub coverage: Option<f64>,
+    /// `identity.coverage_target`.
+    pub target: f64,
+    /// `met`, `not_met`, or `no_data`; a stale source is `stale` whatever its last numbers.
+    pub target_status: &'static str,
 }
 
 /// Summaries of the configured sources and of any other source still in the store, from
@@ -230,6 +234,12 @@ pub fn summaries(
             };
             let coverage = (counts.active_members > 0)
                 .then(|| counts.pass as f64 / counts.active_members as f64);
+            let target_status = match coverage {
+                _ if stale => "stale",
+                None => "no_data",
+                Some(c) if c + 1e-9 >= cfg.coverage_target => "met",
+                Some(_) => "not_met",
+            };
             SourceSummary {
                 source: name,
                 kind,
@@ -242,6 +252,8 @@ pub fn summaries(
                 enforced: row.and_then(|r| r.enforced),
                 counts,
                 coverage,
+                target: cfg.coverage_target,
+                target_status,
             }
         })
         .collect()

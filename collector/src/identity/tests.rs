@@ -350,6 +350,7 @@ async fn entra_pages_throttling_token_expiry_and_judgement() {
     );
     assert_eq!(sums[0].coverage, Some(0.25));
     assert!(!sums[0].stale);
+    assert_eq!(sums[0].target_status, "not_met");
 
     // Bob registers a FIDO2 key: a transition fail → pass at the next sync.
     stub.lock().unwrap().bob_capable = true;
@@ -427,6 +428,7 @@ async fn entra_failures_keep_the_last_good_sync_and_mark_it_stale() {
     let sums = summaries(&store.read(identities::snapshot).unwrap(), &cfg, 3_000);
     assert!(sums[0].stale);
     assert_eq!(sums[0].last_success_at, Some(1_000));
+    assert_eq!(sums[0].target_status, "stale");
     assert_eq!(sums[0].age_seconds, Some(2_000));
     assert_eq!(sums[0].failures_total, 2);
     assert!(sums[0].last_error.as_deref().unwrap().contains("403"));
