@@ -26,6 +26,8 @@ pub struct CollectorConfig {
     pub actions: crate::risk::config::ActionsSection,
     /// `[webhooks]`: outgoing notifications.
     pub webhooks: crate::risk::config::WebhooksSection,
+    /// `[identity]`: MFA of identities at identity providers and code hosts.
+    pub identity: crate::identity::config::IdentitySection,
 }
 
 /// `[server]`: where and how to listen.
@@ -505,6 +507,7 @@ impl CollectorConfig {
         }
         self.kpi.validate()?;
         crate::risk::config::validate(&self.risk, &self.hosts, &self.actions, &self.webhooks)?;
+        self.identity.validate()?;
         Ok(())
     }
 

@@ -25,6 +25,7 @@ use crate::store::ingest::IngestOutcome;
 use crate::store::{Store, StoreError};
 
 mod evidence;
+mod identity;
 mod incidents;
 mod registers;
 
@@ -133,6 +134,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .merge(crate::http_risk::routes())
         .route("/api/v1/evidence", get(evidence::get))
+        .merge(identity::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint; see docs/api.md") })
         .with_state(state)
 }
@@ -323,7 +325,7 @@ async fn enroll(
         )
     })?;
     // Before anything logs a field of it (the wrong-secret line names the hostname).
-    crate::identity::validate_enrolment(&req.host, req.interval_seconds)?;
+    crate::host_identity::validate_enrolment(&req.host, req.interval_seconds)?;
     let Some(secret) = &state.enroll_secret else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

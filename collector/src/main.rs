@@ -15,6 +15,7 @@ mod cis;
 mod config;
 mod escape;
 mod evidence;
+mod host_identity;
 mod http;
 mod http_risk;
 mod identity;
@@ -107,6 +108,9 @@ enum Command {
         #[command(subcommand)]
         command: evidence::cli::EvidenceCommand,
     },
+    /// Identities at identity providers and code hosts: `identity sync`, `identity list`.
+    #[command(subcommand)]
+    Identity(identity::cli::IdentityCommand),
 }
 
 fn main() -> ExitCode {
@@ -144,6 +148,7 @@ fn main() -> ExitCode {
         Command::Import(c) => admin::import(&cfg, c),
         Command::Kpi(a) => admin::kpi(&cfg, a),
         Command::Evidence { command } => evidence::cli::run(&cfg, command),
+        Command::Identity(c) => identity::cli::run(&cfg, c),
         Command::CheckConfig => match preflight(&cfg) {
             Ok(_) => {
                 println!("configuration is valid");
@@ -186,7 +191,18 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            match rt.block_on(server::serve(cfg, prepared)) {
+            // Identity syncs run beside the server on their own store handle, opened (and
+            // migrated) before the server opens its own.
+            let identity = match identity::schedule::open_and_spawn(&rt, &cfg) {
+                Ok(h) => h,
+                Err(e) => {
+                    eprintln!("vigie-collector: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            let served = rt.block_on(server::serve(cfg, prepared));
+            identity::schedule::stop(&rt, identity);
+            match served {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("vigie-collector: {e:#}");

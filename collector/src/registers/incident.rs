@@ -240,12 +240,12 @@ impl Incident {
         if self.title.trim().is_empty() {
             return Err("title must not be empty".into());
         }
-        crate::identity::check_title("title", &self.title).map_err(|e| e.to_string())?;
+        crate::host_identity::check_title("title", &self.title).map_err(|e| e.to_string())?;
         if !self.team.is_empty() {
-            crate::identity::check_title("team", &self.team).map_err(|e| e.to_string())?;
+            crate::host_identity::check_title("team", &self.team).map_err(|e| e.to_string())?;
         }
-        crate::identity::check_text("description", &self.description)?;
-        crate::identity::check_text("actions", &self.actions)?;
+        crate::host_identity::check_text("description", &self.description)?;
+        crate::host_identity::check_text("actions", &self.actions)?;
         let latest = now + chrono::Duration::days(1);
         for (field, t) in [
             ("occurred_at", self.occurred_at),

@@ -311,7 +311,8 @@ fn budget_ok(b: Option<f64>) -> Result<Option<f64>, RiskError> {
 }
 
 fn title_like(field: &str, value: &str) -> Result<(), RiskError> {
-    crate::identity::check_title(field, value).map_err(|e| RiskError::invalid(field, e.problem))
+    crate::host_identity::check_title(field, value)
+        .map_err(|e| RiskError::invalid(field, e.problem))
 }
 
 /// A due date is on or after the day the action was created.

@@ -216,6 +216,7 @@ pub const EVENTS: &[&str] = &[
     "action_p1_overdue",
     "exception_expiring",
     "incident_deadline",
+    "identity_admin_without_mfa",
 ];
 
 const TREATMENTS: &[&str] = &["reduce", "accept", "transfer", "avoid"];

@@ -295,11 +295,11 @@ pub fn validate_request(
         ("approver", &r.approver),
     ] {
         if !v.trim().is_empty() {
-            crate::identity::check_title(field, v.trim())
+            crate::host_identity::check_title(field, v.trim())
                 .map_err(|e| RiskError::invalid(field, e.problem))?;
         }
     }
-    crate::identity::check_text("reason", &r.reason)
+    crate::host_identity::check_text("reason", &r.reason)
         .map_err(|m| RiskError::invalid("reason", m))?;
     if !is_approver(&r.approver) {
         return Err(RiskError::invalid(

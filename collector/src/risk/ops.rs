@@ -172,7 +172,7 @@ pub fn revoke_exception(c: &Connection, id: i64, by: &str, now: i64) -> Result<(
     if by.trim().is_empty() {
         return Err(RiskError::invalid("by", "who revokes is required"));
     }
-    crate::identity::check_title("by", by.trim())
+    crate::host_identity::check_title("by", by.trim())
         .map_err(|e| RiskError::invalid("by", e.problem))?;
     if !store::exceptions::list(c)?.iter().any(|e| e.id == id) {
         return Err(RiskError::NotFound(format!("no exception with id {id}")));

@@ -187,10 +187,11 @@ pub fn apply(
     text(&input.owner, "owner", &mut r.owner)?;
     check_name("title", &r.title)?;
     check_name("owner", &r.owner)?;
-    crate::identity::check_text("scenario", &r.scenario)
+    crate::host_identity::check_text("scenario", &r.scenario)
         .map_err(|m| RiskError::invalid("scenario", m))?;
     if let Some(note) = &input.note {
-        crate::identity::check_text("note", note).map_err(|m| RiskError::invalid("note", m))?;
+        crate::host_identity::check_text("note", note)
+            .map_err(|m| RiskError::invalid("note", m))?;
     }
     if let Some(a) = &input.assets {
         r.assets = a
@@ -226,9 +227,10 @@ pub fn apply(
     Ok(r)
 }
 
-/// A title-like field (title, owner, asset): one bounded line ([`crate::identity::check_title`]).
+/// A title-like field (title, owner, asset): one bounded line ([`crate::host_identity::check_title`]).
 fn check_name(field: &str, value: &str) -> Result<(), RiskError> {
-    crate::identity::check_title(field, value).map_err(|e| RiskError::invalid(field, e.problem))
+    crate::host_identity::check_title(field, value)
+        .map_err(|e| RiskError::invalid(field, e.problem))
 }
 
 /// The fields that differ between `old` and `new` (the history's unit).

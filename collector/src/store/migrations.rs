@@ -270,6 +270,64 @@ pub static MIGRATIONS: &[&str] = &[
     WHERE id IN (SELECT id FROM fleet_assets_change);
     DROP TABLE fleet_assets_change;
     "#,
+    // v10 (identity): MFA of the identities at identity providers and code hosts (`store::identities`).
+    // Self-contained: touches no earlier table.
+    r#"
+    CREATE TABLE identity_sources (
+        source           TEXT PRIMARY KEY,
+        kind             TEXT NOT NULL,
+        last_attempt_at  INTEGER NOT NULL,
+        last_success_at  INTEGER,
+        last_sync_id     INTEGER,
+        last_error       TEXT,
+        failures_total   INTEGER NOT NULL DEFAULT 0,
+        enforced         INTEGER
+    ) WITHOUT ROWID;
+    CREATE TABLE identity_syncs (
+        id           INTEGER PRIMARY KEY,
+        source       TEXT NOT NULL,
+        at           INTEGER NOT NULL,
+        ok           INTEGER NOT NULL,
+        error        TEXT,
+        total        INTEGER NOT NULL DEFAULT 0,
+        pass         INTEGER NOT NULL DEFAULT 0,
+        warn         INTEGER NOT NULL DEFAULT 0,
+        fail         INTEGER NOT NULL DEFAULT 0,
+        unknown      INTEGER NOT NULL DEFAULT 0,
+        not_applicable INTEGER NOT NULL DEFAULT 0,
+        guests       INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX identity_syncs_by_source ON identity_syncs(source, at);
+    CREATE TABLE identities (
+        source           TEXT NOT NULL,
+        account_id       TEXT NOT NULL,
+        login            TEXT NOT NULL,
+        display_name     TEXT NOT NULL,
+        kind             TEXT NOT NULL,
+        enabled          INTEGER NOT NULL,
+        admin            INTEGER NOT NULL,
+        mfa              TEXT NOT NULL,
+        enforced         INTEGER,
+        status           TEXT NOT NULL,
+        evidence         TEXT NOT NULL,
+        first_seen       INTEGER NOT NULL,
+        last_seen        INTEGER NOT NULL,
+        last_sync_id     INTEGER NOT NULL,
+        without_mfa_since INTEGER,
+        status_since     INTEGER NOT NULL,
+        PRIMARY KEY (source, account_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE identity_transitions (
+        id           INTEGER PRIMARY KEY,
+        source       TEXT NOT NULL,
+        account_id   TEXT NOT NULL,
+        from_status  TEXT,
+        to_status    TEXT NOT NULL,
+        at           INTEGER NOT NULL,
+        evidence     TEXT NOT NULL
+    );
+    CREATE INDEX identity_transitions_by_account ON identity_transitions(source, account_id, at);
+    "#,
 ];
 
 /// What a Rust step changed: named row counts, logged and returned by [`migrate_reporting`].

@@ -24,6 +24,7 @@ pub mod evidence_export;
 pub mod exceptions;
 pub mod fleet;
 pub mod hosts;
+pub mod identities;
 pub mod ingest;
 pub mod kpi_snapshots;
 pub mod migrations;

@@ -1,0 +1,117 @@
+//! `GET /api/v1/identities[?source=NAME][&without_mfa=true][&account=ID]` (admin and auditor
+//! tokens): per source the KPI "active accounts without a second factor" of the last good sync,
+//! its age, staleness and sync history, then the accounts (with `account`, only that account of
+//! `source`, with its status transitions). `GET /metrics/identity`: the identity gauges in
+//! Prometheus text (unauthenticated, like `/metrics`).
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{blocking, require_role, ApiError, AppState};
+use crate::identity::sync::summaries;
+use crate::store::identities;
+
+/// Sync attempts listed per source.
+const HISTORY: i64 = 30;
+
+/// The identity routes.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/identities", get(list))
+        .route("/metrics/identity", get(metrics))
+}
+
+/// The query string.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    source: Option<String>,
+    #[serde(default)]
+    without_mfa: bool,
+    account: Option<String>,
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+}
+
+async fn list(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    require_role(&state, &headers, false)?;
+    if q.account.is_some() && q.source.is_none() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "account needs source",
+        ));
+    }
+    let body = blocking(move || {
+        let now = crate::store::now_unix();
+        state
+            .store
+            .read(|c| {
+                let mut sources = Vec::new();
+                let stored = identities::snapshot(c)?;
+                for s in summaries(&stored, &state.config.identity, now) {
+                    if q.source.as_deref().is_some_and(|n| n != s.source) {
+                        continue;
+                    }
+                    let history = identities::syncs(c, &s.source, HISTORY)?;
+                    let mut v = serde_json::to_value(&s).unwrap_or_default();
+                    v["history"] = serde_json::to_value(history).unwrap_or_default();
+                    sources.push(v);
+                }
+                let rows = identities::current(c, q.source.as_deref(), q.without_mfa)?;
+                let mut out = Vec::new();
+                for r in rows {
+                    if q.account.as_deref().is_some_and(|a| a != r.account_id) {
+                        continue;
+                    }
+                    let mut v = serde_json::to_value(&r).unwrap_or_default();
+                    v["evidence"] =
+                        serde_json::from_str(&r.evidence).unwrap_or(serde_json::Value::Null);
+                    if q.account.is_some() {
+                        let t = identities::transitions(c, &r.source, &r.account_id)?;
+                        v["transitions"] = t
+                            .into_iter()
+                            .map(|(from, to, at)| json!({"from": from, "to": to, "at": at}))
+                            .collect();
+                    }
+                    out.push(v);
+                }
+                let rows = out;
+                Ok(json!({ "sources": sources, "identities": rows }))
+            })
+            .map_err(internal)
+    })
+    .await?;
+    Ok(Json(body).into_response())
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let text = blocking(move || {
+        let now = crate::store::now_unix();
+        let stored = state.store.read(identities::snapshot).map_err(internal)?;
+        let sums = summaries(&stored, &state.config.identity, now);
+        crate::identity::gauges::render(&sums).map_err(internal)
+    })
+    .await?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
+}
