@@ -426,10 +426,13 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
         .fact("data_volume_encrypted_at_rest", volume.encrypted)
         .fact("conversion_percent", percent)
         .fact("other_data_volumes", others)
-        .fact("removable_media", match rule {
-            RemovableMedia::Ignore => "ignore",
-            RemovableMedia::Judge => "judge",
-        })
+        .fact(
+            "removable_media",
+            match rule {
+                RemovableMedia::Ignore => "ignore",
+                RemovableMedia::Judge => "judge",
+            },
+        )
         .fact("external_volumes", external_fact)
         .with_evidence(evidence)
 }
@@ -454,8 +457,11 @@ fn external_volumes(
             out.stderr_text()
         )));
     }
-    let listed = parse_external(&out.stdout)
-        .map_err(|e| err(format!("could not parse `diskutil list -plist external`: {e}")))?;
+    let listed = parse_external(&out.stdout).map_err(|e| {
+        err(format!(
+            "could not parse `diskutil list -plist external`: {e}"
+        ))
+    })?;
     let mut judged = Vec::new();
     for v in listed {
         if v.kind == "hfs" {
@@ -517,5 +523,82 @@ mod tests {
         assert!(parse_fdesetup_status("FileVault is Sleeping.\n").is_err());
         assert!(parse_fdesetup_status("FileVault is On.\nPaused\n").is_err());
         assert!(parse_fdesetup_status("").is_err());
+    }
+
+    fn plist(body: &str) -> Vec<u8> {
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<plist version=\"1.0\">\n<dict>{body}</dict>\n</plist>\n").into_bytes()
+    }
+
+    #[test]
+    fn external_listing_keeps_apfs_volumes_and_hfs_partitions_only() {
+        let v = parse_external(&plist(
+            "<key>AllDisksAndPartitions</key><array>\
+             <dict><key>DeviceIdentifier</key><string>disk4</string>\
+               <key>Partitions</key><array>\
+                 <dict><key>Content</key><string>EFI</string><key>DeviceIdentifier</key><string>disk4s1</string><key>VolumeName</key><string>EFI</string></dict>\
+                 <dict><key>Content</key><string>Apple_HFS</string><key>DeviceIdentifier</key><string>disk4s2</string></dict>\
+                 <dict><key>Content</key><string>Apple_CoreStorage</string><key>DeviceIdentifier</key><string>disk4s3</string></dict>\
+               </array></dict>\
+             <dict><key>DeviceIdentifier</key><string>disk5</string>\
+               <key>APFSVolumes</key><array>\
+                 <dict><key>DeviceIdentifier</key><string>disk5s1</string><key>VolumeName</key><string>Backup</string></dict>\
+               </array></dict>\
+             </array>",
+        ))
+        .unwrap();
+        assert_eq!(
+            v,
+            [
+                ExternalVolume {
+                    device: "disk4s2".into(),
+                    name: None,
+                    kind: "hfs"
+                },
+                ExternalVolume {
+                    device: "disk5s1".into(),
+                    name: Some("Backup".into()),
+                    kind: "apfs"
+                },
+            ]
+        );
+        // Nothing external.
+        assert_eq!(
+            parse_external(&plist("<key>AllDisksAndPartitions</key><array/>")).unwrap(),
+            []
+        );
+    }
+
+    #[test]
+    fn external_listing_in_an_unknown_shape_is_an_error() {
+        // Key missing altogether (e.g. a different diskutil version).
+        assert!(parse_external(&plist("<key>WholeDisks</key><array/>")).is_err());
+        // A partition without Content: cannot tell whether it is HFS+.
+        let e = parse_external(&plist(
+            "<key>AllDisksAndPartitions</key><array><dict><key>DeviceIdentifier</key><string>disk4</string>\
+             <key>Partitions</key><array><dict><key>DeviceIdentifier</key><string>disk4s2</string></dict></array>\
+             </dict></array>",
+        ))
+        .unwrap_err();
+        assert!(e.contains("AllDisksAndPartitions[0].Partitions[0]"), "{e}");
+        // APFSVolumes that is not an array.
+        assert!(parse_external(&plist(
+            "<key>AllDisksAndPartitions</key><array><dict><key>DeviceIdentifier</key><string>disk5</string>\
+             <key>APFSVolumes</key><string>disk5s1</string></dict></array>"
+        ))
+        .is_err());
+        assert!(parse_external(b"not a plist").is_err());
+    }
+
+    #[test]
+    fn removable_media_accepts_ignore_and_judge_only() {
+        use crate::disk_encryption::DiskEncryptionConfig;
+        let c: DiskEncryptionConfig = toml::from_str("").unwrap();
+        assert_eq!(c.removable_media, RemovableMedia::Ignore);
+        let c: DiskEncryptionConfig = toml::from_str("removable_media = \"judge\"").unwrap();
+        assert_eq!(c.removable_media, RemovableMedia::Judge);
+        let e = toml::from_str::<DiskEncryptionConfig>("removable_media = \"sometimes\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("removable_media"), "{e}");
     }
 }
