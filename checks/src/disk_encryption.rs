@@ -57,6 +57,20 @@ pub struct DiskEncryptionConfig {
     /// copies of any memory, keys and passwords included. With `false`, unencrypted swap is still
     /// listed in the facts and the summary but does not fail the check.
     pub require_swap_encryption: bool,
+    /// macOS only: whether volumes on external disks (`diskutil list external`) are judged.
+    /// `ignore` (default) names them in the summary without judging them; `judge` fails the check
+    /// for an external APFS volume without encryption or an HFS+ partition. On Linux removable media
+    /// are mounts like any other (see `ignore_mounts`).
+    pub removable_media: RemovableMedia,
+}
+
+/// `checks.disk_encryption.removable_media`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RemovableMedia {
+    #[default]
+    Ignore,
+    Judge,
 }
 
 impl Default for DiskEncryptionConfig {
@@ -64,6 +78,7 @@ impl Default for DiskEncryptionConfig {
         DiskEncryptionConfig {
             ignore_mounts: vec!["/boot".into(), "/boot/efi".into(), "/efi".into()],
             require_swap_encryption: true,
+            removable_media: RemovableMedia::Ignore,
         }
     }
 }
@@ -502,6 +517,7 @@ mod tests {
         let c = DiskEncryptionConfig {
             ignore_mounts: vec!["/media/*".into()],
             require_swap_encryption: true,
+            ..Default::default()
         };
         assert!(c.ignores("/media/usb"));
         assert!(c.ignores("/media/usb/inner"));
@@ -515,6 +531,7 @@ mod tests {
             let c = DiskEncryptionConfig {
                 ignore_mounts: vec![bad.into()],
                 require_swap_encryption: true,
+                ..Default::default()
             };
             let err = c.validate().unwrap_err();
             assert!(

@@ -13,6 +13,7 @@
 //! pam_unix` does not count).
 
 mod accounts;
+mod dscl;
 mod pwpolicy;
 mod pwquality;
 

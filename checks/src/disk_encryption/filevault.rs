@@ -6,17 +6,96 @@
 //! data. "Encrypted at rest" without FileVault (T2 and Apple-silicon hardware encryption) is `fail`:
 //! recovery or target-disk mode mounts it without a password. Conversion in either direction is
 //! `warn` with the percentage. Any `fdesetup` text not recognised is `error`, never on or off.
-//! External and removable volumes are not judged (only the boot container's Data volume is).
+//!
+//! Volumes on external disks (`diskutil list -plist external`: the APFS volumes of external
+//! containers and HFS+ partitions) are judged by their own rule, `removable_media`: `ignore`
+//! (default) names them in the summary without judging them; `judge` fails the check for an external
+//! APFS volume whose `Encryption` flag is false or an `Apple_HFS` partition (HFS+ has no encryption
+//! of its own; an encrypted one sits in an `Apple_CoreStorage` partition). Volumes with a system role
+//! only (System, Preboot, Recovery, VM, Update) hold no user data and are not judged.
 
 use serde_json::json;
 
 use crate::apple_plist;
+use crate::disk_encryption::RemovableMedia;
 use crate::{CheckResult, Context, Evidence, Status};
 
 const FDESETUP: [&str; 2] = ["/usr/bin/fdesetup", "status"];
 const DISKUTIL: [&str; 4] = ["/usr/sbin/diskutil", "apfs", "list", "-plist"];
 /// Asked only when several containers have a Data volume: which container holds the booted system.
 const DISKUTIL_INFO_ROOT: [&str; 4] = ["/usr/sbin/diskutil", "info", "-plist", "/"];
+/// The disks `diskutil` marks external, with their partitions and synthesized APFS volumes.
+const DISKUTIL_LIST_EXTERNAL: [&str; 4] = ["/usr/sbin/diskutil", "list", "-plist", "external"];
+/// APFS roles of volumes that hold no user data.
+const SYSTEM_ROLES: [&str; 5] = ["System", "Preboot", "Recovery", "VM", "Update"];
+
+/// A volume on an external disk, from `diskutil list -plist external`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExternalVolume {
+    pub device: String,
+    pub name: Option<String>,
+    /// `apfs` (an entry of `APFSVolumes`) or `hfs` (an `Apple_HFS` partition).
+    pub kind: &'static str,
+}
+
+impl ExternalVolume {
+    fn label(&self) -> String {
+        match &self.name {
+            Some(n) => format!("{n} ({}, {})", self.device, self.kind),
+            None => format!("{} ({})", self.device, self.kind),
+        }
+    }
+}
+
+/// Parse `diskutil list -plist external`: the APFS volumes and HFS+ partitions of external disks.
+/// Other partition contents (EFI, FAT, CoreStorage, APFS physical stores) are not volumes judged
+/// here. A missing `AllDisksAndPartitions` or `DeviceIdentifier` is an error.
+pub fn parse_external(bytes: &[u8]) -> Result<Vec<ExternalVolume>, String> {
+    let top = apple_plist::parse(bytes)?;
+    let top = apple_plist::dict(&top, "the top level")?;
+    let mut out = Vec::new();
+    for (di, disk) in apple_plist::array(top, "AllDisksAndPartitions")?
+        .iter()
+        .enumerate()
+    {
+        let at = format!("AllDisksAndPartitions[{di}]");
+        let disk = apple_plist::dict(disk, &at)?;
+        apple_plist::string(disk, "DeviceIdentifier").map_err(|e| format!("{at}: {e}"))?;
+        let name = |d: &plist::Dictionary, at: &str| -> Result<Option<String>, String> {
+            match d.get("VolumeName") {
+                None => Ok(None),
+                Some(v) => v
+                    .as_string()
+                    .map(|s| Some(s.to_string()))
+                    .ok_or_else(|| format!("{at}: VolumeName is not a string")),
+            }
+        };
+        for (key, kind) in [("APFSVolumes", "apfs"), ("Partitions", "hfs")] {
+            let Some(list) = disk.get(key) else { continue };
+            let list = list
+                .as_array()
+                .ok_or_else(|| format!("{at}.{key} is not an array"))?;
+            for (i, v) in list.iter().enumerate() {
+                let vat = format!("{at}.{key}[{i}]");
+                let v = apple_plist::dict(v, &vat)?;
+                let device = apple_plist::string(v, "DeviceIdentifier")
+                    .map_err(|e| format!("{vat}: {e}"))?;
+                if kind == "hfs"
+                    && apple_plist::string(v, "Content").map_err(|e| format!("{vat}: {e}"))?
+                        != "Apple_HFS"
+                {
+                    continue;
+                }
+                out.push(ExternalVolume {
+                    device: device.to_string(),
+                    name: name(v, &vat)?,
+                    kind,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
 
 /// `APFSContainerReference` of `diskutil info -plist /`: the container the system booted from.
 pub fn parse_boot_container(bytes: &[u8]) -> Result<String, String> {
@@ -290,6 +369,51 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
             others.join(", ")
         )
     };
+    let external = match external_volumes(ctx, &mut evidence, &volumes) {
+        Ok(e) => e,
+        Err(r) => return r.with_evidence(evidence),
+    };
+    let rule = ctx.config.disk_encryption.removable_media;
+    let labels = |list: &[&(ExternalVolume, bool)]| -> String {
+        list.iter()
+            .map(|(v, _)| v.label())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let unencrypted: Vec<&(ExternalVolume, bool)> =
+        external.iter().filter(|(_, enc)| !enc).collect();
+    let (status, summary) = match rule {
+        _ if external.is_empty() => (status, summary),
+        RemovableMedia::Ignore => {
+            let all: Vec<&(ExternalVolume, bool)> = external.iter().collect();
+            (
+                status,
+                format!(
+                    "{summary}; external volumes not judged (removable_media = \"ignore\"): {}",
+                    labels(&all)
+                ),
+            )
+        }
+        RemovableMedia::Judge if unencrypted.is_empty() => (
+            status,
+            format!("{summary}; {} external volume(s) encrypted", external.len()),
+        ),
+        RemovableMedia::Judge => (
+            if status == Status::Error {
+                Status::Error
+            } else {
+                Status::Fail
+            },
+            format!(
+                "{summary}; external volumes not encrypted: {}",
+                labels(&unencrypted)
+            ),
+        ),
+    };
+    let external_fact: Vec<serde_json::Value> = external
+        .iter()
+        .map(|(v, enc)| json!({"device": v.device, "name": v.name, "kind": v.kind, "encrypted": enc}))
+        .collect();
     let percent = match fde {
         FdeStatus::Converting { percent, .. } => json!(percent),
         _ => json!(null),
@@ -302,7 +426,61 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
         .fact("data_volume_encrypted_at_rest", volume.encrypted)
         .fact("conversion_percent", percent)
         .fact("other_data_volumes", others)
+        .fact(
+            "removable_media",
+            match rule {
+                RemovableMedia::Ignore => "ignore",
+                RemovableMedia::Judge => "judge",
+            },
+        )
+        .fact("external_volumes", external_fact)
         .with_evidence(evidence)
+}
+
+/// The user-data volumes of external disks with whether each is encrypted, or the `error` result.
+fn external_volumes(
+    ctx: &Context,
+    evidence: &mut Vec<Evidence>,
+    apfs: &[ApfsVolume],
+) -> Result<Vec<(ExternalVolume, bool)>, CheckResult> {
+    let id = "disk_encryption";
+    let err = |m: String| CheckResult::new(id, Status::Error, m);
+    let (out, ev) = ctx
+        .probe
+        .run_evidence(&DISKUTIL_LIST_EXTERNAL)
+        .map_err(|e| crate::probe_error(id, "run `diskutil list -plist external`", &e))?;
+    evidence.push(ev);
+    if out.exit_code != Some(0) {
+        return Err(err(format!(
+            "`diskutil list -plist external` exited with {:?}: {}",
+            out.exit_code,
+            out.stderr_text()
+        )));
+    }
+    let listed = parse_external(&out.stdout).map_err(|e| {
+        err(format!(
+            "could not parse `diskutil list -plist external`: {e}"
+        ))
+    })?;
+    let mut judged = Vec::new();
+    for v in listed {
+        if v.kind == "hfs" {
+            judged.push((v, false));
+            continue;
+        }
+        let Some(a) = apfs.iter().find(|a| a.device == v.device) else {
+            return Err(err(format!(
+                "external APFS volume {} is not in `diskutil apfs list -plist`",
+                v.device
+            )));
+        };
+        let system_only =
+            !a.roles.is_empty() && a.roles.iter().all(|r| SYSTEM_ROLES.contains(&r.as_str()));
+        if !system_only {
+            judged.push((v, a.encrypted));
+        }
+    }
+    Ok(judged)
 }
 
 #[cfg(test)]
@@ -345,5 +523,82 @@ mod tests {
         assert!(parse_fdesetup_status("FileVault is Sleeping.\n").is_err());
         assert!(parse_fdesetup_status("FileVault is On.\nPaused\n").is_err());
         assert!(parse_fdesetup_status("").is_err());
+    }
+
+    fn plist(body: &str) -> Vec<u8> {
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<plist version=\"1.0\">\n<dict>{body}</dict>\n</plist>\n").into_bytes()
+    }
+
+    #[test]
+    fn external_listing_keeps_apfs_volumes_and_hfs_partitions_only() {
+        let v = parse_external(&plist(
+            "<key>AllDisksAndPartitions</key><array>\
+             <dict><key>DeviceIdentifier</key><string>disk4</string>\
+               <key>Partitions</key><array>\
+                 <dict><key>Content</key><string>EFI</string><key>DeviceIdentifier</key><string>disk4s1</string><key>VolumeName</key><string>EFI</string></dict>\
+                 <dict><key>Content</key><string>Apple_HFS</string><key>DeviceIdentifier</key><string>disk4s2</string></dict>\
+                 <dict><key>Content</key><string>Apple_CoreStorage</string><key>DeviceIdentifier</key><string>disk4s3</string></dict>\
+               </array></dict>\
+             <dict><key>DeviceIdentifier</key><string>disk5</string>\
+               <key>APFSVolumes</key><array>\
+                 <dict><key>DeviceIdentifier</key><string>disk5s1</string><key>VolumeName</key><string>Backup</string></dict>\
+               </array></dict>\
+             </array>",
+        ))
+        .unwrap();
+        assert_eq!(
+            v,
+            [
+                ExternalVolume {
+                    device: "disk4s2".into(),
+                    name: None,
+                    kind: "hfs"
+                },
+                ExternalVolume {
+                    device: "disk5s1".into(),
+                    name: Some("Backup".into()),
+                    kind: "apfs"
+                },
+            ]
+        );
+        // Nothing external.
+        assert_eq!(
+            parse_external(&plist("<key>AllDisksAndPartitions</key><array/>")).unwrap(),
+            []
+        );
+    }
+
+    #[test]
+    fn external_listing_in_an_unknown_shape_is_an_error() {
+        // Key missing altogether (e.g. a different diskutil version).
+        assert!(parse_external(&plist("<key>WholeDisks</key><array/>")).is_err());
+        // A partition without Content: cannot tell whether it is HFS+.
+        let e = parse_external(&plist(
+            "<key>AllDisksAndPartitions</key><array><dict><key>DeviceIdentifier</key><string>disk4</string>\
+             <key>Partitions</key><array><dict><key>DeviceIdentifier</key><string>disk4s2</string></dict></array>\
+             </dict></array>",
+        ))
+        .unwrap_err();
+        assert!(e.contains("AllDisksAndPartitions[0].Partitions[0]"), "{e}");
+        // APFSVolumes that is not an array.
+        assert!(parse_external(&plist(
+            "<key>AllDisksAndPartitions</key><array><dict><key>DeviceIdentifier</key><string>disk5</string>\
+             <key>APFSVolumes</key><string>disk5s1</string></dict></array>"
+        ))
+        .is_err());
+        assert!(parse_external(b"not a plist").is_err());
+    }
+
+    #[test]
+    fn removable_media_accepts_ignore_and_judge_only() {
+        use crate::disk_encryption::DiskEncryptionConfig;
+        let c: DiskEncryptionConfig = toml::from_str("").unwrap();
+        assert_eq!(c.removable_media, RemovableMedia::Ignore);
+        let c: DiskEncryptionConfig = toml::from_str("removable_media = \"judge\"").unwrap();
+        assert_eq!(c.removable_media, RemovableMedia::Judge);
+        let e = toml::from_str::<DiskEncryptionConfig>("removable_media = \"sometimes\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("removable_media"), "{e}");
     }
 }

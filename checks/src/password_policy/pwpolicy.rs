@@ -8,12 +8,17 @@
 //! `policyAttributeExpiresEveryNDays`. Any other rule is listed as not understood: it cannot make the
 //! host compliant, and when a requirement is unmet while such a rule exists the result is `error`
 //! (it might express the requirement), not `fail`.
+//!
+//! The policy applies to the local accounts that can log in, read with `dscl` ([`super::dscl`]):
+//! they are listed as a fact, and a Mac where none can log in is `not_applicable`, as on Linux. A
+//! `dscl` failure or output not recognised is `error`, whatever the policy says.
 
 use serde_json::json;
 
+use super::dscl::{self, LocalAccount};
 use super::PasswordPolicyConfig;
 use crate::apple_plist;
-use crate::{CheckResult, Context, Status};
+use crate::{CheckResult, Context, Evidence, Status};
 
 const PWPOLICY: [&str; 2] = ["/usr/bin/pwpolicy", "-getaccountpolicies"];
 
@@ -138,6 +143,43 @@ fn matched_regex(content: &str) -> Option<&str> {
     rest.strip_prefix('\'')?.strip_suffix('\'')
 }
 
+/// The local accounts from both `dscl` listings, or the `error` result saying why not.
+fn local_accounts(
+    ctx: &Context,
+    evidence: &mut Vec<Evidence>,
+) -> Result<Vec<LocalAccount>, CheckResult> {
+    let id = "password_policy";
+    let mut texts = Vec::new();
+    for argv in [&dscl::DSCL_UNIQUE_ID, &dscl::DSCL_USER_SHELL] {
+        let shown = argv[1..].join(" ");
+        match ctx.probe.run_evidence(argv) {
+            Ok((out, ev)) => {
+                evidence.push(ev);
+                if out.exit_code != Some(0) {
+                    return Err(CheckResult::new(
+                        id,
+                        Status::Error,
+                        format!(
+                            "`dscl {shown}` exited with {:?}: {}",
+                            out.exit_code,
+                            out.stderr_text()
+                        ),
+                    ));
+                }
+                texts.push(out.stdout_text());
+            }
+            Err(e) => return Err(crate::probe_error(id, &format!("run `dscl {shown}`"), &e)),
+        }
+    }
+    dscl::parse_accounts(&texts[0], &texts[1]).map_err(|e| {
+        CheckResult::new(
+            id,
+            Status::Error,
+            format!("could not parse the local accounts from `dscl . -list /Users`: {e}"),
+        )
+    })
+}
+
 pub(super) fn run(ctx: &Context) -> CheckResult {
     let id = "password_policy";
     let cfg: &PasswordPolicyConfig = &ctx.config.password_policy;
@@ -167,6 +209,32 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
             .with_evidence(vec![ev])
         }
     };
+    let mut evidence = vec![ev];
+    let accounts = match local_accounts(ctx, &mut evidence) {
+        Ok(a) => a,
+        Err(r) => return r.with_evidence(evidence),
+    };
+    let login: Vec<String> = accounts
+        .iter()
+        .filter(|a| a.can_log_in())
+        .map(|a| a.name.clone())
+        .collect();
+    if login.is_empty() {
+        let people = accounts.iter().filter(|a| !a.is_system()).count();
+        return CheckResult::new(
+            id,
+            Status::NotApplicable,
+            format!(
+                "no local account can log in: the {people} account(s) with UID {} or more and no \
+                 `_` prefix have a no-login shell; {} local account(s) in all",
+                dscl::FIRST_USER_UID,
+                accounts.len()
+            ),
+        )
+        .fact("platform", "macos")
+        .fact("login_accounts", login)
+        .with_evidence(evidence);
+    }
     let mut gaps = Vec::new();
     let min = policy.min_length.unwrap_or(0);
     if min < i64::from(cfg.min_length) {
@@ -211,11 +279,18 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
     };
     let summary = match status {
         Status::Pass => format!(
-            "global account policy meets the plan: at least {min} characters, upper case, digit and special character, history {}, maximum age {} days",
+            "global account policy meets the plan: at least {min} characters, upper case, digit and special character, history {}, maximum age {} days; {} account(s) can log in: {}",
             policy.history.unwrap_or(0),
-            policy.max_age_days.unwrap_or(0)
+            policy.max_age_days.unwrap_or(0),
+            login.len(),
+            login.join(", ")
         ),
-        Status::Fail => format!("global account policy falls short: {}", gaps.join("; ")),
+        Status::Fail => format!(
+            "global account policy falls short for the {} account(s) that can log in ({}): {}",
+            login.len(),
+            login.join(", "),
+            gaps.join("; ")
+        ),
         _ => format!(
             "cannot tell whether the global account policy meets the plan: {}; rules not understood: {}",
             gaps.join("; "),
@@ -231,7 +306,8 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
         .fact("history", json!(policy.history))
         .fact("max_age_days", json!(policy.max_age_days))
         .fact("unrecognised_rules", json!(policy.unrecognised))
-        .with_evidence(vec![ev])
+        .fact("login_accounts", login)
+        .with_evidence(evidence)
 }
 
 #[cfg(test)]
