@@ -1,4 +1,5 @@
-//! The agent's configuration file (`/etc/vigie/agent.toml` by default; an absent file means defaults).
+//! The agent's configuration file (`/etc/vigie/agent.toml` by default on Linux, per platform in
+//! `docs/platforms.md`; an absent file means defaults).
 //!
 //! Typed, `deny_unknown_fields` everywhere, validated once at start: a bad file stops the agent with
 //! the file, line and key before any check runs (exit code 2).
@@ -9,8 +10,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use vigie_checks::ChecksConfig;
 
-/// Default location of the config file.
-pub const DEFAULT_CONFIG: &str = "/etc/vigie/agent.toml";
+/// Default location of the config file on the platform the agent was built for.
+pub const DEFAULT_CONFIG: &str = vigie_checks::Platform::CURRENT.default_paths().config_file;
 
 /// The whole agent.toml.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -26,7 +27,8 @@ pub struct AgentConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AgentSection {
-    /// State directory: node key, first-seen dates, spool. Default `/var/lib/vigie`.
+    /// State directory: node key, first-seen dates, spool. Default `/var/lib/vigie` on Linux,
+    /// `/Library/Application Support/Vigie/state` on macOS (`docs/platforms.md`).
     pub state_dir: PathBuf,
     /// Seconds between two runs of the checks in `run` mode. Default 3600.
     pub interval_seconds: u64,
@@ -38,7 +40,7 @@ pub struct AgentSection {
 impl Default for AgentSection {
     fn default() -> Self {
         AgentSection {
-            state_dir: PathBuf::from("/var/lib/vigie"),
+            state_dir: PathBuf::from(vigie_checks::Platform::CURRENT.default_paths().state_dir),
             interval_seconds: 3600,
             jitter_seconds: 300,
         }

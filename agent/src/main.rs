@@ -252,7 +252,6 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn cmd_enroll(cfg: &AgentConfig, args: EnrollArgs) -> anyhow::Result<()> {
     use anyhow::Context as _;
     use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
     let state_dir = args
         .state_dir
         .clone()
@@ -285,7 +284,10 @@ fn cmd_enroll(cfg: &AgentConfig, args: EnrollArgs) -> anyhow::Result<()> {
     let probe = checks_run::probe_for(&target)?;
     let host = vigie_checks::inventory::host_identity(probe.as_ref());
     if host.machine_id.is_empty() {
-        anyhow::bail!("cannot identify this host: /etc/machine-id is missing or empty");
+        anyhow::bail!(
+            "cannot identify this host: no machine id (/etc/machine-id on Linux, the hardware UUID \
+             from `system_profiler SPHardwareDataType` on macOS)"
+        );
     }
     let client = daemon::client_for(cfg, &paths)?;
     let current = std::fs::read_to_string(&paths.node_key)
@@ -298,13 +300,14 @@ fn cmd_enroll(cfg: &AgentConfig, args: EnrollArgs) -> anyhow::Result<()> {
         current.as_deref(),
     ))?;
     let tmp = paths.node_key.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    let mut f = owner_only(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true),
+    )
+    .open(&tmp)
+    .with_context(|| format!("cannot write {}", tmp.display()))?;
     f.write_all(key.as_bytes())?;
     f.sync_all()?;
     std::fs::rename(&tmp, &paths.node_key)?;
@@ -315,6 +318,21 @@ fn cmd_enroll(cfg: &AgentConfig, args: EnrollArgs) -> anyhow::Result<()> {
         paths.node_key.display()
     );
     Ok(())
+}
+
+/// New files readable by their owner only (mode 0600). Windows has no modes: the state directory's
+/// ACL (ProgramData, administrators and SYSTEM) protects the node key there.
+#[cfg(unix)]
+fn owner_only(opts: &mut std::fs::OpenOptions) -> &mut std::fs::OpenOptions {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    opts.mode(0o600)
+}
+
+/// New files readable by their owner only (mode 0600). Windows has no modes: the state directory's
+/// ACL (ProgramData, administrators and SYSTEM) protects the node key there.
+#[cfg(not(unix))]
+fn owner_only(opts: &mut std::fs::OpenOptions) -> &mut std::fs::OpenOptions {
+    opts
 }
 
 fn cmd_run(cfg: &AgentConfig, args: RunArgs) -> anyhow::Result<daemon::OnceOutcome> {

@@ -15,6 +15,7 @@ mod location;
 mod marker;
 mod observe;
 mod restic;
+mod timemachine;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
@@ -25,7 +26,7 @@ use observe::{
     observe_borg, observe_marker, observe_path, observe_restic, this_hostname, Observation,
 };
 
-use crate::{CheckResult, Context, Evidence, Status};
+use crate::{CheckResult, Context, Evidence, Platform, Status};
 
 /// A newest backup dated this far in the future is clock skew, not a fresh backup.
 const CLOCK_SKEW_TOLERANCE_SECONDS: i64 = 300;
@@ -57,6 +58,9 @@ impl crate::Check for BackupFreshness {
     }
 
     fn run(&self, ctx: &Context) -> CheckResult {
+        if let other @ Platform::Windows = ctx.probe.platform() {
+            return crate::platform::unsupported(self.id(), other);
+        }
         let id = self.id();
         let cfg = &ctx.config.backup_freshness;
         if let Some(reason) = &cfg.no_backup_duty {
@@ -101,6 +105,7 @@ impl crate::Check for BackupFreshness {
                     }),
                     SourceKind::Path => observe_path(ctx.probe, src),
                     SourceKind::TimestampFile => observe_marker(ctx.probe, src),
+                    SourceKind::TimeMachine => timemachine::observe_time_machine(ctx.probe),
                 };
                 judge(src, src.rpo_hours(cfg), cfg.warn_at_percent, now, obs)
             })
@@ -125,6 +130,7 @@ fn judge(
         }
         SourceKind::Path => src.glob.clone().unwrap_or_default(),
         SourceKind::TimestampFile => src.path.clone().unwrap_or_default(),
+        SourceKind::TimeMachine => "Time Machine".to_string(),
     };
     let (status, reason) = match (&obs.problem, obs.newest, age) {
         (Some((st, why)), _, _) => (*st, why.clone()),

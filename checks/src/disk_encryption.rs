@@ -9,6 +9,7 @@
 //! that cannot be resolved is `error`, never `pass`; a host whose `/` is not on a local block
 //! device or ZFS (a container, a diskless host) is `not_applicable`.
 
+mod filevault;
 mod mountinfo;
 mod stack;
 mod swaps;
@@ -20,7 +21,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::{CheckResult, Context, Evidence, Probe, ProbeError, Status};
+use crate::{CheckResult, Context, Evidence, Platform, Probe, ProbeError, Status};
 use mountinfo::{parse_mountinfo, Mount};
 use stack::{fs_class, FsClass, Judge, Verdict};
 use swaps::{parse_swaps, SwapKind};
@@ -119,6 +120,11 @@ impl crate::Check for DiskEncryption {
     }
 
     fn run(&self, ctx: &Context) -> CheckResult {
+        match ctx.probe.platform() {
+            Platform::Linux => {}
+            Platform::Macos => return filevault::run(ctx),
+            other => return crate::platform::unsupported(self.id(), other),
+        }
         let id = self.id();
         let cfg = &ctx.config.disk_encryption;
         let (text, mountinfo_ev) = match ctx.probe.read_evidence(MOUNTINFO) {

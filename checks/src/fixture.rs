@@ -9,6 +9,7 @@
 //! now = "2026-11-24T10:00:00Z"
 //! utc_offset = "+01:00"          # optional, default +00:00
 //! root = true                    # optional, default true
+//! os = "macos"                   # optional: linux (default), macos or windows
 //! [mtimes]
 //! "/var/backups/db.dump" = "2026-11-24T02:00:00Z"
 //! [symlinks]
@@ -34,6 +35,7 @@ use std::path::{Component, Path, PathBuf};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 
+use crate::platform::Platform;
 use crate::probe::{CommandOutput, FileInfo, Probe, ProbeError, SystemFacts};
 
 #[derive(Debug, Deserialize)]
@@ -44,6 +46,8 @@ struct FixtureFile {
     utc_offset: Option<String>,
     #[serde(default = "yes")]
     root: bool,
+    #[serde(default = "linux")]
+    os: Platform,
     #[serde(default)]
     mtimes: BTreeMap<String, DateTime<Utc>>,
     #[serde(default)]
@@ -56,6 +60,10 @@ struct FixtureFile {
 
 fn yes() -> bool {
     true
+}
+
+fn linux() -> Platform {
+    Platform::Linux
 }
 
 #[derive(Debug, Deserialize)]
@@ -214,7 +222,6 @@ impl Probe for FixtureProbe {
     }
 
     fn metadata(&self, path: &str) -> Result<FileInfo, ProbeError> {
-        use std::os::unix::fs::PermissionsExt;
         let real = self.host_path(path)?;
         let md = std::fs::metadata(&real).map_err(|e| io_err(path, e))?;
         Ok(FileInfo {
@@ -222,7 +229,7 @@ impl Probe for FixtureProbe {
             size: md.len(),
             // Checkout times are meaningless: only declared mtimes exist on a fixture host.
             modified: self.file.mtimes.get(path).copied(),
-            mode: md.permissions().mode() & 0o7777,
+            mode: crate::probe::permission_bits(&md.permissions()),
         })
     }
 
@@ -300,6 +307,10 @@ impl Probe for FixtureProbe {
     fn describe(&self) -> String {
         format!("fixture {}", self.dir.display())
     }
+
+    fn platform(&self) -> Platform {
+        self.file.os
+    }
 }
 
 #[cfg(test)]
@@ -364,6 +375,32 @@ not_installed = true
         assert!(p.run(&["/usr/sbin/zfs"]).unwrap_err().is_not_found());
         assert!(p.read("/etc/../etc/hostname").is_err());
         assert!(p.system().is_err());
+        assert_eq!(
+            p.platform(),
+            Platform::Linux,
+            "a fixture host is Linux by default"
+        );
+    }
+
+    #[test]
+    fn fixture_declares_its_platform_and_refuses_unknown_ones() {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "fixture.toml",
+            "now = \"2026-11-24T10:00:00Z\"\nos = \"macos\"\n",
+        );
+        assert_eq!(
+            FixtureProbe::load(d.path()).unwrap().platform(),
+            Platform::Macos
+        );
+        write(
+            d.path(),
+            "fixture.toml",
+            "now = \"2026-11-24T10:00:00Z\"\nos = \"darwin\"\n",
+        );
+        let err = FixtureProbe::load(d.path()).unwrap_err().to_string();
+        assert!(err.contains("darwin"), "{err}");
     }
 
     #[test]

@@ -3,9 +3,11 @@
 //! Always `pass` when the facts could be gathered: the inventory evidences CIS 1.1 and 2.1 by
 //! existing, not by meeting a threshold. Missing identity (no machine-id) is an `error`.
 
+mod macos;
+
 use crate::os_release::parse_os_release;
 use crate::wire::HostIdentity;
-use crate::{CheckResult, Context, Evidence, EvidenceKind, Probe, Status};
+use crate::{CheckResult, Context, Evidence, EvidenceKind, Platform, Probe, Status};
 
 /// The inventory check.
 pub struct Inventory;
@@ -15,6 +17,9 @@ pub struct Inventory;
 /// Hostname and architecture come from system facts, the rest from files; a fact that cannot be read
 /// is left empty rather than invented.
 pub fn host_identity(probe: &dyn Probe) -> HostIdentity {
+    if probe.platform() == Platform::Macos {
+        return macos::host_identity(probe);
+    }
     let sys = probe.system().ok();
     let os = probe
         .read_string("/etc/os-release")
@@ -60,6 +65,11 @@ impl crate::Check for Inventory {
     }
 
     fn run(&self, ctx: &Context) -> CheckResult {
+        match ctx.probe.platform() {
+            Platform::Linux => {}
+            Platform::Macos => return macos::run(ctx),
+            other => return crate::platform::unsupported(self.id(), other),
+        }
         let id = self.id();
         let sys = match ctx.probe.system() {
             Ok(s) => s,

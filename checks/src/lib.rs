@@ -2,6 +2,8 @@
 //!
 //! Crate map (arrows point at what a module uses):
 //! - [`probe`] / [`fixture`] — the only door to the host (real machine or fixture directory).
+//! - [`platform`] — Linux / macOS / Windows: each check picks its per-platform module at run time
+//!   from `Probe::platform()` (e.g. `disk_encryption/filevault.rs` beside the Linux logic).
 //! - [`state`] — the agent's state directory (first-seen dates of updates).
 //! - one file per check (`patch_age`, `disk_encryption`, `mfa`, `backup_freshness`,
 //!   `password_policy`, `inventory`) → parsers (`apt`, `dnf`, `pam`, `sshd`, …) → `probe`.
@@ -14,10 +16,12 @@
 //! - [`catalogue`] — check id → CIS Controls v8.1 safeguards, and [`ALL`], the one registry.
 //! - [`wire`] — the report an agent sends (schema v1).
 
+pub mod apple_plist;
 pub mod catalogue;
 pub mod config;
 pub mod fixture;
 pub mod os_release;
+pub mod platform;
 pub mod probe;
 pub mod redact;
 pub mod result;
@@ -33,6 +37,7 @@ pub mod password_policy;
 pub mod patch_age;
 
 pub use config::ChecksConfig;
+pub use platform::Platform;
 pub use probe::{Probe, ProbeError};
 pub use result::{CheckResult, Evidence, EvidenceKind, Status};
 pub use state::StateStore;

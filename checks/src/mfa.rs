@@ -21,6 +21,7 @@
 //! `docs/checks/mfa.md`).
 
 mod failopen;
+mod macos;
 pub mod pam;
 pub mod sshd;
 mod sudoers;
@@ -31,7 +32,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::scan::{parse_err, read_file, ScanError};
-use crate::{CheckResult, Context, Evidence, Status};
+use crate::{CheckResult, Context, Evidence, Platform, Status};
 use pam::{ModuleLine, Node, PamLine, PamType};
 use sshd::{SshdConfig, SshdLine};
 use sudoers::SudoersItem;
@@ -115,6 +116,11 @@ impl crate::Check for Mfa {
         &["6.3", "6.4", "6.5"]
     }
     fn run(&self, ctx: &Context) -> CheckResult {
+        match ctx.probe.platform() {
+            Platform::Linux => {}
+            Platform::Macos => return macos::run(ctx),
+            other => return crate::platform::unsupported(self.id(), other),
+        }
         let mut scan = Scan {
             ctx,
             cfg: &ctx.config.mfa,

@@ -13,6 +13,7 @@
 //! pam_unix` does not count).
 
 mod accounts;
+mod pwpolicy;
 mod pwquality;
 
 use std::collections::BTreeSet;
@@ -21,7 +22,7 @@ use serde::Deserialize;
 
 use crate::mfa::pam::{self, ModuleLine, Node, PamLine, PamType};
 use crate::scan::{parse_err, read_file, ScanError};
-use crate::{CheckResult, Context, Evidence, Status};
+use crate::{CheckResult, Context, Evidence, Platform, Status};
 use accounts::PasswdPassword;
 use pwquality::Pwquality;
 
@@ -119,6 +120,11 @@ impl crate::Check for PasswordPolicy {
         &["5.2", "4.1"]
     }
     fn run(&self, ctx: &Context) -> CheckResult {
+        match ctx.probe.platform() {
+            Platform::Linux => {}
+            Platform::Macos => return pwpolicy::run(ctx),
+            other => return crate::platform::unsupported(self.id(), other),
+        }
         let mut scan = Scan {
             ctx,
             cfg: &ctx.config.password_policy,

@@ -19,6 +19,7 @@ pub mod gather;
 pub mod kernel;
 pub mod release;
 pub mod repocache;
+mod softwareupdate;
 pub mod zypper;
 
 use chrono::{DateTime, Utc};
@@ -26,7 +27,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::os_release::{parse_os_release, OsFamily};
-use crate::{CheckResult, Context, Evidence, EvidenceKind, Status};
+use crate::{CheckResult, Context, Evidence, EvidenceKind, Platform, Status};
 use first_seen::FirstSeen;
 use gather::{Gathered, Reboot};
 
@@ -51,6 +52,9 @@ pub struct PatchAgeConfig {
     /// every update from the Raspbian archive as a security update). Matched exactly. Built in:
     /// label `Debian-Security`, any suite or codename ending in `-security`.
     pub security_suites: Vec<String>,
+    /// macOS: ask Apple's servers (`softwareupdate --list`, 30–90 s, needs the network) instead of
+    /// reading the catalogue Software Update cached at its last check (`--list --no-scan`). Default false.
+    pub softwareupdate_scan: bool,
 }
 
 impl Default for PatchAgeConfig {
@@ -62,6 +66,7 @@ impl Default for PatchAgeConfig {
             warn_on_reboot_required: true,
             warn_on_held_back: true,
             security_suites: Vec::new(),
+            softwareupdate_scan: false,
         }
     }
 }
@@ -204,6 +209,11 @@ impl crate::Check for PatchAge {
     }
 
     fn run(&self, ctx: &Context) -> CheckResult {
+        match ctx.probe.platform() {
+            Platform::Linux => {}
+            Platform::Macos => return softwareupdate::run(ctx),
+            other => return crate::platform::unsupported(self.id(), other),
+        }
         let id = self.id();
         let cfg = &ctx.config.patch_age;
         let probe = ctx.probe;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, FixedOffset, Local, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::platform::Platform;
 use crate::result::Evidence;
 
 /// Why the probe could not answer.
@@ -146,6 +147,12 @@ pub trait Probe: Send + Sync {
     fn is_root(&self) -> bool;
     /// A short description for logs: `host` or `fixture <dir>`.
     fn describe(&self) -> String;
+    /// The operating-system family of the host, from which each check picks its per-platform logic.
+    /// The default is Linux, the platform of every probe that predates the others; [`HostProbe`] reports
+    /// the build target and a fixture host what its `fixture.toml` declares.
+    fn platform(&self) -> Platform {
+        Platform::Linux
+    }
 
     /// Read a file as UTF-8 text (lossy).
     fn read_string(&self, path: &str) -> Result<String, ProbeError> {
@@ -202,13 +209,12 @@ impl Probe for HostProbe {
     }
 
     fn metadata(&self, path: &str) -> Result<FileInfo, ProbeError> {
-        use std::os::unix::fs::PermissionsExt;
         let md = std::fs::metadata(path).map_err(|e| ProbeError::from_io(path, e))?;
         Ok(FileInfo {
             is_dir: md.is_dir(),
             size: md.len(),
             modified: md.modified().ok().map(DateTime::<Utc>::from),
-            mode: md.permissions().mode() & 0o7777,
+            mode: permission_bits(&md.permissions()),
         })
     }
 
@@ -267,20 +273,45 @@ impl Probe for HostProbe {
     }
 
     fn is_root(&self) -> bool {
-        // SAFETY-free check: /proc/self/status carries the effective uid.
-        std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("Uid:"))
-                    .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-            })
-            .unwrap_or(false)
+        effective_uid_is_root()
+    }
+
+    fn platform(&self) -> Platform {
+        Platform::CURRENT
     }
 
     fn describe(&self) -> String {
         "host".to_string()
     }
+}
+
+/// Unix permission bits of a file; on Windows, which has ACLs instead, 0o444 or 0o644 from the read-only flag.
+#[cfg(unix)]
+pub fn permission_bits(p: &std::fs::Permissions) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    p.mode() & 0o7777
+}
+
+/// Unix permission bits of a file; on Windows, which has ACLs instead, 0o444 or 0o644 from the read-only flag.
+#[cfg(not(unix))]
+pub fn permission_bits(p: &std::fs::Permissions) -> u32 {
+    if p.readonly() {
+        0o444
+    } else {
+        0o644
+    }
+}
+
+#[cfg(unix)]
+fn effective_uid_is_root() -> bool {
+    // SAFETY: geteuid(2) takes no arguments, touches no memory and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[cfg(not(unix))]
+fn effective_uid_is_root() -> bool {
+    // Windows has no uid 0; elevation is judged by the checks that need it (issue 12).
+    false
 }
 
 /// Run `argv` with a deadline, `LC_ALL=C`, stdin closed; stdout and stderr are drained on threads so a

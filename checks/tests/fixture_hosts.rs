@@ -170,3 +170,48 @@ fn every_check_has_pass_and_fail_fixtures() {
         }
     }
 }
+
+/// Every check has a passing and a failing fixture host on each platform that has logic for it
+/// (`os` in fixture.toml, default linux); inventory: pass only.
+#[test]
+fn every_check_has_pass_and_fail_fixtures_per_platform() {
+    let mut seen: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for e in std::fs::read_dir(hosts_dir()).unwrap() {
+        let p = e.unwrap().path();
+        let (Ok(f), Ok(t)) = (
+            std::fs::read_to_string(p.join("fixture.toml")),
+            std::fs::read_to_string(p.join("expected.toml")),
+        ) else {
+            continue;
+        };
+        // Only the `os` key matters here; the rest is validated by the probe.
+        let os = toml::from_str::<toml::Table>(&f)
+            .ok()
+            .and_then(|t| t.get("os").and_then(|v| v.as_str()).map(String::from))
+            .unwrap_or_else(|| "linux".into());
+        let exp: BTreeMap<String, Expectation> = toml::from_str(&t).unwrap();
+        for (k, v) in exp {
+            seen.entry((os.clone(), k)).or_default().push(v.status);
+        }
+    }
+    for os in ["linux", "macos"] {
+        for c in vigie_checks::ALL {
+            let statuses = seen
+                .get(&(os.to_string(), c.id().to_string()))
+                .cloned()
+                .unwrap_or_default();
+            assert!(
+                statuses.iter().any(|s| s == "pass"),
+                "{} has no passing {os} fixture host",
+                c.id()
+            );
+            if c.id() != "inventory" {
+                assert!(
+                    statuses.iter().any(|s| s == "fail"),
+                    "{} has no failing {os} fixture host",
+                    c.id()
+                );
+            }
+        }
+    }
+}

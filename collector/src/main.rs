@@ -21,6 +21,7 @@ mod identity;
 mod ingest;
 mod kpi;
 mod metrics;
+mod os_gauges;
 mod registers;
 mod report;
 mod risk;

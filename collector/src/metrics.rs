@@ -33,6 +33,8 @@ pub struct Metrics {
     pub kpi: KpiGauges,
     /// Risk register, plan and exceptions (`vigie_risks`, `vigie_actions`, `vigie_exceptions` …).
     pub risk: crate::risk::gauges::RiskGauges,
+    /// Hosts and check statuses per OS family (`vigie_hosts_by_os`, `vigie_check_hosts_by_os`).
+    pub os: crate::os_gauges::OsGauges,
 }
 
 /// Outcome labels of `vigie_ingest_reports_total` (bounded).
@@ -119,6 +121,7 @@ impl Metrics {
         registry.register(Box::new(refresh_duration.clone()))?;
         let cis = crate::cis::gauges::CisGauges::register(&registry)?;
         let risk = crate::risk::gauges::RiskGauges::register(&registry)?;
+        let os = crate::os_gauges::OsGauges::register(&registry)?;
         for o in OUTCOMES {
             ingest_reports.with_label_values(&[o]);
         }
@@ -127,6 +130,7 @@ impl Metrics {
         }
         let kpi = KpiGauges::new(&registry)?;
         Ok(Metrics {
+            os,
             kpi,
             registry,
             ingest_reports,
@@ -219,6 +223,7 @@ impl Metrics {
             }
         }
         self.cis.refresh(store, st)?;
+        self.os.refresh(store, st)?;
         self.risk.refresh(store, st.now)?;
         self.refresh_timestamp.set(st.now);
         let elapsed = started.elapsed();

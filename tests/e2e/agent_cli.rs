@@ -186,3 +186,16 @@ fn help_documents_commands_and_exit_codes() {
         assert!(help.contains(word), "--help lacks {word}:\n{help}");
     }
 }
+
+#[test]
+fn macos_fixture_table_matches_golden() {
+    let host = fixture("macos-laptop-compliant");
+    let config = format!("{host}/agent.toml");
+    let out = agent(&["--config", &config, "check", "--root", &host]);
+    // A compliant Mac: every check passes through its macOS module, so the exit code is 0.
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    golden(
+        "agent-check-macos-laptop-compliant.txt",
+        &String::from_utf8_lossy(&out.stdout),
+    );
+}

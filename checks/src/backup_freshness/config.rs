@@ -50,6 +50,8 @@ pub enum SourceKind {
     Path,
     /// A file a backup job writes on success: RFC 3339 timestamp or JSON `{"finished_at", "status"}`.
     TimestampFile,
+    /// macOS Time Machine: the newest backup of this Mac (`tmutil destinationinfo`, `tmutil latestbackup`).
+    TimeMachine,
 }
 
 impl SourceKind {
@@ -60,6 +62,7 @@ impl SourceKind {
             SourceKind::Borg => "borg",
             SourceKind::Path => "path",
             SourceKind::TimestampFile => "timestamp_file",
+            SourceKind::TimeMachine => "time_machine",
         }
     }
 }
@@ -71,7 +74,7 @@ impl SourceKind {
 pub struct BackupSource {
     /// Unique name shown in the summary (`restic-offsite`).
     pub name: String,
-    /// `restic`, `borg`, `path` or `timestamp_file`.
+    /// `restic`, `borg`, `path`, `timestamp_file` or `time_machine` (macOS).
     pub kind: SourceKind,
     /// RPO of this source in hours; default `default_rpo_hours`.
     #[serde(default)]
@@ -189,6 +192,7 @@ fn validate_source(i: usize, s: &BackupSource) -> Result<(), String> {
         SourceKind::Borg => (&["repository"], &["repository", "glob_archives"]),
         SourceKind::Path => (&["glob"], &["glob"]),
         SourceKind::TimestampFile => (&["path"], &["path"]),
+        SourceKind::TimeMachine => (&[], &[]),
     };
     let keys: [(&str, &Option<String>); 6] = [
         ("repository", &s.repository),

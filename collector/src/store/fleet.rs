@@ -116,6 +116,44 @@ pub fn host_statuses(
     Ok(out)
 }
 
+/// The fleet split by the `os` hosts report (`macos`, `windows`, an os-release ID such as `debian`).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct OsBreakdown {
+    /// (os, state) → hosts; states as in [`FleetAggregate::hosts`].
+    pub hosts: Vec<(String, String, i64)>,
+    /// (os, check, status) → hosts; stale hosts under `stale`. Exceptions are not applied here.
+    pub check_hosts: Vec<(String, String, String, i64)>,
+}
+
+/// Hosts and check statuses per reported `os`, in two grouped queries.
+pub fn os_breakdown(conn: &Connection, st: &Staleness) -> Result<OsBreakdown, StoreError> {
+    let state_sql = format!(
+        "CASE WHEN h.last_seen_at IS NULL THEN 'never_reported'
+              WHEN {} THEN 'stale' ELSE 'reporting' END",
+        Staleness::STALE_SQL
+    );
+    let mut out = OsBreakdown::default();
+    let mut q = conn.prepare_cached(&format!(
+        "SELECT h.os, {state_sql} AS state, count(*) FROM hosts h GROUP BY h.os, state"
+    ))?;
+    for row in q.query_map(st.params(), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
+        out.hosts.push(row?);
+    }
+    let mut q = conn.prepare_cached(&format!(
+        "SELECT h.os, cs.check_name,
+                CASE WHEN ({state_sql}) = 'stale' THEN 'stale' ELSE cs.status END AS st,
+                count(*)
+         FROM check_state cs JOIN hosts h ON h.id = cs.host_id
+         GROUP BY h.os, cs.check_name, st"
+    ))?;
+    for row in q.query_map(st.params(), |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })? {
+        out.check_hosts.push(row?);
+    }
+    Ok(out)
+}
+
 /// One host's current result for one check, with a few of its facts (for KPIs that list hosts).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostCheck {
