@@ -325,8 +325,9 @@ fn firewalld(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Option<S
         (Some(0), "running") => {}
         (Some(252), "not running") => return Ok(None),
         (code, text) => {
+            let code = code.map_or("signal".into(), |c| c.to_string());
             return Err(format!(
-                "`{FIREWALL_CMD} --state` answered {text:?} (exit {code:?}), which Vigie does not recognise"
+                "`{FIREWALL_CMD} --state` answered {text:?} (exit {code}), which Vigie does not recognise"
             ))
         }
     }
