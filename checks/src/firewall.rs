@@ -25,7 +25,11 @@ const UFW_DEFAULT: &str = "/etc/default/ufw";
 const FIREWALL_CMD: &str = "/usr/bin/firewall-cmd";
 const DISABLE_IPV6: &str = "/proc/sys/net/ipv6/conf/all/disable_ipv6";
 /// Files a container runtime leaves (podman, docker, systemd-nspawn).
-const CONTAINER_MARKERS: [&str; 3] = ["/run/.containerenv", "/.dockerenv", "/run/systemd/container"];
+const CONTAINER_MARKERS: [&str; 3] = [
+    "/run/.containerenv",
+    "/.dockerenv",
+    "/run/systemd/container",
+];
 
 /// Settings of the firewall check (`[checks.firewall]`): none yet.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -253,10 +257,7 @@ fn run_linux(probe: &dyn Probe) -> CheckResult {
         let seen = if chains.is_empty() {
             "no input filter chain is loaded".to_string()
         } else {
-            format!(
-                "input chains accept by default ({})",
-                chains.join(", ")
-            )
+            format!("input chains accept by default ({})", chains.join(", "))
         };
         CheckResult::new(
             ID,
@@ -289,7 +290,11 @@ fn ufw(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Option<String>
     match enabled.as_deref() {
         Some("yes") => {}
         Some("no") | None => return Ok(None),
-        Some(other) => return Err(format!("{UFW_CONF}: ENABLED={other:?} is neither yes nor no")),
+        Some(other) => {
+            return Err(format!(
+                "{UFW_CONF}: ENABLED={other:?} is neither yes nor no"
+            ))
+        }
     }
     let policy = match probe.read_evidence(UFW_DEFAULT) {
         Ok((t, ev)) => {
@@ -299,7 +304,9 @@ fn ufw(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Option<String>
         Err(e) if e.is_not_found() => "unset".into(),
         Err(e) => return Err(format!("could not read {UFW_DEFAULT}: {e}")),
     };
-    Ok(Some(format!("ufw (enabled, default input policy {policy})")))
+    Ok(Some(format!(
+        "ufw (enabled, default input policy {policy})"
+    )))
 }
 
 /// `KEY=value` or `KEY="value"` in a shell-style file, last one wins.
@@ -328,12 +335,16 @@ fn firewalld(probe: &dyn Probe, evidence: &mut Vec<Evidence>) -> Result<Option<S
             let code = code.map_or("signal".into(), |c| c.to_string());
             return Err(format!(
                 "`{FIREWALL_CMD} --state` answered {text:?} (exit {code}), which Vigie does not recognise"
-            ))
+            ));
         }
     }
     let zone = run_cmd(probe, &[FIREWALL_CMD, "--get-default-zone"], evidence)?;
     let zone = zone.trim();
-    if zone.is_empty() || !zone.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)) {
+    if zone.is_empty()
+        || !zone
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+    {
         return Err(format!(
             "`{FIREWALL_CMD} --get-default-zone` printed {zone:?}, not a zone name"
         ));

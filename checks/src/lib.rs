@@ -31,13 +31,13 @@ pub mod wire;
 
 pub mod backup_freshness;
 pub mod disk_encryption;
+pub mod firewall;
 pub mod inventory;
+pub mod malware_protection;
 pub mod mfa;
 pub mod password_policy;
 pub mod patch_age;
 pub mod screen_lock;
-pub mod firewall;
-pub mod malware_protection;
 
 pub use config::ChecksConfig;
 pub use platform::Platform;

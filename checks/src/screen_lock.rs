@@ -160,7 +160,11 @@ fn run_linux(ctx: &Context) -> CheckResult {
     let other_dm = OTHER_GRAPHICAL.iter().find(|b| probe.exists(b));
     let others: Vec<&String> = sessions
         .iter()
-        .filter(|s| !["gnome", "ubuntu", "plasma"].iter().any(|p| s.starts_with(p)))
+        .filter(|s| {
+            !["gnome", "ubuntu", "plasma"]
+                .iter()
+                .any(|p| s.starts_with(p))
+        })
         .collect();
 
     if !gnome && !kde {

@@ -53,10 +53,10 @@ pub(crate) fn judge(json: &str) -> Result<Families, String> {
         } else if let Some(r) = item.get("rule") {
             let k = key(r, "rule")?;
             if let Some(entry) = chains.get_mut(&k) {
-                let expr = r
-                    .get("expr")
-                    .and_then(Value::as_array)
-                    .ok_or(format!("a rule of {} {}/{} without \"expr\"", k.0, k.1, k.2))?;
+                let expr = r.get("expr").and_then(Value::as_array).ok_or(format!(
+                    "a rule of {} {}/{} without \"expr\"",
+                    k.0, k.1, k.2
+                ))?;
                 entry.1 = Some(expr.clone());
             }
         }

@@ -228,9 +228,7 @@ impl Gnome {
                     .collect();
                 let mut notes = Vec::new();
                 if !self.profile {
-                    notes.push(format!(
-                        "no {PROFILE}, so no system dconf database applies"
-                    ));
+                    notes.push(format!("no {PROFILE}, so no system dconf database applies"));
                 }
                 if !defaults.is_empty() {
                     notes.push(format!(
