@@ -257,13 +257,18 @@ fn run_linux(probe: &dyn Probe) -> CheckResult {
         let seen = if chains.is_empty() {
             "no input filter chain is loaded".to_string()
         } else {
-            format!("input chains accept by default ({})", chains.join(", "))
+            format!("input chains seen: {}", chains.join(", "))
+        };
+        let denied = match (&v4, v6.as_ref().filter(|_| ipv6)) {
+            (Some(d), None) => format!("; IPv4 is denied by {d}"),
+            (None, Some(d)) => format!("; IPv6 is denied by {d}"),
+            _ => String::new(),
         };
         CheckResult::new(
             ID,
             Status::Fail,
             format!(
-                "{} inbound traffic is not denied by default: {seen}{managers_note}",
+                "{} inbound traffic is not denied by default: {seen}{denied}{managers_note}",
                 missing.join(" and ")
             ),
         )
