@@ -6,6 +6,9 @@ use serde_json::Value;
 
 use super::Families;
 
+/// (family, table, chain); mapped to (policy, the last rule's expressions).
+type ChainKey = (String, String, String);
+
 /// Judge the JSON rule set. A chain denies when its policy is `drop`, or when its last rule is an
 /// unconditional `drop`/`reject` (only `counter` and `log` may precede the verdict). Any structure
 /// other than the documented `{"nftables": [...]}` is an error.
@@ -15,10 +18,8 @@ pub(crate) fn judge(json: &str) -> Result<Families, String> {
         .get("nftables")
         .and_then(Value::as_array)
         .ok_or("no top-level \"nftables\" array")?;
-    // (family, table, chain) → (policy, last rule's expressions)
-    let mut chains: BTreeMap<(String, String, String), (String, Option<Vec<Value>>)> =
-        BTreeMap::new();
-    let key = |o: &Value, name: &str| -> Result<(String, String, String), String> {
+    let mut chains: BTreeMap<ChainKey, (String, Option<Vec<Value>>)> = BTreeMap::new();
+    let key = |o: &Value, name: &str| -> Result<ChainKey, String> {
         let s = |k: &str| {
             o.get(k)
                 .and_then(Value::as_str)
