@@ -272,3 +272,36 @@ pub(crate) fn read_optional(
         Err(e) => Err(format!("could not read {path}: {e}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_inclusive_and_zero_idle_never_locks() {
+        let cfg = ScreenLockConfig::default();
+        let at_limit = Lock {
+            idle: Some(900),
+            enabled: true,
+            grace: 60,
+        };
+        assert!(at_limit.problems(&cfg).is_empty());
+        let over = Lock {
+            idle: Some(901),
+            enabled: true,
+            grace: 61,
+        };
+        assert_eq!(over.problems(&cfg).len(), 2);
+        let never = Lock {
+            idle: None,
+            enabled: true,
+            grace: 0,
+        };
+        assert!(never.problems(&cfg)[0].contains("never"));
+        let bad = ScreenLockConfig {
+            max_idle_seconds: 10,
+            ..ScreenLockConfig::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("max_idle_seconds"));
+    }
+}
