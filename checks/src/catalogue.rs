@@ -40,6 +40,21 @@ pub static SAFEGUARDS: &[Safeguard] = &[
         title: "Run a secure configuration process",
     },
     Safeguard {
+        id: "4.3",
+        ig: 1,
+        title: "Lock idle sessions automatically",
+    },
+    Safeguard {
+        id: "4.4",
+        ig: 1,
+        title: "Run and manage a firewall on servers",
+    },
+    Safeguard {
+        id: "4.5",
+        ig: 1,
+        title: "Run and manage a firewall on end-user devices",
+    },
+    Safeguard {
         id: "5.2",
         ig: 1,
         title: "Use unique, strong passwords",
@@ -73,6 +88,16 @@ pub static SAFEGUARDS: &[Safeguard] = &[
         id: "7.7",
         ig: 2,
         title: "Remediate detected vulnerabilities",
+    },
+    Safeguard {
+        id: "10.1",
+        ig: 1,
+        title: "Install and maintain anti-malware",
+    },
+    Safeguard {
+        id: "10.2",
+        ig: 1,
+        title: "Update anti-malware signatures automatically",
     },
     Safeguard {
         id: "11.1",

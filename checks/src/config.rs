@@ -13,6 +13,9 @@ pub struct ChecksConfig {
     pub mfa: crate::mfa::MfaConfig,
     pub backup_freshness: crate::backup_freshness::BackupConfig,
     pub password_policy: crate::password_policy::PasswordPolicyConfig,
+    pub screen_lock: crate::screen_lock::ScreenLockConfig,
+    pub firewall: crate::firewall::FirewallConfig,
+    pub malware_protection: crate::malware_protection::MalwareConfig,
 }
 
 impl ChecksConfig {
@@ -23,6 +26,8 @@ impl ChecksConfig {
         self.mfa.validate()?;
         self.backup_freshness.validate()?;
         self.password_policy.validate()?;
+        self.screen_lock.validate()?;
+        self.malware_protection.validate()?;
         Ok(())
     }
 }

@@ -31,10 +31,13 @@ pub mod wire;
 
 pub mod backup_freshness;
 pub mod disk_encryption;
+pub mod firewall;
 pub mod inventory;
+pub mod malware_protection;
 pub mod mfa;
 pub mod password_policy;
 pub mod patch_age;
+pub mod screen_lock;
 
 pub use config::ChecksConfig;
 pub use platform::Platform;
@@ -57,6 +60,10 @@ pub trait Check: Sync {
     fn title(&self) -> &'static str;
     /// The CIS Controls v8.1 safeguards this check evidences.
     fn safeguards(&self) -> &'static [&'static str];
+    /// The platforms this check has logic for; on the others it answers `error` (not implemented).
+    fn platforms(&self) -> &'static [Platform] {
+        &[Platform::Linux, Platform::Macos]
+    }
     /// Run against the host behind `ctx.probe`. Never returns `pass` for something it could not
     /// determine: such cases are `error` with the reason.
     fn run(&self, ctx: &Context) -> CheckResult;
@@ -70,6 +77,9 @@ pub static ALL: &[&dyn Check] = &[
     &mfa::Mfa,
     &backup_freshness::BackupFreshness,
     &password_policy::PasswordPolicy,
+    &screen_lock::ScreenLock,
+    &firewall::Firewall,
+    &malware_protection::MalwareProtection,
 ];
 
 /// The check with this id.

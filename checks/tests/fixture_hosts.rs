@@ -196,6 +196,9 @@ fn every_check_has_pass_and_fail_fixtures_per_platform() {
     }
     for os in ["linux", "macos"] {
         for c in vigie_checks::ALL {
+            if !c.platforms().iter().any(|p| p.as_str() == os) {
+                continue;
+            }
             let statuses = seen
                 .get(&(os.to_string(), c.id().to_string()))
                 .cloned()
