@@ -13,6 +13,7 @@
 //! pam_unix` does not count).
 
 mod accounts;
+mod net_accounts;
 mod pwpolicy;
 mod pwquality;
 
@@ -123,7 +124,7 @@ impl crate::Check for PasswordPolicy {
         match ctx.probe.platform() {
             Platform::Linux => {}
             Platform::Macos => return pwpolicy::run(ctx),
-            other => return crate::platform::unsupported(self.id(), other),
+            Platform::Windows => return net_accounts::run(ctx),
         }
         let mut scan = Scan {
             ctx,
