@@ -18,7 +18,7 @@ use crate::{CheckResult, Context, Evidence, Status};
 
 /// The one PowerShell invocation; `Select-Object` keeps `KeyProtector` (recovery passwords) out.
 pub const GET_BITLOCKER_VOLUME: [&str; 5] = [
-    "powershell.exe",
+    crate::platform::POWERSHELL,
     "-NoProfile",
     "-NonInteractive",
     "-Command",
@@ -160,7 +160,9 @@ pub fn parse_bitlocker_volumes(text: &str) -> Result<Vec<BitLockerVolume>, Strin
             Some(Value::Number(n)) => n.as_f64().filter(|p| (0.0..=100.0).contains(p)),
             _ => None,
         }
-        .ok_or_else(|| format!("volume {mount_point}: EncryptionPercentage missing or not 0–100"))?;
+        .ok_or_else(|| {
+            format!("volume {mount_point}: EncryptionPercentage missing or not 0–100")
+        })?;
         let method = int_field(obj, "EncryptionMethod", at).map_err(at_mp)?;
         if !(0..=7).contains(&method) && method != -1 && method != i64::from(u32::MAX) {
             return Err(format!(
@@ -202,13 +204,13 @@ fn judge(v: &BitLockerVolume) -> (Status, String) {
             Status::Warn,
             format!("{mp} is encrypted but its protection status is unknown"),
         ),
-        (Conversion::EncryptionInProgress, _) => {
-            (Status::Warn, format!("{mp} is being encrypted ({pct} done)"))
-        }
-        (Conversion::EncryptionPaused, _) => (
+        (Conversion::EncryptionInProgress, _) => (
             Status::Warn,
-            format!("{mp}: encryption is paused at {pct}"),
+            format!("{mp} is being encrypted ({pct} done)"),
         ),
+        (Conversion::EncryptionPaused, _) => {
+            (Status::Warn, format!("{mp}: encryption is paused at {pct}"))
+        }
         (Conversion::DecryptionInProgress, _) | (Conversion::DecryptionPaused, _) => (
             Status::Fail,
             format!("{mp} is being decrypted ({pct} still encrypted)"),
@@ -319,7 +321,10 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
         .filter(|v| v.method == 5)
         .map(|v| v.mount_point.as_str())
         .collect();
-    let os = volumes.iter().find(|v| v.os_volume).map(|v| v.mount_point.clone());
+    let os = volumes
+        .iter()
+        .find(|v| v.os_volume)
+        .map(|v| v.mount_point.clone());
     let mut r = CheckResult::new(id, status, summary)
         .fact("platform", "windows")
         .fact("os_volume", os.unwrap_or_default())
@@ -355,7 +360,11 @@ mod tests {
         assert!(one[0].os_volume);
         assert_eq!(one[0].conversion, Conversion::FullyEncrypted);
         assert_eq!(one[0].protection, Protection::On);
-        let two = format!("[{ONE},{}]", ONE.replace("C:", "D:").replace("\"VolumeType\":  0", "\"VolumeType\":  1"));
+        let two = format!(
+            "[{ONE},{}]",
+            ONE.replace("C:", "D:")
+                .replace("\"VolumeType\":  0", "\"VolumeType\":  1")
+        );
         let v = parse_bitlocker_volumes(&two).unwrap();
         assert_eq!(v.len(), 2);
         assert!(!v[1].os_volume);
@@ -370,7 +379,10 @@ mod tests {
             ("\"LockStatus\":  0", "\"LockStatus\":  3"),
             ("\"VolumeType\":  0", "\"VolumeType\":  2"),
             ("\"EncryptionMethod\":  6", "\"EncryptionMethod\":  42"),
-            ("\"EncryptionPercentage\":  100", "\"EncryptionPercentage\":  140"),
+            (
+                "\"EncryptionPercentage\":  100",
+                "\"EncryptionPercentage\":  140",
+            ),
             ("\"MountPoint\":  \"C:\",", ""),
         ] {
             let text = ONE.replace(from, to);

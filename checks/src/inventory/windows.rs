@@ -15,7 +15,7 @@ use crate::{CheckResult, Context, Evidence, EvidenceKind, Probe, Status};
 
 /// The one invocation (registry and CIM; no admin rights needed).
 pub const WINDOWS_VERSION: [&str; 5] = [
-    "powershell.exe",
+    crate::platform::POWERSHELL,
     "-NoProfile",
     "-NonInteractive",
     "-Command",
@@ -56,7 +56,9 @@ pub fn parse_windows_version(out: &str) -> Result<WindowsVersion, String> {
     let o = v.as_object().ok_or("expected one object")?;
     let build = text(o, "CurrentBuildNumber")?;
     if build.is_empty() || !build.chars().all(|c| c.is_ascii_digit()) {
-        return Err(format!("CurrentBuildNumber {build:?} is not a build number"));
+        return Err(format!(
+            "CurrentBuildNumber {build:?} is not a build number"
+        ));
     }
     let machine_guid = text(o, "MachineGuid")?;
     if machine_guid.len() != 36 {
@@ -217,7 +219,10 @@ mod tests {
 
     #[test]
     fn no_guid_or_build_is_an_error() {
-        assert!(parse_windows_version(&SAMPLE.replace("5F1D3C2A-8B7E-4C6D-9A0B-1E2F3A4B5C6D", "")).is_err());
+        assert!(
+            parse_windows_version(&SAMPLE.replace("5F1D3C2A-8B7E-4C6D-9A0B-1E2F3A4B5C6D", ""))
+                .is_err()
+        );
         assert!(parse_windows_version(&SAMPLE.replace("\"26100\"", "null")).is_err());
         assert!(parse_windows_version(&SAMPLE.replace("2314", "\"2314\"")).is_err());
         assert!(parse_windows_version("Get-ItemProperty : Access denied").is_err());

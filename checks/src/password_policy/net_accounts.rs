@@ -16,8 +16,8 @@ use serde_json::json;
 use super::PasswordPolicyConfig;
 use crate::{CheckResult, Context, Status};
 
-/// `net accounts` (no arguments: the local policy).
-pub const NET_ACCOUNTS: [&str; 2] = ["net.exe", "accounts"];
+/// `net accounts` (no arguments: the local policy), by absolute path as every probed command.
+pub const NET_ACCOUNTS: [&str; 2] = [r"C:\Windows\System32\net.exe", "accounts"];
 
 /// The local policy `net accounts` reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +48,9 @@ fn number(line: &str, words: &[&str]) -> Result<Option<i64>, String> {
     if words.contains(&v) {
         return Ok(None);
     }
-    Err(format!("value {v:?} in line {line:?} is neither a number nor {words:?}"))
+    Err(format!(
+        "value {v:?} in line {line:?} is neither a number nor {words:?}"
+    ))
 }
 
 /// Parse `net accounts` stdout by line position.

@@ -18,7 +18,12 @@ use super::first_seen::{self, FirstSeen};
 use super::PatchAgeConfig;
 use crate::{CheckResult, Context, Evidence, EvidenceKind, Probe, Status};
 
-const PS: [&str; 4] = ["powershell.exe", "-NoProfile", "-NonInteractive", "-Command"];
+const PS: [&str; 4] = [
+    crate::platform::POWERSHELL,
+    "-NoProfile",
+    "-NonInteractive",
+    "-Command",
+];
 
 /// Pending software updates from the WUA cache, one object each (always an array, `[]` for none).
 pub const PENDING_SCRIPT: &str = "$s = New-Object -ComObject Microsoft.Update.Session; \
@@ -78,7 +83,11 @@ fn objects(text: &str, what: &str) -> Result<Vec<Map<String, Value>>, String> {
     let items = match v {
         Value::Array(a) => a,
         o @ Value::Object(_) => vec![o],
-        other => return Err(format!("{what}: expected an object or an array, got {other}")),
+        other => {
+            return Err(format!(
+                "{what}: expected an object or an array, got {other}"
+            ))
+        }
     };
     items
         .into_iter()
@@ -187,9 +196,15 @@ pub fn parse_host_state(text: &str) -> Result<HostState, String> {
     let mut reasons = Vec::new();
     for (key, reason) in [
         ("CbsRebootPending", "component servicing reboot pending"),
-        ("CbsRebootInProgress", "component servicing reboot in progress"),
+        (
+            "CbsRebootInProgress",
+            "component servicing reboot in progress",
+        ),
         ("WuRebootRequired", "Windows Update reboot required"),
-        ("WuPostRebootReporting", "Windows Update post-reboot reporting"),
+        (
+            "WuPostRebootReporting",
+            "Windows Update post-reboot reporting",
+        ),
     ] {
         if flag(o, key)? {
             reasons.push(reason);
@@ -324,7 +339,11 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
         .iter()
         .map(|u| {
             let (since, source, lower_bound) = match u.deployed {
-                Some(d) => (d.and_time(chrono::NaiveTime::MIN).and_utc(), "deployment", false),
+                Some(d) => (
+                    d.and_time(chrono::NaiveTime::MIN).and_utc(),
+                    "deployment",
+                    false,
+                ),
                 None => {
                     let s = doc.first_seen.get(&key(u)).copied().unwrap_or(now);
                     (s, "first_seen", s == doc.created)
@@ -396,7 +415,10 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
         ));
     }
     if !host.reboot_reasons.is_empty() {
-        parts.push(format!("reboot pending: {}", host.reboot_reasons.join(", ")));
+        parts.push(format!(
+            "reboot pending: {}",
+            host.reboot_reasons.join(", ")
+        ));
         if cfg.warn_on_reboot_required && status == Status::Pass {
             status = Status::Warn;
         }
@@ -514,14 +536,20 @@ mod tests {
         assert_eq!(h.source, "windows_update");
         let h = parse_host_state(
             &base
-                .replace("\"PendingFileRenameOperations\": 0", "\"PendingFileRenameOperations\": 4")
+                .replace(
+                    "\"PendingFileRenameOperations\": 0",
+                    "\"PendingFileRenameOperations\": 4",
+                )
                 .replace("\"ComputerName\": \"PC1\"", "\"ComputerName\": \"PC2\""),
         )
         .unwrap();
         assert_eq!(h.reboot_reasons.len(), 2, "{:?}", h.reboot_reasons);
         let h = parse_host_state(
             &base
-                .replace("\"WUServer\": null", "\"WUServer\": \"http://wsus.corp:8530\"")
+                .replace(
+                    "\"WUServer\": null",
+                    "\"WUServer\": \"http://wsus.corp:8530\"",
+                )
                 .replace("\"UseWUServer\": null", "\"UseWUServer\": 1"),
         )
         .unwrap();
