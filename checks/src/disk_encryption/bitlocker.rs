@@ -198,7 +198,7 @@ fn judge(v: &BitLockerVolume) -> (Status, String) {
         }
         (Conversion::FullyEncrypted, Protection::Off) => (
             Status::Fail,
-            format!("{mp}: BitLocker protection is suspended (the key is stored in the clear)"),
+            format!("{mp} has BitLocker protection suspended (the key is stored in the clear)"),
         ),
         (Conversion::FullyEncrypted, Protection::Unknown) => (
             Status::Warn,
@@ -208,9 +208,10 @@ fn judge(v: &BitLockerVolume) -> (Status, String) {
             Status::Warn,
             format!("{mp} is being encrypted ({pct} done)"),
         ),
-        (Conversion::EncryptionPaused, _) => {
-            (Status::Warn, format!("{mp}: encryption is paused at {pct}"))
-        }
+        (Conversion::EncryptionPaused, _) => (
+            Status::Warn,
+            format!("encryption of {mp} is paused at {pct}"),
+        ),
         (Conversion::DecryptionInProgress, _) | (Conversion::DecryptionPaused, _) => (
             Status::Fail,
             format!("{mp} is being decrypted ({pct} still encrypted)"),
