@@ -26,11 +26,29 @@ done
   || { echo "cross-check: Rust sources missing (/usr/lib/rustlib/src/rust/library): apt-get install rust-web-src" >&2; exit 2; }
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(aarch64-apple-darwin x86_64-apple-darwin)
+[ ${#targets[@]} -gt 0 ] || targets=(aarch64-apple-darwin x86_64-apple-darwin x86_64-pc-windows-gnu)
 
 # A target dir of its own: Debian's compiler must not share (and invalidate) rustup's build cache in target/.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target/cross}"
 for t in "${targets[@]}"; do
+  # ---- Windows (issue 12) --------------------------------------------------------------------------
+  # x86_64-pc-windows-gnu is built and linked, not only type-checked: MinGW-w64's gcc is the linker
+  # (.cargo/config.toml). The .exe lands in target/cross/x86_64-pc-windows-gnu/debug/vigie-agent.exe,
+  # where scripts/wine-fixtures.sh runs it under Wine against the Windows fixture hosts.
+  if [ "$t" = x86_64-pc-windows-gnu ]; then
+    if ! command -v x86_64-w64-mingw32-gcc >/dev/null; then
+      if [ "${VIGIE_CROSS_INSTALL:-0}" = 1 ]; then
+        apt-get install -y -qq --no-install-recommends gcc-mingw-w64-x86-64
+      else
+        echo "cross-check: x86_64-w64-mingw32-gcc missing: apt-get install gcc-mingw-w64-x86-64" >&2; exit 2
+      fi
+    fi
+    echo "cross-check: building vigie-agent.exe for $t" >&2
+    RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc /usr/bin/cargo build --locked -Zbuild-std=std,panic_abort \
+      --target "$t" -p vigie-agent
+    continue
+  fi
+  # ---- end Windows ---------------------------------------------------------------------------------
   echo "cross-check: vigie-agent for $t" >&2
   RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc /usr/bin/cargo check --locked -Zbuild-std=std,panic_abort \
     --target "$t" -p vigie-agent

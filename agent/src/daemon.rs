@@ -55,6 +55,34 @@ pub enum OnceOutcome {
     Stopped,
 }
 
+/// The request to stop that a service manager sends: SIGTERM from systemd/launchd; on Windows the
+/// console's shutdown event (the service control handler is not written yet, `docs/platforms.md`).
+struct Termination {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+    #[cfg(windows)]
+    signal: tokio::signal::windows::CtrlShutdown,
+}
+
+impl Termination {
+    #[cfg(unix)]
+    const NAME: &'static str = "SIGTERM";
+    #[cfg(windows)]
+    const NAME: &'static str = "CTRL_SHUTDOWN_EVENT";
+
+    fn listen() -> std::io::Result<Termination> {
+        #[cfg(unix)]
+        let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        #[cfg(windows)]
+        let signal = tokio::signal::windows::ctrl_shutdown()?;
+        Ok(Termination { signal })
+    }
+
+    async fn recv(&mut self) -> Option<()> {
+        self.signal.recv().await
+    }
+}
+
 fn random_below(max: Duration) -> Duration {
     if max.is_zero() {
         return Duration::ZERO;
@@ -193,7 +221,7 @@ pub async fn run(cfg: &AgentConfig, opts: RunOptions<'_>) -> anyhow::Result<Once
     let mut next_run = Instant::now() + random_below(opts.jitter.min(Duration::from_secs(5)));
     let mut backoff = MIN_BACKOFF;
     let mut next_flush = Instant::now();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut term = Termination::listen()?;
     tracing::info!(interval_s = opts.interval.as_secs(), "agent running");
     loop {
         let now = Instant::now();
@@ -225,7 +253,7 @@ pub async fn run(cfg: &AgentConfig, opts: RunOptions<'_>) -> anyhow::Result<Once
         let wake = next_run.min(next_flush);
         tokio::select! {
             _ = tokio::time::sleep_until(wake) => {}
-            _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
+            _ = term.recv() => { tracing::info!(signal = Termination::NAME, "stopping"); break; }
             _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted: stopping"); break; }
         }
     }

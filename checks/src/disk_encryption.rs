@@ -9,6 +9,7 @@
 //! that cannot be resolved is `error`, never `pass`; a host whose `/` is not on a local block
 //! device or ZFS (a container, a diskless host) is `not_applicable`.
 
+mod bitlocker;
 mod filevault;
 mod mountinfo;
 mod stack;
@@ -138,7 +139,7 @@ impl crate::Check for DiskEncryption {
         match ctx.probe.platform() {
             Platform::Linux => {}
             Platform::Macos => return filevault::run(ctx),
-            other => return crate::platform::unsupported(self.id(), other),
+            Platform::Windows => return bitlocker::run(ctx),
         }
         let id = self.id();
         let cfg = &ctx.config.disk_encryption;

@@ -4,6 +4,7 @@
 //! existing, not by meeting a threshold. Missing identity (no machine-id) is an `error`.
 
 mod macos;
+mod windows;
 
 use crate::os_release::parse_os_release;
 use crate::wire::HostIdentity;
@@ -17,8 +18,10 @@ pub struct Inventory;
 /// Hostname and architecture come from system facts, the rest from files; a fact that cannot be read
 /// is left empty rather than invented.
 pub fn host_identity(probe: &dyn Probe) -> HostIdentity {
-    if probe.platform() == Platform::Macos {
-        return macos::host_identity(probe);
+    match probe.platform() {
+        Platform::Linux => {}
+        Platform::Macos => return macos::host_identity(probe),
+        Platform::Windows => return windows::host_identity(probe),
     }
     let sys = probe.system().ok();
     let os = probe
@@ -68,7 +71,7 @@ impl crate::Check for Inventory {
         match ctx.probe.platform() {
             Platform::Linux => {}
             Platform::Macos => return macos::run(ctx),
-            other => return crate::platform::unsupported(self.id(), other),
+            Platform::Windows => return windows::run(ctx),
         }
         let id = self.id();
         let sys = match ctx.probe.system() {

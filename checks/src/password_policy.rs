@@ -14,6 +14,7 @@
 
 mod accounts;
 mod dscl;
+mod net_accounts;
 mod pwpolicy;
 mod pwquality;
 
@@ -124,7 +125,7 @@ impl crate::Check for PasswordPolicy {
         match ctx.probe.platform() {
             Platform::Linux => {}
             Platform::Macos => return pwpolicy::run(ctx),
-            other => return crate::platform::unsupported(self.id(), other),
+            Platform::Windows => return net_accounts::run(ctx),
         }
         let mut scan = Scan {
             ctx,

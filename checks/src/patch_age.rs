@@ -20,6 +20,7 @@ pub mod kernel;
 pub mod release;
 pub mod repocache;
 mod softwareupdate;
+mod windows_update;
 pub mod zypper;
 
 use chrono::{DateTime, Utc};
@@ -212,7 +213,7 @@ impl crate::Check for PatchAge {
         match ctx.probe.platform() {
             Platform::Linux => {}
             Platform::Macos => return softwareupdate::run(ctx),
-            other => return crate::platform::unsupported(self.id(), other),
+            Platform::Windows => return windows_update::run(ctx),
         }
         let id = self.id();
         let cfg = &ctx.config.patch_age;

@@ -73,6 +73,10 @@ impl std::fmt::Display for Platform {
     }
 }
 
+/// Windows PowerShell 5.1, by absolute path: the probe runs only absolute programs (no `PATH` lookup a
+/// writable directory could hijack). `%SystemRoot%` other than `C:\Windows` is not supported yet.
+pub const POWERSHELL: &str = r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe";
+
 /// Where the agent keeps its files by default (the spool is `<state_dir>/spool`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DefaultPaths {

@@ -322,7 +322,7 @@ pub fn run_command(argv: &[&str], timeout: Duration) -> Result<CommandOutput, Pr
         argv: joined.clone(),
         message: "empty argv".into(),
     })?;
-    if !program.starts_with('/') {
+    if !Path::new(program).is_absolute() {
         return Err(ProbeError::Spawn {
             argv: joined,
             message: "program path must be absolute".into(),

@@ -1,6 +1,7 @@
 //! The agent's state directory, as the checks see it: small named documents that survive runs
-//! (today: when each pending update was first seen). The directory is created mode 0700 and its
-//! documents 0600, whatever the umask.
+//! (today: when each pending update was first seen). On Unix the directory is created mode 0700 and
+//! its documents 0600, whatever the umask; on Windows, which has no modes, they inherit the ACL of the
+//! state directory (`C:\ProgramData\Vigie\state`, see `docs/platforms.md`).
 #![allow(clippy::disallowed_methods)]
 
 use std::io::Write;
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// Create `dir` (and missing parents) mode 0700 whatever the umask (`DirBuilder`'s mode is only
 /// ever narrowed by the umask). An existing directory keeps its mode: it may be shared.
+#[cfg(unix)]
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt as _;
     std::fs::DirBuilder::new()
@@ -16,7 +18,15 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         .create(dir)
 }
 
+/// Create `dir` (and missing parents). Windows has no modes: the directory inherits its parent's ACL
+/// (under `%ProgramData%`, only SYSTEM and Administrators may write).
+#[cfg(not(unix))]
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new().recursive(true).create(dir)
+}
+
 /// Create (or truncate) a file mode 0600 whatever the umask.
+#[cfg(unix)]
 fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt as _;
     std::fs::OpenOptions::new()
@@ -24,6 +34,16 @@ fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
         .create(true)
         .truncate(true)
         .mode(0o600)
+        .open(path)
+}
+
+/// Create (or truncate) a file; on Windows it inherits the state directory's ACL.
+#[cfg(not(unix))]
+fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
         .open(path)
 }
 
@@ -149,6 +169,7 @@ mod tests {
         assert_eq!(ro.load("k").unwrap().as_deref(), Some("{\"a\":1}"));
     }
 
+    #[cfg(unix)]
     #[test]
     fn state_dir_and_documents_are_private() {
         use std::os::unix::fs::PermissionsExt as _;
