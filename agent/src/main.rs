@@ -5,6 +5,7 @@
 //! output). `enroll`, `client`, `spool` and `daemon` turn one run into a fleet member.
 
 mod checks_run;
+mod cli_docs;
 mod client;
 mod config;
 mod daemon;
@@ -124,6 +125,9 @@ enum Format {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = cli_docs::intercept(<Cli as clap::CommandFactory>::command) {
+        return code;
+    }
     let cli = Cli::parse();
     init_logging(&cli.log);
     let (config_path, explicit) = match &cli.config {

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Builds the Debian packages of vigie-agent and vigie-collector into target/debian/ (cargo-deb,
+# pinned below; installed into ~/.cargo/bin when absent, so CI caches it with the cargo home).
+# Generated inputs go to target/vigie-package/: the systemd units with ExecStart in /usr/bin
+# (deploy/systemd/ documents a /usr/local/bin install from source), and the shell completions and
+# man pages, written by each binary from its clap definition (`BIN __generate-docs DIR`).
+#
+#   scripts/package.sh                              release build (what CI and releases ship)
+#   VIGIE_PACKAGE_PROFILE=dev scripts/package.sh    the debug build, for quick local iterations
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARGO_DEB_VERSION=3.6.0
+profile=${VIGIE_PACKAGE_PROFILE:-release}
+case "$profile" in
+  dev) bindir=target/debug ;;
+  *) bindir=target/$profile ;;
+esac
+
+if ! cargo deb --version 2>/dev/null | grep -qx "cargo-deb $CARGO_DEB_VERSION\|$CARGO_DEB_VERSION"; then
+  cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked
+fi
+
+cargo build --locked --profile "$profile" --bins -p vigie-agent -p vigie-collector
+
+gen=target/vigie-package
+rm -rf "$gen"
+mkdir -p "$gen/systemd"
+for b in agent collector; do
+  "$bindir/vigie-$b" __generate-docs "$gen/$b" >/dev/null
+done
+for unit in deploy/systemd/*.service deploy/systemd/*.timer; do
+  sed 's#/usr/local/bin/#/usr/bin/#g' "$unit" > "$gen/systemd/${unit##*/}"
+done
+if grep -n '/usr/local' "$gen"/systemd/*; then
+  echo "package.sh: a packaged unit still names /usr/local" >&2
+  exit 1
+fi
+
+mkdir -p target/debian
+for p in vigie-agent vigie-collector; do
+  rm -f target/debian/"$p"_*.deb
+  cargo deb --locked -p "$p" --no-build --profile "$profile" --output target/debian/
+done
+ls -l target/debian/*.deb
