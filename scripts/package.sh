@@ -21,6 +21,9 @@ if ! cargo deb --version 2>/dev/null | grep -qx "cargo-deb $CARGO_DEB_VERSION\|$
   cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked
 fi
 
+# The vendored C code (SQLite, ring) is built by the cc crate from CFLAGS: fortified like Debian's
+# own packages (lintian's hardening-no-fortify-functions).
+export CFLAGS="${CFLAGS:--O2 -D_FORTIFY_SOURCE=2}"
 cargo build --locked --profile "$profile" --bins -p vigie-agent -p vigie-collector
 
 gen=target/vigie-package
