@@ -29,6 +29,7 @@ command -v lintian >/dev/null 2>&1 || need+=(lintian)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v rpm >/dev/null 2>&1 || need+=(rpm)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}"
@@ -61,6 +62,23 @@ step "lintian"
 # Every tag of severity info or above fails, unless deploy/debian/*/lintian-overrides justifies it.
 lintian --fail-on error,warning,info --display-info "$agent_deb" "$collector_deb" \
   || fail "lintian reported tags (fix them or justify them in deploy/debian/<package>/lintian-overrides)"
+
+step "rpm: contents and scriptlets (rpm -qlp, rpm -qp --scripts; not installed here)"
+for p in vigie-agent vigie-collector; do
+  rpmfile=$(ls target/generate-rpm/"$p"-*.rpm) || fail "no $p RPM in target/generate-rpm/"
+  rpm -qlp "$rpmfile" > "$tmp/rpm.list"
+  for f in "/usr/bin/$p" "/etc/vigie/${p#vigie-}.toml" "/usr/lib/systemd/system/$p.service" \
+    "/usr/share/man/man1/$p.1" "/usr/share/bash-completion/completions/$p"; do
+    has -x "$f" "$tmp/rpm.list" || fail "$rpmfile lacks $f"
+  done
+  rpm -qp --configfiles "$rpmfile" | has -x "/etc/vigie/${p#vigie-}.toml" || fail "$rpmfile: config not %config"
+  rpm -qp --scripts "$rpmfile" > "$tmp/rpm.scripts"
+  has 'VIGIE_PURGE_DATA:-}" = "yes"' "$tmp/rpm.scripts" || fail "$rpmfile: erase does not guard data removal"
+  [ "$(grep -c 'rm -rf' "$tmp/rpm.scripts")" = 1 ] || fail "$rpmfile: data removed outside the guarded erase"
+  rpm -qlvp "$rpmfile" | has -E "^-rwxr-xr-x +1 root +root .* /usr/bin/$p$" || fail "$rpmfile: /usr/bin/$p mode"
+done
+rpm -qlp target/generate-rpm/vigie-collector-*.rpm | has -x /usr/lib/systemd/system/vigie-collector-report.timer \
+  || fail "collector RPM lacks the report timer"
 
 step "install"
 apt-get install -y -qq "./$agent_deb" "./$collector_deb"

@@ -17,6 +17,10 @@ case "$profile" in
   *) bindir=target/$profile ;;
 esac
 
+CARGO_GENERATE_RPM_VERSION=0.16.1
+if ! cargo generate-rpm --version 2>/dev/null | grep -q " $CARGO_GENERATE_RPM_VERSION$"; then
+  cargo install cargo-generate-rpm --version "$CARGO_GENERATE_RPM_VERSION" --locked
+fi
 if ! cargo deb --version 2>/dev/null | grep -qx "cargo-deb $CARGO_DEB_VERSION\|$CARGO_DEB_VERSION"; then
   cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked
 fi
@@ -45,4 +49,11 @@ for p in vigie-agent vigie-collector; do
   rm -f target/debian/"$p"_*.deb
   cargo deb --locked -p "$p" --no-build --profile "$profile" --output target/debian/
 done
-ls -l target/debian/*.deb
+
+# RPMs (cargo-generate-rpm reads [package.metadata.generate-rpm]; asset paths from this directory).
+mkdir -p target/generate-rpm
+rm -f target/generate-rpm/*.rpm
+for p in vigie-agent vigie-collector; do
+  cargo generate-rpm -p "${p#vigie-}" --profile "$profile" -o target/generate-rpm/
+done
+ls -l target/debian/*.deb target/generate-rpm/*.rpm
