@@ -5,6 +5,7 @@
 //! output). `enroll`, `client`, `spool` and `daemon` turn one run into a fleet member.
 
 mod checks_run;
+mod cli_docs;
 mod client;
 mod config;
 mod daemon;
@@ -136,6 +137,9 @@ enum Format {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = cli_docs::intercept(<Cli as clap::CommandFactory>::command) {
+        return code;
+    }
     // Everything the agent writes (node key, spool, first-seen state kept by the checks) is
     // private: no group or other bits whatever umask the agent was started with. Files and
     // directories of its own also get explicit modes (see `files`); this covers the rest.

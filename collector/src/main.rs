@@ -12,6 +12,7 @@
 mod admin;
 mod auth;
 mod cis;
+mod cli_docs;
 mod config;
 mod escape;
 mod evidence;
@@ -114,6 +115,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = cli_docs::intercept(<Cli as clap::CommandFactory>::command) {
+        return code;
+    }
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
