@@ -144,6 +144,7 @@ fn main() -> ExitCode {
     // private: no group or other bits whatever umask the agent was started with. Files and
     // directories of its own also get explicit modes (see `files`); this covers the rest.
     // SAFETY: umask(2) cannot fail and touches no memory; no other thread runs yet.
+    #[cfg(unix)]
     unsafe {
         libc::umask(0o077);
     }

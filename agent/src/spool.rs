@@ -333,28 +333,49 @@ impl Spool {
     }
 }
 
-/// Take the spool's lock, or say who holds it.
+const IN_USE: &str = "is in use by another vigie-agent process (a daemon and a `run --once` on \
+                      the same state directory?); stop one of them";
+
+/// Take the spool's lock, or say who holds it. Windows: the lock file is opened without sharing,
+/// so a second process's open fails with a sharing violation until the first one exits.
+#[cfg(windows)]
 fn lock(dir: &Path) -> anyhow::Result<fs::File> {
-    use std::os::fd::AsRawFd as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
+    use std::os::windows::fs::OpenOptionsExt as _;
+    const ERROR_SHARING_VIOLATION: i32 = 32;
     let path = dir.join(".lock");
-    let f = fs::OpenOptions::new()
+    match fs::OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
-        .mode(files::FILE_MODE)
+        .share_mode(0)
+        .open(&path)
+    {
+        Ok(f) => Ok(f),
+        Err(e) if e.raw_os_error() == Some(ERROR_SHARING_VIOLATION) => {
+            anyhow::bail!("spool {} {IN_USE}", dir.display())
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot open {}", path.display())),
+    }
+}
+
+/// Take the spool's lock, or say who holds it.
+#[cfg(unix)]
+fn lock(dir: &Path) -> anyhow::Result<fs::File> {
+    use std::os::fd::AsRawFd as _;
+    let path = dir.join(".lock");
+    let f = files::private_options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
         .open(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
     // SAFETY: flock(2) on a descriptor this function owns; no memory is passed.
     if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
         let e = std::io::Error::last_os_error();
         if e.kind() == std::io::ErrorKind::WouldBlock {
-            anyhow::bail!(
-                "spool {} is in use by another vigie-agent process (a daemon and a `run --once` \
-                 on the same state directory?); stop one of them",
-                dir.display()
-            );
+            anyhow::bail!("spool {} {IN_USE}", dir.display());
         }
         return Err(e).with_context(|| format!("cannot lock {}", path.display()));
     }
