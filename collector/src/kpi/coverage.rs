@@ -12,6 +12,9 @@ pub const CHECKS: &[&str] = &[
     "mfa",
     "backup_freshness",
     "password_policy",
+    "screen_lock",
+    "firewall",
+    "malware_protection",
 ];
 
 /// Hosts per status of one check.

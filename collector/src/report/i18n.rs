@@ -158,6 +158,9 @@ messages! {
     ChkMfa => "Authentification multifacteur", "Multi-factor authentication";
     ChkBackup => "Fraîcheur des sauvegardes", "Backup freshness";
     ChkPassword => "Politique de mots de passe", "Password policy";
+    ChkScreenLock => "Verrouillage de l'écran", "Screen lock";
+    ChkFirewall => "Pare-feu", "Host firewall";
+    ChkMalware => "Protection contre les logiciels malveillants", "Malware protection";
     HlNotMet => "non atteint", "not met";
     HlNoData => "sans donnée ce mois", "no data this month";
     HlOverdue => "notification(s) CNIL en retard (délai de 72 h dépassé)", "authority notification(s) overdue (72-hour deadline passed)";
@@ -367,6 +370,9 @@ pub fn check(lang: Lang, id: &str) -> String {
         "mfa" => Msg::ChkMfa,
         "backup_freshness" => Msg::ChkBackup,
         "password_policy" => Msg::ChkPassword,
+        "screen_lock" => Msg::ChkScreenLock,
+        "firewall" => Msg::ChkFirewall,
+        "malware_protection" => Msg::ChkMalware,
         other => return other.to_string(),
     };
     m.text(lang).to_string()
