@@ -41,6 +41,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The last readiness verdict, reused for [`READY_CACHE`] so probes cannot crowd the writer.
     pub ready: std::sync::Mutex<Option<(std::time::Instant, Result<(), String>)>>,
+    /// The identity gauges last rendered for `/metrics`, reused for `metrics.refresh_seconds` so a
+    /// scrape never reads the store more often than that ([`identity::cached_gauges`]).
+    pub identity_gauges: std::sync::Mutex<Option<(std::time::Instant, Vec<u8>)>>,
 }
 
 /// How long a readiness verdict is reused.
@@ -263,12 +266,21 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let mut text = state.metrics.render();
+    // The identity gauges (docs/identity.md) when identity sources are configured; a failure to
+    // read them leaves them out (the collector's own families are still served) and is logged.
+    if !state.config.identity.source.is_empty() {
+        match identity::cached_gauges(&state).await {
+            Ok(g) => text.extend_from_slice(&g),
+            Err(e) => tracing::warn!(error = %e.message, "identity gauges left out of /metrics"),
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        text,
     )
         .into_response()
 }

@@ -499,6 +499,7 @@ mod tests {
             config,
             metrics: Arc::new(Metrics::new().unwrap()),
             ready: Default::default(),
+            identity_gauges: Default::default(),
         });
         let app = crate::http::router(state);
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -48,6 +48,7 @@ pub async fn serve(cfg: CollectorConfig, ready: Prepared) -> anyhow::Result<()> 
         config: cfg.clone(),
         metrics: metrics.clone(),
         ready: Default::default(),
+        identity_gauges: Default::default(),
     });
 
     let listener = std::net::TcpListener::bind(cfg.server.listen)

@@ -327,12 +327,44 @@ fn sync_store_kpi_staleness_and_gauges_through_the_real_binaries() {
         "{out}"
     );
 
+    // The identity gauges are on the collector's one scrape path, beside its own families.
     let text = http()
-        .get(format!("{}/metrics/identity", c.url))
+        .get(format!("{}/metrics", c.url))
         .send()
         .unwrap()
         .text()
         .unwrap();
+    assert!(text.contains("vigie_ingest_reports_total"), "{text}");
+    // One exposition: `promtool check metrics` accepts the collector's and the identity families together.
+    let promtool = Path::new("/usr/bin/promtool");
+    if promtool.exists() {
+        use std::io::Write as _;
+        let mut child = Command::new(promtool)
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "promtool check metrics: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    } else {
+        assert!(
+            std::env::var_os("VIGIE_REQUIRE_PROMTOOL").is_none(),
+            "promtool is required (apt-get install prometheus)"
+        );
+    }
     assert_eq!(
         gauge(&text, "vigie_identities{mfa=\"none\",source=\"github\"}"),
         Some(2.0),

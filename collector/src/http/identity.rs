@@ -98,6 +98,30 @@ async fn list(
     Ok(Json(body).into_response())
 }
 
+/// The identity gauges for `/metrics`: rendered from the store at most once per
+/// `metrics.refresh_seconds`, like the fleet aggregates, so scrapes never crowd the store.
+pub async fn cached_gauges(state: &Arc<AppState>) -> Result<Vec<u8>, ApiError> {
+    let max_age = std::time::Duration::from_secs(state.config.metrics.refresh_seconds);
+    if let Ok(c) = state.identity_gauges.lock() {
+        if let Some((_, g)) = c.as_ref().filter(|(at, _)| at.elapsed() < max_age) {
+            return Ok(g.clone());
+        }
+    }
+    let s = state.clone();
+    let text = blocking(move || {
+        let now = crate::store::now_unix();
+        let stored = s.store.read(identities::snapshot).map_err(internal)?;
+        let sums = summaries(&stored, &s.config.identity, now);
+        crate::identity::gauges::render(&sums).map_err(internal)
+    })
+    .await?;
+    let bytes = text;
+    if let Ok(mut c) = state.identity_gauges.lock() {
+        *c = Some((std::time::Instant::now(), bytes.clone()));
+    }
+    Ok(bytes)
+}
+
 async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let text = blocking(move || {
         let now = crate::store::now_unix();
