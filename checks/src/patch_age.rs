@@ -19,6 +19,7 @@ pub mod gather;
 pub mod kernel;
 pub mod release;
 pub mod repocache;
+mod sla;
 mod softwareupdate;
 mod windows_update;
 pub mod zypper;
@@ -29,7 +30,6 @@ use serde_json::{json, Value};
 
 use crate::os_release::{parse_os_release, OsFamily};
 use crate::{CheckResult, Context, Evidence, EvidenceKind, Platform, Status};
-use first_seen::FirstSeen;
 use gather::{Gathered, Reboot};
 
 /// Settings of the patch_age check (`[checks.patch_age]`).
@@ -264,30 +264,9 @@ impl crate::Check for PatchAge {
         let now = probe.now();
 
         // First-seen dates: read, update, prune, write back.
-        let mut doc = match ctx.state.load(first_seen::STATE_KEY) {
-            Ok(Some(text)) => match FirstSeen::parse(&text) {
-                Ok(d) => d,
-                Err(e) => {
-                    return CheckResult::new(
-                        id,
-                        Status::Error,
-                        format!(
-                            "agent state {}.json is unusable: {e}; fix it or delete it (update ages then restart from today)",
-                            first_seen::STATE_KEY
-                        ),
-                    )
-                    .with_evidence(evidence)
-                }
-            },
-            Ok(None) => FirstSeen::new(now),
-            Err(e) => {
-                return CheckResult::new(
-                    id,
-                    Status::Error,
-                    format!("could not read the first-seen dates of updates: {e}"),
-                )
-                .with_evidence(evidence)
-            }
+        let mut doc = match first_seen::load(ctx.state, now) {
+            Ok(d) => d,
+            Err(msg) => return CheckResult::new(id, Status::Error, msg).with_evidence(evidence),
         };
         let keys: Vec<String> = g
             .security

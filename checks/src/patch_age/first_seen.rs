@@ -47,6 +47,20 @@ pub fn key(package: &str, version: &str) -> String {
     format!("{package} {version}")
 }
 
+/// The stored document, or an empty one created at `now` when there is none; the error is the
+/// one-line reason the check reports (`error`: ages cannot be trusted without it).
+pub fn load(state: &dyn crate::StateStore, now: DateTime<Utc>) -> Result<FirstSeen, String> {
+    match state.load(STATE_KEY) {
+        Ok(Some(text)) => FirstSeen::parse(&text).map_err(|e| {
+            format!(
+                "agent state {STATE_KEY}.json is unusable: {e}; fix it or delete it (update ages then restart from today)"
+            )
+        }),
+        Ok(None) => Ok(FirstSeen::new(now)),
+        Err(e) => Err(format!("could not read the first-seen dates of updates: {e}")),
+    }
+}
+
 impl FirstSeen {
     /// An empty document created at `now`.
     pub fn new(now: DateTime<Utc>) -> FirstSeen {

@@ -17,7 +17,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::first_seen::{self, FirstSeen};
+use super::first_seen;
+use super::sla;
 use super::PatchAgeConfig;
 use crate::apple_plist;
 use crate::{CheckResult, Context, Evidence, EvidenceKind, Probe, Status};
@@ -294,30 +295,9 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
         .partition(|u| u.is_major_upgrade(running_major));
 
     // First-seen dates: the same state document as on Linux, keyed by label and version.
-    let mut doc = match ctx.state.load(first_seen::STATE_KEY) {
-        Ok(Some(text)) => match FirstSeen::parse(&text) {
-            Ok(d) => d,
-            Err(e) => {
-                return CheckResult::new(
-                    id,
-                    Status::Error,
-                    format!(
-                        "agent state {}.json is unusable: {e}; fix it or delete it (update ages then restart from today)",
-                        first_seen::STATE_KEY
-                    ),
-                )
-                .with_evidence(evidence)
-            }
-        },
-        Ok(None) => FirstSeen::new(now),
-        Err(e) => {
-            return CheckResult::new(
-                id,
-                Status::Error,
-                format!("could not read the first-seen dates of updates: {e}"),
-            )
-            .with_evidence(evidence)
-        }
+    let mut doc = match first_seen::load(ctx.state, now) {
+        Ok(d) => d,
+        Err(msg) => return CheckResult::new(id, Status::Error, msg).with_evidence(evidence),
     };
     let key =
         |u: &AppleUpdate| first_seen::key(&u.label.replace(' ', "_"), &u.version.replace(' ', "_"));
@@ -402,45 +382,11 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
 
     let sla = i64::from(cfg.sla_days);
     let margin = i64::from(cfg.warn_margin_days);
-    let over: Vec<&Aged> = aged.iter().filter(|a| a.age_days > sla).collect();
-    let near: Vec<&Aged> = aged
-        .iter()
-        .filter(|a| a.age_days <= sla && margin > 0 && a.age_days > sla - margin)
-        .collect();
     let restart_to_install = patches.iter().any(|u| u.restart);
-    let list = |v: &[&Aged]| {
-        let mut s: Vec<String> = v.iter().take(5).map(|a| a.label()).collect();
-        if v.len() > 5 {
-            s.push(format!("and {} more", v.len() - 5));
-        }
-        s.join(", ")
-    };
-    let mut parts = Vec::new();
-    let mut status = Status::Pass;
-    if !over.is_empty() {
-        status = Status::Fail;
-        parts.push(format!(
-            "{} Apple update(s) pending longer than the {sla}-day SLA: {}",
-            over.len(),
-            list(&over)
-        ));
-    } else if !near.is_empty() {
-        status = Status::Warn;
-        parts.push(format!(
-            "{} Apple update(s) within {margin} days of the {sla}-day SLA: {}",
-            near.len(),
-            list(&near)
-        ));
-    } else if aged.is_empty() {
-        parts.push("no Apple update pending".to_string());
-    } else {
-        let all: Vec<&Aged> = aged.iter().collect();
-        parts.push(format!(
-            "{} Apple update(s) pending within the {sla}-day SLA: {}",
-            aged.len(),
-            list(&all)
-        ));
-    }
+    let labelled: Vec<(String, i64)> = aged.iter().map(|a| (a.label(), a.age_days)).collect();
+    let verdict = sla::judge(&labelled, sla, margin, "Apple update");
+    let mut parts = vec![verdict.sentence];
+    let mut status = verdict.status;
     if !majors.is_empty() {
         let names: Vec<&str> = majors.iter().map(|u| u.title.as_str()).collect();
         parts.push(format!(
@@ -510,8 +456,8 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
             "oldest_pending_days",
             json!(aged.first().map(|a| a.age_days)),
         )
-        .fact("over_sla", over.len())
-        .fact("near_sla", near.len())
+        .fact("over_sla", verdict.over)
+        .fact("near_sla", verdict.near)
         .fact("sla_days", cfg.sla_days)
         .fact("warn_margin_days", cfg.warn_margin_days)
         .fact("security_updates", pending_json)

@@ -33,7 +33,7 @@ fn first_seen_state_is_pruned_and_extended_across_runs() {
     };
     let r = PatchAge.run(&ctx);
     assert_eq!(r.status, Status::Fail, "{}", r.summary);
-    let doc = FirstSeen::parse(&state.load(first_seen::STATE_KEY).unwrap().unwrap()).unwrap();
+    let doc = first_seen::FirstSeen::parse(&state.load(first_seen::STATE_KEY).unwrap().unwrap()).unwrap();
     let keys: Vec<&str> = doc.first_seen.keys().map(String::as_str).collect();
     // curl is no longer pending: gone. libssl3t64 and python3-jinja2 are new: dated by the
     // earliest index listing them (noble-security 2026-11-23T03:38:20Z, noble-updates is
@@ -202,7 +202,7 @@ fn an_older_agents_later_first_seen_date_moves_back_to_the_index_date() {
         ]
     );
     let saved = state.load(first_seen::STATE_KEY).unwrap().unwrap();
-    let doc = FirstSeen::parse(&saved).unwrap();
+    let doc = first_seen::FirstSeen::parse(&saved).unwrap();
     assert!(saved.contains("\"version\": 2"), "{saved}");
     assert_eq!(doc.created.to_rfc3339(), "2026-11-20T08:00:00+00:00");
     assert_eq!(doc.from_index.len(), 3);

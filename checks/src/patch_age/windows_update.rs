@@ -14,7 +14,8 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use super::first_seen::{self, FirstSeen};
+use super::first_seen;
+use super::sla;
 use super::PatchAgeConfig;
 use crate::{CheckResult, Context, Evidence, EvidenceKind, Probe, Status};
 
@@ -304,26 +305,9 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
         pending.iter().partition(|u| u.severity.is_some());
 
     // First-seen dates for updates without a deployment date.
-    let mut doc = match ctx.state.load(first_seen::STATE_KEY) {
-        Ok(Some(text)) => match FirstSeen::parse(&text) {
-            Ok(d) => d,
-            Err(e) => {
-                return error(
-                    format!(
-                        "agent state {}.json is unusable: {e}; fix it or delete it (update ages then restart from today)",
-                        first_seen::STATE_KEY
-                    ),
-                    evidence,
-                )
-            }
-        },
-        Ok(None) => FirstSeen::new(now),
-        Err(e) => {
-            return error(
-                format!("could not read the first-seen dates of updates: {e}"),
-                evidence,
-            )
-        }
+    let mut doc = match first_seen::load(ctx.state, now) {
+        Ok(d) => d,
+        Err(msg) => return error(msg, evidence),
     };
     let key = |u: &WuUpdate| first_seen::key(&u.update_id, &u.revision.to_string());
     let sightings: Vec<_> = security.iter().map(|u| (key(u), None)).collect();
@@ -366,48 +350,18 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
 
     let sla = i64::from(cfg.sla_days);
     let margin = i64::from(cfg.warn_margin_days);
-    let over: Vec<&Aged> = aged.iter().filter(|a| a.age_days > sla).collect();
-    let near: Vec<&Aged> = aged
+    let labelled: Vec<(String, i64)> = aged
         .iter()
-        .filter(|a| a.age_days <= sla && margin > 0 && a.age_days > sla - margin)
+        .map(|a| {
+            (
+                format!("{} ({} days)", a.update.title, a.age_days),
+                a.age_days,
+            )
+        })
         .collect();
-    let list = |v: &[&Aged]| {
-        let mut s: Vec<String> = v
-            .iter()
-            .take(5)
-            .map(|a| format!("{} ({} days)", a.update.title, a.age_days))
-            .collect();
-        if v.len() > 5 {
-            s.push(format!("and {} more", v.len() - 5));
-        }
-        s.join(", ")
-    };
-    let mut parts = Vec::new();
-    let mut status = Status::Pass;
-    if !over.is_empty() {
-        status = Status::Fail;
-        parts.push(format!(
-            "{} security update(s) pending longer than the {sla}-day SLA: {}",
-            over.len(),
-            list(&over)
-        ));
-    } else if !near.is_empty() {
-        status = Status::Warn;
-        parts.push(format!(
-            "{} security update(s) within {margin} days of the {sla}-day SLA: {}",
-            near.len(),
-            list(&near)
-        ));
-    } else if aged.is_empty() {
-        parts.push("no security update pending".to_string());
-    } else {
-        let all: Vec<&Aged> = aged.iter().collect();
-        parts.push(format!(
-            "{} security update(s) pending within the {sla}-day SLA: {}",
-            aged.len(),
-            list(&all)
-        ));
-    }
+    let verdict = sla::judge(&labelled, sla, margin, "security update");
+    let mut parts = vec![verdict.sentence];
+    let mut status = verdict.status;
     if !other.is_empty() {
         parts.push(format!(
             "{} other update(s) pending (no MsrcSeverity)",
@@ -465,8 +419,8 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
             "oldest_pending_days",
             json!(aged.first().map(|a| a.age_days)),
         )
-        .fact("over_sla", over.len())
-        .fact("near_sla", near.len())
+        .fact("over_sla", verdict.over)
+        .fact("near_sla", verdict.near)
         .fact("sla_days", cfg.sla_days)
         .fact("warn_margin_days", cfg.warn_margin_days)
         .fact("security_updates", pending_json)
