@@ -18,6 +18,8 @@
 
 pub mod apple_plist;
 pub mod catalogue;
+#[cfg(feature = "cli-docs")]
+pub mod cli_docs;
 pub mod config;
 pub mod fixture;
 pub mod os_release;

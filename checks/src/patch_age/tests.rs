@@ -33,7 +33,8 @@ fn first_seen_state_is_pruned_and_extended_across_runs() {
     };
     let r = PatchAge.run(&ctx);
     assert_eq!(r.status, Status::Fail, "{}", r.summary);
-    let doc = first_seen::FirstSeen::parse(&state.load(first_seen::STATE_KEY).unwrap().unwrap()).unwrap();
+    let doc =
+        first_seen::FirstSeen::parse(&state.load(first_seen::STATE_KEY).unwrap().unwrap()).unwrap();
     let keys: Vec<&str> = doc.first_seen.keys().map(String::as_str).collect();
     // curl is no longer pending: gone. libssl3t64 and python3-jinja2 are new: dated by the
     // earliest index listing them (noble-security 2026-11-23T03:38:20Z, noble-updates is
