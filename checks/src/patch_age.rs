@@ -597,16 +597,8 @@ fn decide(
     parts.extend(warns);
     parts.insert(0, head);
     parts.extend(notes);
-    let mut summary = parts.join("; ");
-    let status = match &save_error {
-        Some(e) => {
-            summary = format!(
-                "could not save first-seen dates of updates ({e}): update ages would restart from zero on every run; would be {status}: {summary}"
-            );
-            Status::Error
-        }
-        None => status,
-    };
+    let (status, summary) =
+        first_seen::unless_unsaved(status, parts.join("; "), save_error.as_ref());
 
     CheckResult::new("patch_age", status, summary)
         .fact("package_manager", g.manager)

@@ -61,6 +61,24 @@ pub fn load(state: &dyn crate::StateStore, now: DateTime<Utc>) -> Result<FirstSe
     }
 }
 
+/// The verdict when the document could not be saved: every age would restart from zero on the next
+/// run, so nothing about ages is known — `error`, saying what the verdict would have been.
+pub fn unless_unsaved(
+    status: crate::result::Status,
+    summary: String,
+    save_error: Option<&String>,
+) -> (crate::result::Status, String) {
+    match save_error {
+        Some(e) => (
+            crate::result::Status::Error,
+            format!(
+                "could not save first-seen dates of updates ({e}): update ages would restart from zero on every run; would be {status}: {summary}"
+            ),
+        ),
+        None => (status, summary),
+    }
+}
+
 impl FirstSeen {
     /// An empty document created at `now`.
     pub fn new(now: DateTime<Utc>) -> FirstSeen {

@@ -421,14 +421,8 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
     for n in &notes {
         parts.push(n.clone());
     }
-    let mut summary = parts.join("; ");
-    // As on Linux: without saved first-seen dates every age restarts from zero, so nothing is known.
-    if let Some(e) = &save_error {
-        summary = format!(
-            "could not save first-seen dates of updates ({e}): update ages would restart from zero on every run; would be {status}: {summary}"
-        );
-        status = Status::Error;
-    }
+    let (status, summary) =
+        first_seen::unless_unsaved(status, parts.join("; "), save_error.as_ref());
     let pending_json: Vec<Value> = aged
         .iter()
         .map(|a| {

@@ -386,13 +386,8 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
         )),
         None => parts.push("no successful installation in the Windows Update history".to_string()),
     }
-    let mut summary = parts.join("; ");
-    if let Some(e) = &save_error {
-        summary = format!(
-            "could not save first-seen dates of updates ({e}): update ages would restart from zero on every run; would be {status}: {summary}"
-        );
-        status = Status::Error;
-    }
+    let (status, summary) =
+        first_seen::unless_unsaved(status, parts.join("; "), save_error.as_ref());
     let pending_json: Vec<Value> = aged
         .iter()
         .map(|a| {
