@@ -17,8 +17,10 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use super::model::TrendPoint;
+pub use crate::identity::period::StaleReason;
+use crate::identity::period::{self, utc as at, SourceAt};
 use crate::kpi::KpiStatus;
-use crate::store::identities::{self as sql, IdentityRow, SyncRow};
+use crate::store::identities::{self as sql, IdentityRow};
 use crate::store::StoreError;
 
 /// What the section is judged against and which sources it covers (from `[identity]`).
@@ -35,14 +37,8 @@ pub struct IdentityInputs {
 /// What the store holds about one source for the report.
 #[derive(Debug, Clone, Default)]
 pub struct SourceInput {
-    /// Source name.
-    pub source: String,
-    /// `entra`, `okta`, `github`, `google`.
-    pub kind: String,
-    /// The last attempt before the end of the period.
-    pub last_attempt: Option<SyncRow>,
-    /// The last good sync before the end of the period, with the accounts as they stood then.
-    pub last_good: Option<(i64, Vec<IdentityRow>)>,
+    /// The source at the end of the period.
+    pub at_end: SourceAt,
     /// Per trend month (`YYYY-MM`, oldest first): the accounts at the month's last good sync.
     pub months: Vec<(String, Option<Vec<IdentityRow>>)>,
     /// Failed attempts in the report's month.
@@ -70,47 +66,30 @@ pub fn load(
     months: &[NaiveDate],
     now: DateTime<Utc>,
 ) -> Result<IdentityInputs, StoreError> {
-    let mut names: Vec<(String, String)> = cfg
-        .source
-        .iter()
-        .map(|s| (s.name().to_string(), s.kind().to_string()))
-        .collect();
-    for s in sql::sources(conn)? {
-        if !names.iter().any(|n| n.0 == s.source) {
-            names.push((s.source, s.kind));
-        }
-    }
     let Some(&first) = months.last() else {
         return Ok(IdentityInputs::default());
     };
     let (_, end) = bounds(first, now);
     let mut sources = Vec::new();
-    for (source, kind) in names {
-        let (last_attempt, good_at) = sql::last_before(conn, &source, end)?;
-        let last_good = match good_at {
-            Some(t) => Some((t, sql::state_at(conn, &source, t)?)),
-            None => None,
-        };
+    for at_end in period::sources_at(conn, cfg, end)? {
+        let good_at = at_end.last_good.as_ref().map(|g| g.0);
         let mut per_month = Vec::new();
         let mut failures_in_month = 0;
         for m in months {
             let (s, e) = bounds(*m, now);
-            let syncs = sql::syncs_between(conn, &source, s, e)?;
+            let syncs = sql::syncs_between(conn, &at_end.source, s, e)?;
             if *m == first {
                 failures_in_month = syncs.iter().filter(|r| !r.ok).count();
             }
             let state = match syncs.iter().rev().find(|r| r.ok) {
-                Some(r) if Some(r.at) == good_at => last_good.as_ref().map(|g| g.1.clone()),
-                Some(r) => Some(sql::state_at(conn, &source, r.at)?),
+                Some(r) if Some(r.at) == good_at => at_end.last_good.as_ref().map(|g| g.1.clone()),
+                Some(r) => Some(sql::state_at(conn, &at_end.source, r.at)?),
                 None => None,
             };
             per_month.push((m.format("%Y-%m").to_string(), state));
         }
         sources.push(SourceInput {
-            source,
-            kind,
-            last_attempt,
-            last_good,
+            at_end,
             months: per_month,
             failures_in_month,
         });
@@ -134,26 +113,6 @@ pub enum TargetStatus {
     Stale,
     /// No good sync before the end of the period, or no active member.
     NoData,
-}
-
-/// Why a source is stale at the end of the period.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum StaleReason {
-    /// No good sync before the end of the period.
-    NeverSynced,
-    /// The last attempt before the end failed.
-    LastSyncFailed {
-        /// When.
-        at: DateTime<Utc>,
-        /// The error recorded.
-        error: String,
-    },
-    /// The last good sync is older than `identity.stale_after_hours` at the end of the period.
-    TooOld {
-        /// Its age then, in hours.
-        age_hours: i64,
-    },
 }
 
 /// Counts over the active accounts of one source (or all).
@@ -288,10 +247,6 @@ pub struct IdentitySection {
     pub accounts: Vec<AccountRow>,
 }
 
-fn at(t: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(t, 0).unwrap_or_default()
-}
-
 fn judge(coverage: Option<f64>, target: f64) -> KpiStatus {
     match coverage {
         None => KpiStatus::NoData,
@@ -313,23 +268,12 @@ pub fn assemble(inputs: &IdentityInputs, end: DateTime<Utc>) -> Option<IdentityS
     let mut per_month: BTreeMap<String, (MfaCounts, bool)> = BTreeMap::new();
     for s in &inputs.sources {
         let counts = s
+            .at_end
             .last_good
             .as_ref()
             .map(|(_, rows)| MfaCounts::of(rows))
             .unwrap_or_default();
-        let stale = match (&s.last_attempt, &s.last_good) {
-            (_, None) => Some(StaleReason::NeverSynced),
-            (Some(a), _) if !a.ok => Some(StaleReason::LastSyncFailed {
-                at: at(a.at),
-                error: a.error.clone().unwrap_or_default(),
-            }),
-            (_, Some((t, _))) if end.timestamp() - t > inputs.stale_after_hours as i64 * 3600 => {
-                Some(StaleReason::TooOld {
-                    age_hours: (end.timestamp() - t) / 3600,
-                })
-            }
-            _ => None,
-        };
+        let stale = s.at_end.stale(end.timestamp(), inputs.stale_after_hours);
         let status = match (&stale, counts.coverage) {
             (Some(StaleReason::NeverSynced), _) | (None, None) => TargetStatus::NoData,
             (Some(_), _) => TargetStatus::Stale,
@@ -338,12 +282,12 @@ pub fn assemble(inputs: &IdentityInputs, end: DateTime<Utc>) -> Option<IdentityS
         };
         any_stale |= stale.is_some();
         overall.add(&counts);
-        if let Some((_, rows)) = &s.last_good {
+        if let Some((_, rows)) = &s.at_end.last_good {
             accounts.extend(
                 rows.iter()
                     .filter(|r| r.status == "fail" || r.status == "warn")
                     .map(|r| AccountRow {
-                        source: s.source.clone(),
+                        source: s.at_end.source.clone(),
                         login: r.login.clone(),
                         display_name: r.display_name.clone(),
                         admin: r.admin,
@@ -372,9 +316,9 @@ pub fn assemble(inputs: &IdentityInputs, end: DateTime<Utc>) -> Option<IdentityS
             })
             .collect();
         sources.push(SourceReport {
-            source: s.source.clone(),
-            kind: s.kind.clone(),
-            last_success_at: s.last_good.as_ref().map(|g| at(g.0)),
+            source: s.at_end.source.clone(),
+            kind: s.at_end.kind.clone(),
+            last_success_at: s.at_end.last_good.as_ref().map(|g| at(g.0)),
             stale,
             failures_in_month: s.failures_in_month,
             counts,
