@@ -64,6 +64,10 @@ pub struct Counts {
     pub unknown: i64,
     /// Admins among `without_mfa`.
     pub admins_without_mfa: i64,
+    /// Active member accounts holding an admin role, and those of them with a strong second
+    /// factor (CIS 6.5).
+    pub admins: i64,
+    pub admins_pass: i64,
     /// Active guests and outside collaborators, and those of them without a second factor.
     pub guests: i64,
     pub guests_without_mfa: i64,
@@ -307,6 +311,12 @@ pub fn counts(conn: &Connection, source: &str) -> Result<Counts, StoreError> {
             (_, "not_applicable") => c.not_applicable += n,
             (true, s) => {
                 c.active_members += n;
+                if admin {
+                    c.admins += n;
+                    if s == "pass" {
+                        c.admins_pass += n;
+                    }
+                }
                 match s {
                     "pass" => c.pass += n,
                     "warn" => c.weak_only += n,
