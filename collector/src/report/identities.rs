@@ -45,7 +45,8 @@ pub struct SourceInput {
     pub failures_in_month: usize,
 }
 
-/// The month starting `m`: `[start, end)` in Unix seconds, `end` capped at `now`.
+/// The month starting `m`: `[start, end)` in Unix seconds, `end` capped just after `now` (a sync
+/// in the current second counts).
 fn bounds(m: NaiveDate, now: DateTime<Utc>) -> (i64, i64) {
     let start = m
         .and_hms_opt(0, 0, 0)
@@ -54,7 +55,7 @@ fn bounds(m: NaiveDate, now: DateTime<Utc>) -> (i64, i64) {
         .checked_add_months(Months::new(1))
         .and_then(|n| n.and_hms_opt(0, 0, 0))
         .map_or(i64::MAX, |t| t.and_utc().timestamp())
-        .min(now.timestamp());
+        .min(now.timestamp() + 1);
     (start, end)
 }
 
