@@ -370,9 +370,9 @@ fn dashboards_and_rules_run_on_a_real_prometheus() {
         "vigie-fleet.json",
         "vigie-identity.json",
     ]
-        .into_iter()
-        .flat_map(dashboard_queries)
-        .collect();
+    .into_iter()
+    .flat_map(dashboard_queries)
+    .collect();
 
     // A collector with a few fixture hosts reporting.
     let t = tempfile::tempdir().unwrap();

@@ -67,6 +67,9 @@ pub fn evidence(mut evidence: BTreeMap<String, Vec<String>>) -> BTreeMap<String,
     evidence
 }
 
+/// Safeguard → measures, and measure → tally: what `score::score` takes.
+pub type Measures = (BTreeMap<String, Vec<String>>, HashMap<String, CheckTally>);
+
 /// The check → safeguard mapping and the tallies to score with: the hosts' `host` tallies plus,
 /// when identity sources are configured or stored, the identity measures at `now`.
 pub fn combine(
@@ -74,7 +77,7 @@ pub fn combine(
     cfg: &IdentitySection,
     now: i64,
     mut host: HashMap<String, CheckTally>,
-) -> Result<(BTreeMap<String, Vec<String>>, HashMap<String, CheckTally>), StoreError> {
+) -> Result<Measures, StoreError> {
     let sums = summaries(&identities::snapshot(conn)?, cfg, now);
     let extra = tallies(&sums);
     let base = super::score::builtin_evidence();

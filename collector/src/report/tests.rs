@@ -564,6 +564,7 @@ fn id_row(
 /// - `entra`, 2 April: alice pass again — after the period: March must still show her without.
 /// - `github`, 10 March 12:00: octo pass, dev fail, an outside collaborator pass → 1 of 2 = 50 %;
 ///   30 March 12:00: failed (401) → stale at the end of March, shown but not judged.
+///
 /// Overall March: (3 + 1) / (5 + 2) = 4/7 ≈ 57.1 %, stale (github); January: no sync → no data.
 async fn identity_fixture(store: &Store) {
     store

@@ -226,7 +226,7 @@ mod tests {
 
     async fn risk(store: &Arc<Store>) -> Option<Risk> {
         store
-            .read(|c| crate::store::risks::list(c))
+            .read(crate::store::risks::list)
             .unwrap()
             .into_iter()
             .find(|r| r.check.as_deref() == Some(CHECK))
