@@ -235,6 +235,7 @@ messages! {
     TreatTransfer => "transférer", "transfer";
     TreatAvoid => "éviter", "avoid";
     FrDisk => "Données exposées par la perte ou le vol d'un disque non chiffré", "Data exposed by a lost or stolen unencrypted disk";
+    FrIdentityMfa => "Prise de contrôle d'un compte de l'annuaire ou de la forge de code faute de second facteur", "Account takeover at the identity provider or code host without MFA";
     FrMfa => "Prise de contrôle de compte faute d'authentification multifacteur", "Account takeover through missing multi-factor authentication";
     FrBackup => "Perte de données au-delà du point de reprise après un incident", "Data loss beyond the recovery point after an incident";
     FrPatch => "Compromission par une vulnérabilité connue non corrigée", "Compromise through an unpatched known vulnerability";
@@ -462,6 +463,7 @@ pub fn fleet_risk_title(lang: Lang, check: &str) -> String {
         "backup_freshness" => Msg::FrBackup,
         "patch_age" => Msg::FrPatch,
         "password_policy" => Msg::FrPassword,
+        "identity_mfa" => Msg::FrIdentityMfa,
         other => return format!("{} {}", Msg::FrOther.text(lang), self::check(lang, other)),
     };
     m.text(lang).to_string()

@@ -25,7 +25,8 @@ use crate::store::{Store, StoreError};
 
 /// The `check` of the identity risk.
 pub const CHECK: &str = "identity_mfa";
-const TITLE: &str = "Account takeover at the identity provider or code host without MFA";
+/// Its shipped title (the report translates it while unedited).
+pub const TITLE: &str = "Account takeover at the identity provider or code host without MFA";
 const SCENARIO: &str = "A phished or guessed password is enough to sign in to the identity provider or the code host as an account without a strong second factor, and from there to every application and repository behind it.";
 
 /// The change the identity sources call for, if any.
@@ -251,6 +252,13 @@ mod tests {
             (RiskStatus::Open, 3, 3, Level::High)
         );
         assert_eq!(r.assets, ["okta"]);
+        // The report says its shipped title in the reader's language.
+        let check = crate::report::governance::shipped_title_check(&r);
+        assert_eq!(check.as_deref(), Some(CHECK));
+        assert_eq!(
+            crate::report::i18n::fleet_risk_title(crate::report::i18n::Lang::En, CHECK),
+            TITLE
+        );
         // Nothing changed: nothing written.
         assert!(!recompute(&store, &cfg, 1200).await.unwrap());
         // The failing account is an admin now: impact 4 → 12 → critical.
