@@ -6,7 +6,7 @@
 //! `evidence` row. A fleet whose state does not change grows the database by its daily roll-up rows.
 
 use rusqlite::{params, Connection, OptionalExtension};
-use vigie_checks::wire::Report;
+use vigie_checks::wire::{canonical_result_sha256, Report, WireEntry, WireEvidence, WireReport};
 
 use super::StoreError;
 
@@ -24,22 +24,65 @@ pub enum IngestOutcome {
     /// Not newer than the newest report already stored for this host (collected at the same
     /// second or before): refused, nothing changed.
     OutOfOrder,
+    /// A delta report's `unchanged` entry does not match what the store holds (another hash, no
+    /// current result, or a `since` this host never sent or that was forgotten): refused, nothing
+    /// changed; the agent must send the report in full.
+    ResyncRequired,
 }
 
-/// Apply `report` from `host_id`, received at `received_at` (Unix seconds).
+/// What applying a (delta) report did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub outcome: IngestOutcome,
+    /// Evidence sent by SHA-256 only that the store does not hold (the agent uploads it).
+    pub missing_evidence: Vec<String>,
+    /// With [`IngestOutcome::ResyncRequired`]: the checks whose `unchanged` entry did not resolve.
+    pub unresolved: Vec<String>,
+}
+
+impl Applied {
+    fn just(outcome: IngestOutcome) -> Applied {
+        Applied {
+            outcome,
+            missing_evidence: Vec::new(),
+            unresolved: Vec::new(),
+        }
+    }
+}
+
+/// Apply the full `report` from `host_id`, received at `received_at` (Unix seconds). (The server
+/// goes through [`apply_wire`]; tests build full reports.)
+#[cfg(test)]
 pub fn apply_report(
     conn: &Connection,
     host_id: i64,
     report: &Report,
     received_at: i64,
 ) -> Result<IngestOutcome, StoreError> {
+    apply_wire(conn, host_id, &WireReport::from_full(report), received_at).map(|a| a.outcome)
+}
+
+/// Apply `report` (full or delta) from `host_id`, received at `received_at` (Unix seconds).
+///
+/// An `unchanged` entry resolves when the host's current result for that check hashes to its
+/// `result_sha256` and its `since` is a report this host sent that the store still knows (in the
+/// de-duplication window, or the host's last report); otherwise nothing is stored and the outcome
+/// is [`IngestOutcome::ResyncRequired`]. A resolved entry is exactly what a full report with the
+/// same result does: nothing. Evidence sent by SHA-256 only is used when the store holds it and
+/// listed in `missing_evidence` otherwise.
+pub fn apply_wire(
+    conn: &Connection,
+    host_id: i64,
+    report: &WireReport,
+    received_at: i64,
+) -> Result<Applied, StoreError> {
     let inserted = conn
         .prepare_cached(
             "INSERT OR IGNORE INTO recent_reports(report_id, host_id, received_at) VALUES (?1, ?2, ?3)",
         )?
         .execute(params![report.report_id, host_id, received_at])?;
     if inserted == 0 {
-        return Ok(IngestOutcome::Duplicate);
+        return Ok(Applied::just(IngestOutcome::Duplicate));
     }
     let collected_at = report.collected_at.timestamp();
     let last: Option<Option<i64>> = conn
@@ -58,7 +101,7 @@ pub fn apply_report(
         // but this is a refusal, not an error, so undo it here.
         conn.prepare_cached("DELETE FROM recent_reports WHERE report_id = ?1")?
             .execute(params![report.report_id])?;
-        return Ok(IngestOutcome::OutOfOrder);
+        return Ok(Applied::just(IngestOutcome::OutOfOrder));
     }
 
     // The host's current state in one query; rows identical to the report are not rewritten.
@@ -80,10 +123,54 @@ pub fn apply_report(
         }
     }
 
+    // Every `unchanged` entry must resolve before anything is written.
+    let mut unresolved = Vec::new();
+    let mut known_since: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
+    for entry in &report.results {
+        let WireEntry::Unchanged(u) = entry else {
+            continue;
+        };
+        let same = current.get(&u.check).is_some_and(|(s, summary, f, ev)| {
+            canonical_result_sha256(&u.check, s, summary, f, ev) == u.result_sha256
+        });
+        let since_known = match known_since.get(u.since.as_str()) {
+            Some(k) => *k,
+            None => {
+                let k = u.since != report.report_id
+                    && (conn
+                        .prepare_cached(
+                            "SELECT 1 FROM recent_reports WHERE report_id = ?1 AND host_id = ?2
+                             UNION ALL SELECT 1 FROM hosts WHERE id = ?2 AND last_report_id = ?1",
+                        )?
+                        .query_row(params![u.since, host_id], |_| Ok(()))
+                        .optional()?
+                        .is_some());
+                known_since.insert(&u.since, k);
+                k
+            }
+        };
+        if !(same && since_known) {
+            unresolved.push(u.check.clone());
+        }
+    }
+    if !unresolved.is_empty() {
+        conn.prepare_cached("DELETE FROM recent_reports WHERE report_id = ?1")?
+            .execute(params![report.report_id])?;
+        return Ok(Applied {
+            outcome: IngestOutcome::ResyncRequired,
+            missing_evidence: Vec::new(),
+            unresolved,
+        });
+    }
+
     let mut transitions = 0;
     let mut evidence_conflicts = 0;
-    for result in &report.results {
-        let evidence_shas: Vec<&str> = result.evidence.iter().map(|e| e.sha256.as_str()).collect();
+    let mut missing_evidence = Vec::new();
+    for entry in &report.results {
+        let WireEntry::Full(result) = entry else {
+            continue; // resolved above: the stored result is this one
+        };
+        let evidence_shas: Vec<&str> = result.evidence.iter().map(|e| e.sha256()).collect();
         let evidence_json = serde_json::to_string(&evidence_shas).unwrap_or_else(|_| "[]".into());
         // Serialise in place: cloning the map into a Value cost ~2 % of the writer (profiled).
         let facts = serde_json::to_string(&result.facts).unwrap_or_else(|_| "{}".into());
@@ -101,6 +188,19 @@ pub fn apply_report(
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             for ev in &result.evidence {
+                let ev = match ev {
+                    WireEvidence::Full(ev) => ev,
+                    WireEvidence::Known(k) => {
+                        // Sent by hash: referenced again when held, asked for when not.
+                        let held = conn
+                            .prepare_cached("UPDATE evidence SET last_used = ?2 WHERE sha256 = ?1")?
+                            .execute(params![k.sha256, received_at])?;
+                        if held == 0 && !missing_evidence.contains(&k.sha256) {
+                            missing_evidence.push(k.sha256.clone());
+                        }
+                        continue;
+                    }
+                };
                 let kind = ev.kind.as_str();
                 if ins.execute(params![ev.sha256, kind, ev.source, ev.excerpt, received_at])? == 0 {
                     // Referenced again: the clean-up must not take it (see `dead_evidence`).
@@ -186,10 +286,52 @@ pub fn apply_report(
             first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)",
     )?
     .execute(params![host_id, day, received_at])?;
-    Ok(IngestOutcome::Accepted {
-        transitions,
-        evidence_conflicts,
+    Ok(Applied {
+        outcome: IngestOutcome::Accepted {
+            transitions,
+            evidence_conflicts,
+        },
+        missing_evidence,
+        unresolved: Vec::new(),
     })
+}
+
+/// Store evidence items an agent uploads after a report answered `missing_evidence`: only items
+/// whose SHA-256 one of the host's current results references and that the store does not hold.
+/// Returns how many were stored.
+pub fn store_missing_evidence(
+    conn: &Connection,
+    host_id: i64,
+    items: &[vigie_checks::Evidence],
+    received_at: i64,
+) -> Result<usize, StoreError> {
+    let mut stored = 0;
+    for ev in items {
+        let referenced = conn
+            .prepare_cached(
+                "SELECT 1 FROM check_state, json_each(check_state.evidence)
+                 WHERE check_state.host_id = ?1 AND json_each.value = ?2 LIMIT 1",
+            )?
+            .query_row(params![host_id, ev.sha256], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !referenced {
+            continue;
+        }
+        stored += conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO evidence(sha256, kind, source, excerpt, last_used)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                ev.sha256,
+                ev.kind.as_str(),
+                ev.source,
+                ev.excerpt,
+                received_at
+            ])?;
+    }
+    Ok(stored)
 }
 
 /// Forget at most `limit` report ids older than the dedup window; returns how many. Called in a
