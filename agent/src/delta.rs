@@ -6,7 +6,7 @@
 //! did not store, and reports that waited in the spool while the collector was down are encoded,
 //! one after the other, against what the collector holds when they finally go.
 //!
-//! The state lives in `<spool>/acked.json` (0600, written atomically, under the spool's lock). It
+//! The state lives in `<spool>/acked` (0600, written atomically, under the spool's lock). It
 //! is a cache: when it is missing or unreadable the next report goes in full.
 
 use std::path::{Path, PathBuf};
@@ -33,7 +33,7 @@ pub struct DeltaState {
 impl DeltaState {
     /// The state file inside the spool directory.
     pub fn path_in(spool_dir: &Path) -> PathBuf {
-        spool_dir.join("acked.json")
+        spool_dir.join("acked")
     }
 
     /// Load the state of `spool_dir` (call after the spool is open: its lock covers this file).

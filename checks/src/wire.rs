@@ -632,4 +632,102 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn the_canonical_result_json_is_the_documented_text() {
+        let r = crate::result::CheckResult::new("mfa", crate::Status::Fail, "ssh: \"password\" é")
+            .fact("z", 1)
+            .fact("a", serde_json::json!({"y": [true, null], "b": "x"}))
+            .with_evidence(vec![Evidence::file("/etc/ssh/sshd_config", b"x")]);
+        let sha = &r.evidence[0].sha256;
+        let text = canonical_result_json(
+            &r.check,
+            r.status.as_str(),
+            &r.summary,
+            &facts_json(&r.facts),
+            &evidence_json(r.evidence.iter().map(|e| e.sha256.as_str())),
+        );
+        assert_eq!(
+            text,
+            format!(
+                r#"{{"check":"mfa","evidence":["{sha}"],"facts":{{"a":{{"b":"x","y":[true,null]}},"z":1}},"status":"fail","summary":"ssh: \"password\" é"}}"#
+            )
+        );
+        assert_eq!(
+            r.canonical_sha256(),
+            hex::encode(Sha256::digest(text.as_bytes()))
+        );
+    }
+
+    fn full_report(id: &str, results: Vec<CheckResult>) -> Report {
+        Report {
+            schema: SCHEMA_VERSION,
+            report_id: id.into(),
+            agent_version: "0.1.0".into(),
+            collected_at: "2026-11-24T10:00:00Z".parse().unwrap(),
+            host: host(),
+            results,
+            interval_seconds: Some(3600),
+            lost_reports: 0,
+        }
+    }
+
+    #[test]
+    fn a_delta_refers_only_to_what_was_acknowledged_and_parses_back() {
+        use crate::Status;
+        let ev = |c: &[u8]| Evidence::file("/etc/f", c);
+        let a = CheckResult::new("mfa", Status::Pass, "ok").with_evidence(vec![ev(b"1")]);
+        let b = CheckResult::new("firewall", Status::Fail, "open").with_evidence(vec![ev(b"2")]);
+        let r1 = full_report("r1", vec![a.clone(), b.clone()]);
+        let mut acked = Acked::default();
+        assert!(acked.needs_full(r1.collected_at, chrono::Duration::hours(24)));
+        // Nothing acknowledged: everything in full, even when not asked to be.
+        let w1 = acked.encode(&r1, false);
+        assert!(w1.is_full() && w1.schema == SCHEMA_DELTA);
+        acked.acknowledge(&r1, &w1);
+        assert_eq!(acked.last_full_at, Some(r1.collected_at));
+        // firewall changes status but keeps its evidence (sent by hash); mfa is unchanged.
+        let b2 = CheckResult::new("firewall", Status::Pass, "closed").with_evidence(vec![ev(b"2")]);
+        let mut r2 = full_report("r2", vec![a.clone(), b2]);
+        r2.collected_at += chrono::Duration::hours(1);
+        assert!(!acked.needs_full(r2.collected_at, chrono::Duration::hours(24)));
+        let w2 = acked.encode(&r2, false);
+        assert_eq!(
+            w2.results[0],
+            WireEntry::Unchanged(Unchanged {
+                check: "mfa".into(),
+                since: "r1".into(),
+                result_sha256: a.canonical_sha256(),
+            })
+        );
+        let WireEntry::Full(f) = &w2.results[1] else {
+            panic!("changed result in full")
+        };
+        assert_eq!(
+            f.evidence,
+            vec![WireEvidence::Known(EvidenceRef {
+                sha256: b.evidence[0].sha256.clone()
+            })]
+        );
+        // The JSON parses back to the same entries (an object with `since` is an unchanged
+        // entry, one with only `sha256` an evidence reference).
+        let text = serde_json::to_string(&w2).unwrap();
+        assert!(text.contains(r#"{"sha256":""#), "{text}");
+        let back: WireReport = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, w2);
+        // Unknown fields are named, in either kind of entry.
+        let bad = text.replacen(r#""since":"#, r#""extra":1,"since":"#, 1);
+        let e = serde_json::from_str::<WireReport>(&bad).unwrap_err().to_string();
+        assert!(e.contains("unknown field `extra`"), "{e}");
+        acked.acknowledge(&r2, &w2);
+        assert_eq!(acked.checks["mfa"].since, "r1", "unchanged keeps its since");
+        assert_eq!(acked.checks["firewall"].since, "r2");
+        assert_eq!(acked.last_full_at, Some(r1.collected_at), "r2 was a delta");
+        // Past the re-anchor period the next report goes in full.
+        assert!(acked.needs_full(
+            r1.collected_at + chrono::Duration::hours(24),
+            chrono::Duration::hours(24)
+        ));
+        assert!(acked.encode(&r2, true).is_full());
+    }
 }

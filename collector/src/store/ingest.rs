@@ -6,7 +6,7 @@
 //! `evidence` row. A fleet whose state does not change grows the database by its daily roll-up rows.
 
 use rusqlite::{params, Connection, OptionalExtension};
-use vigie_checks::wire::{canonical_result_sha256, Report, WireEntry, WireEvidence, WireReport};
+use vigie_checks::wire::{canonical_result_sha256, WireEntry, WireEvidence, WireReport};
 
 use super::StoreError;
 
@@ -56,7 +56,7 @@ impl Applied {
 pub fn apply_report(
     conn: &Connection,
     host_id: i64,
-    report: &Report,
+    report: &vigie_checks::wire::Report,
     received_at: i64,
 ) -> Result<IngestOutcome, StoreError> {
     apply_wire(conn, host_id, &WireReport::from_full(report), received_at).map(|a| a.outcome)
@@ -377,9 +377,13 @@ pub fn delete_evidence(
 }
 
 #[cfg(test)]
+#[path = "ingest_prop.rs"]
+mod prop;
+
+#[cfg(test)]
 mod tests {
     use super::*;
-    use vigie_checks::wire::HostIdentity;
+    use vigie_checks::wire::{HostIdentity, Report};
     use vigie_checks::{CheckResult, Evidence, Status};
 
     fn db() -> Connection {
@@ -591,5 +595,108 @@ mod tests {
         .unwrap();
         assert_eq!(delete_evidence(&c, &dead, 1_000).unwrap(), 1);
         assert_eq!(count(&c, "evidence"), 1);
+    }
+
+    fn id(n: u128) -> String {
+        uuid::Uuid::from_u128(n).hyphenated().to_string()
+    }
+
+    /// An `unchanged` entry resolves only against the stored current result and a `since` this
+    /// host sent; otherwise nothing is stored and the agent is told to send the report in full.
+    #[test]
+    fn an_unresolvable_unchanged_entry_asks_for_a_full_report() {
+        let c = db();
+        let r1 = report(&id(1), "2026-11-24T10:00:00Z", Status::Fail, "a");
+        apply_report(&c, 1, &r1, 100).unwrap();
+        let mut acked = vigie_checks::wire::Acked::default();
+        acked.acknowledge(&r1, &WireReport::from_full(&r1));
+        let r2 = report(&id(2), "2026-11-24T11:00:00Z", Status::Fail, "a");
+        let good = acked.encode(&r2, false);
+        assert!(matches!(good.results[0], WireEntry::Unchanged(_)));
+
+        let mut wrong_hash = good.clone();
+        let WireEntry::Unchanged(u) = &mut wrong_hash.results[0] else {
+            unreachable!()
+        };
+        u.result_sha256 = "0".repeat(64);
+        let mut unknown_since = good.clone();
+        let WireEntry::Unchanged(u) = &mut unknown_since.results[0] else {
+            unreachable!()
+        };
+        u.since = id(99);
+        for bad in [wrong_hash, unknown_since] {
+            let a = apply_wire(&c, 1, &bad, 200).unwrap();
+            assert_eq!(a.outcome, IngestOutcome::ResyncRequired);
+            assert_eq!(a.unresolved, vec!["mfa".to_string()]);
+            assert_eq!(count(&c, "recent_reports"), 1, "nothing stored");
+            let last: String = c
+                .query_row("SELECT last_report_id FROM hosts", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(last, id(1));
+        }
+        // Another host's report id does not resolve either.
+        c.execute(
+            "INSERT INTO recent_reports(report_id, host_id, received_at) VALUES (?1, 2, 100)",
+            [id(50)],
+        )
+        .unwrap();
+        let mut other_host = good.clone();
+        let WireEntry::Unchanged(u) = &mut other_host.results[0] else {
+            unreachable!()
+        };
+        u.since = id(50);
+        assert_eq!(
+            apply_wire(&c, 1, &other_host, 200).unwrap().outcome,
+            IngestOutcome::ResyncRequired
+        );
+        let a = apply_wire(&c, 1, &good, 200).unwrap();
+        assert_eq!(
+            a.outcome,
+            IngestOutcome::Accepted {
+                transitions: 0,
+                evidence_conflicts: 0
+            }
+        );
+        let last: String = c
+            .query_row("SELECT last_report_id FROM hosts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(last, id(2));
+    }
+
+    /// Evidence sent by hash that the store lacks is listed in the answer; the upload stores it
+    /// only when one of the host's current results references it.
+    #[test]
+    fn evidence_sent_by_hash_that_the_store_lacks_is_asked_for_then_stored() {
+        let c = db();
+        let r1 = report(&id(1), "2026-11-24T10:00:00Z", Status::Fail, "a");
+        apply_report(&c, 1, &r1, 100).unwrap();
+        let mut acked = vigie_checks::wire::Acked::default();
+        acked.acknowledge(&r1, &WireReport::from_full(&r1));
+        c.execute("DELETE FROM evidence", []).unwrap();
+        // Same evidence, another status: sent in full with the evidence by hash.
+        let r2 = report(&id(2), "2026-11-24T11:00:00Z", Status::Pass, "a");
+        let wire = acked.encode(&r2, false);
+        let WireEntry::Full(r) = &wire.results[0] else {
+            panic!("a changed result goes in full")
+        };
+        assert!(matches!(r.evidence[0], WireEvidence::Known(_)));
+        let a = apply_wire(&c, 1, &wire, 200).unwrap();
+        let sha = r1.results[0].evidence[0].sha256.clone();
+        assert_eq!(a.missing_evidence, vec![sha.clone()]);
+        assert_eq!(count(&c, "evidence"), 0);
+        let stranger = Evidence::file("/etc/shadow", b"root:x");
+        assert_eq!(
+            store_missing_evidence(&c, 1, std::slice::from_ref(&stranger), 300).unwrap(),
+            0,
+            "evidence no current result references is not stored"
+        );
+        let n = store_missing_evidence(&c, 1, &r1.results[0].evidence, 300).unwrap();
+        assert_eq!(n, 1);
+        let excerpt: String = c
+            .query_row("SELECT excerpt FROM evidence WHERE sha256 = ?1", [&sha], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(excerpt, "a");
     }
 }
