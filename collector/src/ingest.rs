@@ -316,7 +316,7 @@ mod tests {
         let cases = [
             (b"{not json".to_vec(), "malformed_json"),
             (
-                body("2026-11-24T10:00:00Z", "mfa", "m1", 2).into_bytes(),
+                body("2026-11-24T10:00:00Z", "mfa", "m1", 3).into_bytes(),
                 "unsupported_schema",
             ),
             (

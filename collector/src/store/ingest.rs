@@ -221,6 +221,21 @@ pub fn apply_wire(
                     }
                 }
             }
+        } else {
+            // The same evidence as stored: nothing to write, but a hash the store lacks (lost,
+            // or never received) is still asked for.
+            for ev in &result.evidence {
+                if let WireEvidence::Known(k) = ev {
+                    let held = conn
+                        .prepare_cached("SELECT 1 FROM evidence WHERE sha256 = ?1")?
+                        .query_row(params![k.sha256], |_| Ok(()))
+                        .optional()?
+                        .is_some();
+                    if !held && !missing_evidence.contains(&k.sha256) {
+                        missing_evidence.push(k.sha256.clone());
+                    }
+                }
+            }
         }
         if changed {
             conn.prepare_cached(
