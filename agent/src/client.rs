@@ -38,7 +38,11 @@ pub enum Delivery {
     /// The node key is unknown or rotated: keep the report, re-enrol.
     Unauthorized(String),
     /// The collector refused this report as invalid: never resend it.
-    Refused { status: u16, message: String },
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+    },
 }
 
 /// Why an enrolment did not yield a node key.
@@ -192,22 +196,30 @@ impl Client {
         }
     }
 
-    /// Deliver one report body whose id is `report_id`, compressed with zstd.
-    pub async fn deliver(&self, node_key: &str, report_id: &str, body: Vec<u8>) -> Delivery {
+    /// Deliver one report body whose id is `report_id`: compressed with zstd, or as it is when
+    /// `plain` (for a collector that predates compressed bodies).
+    pub async fn deliver(
+        &self,
+        node_key: &str,
+        report_id: &str,
+        body: Vec<u8>,
+        plain: bool,
+    ) -> Delivery {
         let url = format!("{}/api/v1/reports", self.base);
-        let body = match compress(&body) {
-            Ok(b) => b,
-            Err(e) => return Delivery::Retry(format!("cannot compress the report: {e}")),
-        };
-        let resp = match self
+        let mut req = self
             .http
             .post(&url)
             .bearer_auth(node_key)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(reqwest::header::CONTENT_ENCODING, "zstd")
-            .body(body)
-            .send()
-            .await
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        if plain {
+            req = req.body(body);
+        } else {
+            match compress(&body) {
+                Ok(b) => req = req.header(reqwest::header::CONTENT_ENCODING, "zstd").body(b),
+                Err(e) => return Delivery::Retry(format!("cannot compress the report: {e}")),
+            }
+        }
+        let resp = match req.send().await
         {
             Ok(r) => r,
             Err(e) => return Delivery::Retry(format!("cannot reach {url}: {e}")),
@@ -332,6 +344,7 @@ pub fn judge_delivery(status: u16, text: &str, report_id: &str) -> Delivery {
         400..=499 if code.as_deref().is_some_and(|c| FINAL_CODES.contains(&c)) => {
             Delivery::Refused {
                 status,
+                code: code.unwrap_or_default(),
                 message: excerpt(&error_message(text)),
             }
         }

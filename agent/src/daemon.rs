@@ -137,10 +137,17 @@ pub async fn flush(
         return Ok(Some(reason));
     }
     let mut force_full = false;
+    // A collector that predates schema 2 and compressed bodies refuses them as
+    // `malformed_json` / `unsupported_schema`: the spooled schema 1 body then goes as it is.
+    let mut legacy = false;
     while let Some(entry) = spool.oldest()? {
         let report_id = entry.report_id.as_str();
         // A body this agent cannot read back goes as it was spooled: the collector judges it.
-        let report: Option<vigie_checks::wire::Report> = serde_json::from_slice(&entry.body).ok();
+        let report: Option<vigie_checks::wire::Report> = if legacy {
+            None
+        } else {
+            serde_json::from_slice(&entry.body).ok()
+        };
         let sent = report.as_ref().map(|r| {
             let full = force_full || delta.acked.needs_full(r.collected_at, full_every);
             delta.acked.encode(r, full)
@@ -150,7 +157,7 @@ pub async fn flush(
             None => entry.body.clone(),
         };
         let full = sent.as_ref().is_none_or(|w| w.is_full());
-        match client.deliver(node_key, report_id, body).await {
+        match client.deliver(node_key, report_id, body, legacy).await {
             Delivery::Accepted { missing_evidence } => {
                 if let (Some(r), Some(w)) = (&report, &sent) {
                     // The acknowledged state first: a crash before the spool forgets the report
@@ -195,7 +202,16 @@ pub async fn flush(
                     "collector refused the node key ({msg}); run `vigie-agent enroll` again"
                 )));
             }
-            Delivery::Refused { status, message } => {
+            Delivery::Refused { code, message, .. }
+                if sent.is_some()
+                    && matches!(code.as_str(), "malformed_json" | "unsupported_schema") =>
+            {
+                tracing::warn!(report_id = %report_id, code = %code, message = %message, "collector does not take schema 2 or compressed reports; sending schema 1, uncompressed");
+                legacy = true;
+            }
+            Delivery::Refused {
+                status, message, ..
+            } => {
                 let kept = spool.reject(&entry)?;
                 let kept =
                     kept.map_or_else(|| "(not kept)".to_string(), |p| p.display().to_string());

@@ -353,3 +353,81 @@ fn a_compression_bomb_is_413_without_the_memory_to_hold_it() {
     let ok = http().get(format!("{}/healthz", c.url)).send().unwrap();
     assert_eq!(ok.status().as_u16(), 200);
 }
+
+/// A collector from before schema 2: it parses the body as JSON whatever its encoding, and knows
+/// schema 1 only. Records (content-encoding, schema) of each report it gets.
+fn old_collector() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, i64)>>>) {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            if r.read_line(&mut line).is_err() {
+                continue;
+            }
+            let (mut len, mut enc) = (0usize, None);
+            loop {
+                let mut h = String::new();
+                r.read_line(&mut h).unwrap();
+                let h = h.trim_end();
+                if h.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':') {
+                    if k.eq_ignore_ascii_case("content-length") {
+                        len = v.trim().parse().unwrap();
+                    }
+                    if k.eq_ignore_ascii_case("content-encoding") {
+                        enc = Some(v.trim().to_string());
+                    }
+                }
+            }
+            let mut body = vec![0; len];
+            r.read_exact(&mut body).unwrap();
+            let (status, answer) = match serde_json::from_slice::<serde_json::Value>(&body) {
+                Err(e) => {
+                    log.lock().unwrap().push((enc, -1));
+                    ("400 Bad Request", format!(r#"{{"error":{{"code":"malformed_json","message":"{e}"}}}}"#))
+                }
+                Ok(v) => {
+                    let schema = v["schema"].as_i64().unwrap_or(-1);
+                    log.lock().unwrap().push((enc, schema));
+                    if schema == 1 {
+                        ("202 Accepted", format!(r#"{{"report_id":"{}","status":"accepted","transitions":0}}"#, v["report_id"].as_str().unwrap()))
+                    } else {
+                        ("422 Unprocessable Entity", format!(r#"{{"error":{{"code":"unsupported_schema","message":"unsupported schema version {schema}; this collector accepts 1"}}}}"#))
+                    }
+                }
+            };
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn a_collector_that_predates_schema_2_gets_schema_1_and_loses_nothing() {
+    let scratch = tempfile::tempdir().unwrap();
+    let h = Host::from_fixture("debian12-baseline", scratch.path(), "old-host", "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0");
+    std::fs::create_dir_all(&h.state).unwrap();
+    std::fs::write(h.state.join("node_key"), "vnk1_old_collector").unwrap();
+    let (url, seen) = old_collector();
+    let (code, log) = h.run_once(&url);
+    assert_eq!(code, 0, "{log}");
+    assert_eq!(h.spooled(), 0, "{log}");
+    assert!(!h.state.join("spool/rejected").exists(), "nothing was refused for good: {log}");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![(Some("zstd".to_string()), -1), (None, 1)],
+        "first the compressed delta, then the spooled schema 1 body as it is:\n{log}"
+    );
+}
