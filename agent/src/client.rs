@@ -215,12 +215,15 @@ impl Client {
             req = req.body(body);
         } else {
             match compress(&body) {
-                Ok(b) => req = req.header(reqwest::header::CONTENT_ENCODING, "zstd").body(b),
+                Ok(b) => {
+                    req = req
+                        .header(reqwest::header::CONTENT_ENCODING, "zstd")
+                        .body(b)
+                }
                 Err(e) => return Delivery::Retry(format!("cannot compress the report: {e}")),
             }
         }
-        let resp = match req.send().await
-        {
+        let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => return Delivery::Retry(format!("cannot reach {url}: {e}")),
         };
@@ -376,9 +379,8 @@ mod tests {
             missing_evidence: vec![],
         };
         assert_eq!(judge_delivery(202, &ok, ID), accepted);
-        let missing = format!(
-            r#"{{"report_id": "{ID}", "status": "accepted", "missing_evidence": ["ab"]}}"#
-        );
+        let missing =
+            format!(r#"{{"report_id": "{ID}", "status": "accepted", "missing_evidence": ["ab"]}}"#);
         assert_eq!(
             judge_delivery(202, &missing, ID),
             Delivery::Accepted {

@@ -361,7 +361,10 @@ impl WireReport {
     pub fn is_full(&self) -> bool {
         self.results.iter().all(|e| match e {
             WireEntry::Unchanged(_) => false,
-            WireEntry::Full(r) => r.evidence.iter().all(|e| matches!(e, WireEvidence::Full(_))),
+            WireEntry::Full(r) => r
+                .evidence
+                .iter()
+                .all(|e| matches!(e, WireEvidence::Full(_))),
         })
     }
 }
@@ -436,8 +439,7 @@ impl Acked {
     /// The collector stored `report`, sent as `sent`: remember its results.
     pub fn acknowledge(&mut self, report: &Report, sent: &WireReport) {
         for (entry, result) in sent.results.iter().zip(&report.results) {
-            if matches!(entry, WireEntry::Unchanged(_)) && self.checks.contains_key(&result.check)
-            {
+            if matches!(entry, WireEntry::Unchanged(_)) && self.checks.contains_key(&result.check) {
                 continue;
             }
             self.checks.insert(
@@ -717,7 +719,9 @@ mod tests {
         assert_eq!(back, w2);
         // Unknown fields are named, in either kind of entry.
         let bad = text.replacen(r#""since":"#, r#""extra":1,"since":"#, 1);
-        let e = serde_json::from_str::<WireReport>(&bad).unwrap_err().to_string();
+        let e = serde_json::from_str::<WireReport>(&bad)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown field `extra`"), "{e}");
         acked.acknowledge(&r2, &w2);
         assert_eq!(acked.checks["mfa"].since, "r1", "unchanged keeps its since");

@@ -708,7 +708,11 @@ async fn post_report_evidence(
         ));
     }
     let upload: EvidenceUpload = serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_evidence", e.to_string())
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_evidence",
+            e.to_string(),
+        )
     })?;
     if upload.evidence.len() > MAX_EVIDENCE_UPLOAD {
         return Err(ApiError::new(
@@ -722,7 +726,11 @@ async fn post_report_evidence(
     }
     for (j, e) in upload.evidence.iter().enumerate() {
         ingest::check_evidence(e, &format!("evidence[{j}]")).map_err(|r| {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_evidence", r.to_string())
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_evidence",
+                r.to_string(),
+            )
         })?;
     }
     let received = crate::store::now_unix();

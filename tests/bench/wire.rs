@@ -60,7 +60,13 @@ fn main() -> anyhow::Result<()> {
     for name in &args.fixtures {
         let empty = tempfile::NamedTempFile::new()?;
         let out = Command::new(&agent)
-            .args(["--config", empty.path().to_str().unwrap(), "check", "--format", "json"])
+            .args([
+                "--config",
+                empty.path().to_str().unwrap(),
+                "check",
+                "--format",
+                "json",
+            ])
             .arg("--root")
             .arg(fixtures.join(name))
             .output()?;
@@ -114,7 +120,11 @@ fn main() -> anyhow::Result<()> {
     println!();
     println!(
         "largest unchanged report on the wire (zstd): {worst_unchanged} bytes (target ≤ 1024: {})",
-        if worst_unchanged <= 1024 { "met" } else { "missed" }
+        if worst_unchanged <= 1024 {
+            "met"
+        } else {
+            "missed"
+        }
     );
     Ok(())
 }

@@ -11,7 +11,13 @@ use vigie_e2e::*;
 /// The real agent's full (schema 1) report for `host`, as `check --format json` prints it.
 fn check_json(h: &Host) -> serde_json::Value {
     let out = Command::new(bin("vigie-agent"))
-        .args(["--config", h.config.to_str().unwrap(), "check", "--format", "json"])
+        .args([
+            "--config",
+            h.config.to_str().unwrap(),
+            "check",
+            "--format",
+            "json",
+        ])
         .args(["--root", h.root.to_str().unwrap()])
         .output()
         .unwrap();
@@ -25,7 +31,12 @@ fn node_key(h: &Host) -> String {
         .to_string()
 }
 
-fn post(c: &Collector, key: &str, encoding: Option<&str>, body: Vec<u8>) -> (u16, serde_json::Value) {
+fn post(
+    c: &Collector,
+    key: &str,
+    encoding: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, serde_json::Value) {
     let mut req = http()
         .post(format!("{}/api/v1/reports", c.url))
         .bearer_auth(key)
@@ -50,10 +61,7 @@ fn run(h: &Host, c: &Collector) -> String {
     std::thread::sleep(Duration::from_millis(1100));
     h.set_clock(chrono::Utc::now());
     let (code, log) = h.run_once(&c.url);
-    assert!(
-        code == 0 || code == 1,
-        "run --once exit {code}:\n{log}"
-    );
+    assert!(code == 0 || code == 1, "run --once exit {code}:\n{log}");
     log
 }
 
@@ -71,10 +79,12 @@ fn state(c: &Collector) -> Vec<(String, String, String, String, String)> {
     let mut q = db
         .prepare("SELECT check_name, status, summary, facts, evidence FROM check_state ORDER BY check_name")
         .unwrap();
-    q.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+    q.query_map([], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
 }
 
 /// What a full report of `report` (check JSON) leaves as current state.
@@ -113,11 +123,19 @@ fn writable_db(c: &Collector) -> rusqlite::Connection {
 fn a_v1_body_plain_or_gzip_is_accepted_and_other_encodings_are_415() {
     let scratch = tempfile::tempdir().unwrap();
     let c = Collector::start(&scratch.path().join("c"), 0, "");
-    let h = Host::from_fixture("debian12-baseline", scratch.path(), "v1-host", "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1");
+    let h = Host::from_fixture(
+        "debian12-baseline",
+        scratch.path(),
+        "v1-host",
+        "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1",
+    );
     h.enroll(&c.url);
     let key = node_key(&h);
     let mut v1 = check_json(&h);
-    assert_eq!(v1["schema"], 1, "check --format json prints a schema 1 report");
+    assert_eq!(
+        v1["schema"], 1,
+        "check --format json prints a schema 1 report"
+    );
     let (status, answer) = post(&c, &key, None, serde_json::to_vec(&v1).unwrap());
     assert_eq!(status, 202, "{answer}");
     assert_eq!(answer["status"], "accepted");
@@ -162,7 +180,11 @@ fn deltas_resync_and_missing_evidence_with_the_real_binaries() {
     h.enroll(&c.url);
 
     let log = run(&h, &c);
-    assert_eq!(delivered_full(&log), vec![true], "the first report goes in full:\n{log}");
+    assert_eq!(
+        delivered_full(&log),
+        vec![true],
+        "the first report goes in full:\n{log}"
+    );
     let log = run(&h, &c);
     assert_eq!(delivered_full(&log), vec![false], "then deltas:\n{log}");
     assert_eq!(state(&c), expected_state(&check_json(&h)));
@@ -199,7 +221,10 @@ fn deltas_resync_and_missing_evidence_with_the_real_binaries() {
         if metrics.contains(want) {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "{want} not in\n{metrics}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{want} not in\n{metrics}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 
@@ -311,7 +336,12 @@ fn vm_hwm_kib(pid: u32) -> u64 {
 fn a_compression_bomb_is_413_without_the_memory_to_hold_it() {
     let scratch = tempfile::tempdir().unwrap();
     let c = Collector::start(&scratch.path().join("c"), 0, "");
-    let h = Host::from_fixture("debian12-baseline", scratch.path(), "bomb-host", "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0");
+    let h = Host::from_fixture(
+        "debian12-baseline",
+        scratch.path(),
+        "bomb-host",
+        "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0",
+    );
     h.enroll(&c.url);
     let key = node_key(&h);
 
@@ -329,7 +359,12 @@ fn a_compression_bomb_is_413_without_the_memory_to_hold_it() {
     let gbomb = g.finish().unwrap();
     // Both fit the body limit as sent (262144 bytes in the test config): only decompression can
     // catch them.
-    assert!(zbomb.len() < 262_144 && gbomb.len() < 262_144, "{} {}", zbomb.len(), gbomb.len());
+    assert!(
+        zbomb.len() < 262_144 && gbomb.len() < 262_144,
+        "{} {}",
+        zbomb.len(),
+        gbomb.len()
+    );
     let base = vm_hwm_kib(c.child.id());
     for (enc, bomb) in [("zstd", &zbomb), ("gzip", &gbomb), ("zstd", &zbomb)] {
         let (status, answer) = post(&c, &key, Some(enc), bomb.clone());
@@ -356,7 +391,10 @@ fn a_compression_bomb_is_413_without_the_memory_to_hold_it() {
 
 /// A collector from before schema 2: it parses the body as JSON whatever its encoding, and knows
 /// schema 1 only. Records (content-encoding, schema) of each report it gets.
-fn old_collector() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, i64)>>>) {
+/// (content-encoding, schema; -1 when the body is not JSON) of each request.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, i64)>>>;
+
+fn old_collector() -> (String, Seen) {
     use std::io::{BufRead as _, BufReader, Read as _};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -392,15 +430,29 @@ fn old_collector() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(Option<Strin
             let (status, answer) = match serde_json::from_slice::<serde_json::Value>(&body) {
                 Err(e) => {
                     log.lock().unwrap().push((enc, -1));
-                    ("400 Bad Request", format!(r#"{{"error":{{"code":"malformed_json","message":"{e}"}}}}"#))
+                    (
+                        "400 Bad Request",
+                        format!(r#"{{"error":{{"code":"malformed_json","message":"{e}"}}}}"#),
+                    )
                 }
                 Ok(v) => {
                     let schema = v["schema"].as_i64().unwrap_or(-1);
                     log.lock().unwrap().push((enc, schema));
                     if schema == 1 {
-                        ("202 Accepted", format!(r#"{{"report_id":"{}","status":"accepted","transitions":0}}"#, v["report_id"].as_str().unwrap()))
+                        (
+                            "202 Accepted",
+                            format!(
+                                r#"{{"report_id":"{}","status":"accepted","transitions":0}}"#,
+                                v["report_id"].as_str().unwrap()
+                            ),
+                        )
                     } else {
-                        ("422 Unprocessable Entity", format!(r#"{{"error":{{"code":"unsupported_schema","message":"unsupported schema version {schema}; this collector accepts 1"}}}}"#))
+                        (
+                            "422 Unprocessable Entity",
+                            format!(
+                                r#"{{"error":{{"code":"unsupported_schema","message":"unsupported schema version {schema}; this collector accepts 1"}}}}"#
+                            ),
+                        )
                     }
                 }
             };
@@ -417,14 +469,22 @@ fn old_collector() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(Option<Strin
 #[test]
 fn a_collector_that_predates_schema_2_gets_schema_1_and_loses_nothing() {
     let scratch = tempfile::tempdir().unwrap();
-    let h = Host::from_fixture("debian12-baseline", scratch.path(), "old-host", "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0");
+    let h = Host::from_fixture(
+        "debian12-baseline",
+        scratch.path(),
+        "old-host",
+        "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0",
+    );
     std::fs::create_dir_all(&h.state).unwrap();
     std::fs::write(h.state.join("node_key"), "vnk1_old_collector").unwrap();
     let (url, seen) = old_collector();
     let (code, log) = h.run_once(&url);
     assert_eq!(code, 0, "{log}");
     assert_eq!(h.spooled(), 0, "{log}");
-    assert!(!h.state.join("spool/rejected").exists(), "nothing was refused for good: {log}");
+    assert!(
+        !h.state.join("spool/rejected").exists(),
+        "nothing was refused for good: {log}"
+    );
     assert_eq!(
         *seen.lock().unwrap(),
         vec![(Some("zstd".to_string()), -1), (None, 1)],

@@ -708,9 +708,11 @@ mod tests {
         let n = store_missing_evidence(&c, 1, &r1.results[0].evidence, 300).unwrap();
         assert_eq!(n, 1);
         let excerpt: String = c
-            .query_row("SELECT excerpt FROM evidence WHERE sha256 = ?1", [&sha], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT excerpt FROM evidence WHERE sha256 = ?1",
+                [&sha],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(excerpt, "a");
     }

@@ -50,10 +50,13 @@ fn check_state() -> impl Strategy<Value = CheckState> {
 }
 
 fn host_state() -> impl Strategy<Value = HostState> {
-    proptest::collection::vec(proptest::option::weighted(0.85, check_state()), CHECKS.len())
-        .prop_filter("a report holds at least one result", |s| {
-            s.iter().any(Option::is_some)
-        })
+    proptest::collection::vec(
+        proptest::option::weighted(0.85, check_state()),
+        CHECKS.len(),
+    )
+    .prop_filter("a report holds at least one result", |s| {
+        s.iter().any(Option::is_some)
+    })
 }
 
 /// The evidence pool: five files, the fourth and fifth sharing a path with other contents.
