@@ -245,16 +245,18 @@ pub fn compress(body: &[u8]) -> std::io::Result<Vec<u8>> {
 
 impl Client {
     /// Upload evidence the collector listed as `missing_evidence` (`POST
-    /// /api/v1/reports/evidence`). `Err` when it must be tried again later.
+    /// /api/v1/reports/evidence`). `Err((final, reason))`: `final` when the collector refused the
+    /// items with its own JSON error (sending them again would not help), otherwise try later.
     pub async fn upload_evidence(
         &self,
         node_key: &str,
         items: &[vigie_checks::Evidence],
-    ) -> Result<(), String> {
+    ) -> Result<(), (bool, String)> {
         let url = format!("{}/api/v1/reports/evidence", self.base);
         let body = serde_json::to_vec(&serde_json::json!({ "evidence": items }))
-            .map_err(|e| e.to_string())?;
-        let body = compress(&body).map_err(|e| format!("cannot compress evidence: {e}"))?;
+            .map_err(|e| (true, e.to_string()))?;
+        let body =
+            compress(&body).map_err(|e| (false, format!("cannot compress evidence: {e}")))?;
         let resp = self
             .http
             .post(&url)
@@ -264,18 +266,23 @@ impl Client {
             .body(body)
             .send()
             .await
-            .map_err(|e| format!("cannot reach {url}: {e}"))?;
+            .map_err(|e| (false, format!("cannot reach {url}: {e}")))?;
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
         let v = serde_json::from_str::<serde_json::Value>(&text).ok();
         if status == 200 && v.as_ref().is_some_and(|v| v["stored"].is_u64()) {
-            Ok(())
-        } else {
-            Err(format!(
+            return Ok(());
+        }
+        let own_refusal = (400..500).contains(&status)
+            && ![401, 403, 408, 429].contains(&status)
+            && v.as_ref().is_some_and(|v| v["error"]["code"].is_string());
+        Err((
+            own_refusal,
+            format!(
                 "evidence upload answered {status}: {}",
                 excerpt(&error_message(&text))
-            ))
-        }
+            ),
+        ))
     }
 }
 

@@ -222,30 +222,42 @@ pub async fn flush(
     Ok(None)
 }
 
-/// Upload the evidence the collector asked for; `Some(reason)` when it must wait.
+/// Most bytes of evidence JSON in one upload, well under the smallest `server.max_body_bytes`
+/// a collector accepts once decompressed (4096 is its floor; 1 MiB its default).
+const UPLOAD_CHUNK_BYTES: usize = 256 * 1024;
+
+/// Upload the evidence the collector asked for, in chunks; `Some(reason)` when it must wait. Items
+/// the collector refuses with its own error are dropped (logged): they would block every report.
 async fn upload_pending(
     client: &Client,
     node_key: &str,
     delta: &mut DeltaState,
 ) -> anyhow::Result<Option<String>> {
-    if delta.pending_evidence.is_empty() {
-        return Ok(None);
-    }
-    match client
-        .upload_evidence(node_key, &delta.pending_evidence)
-        .await
-    {
-        Ok(()) => {
-            tracing::info!(
-                items = delta.pending_evidence.len(),
-                "missing evidence uploaded"
-            );
-            delta.pending_evidence.clear();
-            delta.save()?;
-            Ok(None)
+    while !delta.pending_evidence.is_empty() {
+        let mut bytes = 0;
+        let n = delta
+            .pending_evidence
+            .iter()
+            .take_while(|e| {
+                bytes += e.excerpt.len() + e.source.len() + 128;
+                bytes <= UPLOAD_CHUNK_BYTES
+            })
+            .count()
+            .max(1);
+        match client
+            .upload_evidence(node_key, &delta.pending_evidence[..n])
+            .await
+        {
+            Ok(()) => tracing::info!(items = n, "missing evidence uploaded"),
+            Err((true, reason)) => {
+                tracing::error!(items = n, reason = %reason, "collector refused the missing evidence; it is not sent again")
+            }
+            Err((false, reason)) => return Ok(Some(reason)),
         }
-        Err(reason) => Ok(Some(reason)),
+        delta.pending_evidence.drain(..n);
+        delta.save()?;
     }
+    Ok(None)
 }
 
 /// Run checks and spool the report, announcing the losses the spool has not announced yet.

@@ -365,6 +365,11 @@ fn a_compression_bomb_is_413_without_the_memory_to_hold_it() {
         zbomb.len(),
         gbomb.len()
     );
+    eprintln!(
+        "bombs: 1 GiB of zeros in {} bytes of zstd, 200 MiB in {} bytes of gzip",
+        zbomb.len(),
+        gbomb.len()
+    );
     let base = vm_hwm_kib(c.child.id());
     for (enc, bomb) in [("zstd", &zbomb), ("gzip", &gbomb), ("zstd", &zbomb)] {
         let (status, answer) = post(&c, &key, Some(enc), bomb.clone());
@@ -389,17 +394,14 @@ fn a_compression_bomb_is_413_without_the_memory_to_hold_it() {
     assert_eq!(ok.status().as_u16(), 200);
 }
 
-/// A collector from before schema 2: it parses the body as JSON whatever its encoding, and knows
-/// schema 1 only. Records (content-encoding, schema) of each report it gets.
-/// (content-encoding, schema; -1 when the body is not JSON) of each request.
-type Seen = std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, i64)>>>;
-
-fn old_collector() -> (String, Seen) {
+/// A one-thread HTTP server on loopback answering each request with `handler(path,
+/// content-encoding, body)`.
+fn serve(
+    handler: impl Fn(&str, Option<&str>, &[u8]) -> (&'static str, String) + Send + 'static,
+) -> String {
     use std::io::{BufRead as _, BufReader, Read as _};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let log = seen.clone();
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             let Ok(mut conn) = conn else { continue };
@@ -408,6 +410,7 @@ fn old_collector() -> (String, Seen) {
             if r.read_line(&mut line).is_err() {
                 continue;
             }
+            let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
             let (mut len, mut enc) = (0usize, None);
             loop {
                 let mut h = String::new();
@@ -427,35 +430,7 @@ fn old_collector() -> (String, Seen) {
             }
             let mut body = vec![0; len];
             r.read_exact(&mut body).unwrap();
-            let (status, answer) = match serde_json::from_slice::<serde_json::Value>(&body) {
-                Err(e) => {
-                    log.lock().unwrap().push((enc, -1));
-                    (
-                        "400 Bad Request",
-                        format!(r#"{{"error":{{"code":"malformed_json","message":"{e}"}}}}"#),
-                    )
-                }
-                Ok(v) => {
-                    let schema = v["schema"].as_i64().unwrap_or(-1);
-                    log.lock().unwrap().push((enc, schema));
-                    if schema == 1 {
-                        (
-                            "202 Accepted",
-                            format!(
-                                r#"{{"report_id":"{}","status":"accepted","transitions":0}}"#,
-                                v["report_id"].as_str().unwrap()
-                            ),
-                        )
-                    } else {
-                        (
-                            "422 Unprocessable Entity",
-                            format!(
-                                r#"{{"error":{{"code":"unsupported_schema","message":"unsupported schema version {schema}; this collector accepts 1"}}}}"#
-                            ),
-                        )
-                    }
-                }
-            };
+            let (status, answer) = handler(&path, enc.as_deref(), &body);
             let _ = write!(
                 conn,
                 "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
@@ -463,7 +438,138 @@ fn old_collector() -> (String, Seen) {
             );
         }
     });
+    url
+}
+
+/// (content-encoding, schema; -1 when the body is not JSON) of each request.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, i64)>>>;
+
+/// A collector from before schema 2: it parses the body as JSON whatever its encoding, and knows
+/// schema 1 only.
+fn old_collector() -> (String, Seen) {
+    let seen: Seen = Default::default();
+    let log = seen.clone();
+    let url = serve(move |_, enc, body| {
+        let enc = enc.map(str::to_string);
+        match serde_json::from_slice::<serde_json::Value>(body) {
+            Err(e) => {
+                log.lock().unwrap().push((enc, -1));
+                (
+                    "400 Bad Request",
+                    format!(r#"{{"error":{{"code":"malformed_json","message":"{e}"}}}}"#),
+                )
+            }
+            Ok(v) => {
+                let schema = v["schema"].as_i64().unwrap_or(-1);
+                log.lock().unwrap().push((enc, schema));
+                if schema == 1 {
+                    (
+                        "202 Accepted",
+                        format!(
+                            r#"{{"report_id":"{}","status":"accepted","transitions":0}}"#,
+                            v["report_id"].as_str().unwrap()
+                        ),
+                    )
+                } else {
+                    (
+                        "422 Unprocessable Entity",
+                        format!(
+                            r#"{{"error":{{"code":"unsupported_schema","message":"unsupported schema version {schema}; this collector accepts 1"}}}}"#
+                        ),
+                    )
+                }
+            }
+        }
+    });
     (url, seen)
+}
+
+/// A collector that accepts every report, asks for its first evidence item as missing, and
+/// answers evidence uploads with `evidence_answer`. Records the paths requested.
+fn forgetful_collector(
+    evidence_answer: (&'static str, &'static str),
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let log = seen.clone();
+    let url = serve(move |path, enc, body| {
+        log.lock().unwrap().push(path.to_string());
+        if path == "/api/v1/reports/evidence" {
+            return (evidence_answer.0, evidence_answer.1.to_string());
+        }
+        let body = match enc {
+            Some("zstd") => zstd::decode_all(body).unwrap(),
+            _ => body.to_vec(),
+        };
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let first = v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["evidence"].as_array().cloned().unwrap_or_default())
+            .next()
+            .map(|e| e["sha256"].as_str().unwrap().to_string());
+        (
+            "202 Accepted",
+            serde_json::json!({"report_id": v["report_id"], "status": "accepted",
+                "transitions": 0, "missing_evidence": first.into_iter().collect::<Vec<_>>()})
+            .to_string(),
+        )
+    });
+    (url, seen)
+}
+
+#[test]
+fn missing_evidence_waits_for_a_collector_that_fails_and_is_dropped_when_it_refuses() {
+    let scratch = tempfile::tempdir().unwrap();
+    let h = Host::from_fixture(
+        "debian12-baseline",
+        scratch.path(),
+        "ev-host",
+        "f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0",
+    );
+    std::fs::create_dir_all(&h.state).unwrap();
+    std::fs::write(h.state.join("node_key"), "vnk1_evidence_test").unwrap();
+    let pending = || -> usize {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(h.state.join("spool/acked")).unwrap()).unwrap();
+        v["pending_evidence"].as_array().unwrap().len()
+    };
+
+    // The upload fails (503): the report is stored, the evidence waits in the state file.
+    let (url, seen) = forgetful_collector(("503 Service Unavailable", "{}"));
+    let (code, log) = h.run_once(&url);
+    assert_eq!(code, 0, "{log}");
+    assert_eq!(h.spooled(), 0, "{log}");
+    assert_eq!(pending(), 1, "{log}");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec!["/api/v1/reports", "/api/v1/reports/evidence"]
+    );
+
+    // Next time it goes first; refused with the collector's own error, it is dropped, not
+    // retried forever ahead of every report.
+    std::thread::sleep(Duration::from_millis(1100));
+    h.set_clock(chrono::Utc::now());
+    let (url, seen) = forgetful_collector((
+        "422 Unprocessable Entity",
+        r#"{"error":{"code":"invalid_evidence","message":"no"}}"#,
+    ));
+    let (code, log) = h.run_once(&url);
+    assert_eq!(code, 0, "{log}");
+    assert!(
+        log.contains("collector refused the missing evidence"),
+        "{log}"
+    );
+    assert_eq!(h.spooled(), 0, "{log}");
+    assert_eq!(
+        seen.lock().unwrap()[0],
+        "/api/v1/reports/evidence",
+        "pending evidence goes before anything else"
+    );
+    assert!(seen
+        .lock()
+        .unwrap()
+        .contains(&"/api/v1/reports".to_string()));
 }
 
 #[test]
