@@ -222,8 +222,8 @@ pub async fn flush(
     Ok(None)
 }
 
-/// Most bytes of evidence JSON in one upload, well under the smallest `server.max_body_bytes`
-/// a collector accepts once decompressed (4096 is its floor; 1 MiB its default).
+/// Most bytes of evidence JSON in one upload (about): a quarter of the collector's default
+/// `server.max_body_bytes` (1 MiB), which also bounds the body once decompressed.
 const UPLOAD_CHUNK_BYTES: usize = 256 * 1024;
 
 /// Upload the evidence the collector asked for, in chunks; `Some(reason)` when it must wait. Items
