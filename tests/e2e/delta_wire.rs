@@ -597,3 +597,38 @@ fn a_collector_that_predates_schema_2_gets_schema_1_and_loses_nothing() {
         "first the compressed delta, then the spooled schema 1 body as it is:\n{log}"
     );
 }
+
+#[test]
+fn a_full_report_re_anchors_every_full_report_hours() {
+    let scratch = tempfile::tempdir().unwrap();
+    let c = Collector::start(&scratch.path().join("c"), 0, "");
+    let h = Host::from_fixture(
+        "debian12-baseline",
+        scratch.path(),
+        "anchor-host",
+        "a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2",
+    );
+    let cfg = std::fs::read_to_string(&h.config).unwrap();
+    std::fs::write(&h.config, format!("[agent]\nfull_report_hours = 1\n{cfg}")).unwrap();
+    h.enroll(&c.url);
+    // Reports collected in the past (the collector takes them up to fleet.max_report_age_days
+    // old), so the fixture clock can move hours without being in the future.
+    let start = chrono::Utc::now() - chrono::Duration::hours(5);
+    let mut fulls = Vec::new();
+    for minutes in [0, 30, 59, 60, 61, 150] {
+        h.set_clock(start + chrono::Duration::minutes(minutes));
+        let (code, log) = h.run_once(&c.url);
+        assert!(code == 0 || code == 1, "{log}");
+        fulls.extend(delivered_full(&log));
+    }
+    // Full at 0; deltas at 30 and 59 min; full at 60 (an hour after the last full one); delta at
+    // 61; full at 150.
+    assert_eq!(fulls, vec![true, false, false, true, false, true]);
+    let bad = std::fs::read_to_string(&h.config)
+        .unwrap()
+        .replace("full_report_hours = 1", "full_report_hours = 0");
+    std::fs::write(&h.config, bad).unwrap();
+    let (code, log) = h.run_once(&c.url);
+    assert_eq!(code, 2, "{log}");
+    assert!(log.contains("agent.full_report_hours"), "{log}");
+}
