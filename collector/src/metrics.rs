@@ -42,6 +42,7 @@ pub const OUTCOMES: &[&str] = &[
     "accepted",
     "duplicate",
     "out_of_order",
+    "resync",
     "rejected",
     "unauthorized",
     "error",
