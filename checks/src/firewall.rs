@@ -51,6 +51,12 @@ impl crate::Check for Firewall {
     fn title(&self) -> &'static str {
         "Host firewall denies inbound by default"
     }
+    fn label(&self) -> crate::Label {
+        crate::Label {
+            fr: "Pare-feu",
+            en: "Host firewall",
+        }
+    }
     fn safeguards(&self) -> &'static [&'static str] {
         &["4.4", "4.5"]
     }

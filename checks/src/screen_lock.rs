@@ -84,6 +84,12 @@ impl crate::Check for ScreenLock {
     fn title(&self) -> &'static str {
         "Idle screen lock"
     }
+    fn label(&self) -> crate::Label {
+        crate::Label {
+            fr: "Verrouillage de l'écran",
+            en: "Screen lock",
+        }
+    }
     fn safeguards(&self) -> &'static [&'static str] {
         &["4.3"]
     }

@@ -30,7 +30,8 @@ pub fn parse_global_state(text: &str) -> Result<GlobalState, String> {
     match t {
         "Firewall is disabled. (State = 0)" => Ok(GlobalState::Off),
         "Firewall is enabled. (State = 1)" => Ok(GlobalState::On),
-        "Firewall is enabled. (State = 2)" | "Firewall is blocking all non-essential incoming connections. (State = 2)" => {
+        "Firewall is enabled. (State = 2)"
+        | "Firewall is blocking all non-essential incoming connections. (State = 2)" => {
             Ok(GlobalState::BlockAll)
         }
         _ => Err(format!(
@@ -53,7 +54,11 @@ pub fn parse_stealth(text: &str) -> Result<bool, String> {
 
 /// Parse `pfctl -s info`: `true` when pf is enabled.
 pub fn parse_pf_info(text: &str) -> Result<bool, String> {
-    let first = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     if first.starts_with("Status: Enabled") {
         Ok(true)
     } else if first.starts_with("Status: Disabled") {
@@ -99,9 +104,12 @@ pub fn pf_default_deny(rules: &str) -> Option<String> {
         }
         // Unconditional: `all`, then for pass rules only the state options pfctl prints.
         let unconditional = rest.first() == Some(&"all")
-            && rest[1..]
-                .iter()
-                .all(|w| ["flags", "S/SA", "keep", "state", "no", "modulate", "synproxy"].contains(w));
+            && rest[1..].iter().all(|w| {
+                [
+                    "flags", "S/SA", "keep", "state", "no", "modulate", "synproxy",
+                ]
+                .contains(w)
+            });
         if !unconditional {
             continue;
         }
@@ -168,7 +176,11 @@ pub(super) fn run(probe: &dyn Probe) -> CheckResult {
         Ok(j) => j,
         Err(e) => return CheckResult::new(ID, Status::Error, e).with_evidence(evidence),
     };
-    let stealth_text = if stealth { "stealth mode on" } else { "stealth mode off" };
+    let stealth_text = if stealth {
+        "stealth mode on"
+    } else {
+        "stealth mode off"
+    };
     let pf_text = match (pf_on, &pf_deny) {
         (false, _) => "pf disabled".to_string(),
         (true, Some(rule)) => format!("pf enabled, inbound denied by `{rule}`"),
@@ -233,8 +245,13 @@ mod tests {
 
     #[test]
     fn pf_info_needs_a_status_line() {
-        assert!(parse_pf_info("Status: Enabled for 0 days 00:12:34           Debug: Urgent\n").unwrap());
-        assert!(!parse_pf_info("\nStatus: Disabled                              Debug: Urgent").unwrap());
+        assert!(
+            parse_pf_info("Status: Enabled for 0 days 00:12:34           Debug: Urgent\n").unwrap()
+        );
+        assert!(
+            !parse_pf_info("\nStatus: Disabled                              Debug: Urgent")
+                .unwrap()
+        );
         assert!(parse_pf_info("pfctl: /dev/pf: Permission denied").is_err());
     }
 
@@ -244,7 +261,10 @@ mod tests {
             pf_default_deny("scrub-anchor \"com.apple/*\" all fragment reassemble\nblock drop in all\npass out all flags S/SA keep state\npass in proto tcp from any to any port = 22 flags S/SA keep state\n"),
             Some("block drop in all".into())
         );
-        assert_eq!(pf_default_deny("block drop in all\npass in all flags S/SA keep state\n"), None);
+        assert_eq!(
+            pf_default_deny("block drop in all\npass in all flags S/SA keep state\n"),
+            None
+        );
         assert_eq!(
             pf_default_deny("block drop in quick all\npass in all flags S/SA keep state\n"),
             Some("block drop in quick all".into())

@@ -53,7 +53,9 @@ fn enum_field<T: Copy>(
     let found = match obj.get(key) {
         Some(Value::Number(n)) => n.as_i64().and_then(|c| table.iter().find(|t| t.0 == c)),
         Some(Value::String(s)) => table.iter().find(|t| t.1 == s),
-        Some(Value::Bool(b)) => table.iter().find(|t| t.1 == if *b { "True" } else { "False" }),
+        Some(Value::Bool(b)) => table
+            .iter()
+            .find(|t| t.1 == if *b { "True" } else { "False" }),
         None => return Err(format!("profile {at}: no {key}")),
         Some(_) => None,
     };
@@ -74,14 +76,19 @@ pub(crate) fn json_items(text: &str, what: &str) -> Result<Vec<Value>, String> {
     match serde_json::from_str(trimmed).map_err(|e| format!("{what} did not print JSON: {e}"))? {
         Value::Array(a) => Ok(a),
         obj @ Value::Object(_) => Ok(vec![obj]),
-        other => Err(format!("{what}: expected an object or an array, got {other}")),
+        other => Err(format!(
+            "{what}: expected an object or an array, got {other}"
+        )),
     }
 }
 
 /// Parse what [`GET_NET_FIREWALL_PROFILE`] prints; every profile of [`PROFILES`] must be there.
 pub fn parse_profiles(text: &str) -> Result<Vec<FirewallProfile>, String> {
     let mut out: Vec<FirewallProfile> = Vec::new();
-    for (i, item) in json_items(text, "Get-NetFirewallProfile")?.iter().enumerate() {
+    for (i, item) in json_items(text, "Get-NetFirewallProfile")?
+        .iter()
+        .enumerate()
+    {
         let obj = item
             .as_object()
             .ok_or_else(|| format!("profile {} is not an object", i + 1))?;
@@ -217,7 +224,9 @@ mod tests {
     use super::*;
 
     fn profile(name: &str, enabled: &str, inbound: &str) -> String {
-        format!(r#"{{"Name":"{name}","Enabled":{enabled},"DefaultInboundAction":{inbound},"DefaultOutboundAction":2}}"#)
+        format!(
+            r#"{{"Name":"{name}","Enabled":{enabled},"DefaultInboundAction":{inbound},"DefaultOutboundAction":2}}"#
+        )
     }
 
     #[test]
@@ -252,7 +261,9 @@ mod tests {
             profile("Private", "1", "4"),
             profile("Public", "1", "4")
         );
-        assert!(parse_profiles(&bad).unwrap_err().contains("DefaultInboundAction is 3"));
+        assert!(parse_profiles(&bad)
+            .unwrap_err()
+            .contains("DefaultInboundAction is 3"));
         let twice = format!(
             "[{},{},{}]",
             profile("Domain", "1", "4"),

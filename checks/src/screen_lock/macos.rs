@@ -96,8 +96,8 @@ fn idle_times(
             evidence.push(Evidence::file(&path, &bytes));
             let v = crate::apple_plist::parse(&bytes).map_err(|e| format!("{path}: {e}"))?;
             let d = crate::apple_plist::dict(&v, &path)?;
-            if let Some(idle) =
-                crate::apple_plist::opt_integer(d, "idleTime").map_err(|e| format!("{path}: {e}"))?
+            if let Some(idle) = crate::apple_plist::opt_integer(d, "idleTime")
+                .map_err(|e| format!("{path}: {e}"))?
             {
                 if idle < 0 {
                     return Err(format!("{path}: idleTime {idle} is negative"));
@@ -174,7 +174,10 @@ pub(super) fn run(probe: &dyn Probe, cfg: &ScreenLockConfig) -> CheckResult {
             }
         }
         let (status, summary) = if !problems.is_empty() {
-            (Status::Fail, format!("macOS screen lock: {}", problems.join("; ")))
+            (
+                Status::Fail,
+                format!("macOS screen lock: {}", problems.join("; ")),
+            )
         } else if idle.is_empty() {
             (
                 Status::Warn,
@@ -190,7 +193,10 @@ pub(super) fn run(probe: &dyn Probe, cfg: &ScreenLockConfig) -> CheckResult {
             )
         };
         Ok(CheckResult::new(ID, status, summary)
-            .fact("source", "sysadminctl -screenLock, ByHost com.apple.screensaver idleTime")
+            .fact(
+                "source",
+                "sysadminctl -screenLock, ByHost com.apple.screensaver idleTime",
+            )
             .fact("users_with_idle_time", idle.len() as u64))
     })();
     match judged {
@@ -210,16 +216,26 @@ mod tests {
     #[test]
     fn sysadminctl_reference_captures() {
         assert_eq!(
-            parse_screen_lock("2026-09-26 sysadminctl[1:2] screenLock delay is immediate\n").unwrap(),
+            parse_screen_lock("2026-09-26 sysadminctl[1:2] screenLock delay is immediate\n")
+                .unwrap(),
             Some(0.0)
         );
         assert_eq!(
             parse_screen_lock("2026-09-26 sysadminctl[1:2] screenLock is off").unwrap(),
             None
         );
-        assert_eq!(parse_screen_lock("screenLock delay is 300 seconds").unwrap(), Some(300.0));
-        assert_eq!(parse_screen_lock("screenLock delay is -1.000000 seconds").unwrap(), None);
-        assert_eq!(parse_screen_lock("screenLock delay is -1 seconds").unwrap(), None);
+        assert_eq!(
+            parse_screen_lock("screenLock delay is 300 seconds").unwrap(),
+            Some(300.0)
+        );
+        assert_eq!(
+            parse_screen_lock("screenLock delay is -1.000000 seconds").unwrap(),
+            None
+        );
+        assert_eq!(
+            parse_screen_lock("screenLock delay is -1 seconds").unwrap(),
+            None
+        );
         assert!(parse_screen_lock("screenLock delay is soon").is_err());
         assert!(parse_screen_lock("screenLock delay is -5 seconds").is_err());
         assert!(parse_screen_lock("sysadminctl: unknown option").is_err());

@@ -73,8 +73,12 @@ fn flag(v: &Value, what: &str) -> Result<bool, String> {
 /// Seconds as a REG_SZ of digits or a DWORD.
 fn seconds(v: &Value, what: &str) -> Result<u64, String> {
     match v {
-        Value::String(s) if !s.trim().is_empty() && s.trim().chars().all(|c| c.is_ascii_digit()) => {
-            s.trim().parse().map_err(|_| format!("{what} is {s:?}, out of range"))
+        Value::String(s)
+            if !s.trim().is_empty() && s.trim().chars().all(|c| c.is_ascii_digit()) =>
+        {
+            s.trim()
+                .parse()
+                .map_err(|_| format!("{what} is {s:?}, out of range"))
         }
         Value::Number(n) if n.as_u64().is_some() => Ok(n.as_u64().unwrap_or_default()),
         other => Err(format!("{what} is {other}, not a number of seconds")),
@@ -87,7 +91,10 @@ fn pick<T>(
     sid: &str,
     conv: fn(&Value, &str) -> Result<T, String>,
 ) -> Result<Option<Sourced<T>>, String> {
-    for (k, source) in [(format!("Policy{key}"), "user policy"), (key.to_string(), "user setting")] {
+    for (k, source) in [
+        (format!("Policy{key}"), "user policy"),
+        (key.to_string(), "user setting"),
+    ] {
         match o.get(&k) {
             None | Some(Value::Null) => continue,
             Some(v) => {
@@ -277,8 +284,20 @@ mod tests {
     fn policy_copy_wins_over_user_setting_field_by_field() {
         let p = parse(r#"{"InactivityTimeoutSecs":null,"Users":{"Sid":"S-1-5-21-1-2-3-1001","PolicyScreenSaveActive":"1","PolicyScreenSaverIsSecure":null,"PolicyScreenSaveTimeOut":"600","ScreenSaveActive":"0","ScreenSaverIsSecure":"1","ScreenSaveTimeOut":"3600"}}"#).unwrap();
         let u = &p.users[0];
-        assert_eq!(u.active, Some(Sourced { value: true, source: "user policy" }));
-        assert_eq!(u.secure, Some(Sourced { value: true, source: "user setting" }));
+        assert_eq!(
+            u.active,
+            Some(Sourced {
+                value: true,
+                source: "user policy"
+            })
+        );
+        assert_eq!(
+            u.secure,
+            Some(Sourced {
+                value: true,
+                source: "user setting"
+            })
+        );
         assert_eq!(u.timeout.as_ref().unwrap().value, 600);
         let (problems, _) = judge_user(u, &ScreenLockConfig::default());
         assert!(problems.is_empty(), "{problems:?}");
@@ -286,7 +305,11 @@ mod tests {
 
     #[test]
     fn unknown_values_are_errors() {
-        let doc = |v: &str| format!(r#"{{"InactivityTimeoutSecs":null,"Users":[{{"Sid":"S-1-5-21-1-2-3-1001","ScreenSaveActive":{v}}}]}}"#);
+        let doc = |v: &str| {
+            format!(
+                r#"{{"InactivityTimeoutSecs":null,"Users":[{{"Sid":"S-1-5-21-1-2-3-1001","ScreenSaveActive":{v}}}]}}"#
+            )
+        };
         assert!(parse(&doc("\"1\"")).is_ok());
         assert!(parse(&doc("\"yes\"")).unwrap_err().contains("not 0 or 1"));
         assert!(parse(r#"{"InactivityTimeoutSecs":"900","Users":[]}"#).is_err());
