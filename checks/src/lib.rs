@@ -6,7 +6,9 @@
 //!   from `Probe::platform()` (e.g. `disk_encryption/filevault.rs` beside the Linux logic).
 //! - [`state`] — the agent's state directory (first-seen dates of updates).
 //! - one file per check (`patch_age`, `disk_encryption`, `mfa`, `backup_freshness`,
-//!   `password_policy`, `inventory`) → parsers (`apt`, `dnf`, `pam`, `sshd`, …) → `probe`.
+//!   `password_policy`, `screen_lock`, `firewall`, `malware_protection`, `inventory`) → parsers
+//!   (`apt`, `dnf`, `pam`, `sshd`, …) → `probe`. Each check also carries what the collector shows
+//!   of it: its report labels ([`Check::label`]), coverage role and CIS safeguards.
 //!   Parsers are pure functions from text to typed values and know nothing of checks.
 //! - [`redact`] — the one door out: every evidence excerpt and source, fact and summary is
 //!   redacted there before it leaves the crate ([`result::Evidence`] cannot be built around it).
