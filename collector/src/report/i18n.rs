@@ -153,14 +153,6 @@ messages! {
     NotApplicable => "non applicable", "not applicable";
     Stale => "silencieux", "stale";
     Coverage => "Couverture", "Coverage";
-    ChkPatch => "Correctifs de sécurité", "Security updates";
-    ChkDisk => "Chiffrement des disques", "Disk encryption";
-    ChkMfa => "Authentification multifacteur", "Multi-factor authentication";
-    ChkBackup => "Fraîcheur des sauvegardes", "Backup freshness";
-    ChkPassword => "Politique de mots de passe", "Password policy";
-    ChkScreenLock => "Verrouillage de l'écran", "Screen lock";
-    ChkFirewall => "Pare-feu", "Host firewall";
-    ChkMalware => "Protection contre les logiciels malveillants", "Malware protection";
     HlNotMet => "non atteint", "not met";
     HlNoData => "sans donnée ce mois", "no data this month";
     HlOverdue => "notification(s) CNIL en retard (délai de 72 h dépassé)", "authority notification(s) overdue (72-hour deadline passed)";
@@ -240,6 +232,9 @@ messages! {
     FrBackup => "Perte de données au-delà du point de reprise après un incident", "Data loss beyond the recovery point after an incident";
     FrPatch => "Compromission par une vulnérabilité connue non corrigée", "Compromise through an unpatched known vulnerability";
     FrPassword => "Mots de passe devinés faute d'une politique de mots de passe robuste", "Password guessing against a weak password policy";
+    FrScreenLock => "Utilisation d'une session laissée sans surveillance qui ne se verrouille pas", "Misuse of an unattended session that does not lock";
+    FrFirewall => "Intrusion par un service réseau exposé faute de pare-feu", "Intrusion through a network service exposed by a host without a firewall";
+    FrMalware => "Infection par un logiciel malveillant non détectée", "Malware infection that goes undetected";
     FrOther => "Échecs sur le parc :", "Fleet failures of";
     NoteFailing => "poste(s) évalué(s) en échec sur", "evaluated hosts fail";
     NoteOf => "sur", "of";
@@ -402,20 +397,20 @@ pub fn indicator(lang: Lang, name: &str) -> String {
     m.text(lang).to_string()
 }
 
-/// The label of a check of the coverage table (the id itself when unknown).
+/// The label of a check (coverage table, risk titles) from the check registry
+/// (`vigie_checks::Check::label`); the id itself when this build has no such check.
 pub fn check(lang: Lang, id: &str) -> String {
-    let m = match id {
-        "patch_age" => Msg::ChkPatch,
-        "disk_encryption" => Msg::ChkDisk,
-        "mfa" => Msg::ChkMfa,
-        "backup_freshness" => Msg::ChkBackup,
-        "password_policy" => Msg::ChkPassword,
-        "screen_lock" => Msg::ChkScreenLock,
-        "firewall" => Msg::ChkFirewall,
-        "malware_protection" => Msg::ChkMalware,
-        other => return other.to_string(),
-    };
-    m.text(lang).to_string()
+    match vigie_checks::find(id) {
+        Some(c) => {
+            let l = c.label();
+            match lang {
+                Lang::Fr => l.fr,
+                Lang::En => l.en,
+            }
+            .to_string()
+        }
+        None => id.to_string(),
+    }
 }
 
 /// The label of a severity.
@@ -463,6 +458,9 @@ pub fn fleet_risk_title(lang: Lang, check: &str) -> String {
         "backup_freshness" => Msg::FrBackup,
         "patch_age" => Msg::FrPatch,
         "password_policy" => Msg::FrPassword,
+        "screen_lock" => Msg::FrScreenLock,
+        "firewall" => Msg::FrFirewall,
+        "malware_protection" => Msg::FrMalware,
         "identity_mfa" => Msg::FrIdentityMfa,
         other => return format!("{} {}", Msg::FrOther.text(lang), self::check(lang, other)),
     };
@@ -607,5 +605,32 @@ mod tests {
         assert_eq!(signed(Lang::Fr, 2.46, 1), "+2,5");
         assert_eq!(signed(Lang::En, -0.04, 1), "0.0");
         assert_eq!(signed(Lang::En, -1.0, 1), "-1.0");
+    }
+
+    #[test]
+    fn check_labels_come_from_the_registry_and_every_shipped_risk_is_translated() {
+        assert_eq!(check(Lang::Fr, "firewall"), "Pare-feu");
+        assert_eq!(check(Lang::En, "malware_protection"), "Malware protection");
+        assert_eq!(check(Lang::En, "no_such_check"), "no_such_check");
+        // Every coverage check has a label in each language, from its own file.
+        for id in crate::kpi::coverage::CHECKS.iter() {
+            assert_ne!(check(Lang::Fr, id), *id, "{id}: no French label");
+            assert_ne!(check(Lang::En, id), *id, "{id}: no English label");
+        }
+        // The shipped fleet risks: the English title is the stored one, and French has its own.
+        let other = Msg::FrOther.text(Lang::Fr);
+        for sc in crate::risk::fleet::scenarios(&Default::default()) {
+            assert_eq!(
+                fleet_risk_title(Lang::En, &sc.check),
+                sc.title,
+                "{}",
+                sc.check
+            );
+            assert!(
+                !fleet_risk_title(Lang::Fr, &sc.check).starts_with(other),
+                "{}: no French fleet risk title",
+                sc.check
+            );
+        }
     }
 }
