@@ -182,6 +182,16 @@ fn windows_drive_path(path: &str) -> Option<(char, &str)> {
         .then(|| (drive.to_ascii_uppercase(), rest))
 }
 
+/// One spelling of a Windows path: upper-case drive, `\` separators, no empty or `.` parts.
+fn windows_canonical(path: &str) -> Option<String> {
+    let (drive, rest) = windows_drive_path(path)?;
+    let parts: Vec<&str> = rest
+        .split(['\\', '/'])
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    Some(format!("{drive}:\\{}", parts.join("\\")))
+}
+
 fn parse_offset(s: &str) -> Option<FixedOffset> {
     let (sign, rest) = match s.as_bytes().first()? {
         b'+' => (1, &s[1..]),
@@ -254,7 +264,16 @@ impl Probe for FixtureProbe {
             is_dir: md.is_dir(),
             size: md.len(),
             // Checkout times are meaningless: only declared mtimes exist on a fixture host.
-            modified: self.file.mtimes.get(path).copied(),
+            modified: self.file.mtimes.get(path).copied().or_else(|| {
+                // A Windows path is declared in one spelling (`C:\dir\file`) and may be asked
+                // for in another (`C:/dir/file`, a lower-case drive).
+                let want = windows_canonical(path)?;
+                self.file
+                    .mtimes
+                    .iter()
+                    .find(|(k, _)| windows_canonical(k).as_deref() == Some(want.as_str()))
+                    .map(|(_, t)| *t)
+            }),
             mode: crate::probe::permission_bits(&md.permissions()),
         })
     }
@@ -430,6 +449,10 @@ not_installed = true
             vec!["sshd_config"]
         );
         assert!(p.read(r"C:\ProgramData\..\..\fixture.toml").is_err());
+        assert_eq!(
+            windows_canonical("c:/ProgramData//ssh/./sshd_config").as_deref(),
+            Some(r"C:\ProgramData\ssh\sshd_config")
+        );
         assert!(p.read(r"C:\ProgramData\D:\x").is_err());
         assert!(p
             .read(r"D:\ProgramData\ssh\sshd_config")
