@@ -61,5 +61,11 @@ for dir in tests/fixtures/hosts/windows-*/; do
   fi
 done
 [ "$n" -gt 0 ] || { echo "wine-fixtures: no Windows fixture host ran" >&2; exit 1; }
+# The configuration the MSI installs (deploy/windows/agent.toml) loads and validates in the Windows
+# build (exit 2 on a configuration error; inventory passes on this host).
+winpath() { echo "Z:$(echo "$PWD/$1" | tr / '\\')"; }
+"$wine" "$exe" --config "$(winpath deploy/windows/agent.toml)" check --only inventory \
+  --root "$(winpath tests/fixtures/hosts/windows-bitlocker-on)" --format json >/dev/null \
+  || { echo "wine-fixtures: vigie-agent.exe refuses deploy/windows/agent.toml" >&2; fail=1; }
 [ "$fail" = 0 ] || exit 1
 echo "wine-fixtures: $n Windows fixture hosts, same verdicts from vigie-agent.exe (Wine) and the Linux build" >&2
