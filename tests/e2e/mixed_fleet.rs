@@ -65,6 +65,9 @@ fn linux_macos_and_windows_hosts_count_in_kpis_cis_report_and_per_os_gauges() {
         let (code, err) = h.run_once(&c.url);
         assert_eq!(code, 0, "run --once: {err}");
     }
+    // The draft report counts hosts with `enrolled_at < now` in whole seconds, so a host enrolled in
+    // the second the report is written is left out; the report below waits for the next second.
+    let enrolled_by = chrono::Utc::now().timestamp();
 
     // The collector stores what each agent reported as its OS: an os-release ID, `macos`, `windows`.
     let hosts = admin_get(&c, "/api/v1/hosts");
@@ -236,6 +239,9 @@ fn linux_macos_and_windows_hosts_count_in_kpis_cis_report_and_per_os_gauges() {
 
     // The monthly report of this month: three hosts enrolled and reporting; disk_encryption passes
     // on all three.
+    while chrono::Utc::now().timestamp() <= enrolled_by {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let month = chrono::Utc::now().format("%Y-%m").to_string();
     let out_dir = t.path().join("report");
     let out = Command::new(bin("vigie-collector"))
