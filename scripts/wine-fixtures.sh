@@ -45,13 +45,16 @@ for c in r["results"]:
     print(c["check"], c["status"], c["summary"], sep="\t")'
 }
 
+# Both builds read the same, explicit, empty configuration (defaults): without --config the Linux build
+# would read /etc/vigie/agent.toml when a package installed one on this machine.
+nocfg="$(mktemp)"; trap 'rm -f "$nocfg"' EXIT
 fail=0 n=0
 for dir in tests/fixtures/hosts/windows-*/; do
   dir="${dir%/}" name="$(basename "$dir")"
   # `check` exits 1 when a check fails or errs; what matters is a JSON report on stdout.
-  want="$({ "$linux" check --root "$dir" --format json || true; } | verdicts)" \
+  want="$({ "$linux" --config "$nocfg" check --root "$dir" --format json || true; } | verdicts)" \
     || { echo "$name: the Linux build printed no report" >&2; fail=1; continue; }
-  got="$({ "$wine" "$exe" check --root "Z:$(echo "$PWD/$dir" | tr / '\\')" --format json || true; } | tr -d '\r' | verdicts)" \
+  got="$({ "$wine" "$exe" --config "Z:$(echo "$nocfg" | tr / '\\')" check --root "Z:$(echo "$PWD/$dir" | tr / '\\')" --format json || true; } | tr -d '\r' | verdicts)" \
     || { echo "$name: vigie-agent.exe under Wine printed no report" >&2; fail=1; continue; }
   n=$((n + 1))
   if [ "$want" != "$got" ]; then
@@ -83,5 +86,6 @@ if [ "$state" = none ] || [ "${state: -1}" != 0 ] || [ "${control: -1}" = 0 ]; t
   fail=1
 fi
 rm -rf "$acl"
+
 [ "$fail" = 0 ] || exit 1
 echo "wine-fixtures: $n Windows fixture hosts, same verdicts from vigie-agent.exe (Wine) and the Linux build; example config loads; state directory ACL applied ($state)" >&2
