@@ -45,13 +45,16 @@ for c in r["results"]:
     print(c["check"], c["status"], c["summary"], sep="\t")'
 }
 
+# Both builds read the same, explicit, empty configuration (defaults): without --config the Linux build
+# would read /etc/vigie/agent.toml when a package installed one on this machine.
+nocfg="$(mktemp)"; trap 'rm -f "$nocfg"' EXIT
 fail=0 n=0
 for dir in tests/fixtures/hosts/windows-*/; do
   dir="${dir%/}" name="$(basename "$dir")"
   # `check` exits 1 when a check fails or errs; what matters is a JSON report on stdout.
-  want="$({ "$linux" check --root "$dir" --format json || true; } | verdicts)" \
+  want="$({ "$linux" --config "$nocfg" check --root "$dir" --format json || true; } | verdicts)" \
     || { echo "$name: the Linux build printed no report" >&2; fail=1; continue; }
-  got="$({ "$wine" "$exe" check --root "Z:$(echo "$PWD/$dir" | tr / '\\')" --format json || true; } | tr -d '\r' | verdicts)" \
+  got="$({ "$wine" "$exe" --config "Z:$(echo "$nocfg" | tr / '\\')" check --root "Z:$(echo "$PWD/$dir" | tr / '\\')" --format json || true; } | tr -d '\r' | verdicts)" \
     || { echo "$name: vigie-agent.exe under Wine printed no report" >&2; fail=1; continue; }
   n=$((n + 1))
   if [ "$want" != "$got" ]; then
@@ -61,5 +64,28 @@ for dir in tests/fixtures/hosts/windows-*/; do
   fi
 done
 [ "$n" -gt 0 ] || { echo "wine-fixtures: no Windows fixture host ran" >&2; exit 1; }
+# The configuration the MSI installs (deploy/windows/agent.toml) loads and validates in the Windows
+# build (exit 2 on a configuration error; inventory passes on this host).
+winpath() { echo "Z:$(echo "$PWD/$1" | tr / '\\')"; }
+"$wine" "$exe" --config "$(winpath deploy/windows/agent.toml)" check --only inventory \
+  --root "$(winpath tests/fixtures/hosts/windows-bitlocker-on)" --format json >/dev/null \
+  || { echo "wine-fixtures: vigie-agent.exe refuses deploy/windows/agent.toml" >&2; fail=1; }
+# The state directory's ACL (agent/src/acl.rs: SYSTEM and Administrators only, protected). Wine
+# maps a DACL onto Unix permission bits, so this is what can be seen here: a directory Wine creates
+# without an ACL of ours is world-readable (755), the agent's state directory must give "other"
+# nothing. `run --once` creates the state directory, then stops (no node key: exit 3).
+acl="$(mktemp -d)"
+printf '[collector]\nurl = "https://127.0.0.1:9"\n' >"$acl/agent.toml"
+"$wine" cmd /c mkdir "Z:$(echo "$acl/control" | tr / '\\')" >/dev/null 2>&1 || true
+"$wine" "$exe" --config "Z:$(echo "$acl/agent.toml" | tr / '\\')" run --once \
+  --state-dir "Z:$(echo "$acl/state" | tr / '\\')" --root "$(winpath tests/fixtures/hosts/windows-bitlocker-on)" \
+  >/dev/null 2>&1 || true
+control="$(stat -c %a "$acl/control" 2>/dev/null || echo none)" state="$(stat -c %a "$acl/state" 2>/dev/null || echo none)"
+if [ "$state" = none ] || [ "${state: -1}" != 0 ] || [ "${control: -1}" = 0 ]; then
+  echo "wine-fixtures: state directory mode $state (a plain Wine directory: $control): the SYSTEM/Administrators-only ACL is not applied" >&2
+  fail=1
+fi
+rm -rf "$acl"
+
 [ "$fail" = 0 ] || exit 1
-echo "wine-fixtures: $n Windows fixture hosts, same verdicts from vigie-agent.exe (Wine) and the Linux build" >&2
+echo "wine-fixtures: $n Windows fixture hosts, same verdicts from vigie-agent.exe (Wine) and the Linux build; example config loads; state directory ACL applied ($state)" >&2

@@ -261,4 +261,16 @@ mod example_tests {
         let cfg = AgentConfig::load(&p, true).expect("example loads");
         assert_eq!(cfg.checks.patch_age.sla_days, 30);
     }
+
+    /// The Windows example the MSI installs (deploy/windows/agent.toml) stays valid.
+    #[test]
+    fn shipped_windows_example_config_is_valid() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/windows/agent.toml");
+        let cfg = AgentConfig::load(&p, true).expect("Windows example loads");
+        cfg.validate().expect("Windows example validates");
+        assert_eq!(
+            cfg.checks.backup_freshness.restic_binary,
+            r"C:\Program Files\restic\restic.exe"
+        );
+    }
 }

@@ -57,7 +57,7 @@ pub enum OnceOutcome {
 }
 
 /// The request to stop that a service manager sends: SIGTERM from systemd/launchd; on Windows the
-/// console's shutdown event (the service control handler is not written yet, `docs/platforms.md`).
+/// console's shutdown event, or the Service Control Manager's Stop/Shutdown (`service`).
 struct Termination {
     #[cfg(unix)]
     signal: tokio::signal::unix::Signal,
@@ -79,8 +79,18 @@ impl Termination {
         Ok(Termination { signal })
     }
 
+    #[cfg(unix)]
     async fn recv(&mut self) -> Option<()> {
         self.signal.recv().await
+    }
+
+    /// The console's shutdown event, or the SCM's Stop/Shutdown under `service run`.
+    #[cfg(windows)]
+    async fn recv(&mut self) -> Option<()> {
+        tokio::select! {
+            r = self.signal.recv() => r,
+            () = crate::service::stop_requested() => Some(()),
+        }
     }
 }
 

@@ -30,12 +30,15 @@ pub fn private_dir(dir: &Path, what: &str) -> anyhow::Result<()> {
     tighten(dir, DIR_MODE).with_context(|| format!("{what} {}", dir.display()))
 }
 
-/// Remove group and other permissions from `path` (keeping the owner's), when it has any.
-///
-/// On Windows there are no mode bits: the state directory's ACL is inherited from
-/// `%ProgramData%\Vigie` (SYSTEM and Administrators); setting it explicitly is not done yet
-/// (README, Known limits).
-#[cfg(not(unix))]
+/// On Windows, which has no mode bits: replace the ACL of `path` with one that lets only SYSTEM and
+/// Administrators in (a protected DACL, see `acl`); `max_mode` tells a directory from a file.
+#[cfg(windows)]
+pub fn tighten(path: &Path, max_mode: u32) -> anyhow::Result<()> {
+    crate::acl::restrict(path, max_mode == DIR_MODE)
+}
+
+/// Elsewhere (neither Unix nor Windows) nothing is set.
+#[cfg(not(any(unix, windows)))]
 pub fn tighten(_path: &Path, _max_mode: u32) -> anyhow::Result<()> {
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! `checks_run` (probe + state + the vigie-checks registry → a wire `Report`) → `table` (human
 //! output). `enroll`, `client`, `spool` and `daemon` turn one run into a fleet member.
 
+mod acl;
 mod checks_run;
 mod cli_docs;
 mod client;
@@ -13,6 +14,8 @@ mod delta;
 mod enroll;
 mod files;
 mod output;
+#[cfg(windows)]
+mod service;
 mod spool;
 mod table;
 
@@ -72,6 +75,19 @@ enum Command {
     Enroll(EnrollArgs),
     /// Run as a daemon: check every interval, spool reports, deliver them in order.
     Run(RunArgs),
+    /// Windows service entry point: `service run` is what the Service Control Manager starts (the
+    /// MSI registers it as VigieAgent); it runs `run` with the default configuration.
+    #[cfg(windows)]
+    #[command(subcommand)]
+    Service(ServiceCommand),
+}
+
+/// `vigie-agent service …` (Windows).
+#[cfg(windows)]
+#[derive(Subcommand)]
+enum ServiceCommand {
+    /// Run under the Service Control Manager (started by Windows, not typed in a console).
+    Run,
 }
 
 #[derive(clap::Args)]
@@ -194,6 +210,37 @@ fn main() -> ExitCode {
                     ExitCode::from(3)
                 }
             }
+        }
+        #[cfg(windows)]
+        Command::Service(ServiceCommand::Run) => {
+            if let Err(e) = cfg.validate() {
+                complain!("vigie-agent: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+            // The dispatcher calls back into a plain fn: the validated config goes through a static.
+            static SERVICE_CONFIG: std::sync::OnceLock<AgentConfig> = std::sync::OnceLock::new();
+            let _ = SERVICE_CONFIG.set(cfg);
+            let body: fn() -> u32 = || {
+                let Some(cfg) = SERVICE_CONFIG.get() else {
+                    return 3;
+                };
+                let args = RunArgs {
+                    collector: None,
+                    root: None,
+                    state_dir: None,
+                    interval: None,
+                    once: false,
+                };
+                match cmd_run(cfg, args) {
+                    Ok(daemon::OnceOutcome::Pending(_)) => u32::from(EXIT_TEMPFAIL),
+                    Ok(_) => 0,
+                    Err(e) => {
+                        tracing::error!(error = format!("{e:#}"), "the daemon stopped");
+                        3
+                    }
+                }
+            };
+            exit_on(service::run_dispatcher(body))
         }
         Command::List => {
             let mut text = String::new();

@@ -16,6 +16,7 @@ mod marker;
 mod observe;
 mod restic;
 mod timemachine;
+mod windows;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
@@ -26,7 +27,7 @@ use observe::{
     observe_borg, observe_marker, observe_path, observe_restic, this_hostname, Observation,
 };
 
-use crate::{CheckResult, Context, Evidence, Platform, Status};
+use crate::{CheckResult, Context, Evidence, Status};
 
 /// A newest backup dated this far in the future is clock skew, not a fresh backup.
 const CLOCK_SKEW_TOLERANCE_SECONDS: i64 = 300;
@@ -64,9 +65,6 @@ impl crate::Check for BackupFreshness {
     }
 
     fn run(&self, ctx: &Context) -> CheckResult {
-        if let other @ Platform::Windows = ctx.probe.platform() {
-            return crate::platform::unsupported(self.id(), other);
-        }
         let id = self.id();
         let cfg = &ctx.config.backup_freshness;
         if let Some(reason) = &cfg.no_backup_duty {
@@ -112,6 +110,11 @@ impl crate::Check for BackupFreshness {
                     SourceKind::Path => observe_path(ctx.probe, src),
                     SourceKind::TimestampFile => observe_marker(ctx.probe, src),
                     SourceKind::TimeMachine => timemachine::observe_time_machine(ctx.probe),
+                    SourceKind::FileHistory => windows::observe_file_history(
+                        ctx.probe,
+                        src.path.as_deref().unwrap_or_default(),
+                    ),
+                    SourceKind::WindowsServerBackup => windows::observe_wb(ctx.probe),
                 };
                 judge(src, src.rpo_hours(cfg), cfg.warn_at_percent, now, obs)
             })
@@ -135,8 +138,9 @@ fn judge(
             location::redact_repository(src.repository.as_deref().unwrap_or_default())
         }
         SourceKind::Path => src.glob.clone().unwrap_or_default(),
-        SourceKind::TimestampFile => src.path.clone().unwrap_or_default(),
+        SourceKind::TimestampFile | SourceKind::FileHistory => src.path.clone().unwrap_or_default(),
         SourceKind::TimeMachine => "Time Machine".to_string(),
+        SourceKind::WindowsServerBackup => "Windows Server Backup".to_string(),
     };
     let (status, reason) = match (&obs.problem, obs.newest, age) {
         (Some((st, why)), _, _) => (*st, why.clone()),

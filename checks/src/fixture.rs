@@ -131,8 +131,25 @@ impl FixtureProbe {
         &self.dir
     }
 
-    /// Map a host path into `root/`, refusing paths that climb out of it.
+    /// Map a host path into `root/`, refusing paths that climb out of it. A Windows path
+    /// (`C:\ProgramData\ssh\sshd_config`, either separator) lives under `root/C/…`, whatever the
+    /// platform the fixture is read on.
     fn host_path(&self, path: &str) -> Result<PathBuf, ProbeError> {
+        if let Some((drive, rest)) = windows_drive_path(path) {
+            let mut out = self.dir.join("root").join(drive.to_string());
+            for part in rest
+                .split(['\\', '/'])
+                .filter(|c| !c.is_empty() && *c != ".")
+            {
+                if part == ".." || part.contains(':') {
+                    return Err(ProbeError::Fixture(format!(
+                        "path {path:?} must not contain '..' or a second drive"
+                    )));
+                }
+                out.push(part);
+            }
+            return Ok(out);
+        }
         let p = Path::new(path);
         if !p.is_absolute() {
             return Err(ProbeError::Fixture(format!(
@@ -154,6 +171,25 @@ impl FixtureProbe {
         }
         Ok(out)
     }
+}
+
+/// `C:\dir\file` (or `C:/dir/file`) → (`C`, `\dir\file`); `None` for any other path.
+fn windows_drive_path(path: &str) -> Option<(char, &str)> {
+    let mut chars = path.chars();
+    let drive = chars.next().filter(char::is_ascii_alphabetic)?;
+    let rest = path.get(2..)?;
+    (path.as_bytes().get(1) == Some(&b':') && rest.starts_with(['\\', '/']))
+        .then(|| (drive.to_ascii_uppercase(), rest))
+}
+
+/// One spelling of a Windows path: upper-case drive, `\` separators, no empty or `.` parts.
+fn windows_canonical(path: &str) -> Option<String> {
+    let (drive, rest) = windows_drive_path(path)?;
+    let parts: Vec<&str> = rest
+        .split(['\\', '/'])
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    Some(format!("{drive}:\\{}", parts.join("\\")))
 }
 
 fn parse_offset(s: &str) -> Option<FixedOffset> {
@@ -228,7 +264,16 @@ impl Probe for FixtureProbe {
             is_dir: md.is_dir(),
             size: md.len(),
             // Checkout times are meaningless: only declared mtimes exist on a fixture host.
-            modified: self.file.mtimes.get(path).copied(),
+            modified: self.file.mtimes.get(path).copied().or_else(|| {
+                // A Windows path is declared in one spelling (`C:\dir\file`) and may be asked
+                // for in another (`C:/dir/file`, a lower-case drive).
+                let want = windows_canonical(path)?;
+                self.file
+                    .mtimes
+                    .iter()
+                    .find(|(k, _)| windows_canonical(k).as_deref() == Some(want.as_str()))
+                    .map(|(_, t)| *t)
+            }),
             mode: crate::probe::permission_bits(&md.permissions()),
         })
     }
@@ -380,6 +425,39 @@ not_installed = true
             Platform::Linux,
             "a fixture host is Linux by default"
         );
+    }
+
+    #[test]
+    fn windows_paths_live_under_their_drive_letter() {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "fixture.toml",
+            "now = \"2026-11-24T10:00:00Z\"\nos = \"windows\"\n",
+        );
+        write(d.path(), "root/C/ProgramData/ssh/sshd_config", "Port 22\n");
+        let p = FixtureProbe::load(d.path()).unwrap();
+        for path in [
+            r"C:\ProgramData\ssh\sshd_config",
+            r"c:\ProgramData\ssh\.\sshd_config",
+            "C:/ProgramData/ssh/sshd_config",
+        ] {
+            assert_eq!(p.read_string(path).unwrap(), "Port 22\n", "{path}");
+        }
+        assert_eq!(
+            p.read_dir(r"C:\ProgramData\ssh").unwrap(),
+            vec!["sshd_config"]
+        );
+        assert!(p.read(r"C:\ProgramData\..\..\fixture.toml").is_err());
+        assert_eq!(
+            windows_canonical("c:/ProgramData//ssh/./sshd_config").as_deref(),
+            Some(r"C:\ProgramData\ssh\sshd_config")
+        );
+        assert!(p.read(r"C:\ProgramData\D:\x").is_err());
+        assert!(p
+            .read(r"D:\ProgramData\ssh\sshd_config")
+            .unwrap_err()
+            .is_not_found());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! existing, not by meeting a threshold. Missing identity (no machine-id) is an `error`.
 
 mod macos;
-mod windows;
+pub(crate) mod windows;
 
 use crate::os_release::parse_os_release;
 use crate::wire::HostIdentity;

@@ -83,7 +83,7 @@ pub trait Check: Sync {
     fn safeguards(&self) -> &'static [&'static str];
     /// The platforms this check has logic for; on the others it answers `error` (not implemented).
     fn platforms(&self) -> &'static [Platform] {
-        &[Platform::Linux, Platform::Macos]
+        &Platform::ALL
     }
     /// Run against the host behind `ctx.probe`. Never returns `pass` for something it could not
     /// determine: such cases are `error` with the reason.

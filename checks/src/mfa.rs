@@ -25,6 +25,7 @@ mod macos;
 pub mod pam;
 pub mod sshd;
 mod sudoers;
+mod windows;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -125,7 +126,7 @@ impl crate::Check for Mfa {
         match ctx.probe.platform() {
             Platform::Linux => {}
             Platform::Macos => return macos::run(ctx),
-            other => return crate::platform::unsupported(self.id(), other),
+            Platform::Windows => return windows::run(ctx),
         }
         let mut scan = Scan {
             ctx,
@@ -453,6 +454,19 @@ impl Scan<'_> {
                 SshdConfig::default()
             }
         };
+        let use_pam = flag(&cfg, &[], "usepam", false);
+        self.judge_sshd(&cfg, use_pam).map(Some)
+    }
+
+    /// The SSH ways in of a resolved sshd configuration: the global context, each
+    /// authentication-changing `Match` block, and each set of two or more of them that fails for a
+    /// reason none of its smaller sets shows. `use_pam` says whether password and
+    /// keyboard-interactive go through the PAM `sshd` stack (never on Windows, whose sshd has no PAM).
+    fn judge_sshd(
+        &mut self,
+        cfg: &SshdConfig,
+        use_pam: bool,
+    ) -> Result<Vec<PathReport>, ScanError> {
         let auth_blocks: Vec<usize> = (0..cfg.matches.len())
             .filter(|&i| AUTH_KEYWORDS.iter().any(|k| cfg.block_sets(i, k)))
             .collect();
@@ -463,8 +477,7 @@ impl Scan<'_> {
                 auth_blocks.len()
             )));
         }
-        let use_pam = flag(&cfg, &[], "usepam", false);
-        let mut out = vec![self.ssh_context(&cfg, "ssh", &[], use_pam)?];
+        let mut out = vec![self.ssh_context(cfg, "ssh", &[], use_pam)?];
         // Match criteria are not evaluated, so any set of blocks may match one connection. Bit
         // `j` of a mask stands for `auth_blocks[j]`; smaller sets are judged first.
         let mut masks: Vec<u32> = (1..1u32 << auth_blocks.len()).collect();
@@ -483,7 +496,7 @@ impl Scan<'_> {
                     .collect::<Vec<_>>()
                     .join(" + ")
             );
-            let mut path = self.ssh_context(&cfg, &name, &blocks, use_pam)?;
+            let mut path = self.ssh_context(cfg, &name, &blocks, use_pam)?;
             let prefix = format!("{name}: ");
             let own: BTreeSet<String> = path
                 .reasons
@@ -509,7 +522,7 @@ impl Scan<'_> {
             }
             shown.insert(mask, own);
         }
-        Ok(Some(out))
+        Ok(out)
     }
 
     fn load_sshd_config(&mut self, path: &str) -> Result<SshdConfig, ScanError> {

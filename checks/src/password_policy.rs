@@ -17,6 +17,7 @@ mod dscl;
 mod net_accounts;
 mod pwpolicy;
 mod pwquality;
+mod secedit;
 
 use std::collections::BTreeSet;
 

@@ -52,6 +52,11 @@ pub enum SourceKind {
     TimestampFile,
     /// macOS Time Machine: the newest backup of this Mac (`tmutil destinationinfo`, `tmutil latestbackup`).
     TimeMachine,
+    /// Windows File History of one user: its configuration directory (`path`), whose catalog is
+    /// rewritten at each backup cycle.
+    FileHistory,
+    /// Windows Server Backup: the newest successful backup (`Get-WBSummary`).
+    WindowsServerBackup,
 }
 
 impl SourceKind {
@@ -63,6 +68,8 @@ impl SourceKind {
             SourceKind::Path => "path",
             SourceKind::TimestampFile => "timestamp_file",
             SourceKind::TimeMachine => "time_machine",
+            SourceKind::FileHistory => "file_history",
+            SourceKind::WindowsServerBackup => "windows_server_backup",
         }
     }
 }
@@ -144,7 +151,7 @@ impl BackupConfig {
             ("restic_binary", &self.restic_binary),
             ("borg_binary", &self.borg_binary),
         ] {
-            if !bin.starts_with('/') {
+            if !is_absolute(bin) {
                 return Err(format!("{KEY}.{key}: {bin:?} must be an absolute path"));
             }
         }
@@ -175,6 +182,17 @@ impl BackupConfig {
     }
 }
 
+/// `/…` on Linux and macOS, `C:\…` (or `C:/…`) on Windows: the config does not know which platform
+/// it will run on, so both are accepted.
+pub(super) fn is_absolute(path: &str) -> bool {
+    let b = path.as_bytes();
+    path.starts_with('/')
+        || (b.len() > 2
+            && b[0].is_ascii_alphabetic()
+            && b[1] == b':'
+            && matches!(b[2], b'\\' | b'/'))
+}
+
 fn validate_source(i: usize, s: &BackupSource) -> Result<(), String> {
     let at = format!("{KEY}.sources[{i}]");
     if s.name.trim().is_empty() {
@@ -192,7 +210,8 @@ fn validate_source(i: usize, s: &BackupSource) -> Result<(), String> {
         SourceKind::Borg => (&["repository"], &["repository", "glob_archives"]),
         SourceKind::Path => (&["glob"], &["glob"]),
         SourceKind::TimestampFile => (&["path"], &["path"]),
-        SourceKind::TimeMachine => (&[], &[]),
+        SourceKind::TimeMachine | SourceKind::WindowsServerBackup => (&[], &[]),
+        SourceKind::FileHistory => (&["path"], &["path"]),
     };
     let keys: [(&str, &Option<String>); 6] = [
         ("repository", &s.repository),
@@ -229,7 +248,7 @@ fn validate_source(i: usize, s: &BackupSource) -> Result<(), String> {
         ("path", &s.path),
     ] {
         if let Some(v) = value {
-            if !v.starts_with('/') {
+            if !is_absolute(v) {
                 return Err(format!("{at}.{key}: {v:?} must be an absolute path"));
             }
         }
@@ -283,6 +302,20 @@ mod tests {
         let cfg: BackupConfig = toml::from_str(text).map_err(|e| e.to_string())?;
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    #[test]
+    fn absolute_paths_of_every_platform_are_accepted() {
+        for p in [
+            "/etc/vigie/restic.pass",
+            r"C:\ProgramData\Vigie\restic.pass",
+            "d:/Backups/x",
+        ] {
+            assert!(is_absolute(p), "{p}");
+        }
+        for p in ["restic.pass", r"C:restic.pass", r"\\nas\share\x", "C:", ""] {
+            assert!(!is_absolute(p), "{p}");
+        }
     }
 
     #[test]

@@ -72,9 +72,16 @@ pub struct Expansion {
 /// (`missing_dirs`, no match); any other probe failure (permission denied, I/O) is an error,
 /// because then the answer is unknown.
 pub fn expand(probe: &dyn Probe, pattern: &str) -> Result<Expansion, ProbeError> {
-    let components: Vec<&str> = pattern.split('/').filter(|c| !c.is_empty()).collect();
+    // A Windows pattern (`D:\\Backups\\db-*.bak`) is walked with `/`, which Windows accepts too.
+    let (root, rest) = match pattern.as_bytes() {
+        [d, b':', b'\\' | b'/', ..] if d.is_ascii_alphabetic() => {
+            (format!("{}:/", *d as char), pattern[3..].replace('\\', "/"))
+        }
+        _ => ("/".to_string(), pattern.to_string()),
+    };
+    let components: Vec<&str> = rest.split('/').filter(|c| !c.is_empty()).collect();
     let mut out = Expansion::default();
-    let mut candidates = vec!["/".to_string()];
+    let mut candidates = vec![root];
     let last = components.len().saturating_sub(1);
     for (i, comp) in components.iter().enumerate() {
         if !has_wildcard(comp) {

@@ -100,6 +100,40 @@ fn windows_version(probe: &dyn Probe) -> Result<(WindowsVersion, Evidence), Stri
         .map_err(|e| format!("Windows version: {e}"))
 }
 
+/// Domain membership alone from [`WINDOWS_VERSION`] (`Some(domain)` when joined), for checks whose
+/// verdict depends on it (password_policy); it does not need the identity fields to be sound.
+pub(crate) fn domain_membership(probe: &dyn Probe) -> Result<(Option<String>, Evidence), String> {
+    let (out, ev) = probe
+        .run_evidence(&WINDOWS_VERSION)
+        .map_err(|e| format!("could not run PowerShell (Windows version): {e}"))?;
+    if out.exit_code != Some(0) {
+        return Err(format!(
+            "PowerShell (Windows version) exited with {:?}: {}",
+            out.exit_code,
+            out.stderr_text().trim()
+        ));
+    }
+    parse_domain(&out.stdout_text()).map(|d| (d, ev))
+}
+
+/// `PartOfDomain`/`Domain` of the [`WINDOWS_VERSION`] output.
+pub fn parse_domain(out: &str) -> Result<Option<String>, String> {
+    let t = out.trim_start_matches('\u{feff}').trim();
+    let v: Value = serde_json::from_str(t).map_err(|e| format!("not JSON: {e}"))?;
+    let o = v.as_object().ok_or("expected one object")?;
+    match o.get("PartOfDomain") {
+        Some(Value::Bool(true)) => {
+            let d = text(o, "Domain")?;
+            if d.is_empty() {
+                return Err("PartOfDomain is true but Domain is empty".into());
+            }
+            Ok(Some(d))
+        }
+        Some(Value::Bool(false)) => Ok(None),
+        other => Err(format!("PartOfDomain is {other:?}, not true/false")),
+    }
+}
+
 pub(super) fn host_identity(probe: &dyn Probe) -> HostIdentity {
     let sys = probe.system().ok();
     let v = windows_version(probe).map(|(v, _)| v).unwrap_or_default();
@@ -215,6 +249,15 @@ mod tests {
         assert_eq!(v.domain.as_deref(), Some("corp.example.com"));
         let wg = parse_windows_version(&SAMPLE.replace("true", "false")).unwrap();
         assert_eq!(wg.domain, None);
+        assert_eq!(
+            parse_domain(SAMPLE).unwrap().as_deref(),
+            Some("corp.example.com")
+        );
+        assert_eq!(
+            parse_domain(&SAMPLE.replace("true", "false")).unwrap(),
+            None
+        );
+        assert!(parse_domain(&SAMPLE.replace("true", "\"True\"")).is_err());
     }
 
     #[test]

@@ -6,18 +6,29 @@
 //! Numbers are locale-independent; the non-numeric words are accepted only in their English form
 //! (`Never`, `Unlimited`, `None`), so a localized word is `error`, never a guess.
 //!
-//! `net accounts` does not show complexity: when the plan requires character classes and everything
-//! else meets it, the result is `warn` saying so, never `pass`. A domain controller's role (`PRIMARY`,
-//! `BACKUP`) is reported; on domain members the domain policy (`net accounts /domain`) is what
-//! applies to domain accounts and is not read here.
+//! `net accounts` does not show complexity: it comes from `secedit /export` ([`super::secedit`]).
+//! Windows' complexity rule (three of four character categories) cannot promise any one class, so a
+//! plan that requires upper-case, digits or special characters falls short even with it on (as
+//! pam_pwquality's `minclass=3` does on Linux); when secedit cannot run (not elevated), complexity is
+//! unknown and the result is at best `warn`, never `pass`.
+//!
+//! Domain membership comes from `Win32_ComputerSystem` (the inventory's invocation). On a domain
+//! member (role `WORKSTATION`/`SERVER`) the domain's policy is what applies to domain accounts: it is
+//! read at a domain controller with `net accounts /domain`, judged, and said; an unreachable domain
+//! controller is `error`, never a fallback to the local policy. The domain's complexity setting and
+//! fine-grained password policies (PSOs) are not visible from a member. On a domain controller
+//! (`PRIMARY`, `BACKUP`) the local policy is the domain's.
 
 use serde_json::json;
 
+use super::secedit::{self, SystemAccess, SECEDIT_EXPORT};
 use super::PasswordPolicyConfig;
-use crate::{CheckResult, Context, Status};
+use crate::{CheckResult, Context, Evidence, Status};
 
 /// `net accounts` (no arguments: the local policy), by absolute path as every probed command.
 pub const NET_ACCOUNTS: [&str; 2] = [r"C:\Windows\System32\net.exe", "accounts"];
+/// The domain's policy, asked of a domain controller.
+pub const NET_ACCOUNTS_DOMAIN: [&str; 3] = [r"C:\Windows\System32\net.exe", "accounts", "/domain"];
 
 /// The local policy `net accounts` reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,36 +104,164 @@ pub fn parse_net_accounts(text: &str) -> Result<NetAccounts, String> {
     })
 }
 
+/// Parse `net accounts /domain`: one line saying which domain controller answers (localized, not
+/// read), then the same lines as [`parse_net_accounts`]. *Unverified* (no capture): exactly that one
+/// extra line is accepted.
+pub fn parse_net_accounts_domain(text: &str) -> Result<NetAccounts, String> {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.len() != 11 {
+        return Err(format!(
+            "{} line(s), expected 11 (the domain controller line, 9 policy lines, the completion line)",
+            lines.len()
+        ));
+    }
+    parse_net_accounts(&lines[1..].join("\n"))
+}
+
+/// What is known of the complexity rule that applies.
+enum Complexity {
+    Known(bool),
+    Unknown(String),
+}
+
+fn error(summary: String, evidence: Vec<Evidence>) -> CheckResult {
+    CheckResult::new("password_policy", Status::Error, summary)
+        .fact("platform", "windows")
+        .with_evidence(evidence)
+}
+
+/// Run a `net accounts` form and parse it; the error is the check's summary.
+fn net_accounts(
+    ctx: &Context,
+    argv: &[&str],
+    parse: fn(&str) -> Result<NetAccounts, String>,
+    evidence: &mut Vec<Evidence>,
+) -> Result<NetAccounts, String> {
+    let shown = argv[1..].join(" ");
+    let (out, ev) = ctx
+        .probe
+        .run_evidence(argv)
+        .map_err(|e| format!("could not run `net {shown}`: {e}"))?;
+    evidence.push(ev);
+    match (out.exit_code, parse(&out.stdout_text())) {
+        (Some(0), Ok(p)) => Ok(p),
+        (Some(0), Err(e)) => Err(format!("could not parse `net {shown}`: {e}")),
+        (code, _) => Err(format!(
+            "`net {shown}` exited with {code:?}: {}",
+            format!("{} {}", out.stdout_text().trim(), out.stderr_text().trim()).trim()
+        )),
+    }
+}
+
+/// `secedit /export`'s `[System Access]`: `Ok(None)` with the reason when secedit refused (not
+/// elevated), `Err` when it printed something that is not an export.
+fn secedit_export(
+    ctx: &Context,
+    evidence: &mut Vec<Evidence>,
+) -> Result<Result<SystemAccess, String>, String> {
+    let out = ctx
+        .probe
+        .run(&SECEDIT_EXPORT)
+        .map_err(|e| format!("could not run PowerShell (secedit /export): {e}"))?;
+    let text = out.stdout_text();
+    // Only the password section leaves the host.
+    evidence.push(Evidence::command(
+        &SECEDIT_EXPORT,
+        out.exit_code,
+        secedit::system_access_section(&text).as_bytes(),
+    ));
+    if out.exit_code != Some(0) {
+        return Ok(Err(format!(
+            "`secedit /export` exited with {:?} (it needs administrator rights)",
+            out.exit_code
+        )));
+    }
+    secedit::parse_secedit(&text)
+        .map(Ok)
+        .map_err(|e| format!("could not parse the `secedit /export` output: {e}"))
+}
+
 pub(super) fn run(ctx: &Context) -> CheckResult {
     let id = "password_policy";
     let cfg: &PasswordPolicyConfig = &ctx.config.password_policy;
-    let (out, ev) = match ctx.probe.run_evidence(&NET_ACCOUNTS) {
-        Ok(r) => r,
-        Err(e) => return crate::probe_error(id, "run `net accounts`", &e),
+    let mut evidence = Vec::new();
+    let local = match net_accounts(ctx, &NET_ACCOUNTS, parse_net_accounts, &mut evidence) {
+        Ok(p) => p,
+        Err(e) => return error(e, evidence),
     };
-    let policy = match (out.exit_code, parse_net_accounts(&out.stdout_text())) {
-        (Some(0), Ok(p)) => p,
-        (Some(0), Err(e)) => {
-            return CheckResult::new(
-                id,
-                Status::Error,
-                format!("could not parse `net accounts`: {e}"),
-            )
-            .fact("platform", "windows")
-            .with_evidence(vec![ev])
+    let domain = match crate::inventory::windows::domain_membership(ctx.probe) {
+        Ok((d, ev)) => {
+            evidence.push(ev);
+            d
         }
-        (code, _) => {
-            return CheckResult::new(
-                id,
-                Status::Error,
+        Err(e) => {
+            return error(
+                format!("could not tell whether the host is in a domain: {e}"),
+                evidence,
+            )
+        }
+    };
+    let exported = match secedit_export(ctx, &mut evidence) {
+        Ok(r) => r,
+        Err(e) => return error(e, evidence),
+    };
+    if let Ok(sa) = &exported {
+        // Both read the same account policy; a disagreement means one of them was misread.
+        if sa.min_length != local.min_length || sa.history != local.history {
+            return error(
                 format!(
-                    "`net accounts` exited with {code:?}: {}",
-                    out.stderr_text().trim()
+                    "`net accounts` and `secedit /export` disagree (minimum length {} vs {}, \
+                    history {} vs {})",
+                    local.min_length, sa.min_length, local.history, sa.history
                 ),
-            )
-            .fact("platform", "windows")
-            .with_evidence(vec![ev])
+                evidence,
+            );
         }
+    }
+    let dc = matches!(local.role.as_str(), "PRIMARY" | "BACKUP");
+    let member_of = domain.as_deref().filter(|_| !dc);
+    let (policy, scope, source, complexity) = match member_of {
+        Some(d) => {
+            let p = match net_accounts(
+                ctx,
+                &NET_ACCOUNTS_DOMAIN,
+                parse_net_accounts_domain,
+                &mut evidence,
+            ) {
+                Ok(p) => p,
+                Err(e) => {
+                    return error(
+                        format!(
+                            "member of domain {d}: the domain's policy applies to domain accounts \
+                            but could not be read at a domain controller: {e}"
+                        ),
+                        evidence,
+                    )
+                }
+            };
+            (
+                p,
+                format!("domain {d} policy"),
+                "net accounts /domain",
+                Complexity::Unknown(format!(
+                    "the domain's complexity setting cannot be read from a member (secedit shows \
+                    the local policy{})",
+                    match &exported {
+                        Ok(sa) => format!(": PasswordComplexity {}", u8::from(sa.complexity)),
+                        Err(_) => String::new(),
+                    }
+                )),
+            )
+        }
+        None => (
+            local.clone(),
+            "local account policy".to_string(),
+            "net accounts",
+            match &exported {
+                Ok(sa) => Complexity::Known(sa.complexity),
+                Err(why) => Complexity::Unknown(why.clone()),
+            },
+        ),
     };
     let mut gaps = Vec::new();
     if policy.min_length < i64::from(cfg.min_length) {
@@ -145,17 +284,41 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
             cfg.max_age_days
         )),
     }
-    let classes_required = cfg.require_upper || cfg.require_digit || cfg.require_special;
+    let classes: Vec<&str> = [
+        (cfg.require_upper, "upper-case"),
+        (cfg.require_digit, "digit"),
+        (cfg.require_special, "special"),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, n)| n)
+    .collect();
+    let mut unknown = None;
+    if !classes.is_empty() {
+        match &complexity {
+            Complexity::Known(false) => gaps.push(format!(
+                "password complexity off (PasswordComplexity 0; want {} characters)",
+                classes.join(", ")
+            )),
+            Complexity::Known(true) => gaps.push(format!(
+                "PasswordComplexity 1 asks for three of four character categories, which does not \
+                require {} characters",
+                classes.join(", ")
+            )),
+            Complexity::Unknown(why) => unknown = Some(why.clone()),
+        }
+    }
     let (status, summary) = if !gaps.is_empty() {
         (
             Status::Fail,
-            format!("local account policy falls short: {}", gaps.join("; ")),
+            format!("{scope} falls short: {}", gaps.join("; ")),
         )
-    } else if classes_required {
+    } else if let Some(why) = &unknown {
         (
             Status::Warn,
             format!(
-                "local account policy meets the plan on length ({}), history ({}) and maximum age, but `net accounts` does not show whether complexity (character classes) is enforced",
+                "{scope} meets the plan on length ({}), history ({}) and maximum age, but \
+                whether complexity (character classes) is enforced is unknown: {why}",
                 policy.min_length, policy.history
             ),
         )
@@ -163,29 +326,47 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
         (
             Status::Pass,
             format!(
-                "local account policy meets the plan: at least {} characters, history {}, maximum age {} days",
+                "{scope} meets the plan: at least {} characters, history {}, maximum age {} days",
                 policy.min_length,
                 policy.history,
                 policy.max_age_days.unwrap_or(0)
             ),
         )
     };
-    let summary = if matches!(policy.role.as_str(), "PRIMARY" | "BACKUP") {
+    let summary = if dc {
         format!("{summary} (domain controller: this is the domain's policy)")
+    } else if let Some(d) = member_of {
+        format!(
+            "{summary} (member of domain {d}: the domain's policy applies to domain accounts, read \
+            with `net accounts /domain`; fine-grained password policies are not visible here)"
+        )
     } else {
         summary
     };
+    let complexity_fact = match &complexity {
+        Complexity::Known(c) => json!(c),
+        Complexity::Unknown(_) => json!(null),
+    };
     CheckResult::new(id, status, summary)
         .fact("platform", "windows")
-        .fact("source", "net accounts")
+        .fact("source", source)
+        .fact("domain", json!(domain))
         .fact("min_length", policy.min_length)
         .fact("history", policy.history)
         .fact("max_age_days", json!(policy.max_age_days))
         .fact("min_age_days", policy.min_age_days)
         .fact("lockout_threshold", json!(policy.lockout_threshold))
-        .fact("computer_role", policy.role.clone())
-        .fact("complexity_known", false)
-        .with_evidence(vec![ev])
+        .fact("computer_role", local.role.clone())
+        .fact("complexity", complexity_fact)
+        .fact(
+            "complexity_known",
+            matches!(complexity, Complexity::Known(_)),
+        )
+        .fact(
+            "local_complexity",
+            json!(exported.as_ref().ok().map(|sa| sa.complexity)),
+        )
+        .with_evidence(evidence)
 }
 
 #[cfg(test)]
@@ -224,5 +405,15 @@ The command completed successfully.
         // Labels are not read: a translated label with the same values parses alike.
         let de = CAPTURE.replace("Minimum password length:", "Minimale Kennwortlänge:");
         assert_eq!(parse_net_accounts(&de).unwrap().min_length, 8);
+    }
+
+    #[test]
+    fn the_domain_form_has_one_line_more() {
+        let domain = format!(
+            "The request will be processed at a domain controller for domain corp.example.com.\n\n{CAPTURE}"
+        );
+        assert_eq!(parse_net_accounts_domain(&domain).unwrap().min_length, 8);
+        assert!(parse_net_accounts_domain(CAPTURE).is_err());
+        assert!(parse_net_accounts_domain("System error 1355 has occurred.\n").is_err());
     }
 }
