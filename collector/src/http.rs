@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,8 +23,11 @@ use crate::metrics::Metrics;
 use crate::store::hosts::{self, Staleness};
 use crate::store::ingest::IngestOutcome;
 use crate::store::{Store, StoreError};
+use extract::{ApiPath, ApiQuery};
 
 mod evidence;
+pub mod extract;
+pub mod paging;
 mod identity;
 mod incidents;
 mod registers;
@@ -139,6 +142,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/evidence", get(evidence::get))
         .merge(identity::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint; see docs/api.md") })
+        .layer(axum::middleware::map_response(extract::json_errors))
         .with_state(state)
 }
 
@@ -569,21 +573,60 @@ async fn ingest_report(
     }
 }
 
+/// Query of `GET /api/v1/hosts`: paging and filters (docs/api.md).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostsQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+    state: Option<String>,
+    os: Option<String>,
+    check: Option<String>,
+    status: Option<String>,
+    group: Option<String>,
+}
+
 async fn list_hosts(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
+    ApiQuery(q): ApiQuery<HostsQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
+    let limit = paging::limit(q.limit)?;
+    let after = match &q.cursor {
+        None => None,
+        Some(c) => Some(hosts::HostCursor::decode(c).ok_or_else(paging::bad_cursor)?),
+    };
+    let filter = hosts::HostFilter::parse(
+        &hosts::HostFilterArgs {
+            state: q.state.as_deref(),
+            os: q.os.as_deref(),
+            check: q.check.as_deref(),
+            status: q.status.as_deref(),
+            group: q.group.as_deref(),
+        },
+        &state.config.hosts.groups,
+    )
+    .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "bad_filter", m))?;
     let st = state.staleness();
     let s = state.clone();
-    let hosts = blocking(move || Ok(s.store.read(|c| hosts::list_hosts(c, &st))?)).await?;
-    Ok(Json(json!({"hosts": hosts})).into_response())
+    let page = blocking(move || {
+        Ok(s
+            .store
+            .read(|c| hosts::list_hosts_page(c, &st, &filter, after.as_ref(), limit))?)
+    })
+    .await?;
+    Ok(Json(json!({
+        "hosts": page.hosts,
+        "next": page.next.map(|c| c.encode()),
+    }))
+    .into_response())
 }
 
 async fn host_detail(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
     let st = state.staleness();
@@ -605,8 +648,8 @@ struct HistoryQuery {
 async fn host_history(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
-    Query(q): Query<HistoryQuery>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
     if let Some(c) = &q.check {
@@ -648,7 +691,7 @@ struct AllowReenroll {
 async fn allow_reenroll(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: Body,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, true)?;

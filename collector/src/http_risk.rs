@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+use crate::http::extract::{ApiPath, ApiQuery};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -170,7 +171,7 @@ fn to_json<T: serde::Serialize>(v: &T) -> Vec<u8> {
 async fn risks_json(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(q): Query<FeedQuery>,
+    ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
     let now = crate::store::now_unix();
@@ -186,7 +187,7 @@ async fn risks_json(
 async fn risks_csv(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(q): Query<FeedQuery>,
+    ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
     let now = crate::store::now_unix();
@@ -203,7 +204,7 @@ async fn risks_atom(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     uri: Uri,
-    Query(q): Query<FeedQuery>,
+    ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
     let now = crate::store::now_unix();
@@ -229,7 +230,7 @@ async fn risks_atom(
 async fn risk_detail(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
     let now = crate::store::now_unix();
@@ -261,7 +262,7 @@ async fn risk_create(
 async fn risk_update(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: Body,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, true)?;
@@ -300,7 +301,7 @@ async fn risks_import(
 async fn actions_json(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(q): Query<FeedQuery>,
+    ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
     let now = crate::store::now_unix();
@@ -316,7 +317,7 @@ async fn actions_json(
 async fn actions_csv(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(q): Query<FeedQuery>,
+    ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
     let now = crate::store::now_unix();
@@ -348,7 +349,7 @@ async fn action_create(
 async fn action_update(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: Body,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, true)?;
@@ -375,7 +376,7 @@ struct CloseBody {
 async fn action_close(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: Body,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, true)?;
@@ -398,7 +399,7 @@ async fn action_close(
 async fn exceptions_json(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(q): Query<FeedQuery>,
+    ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
     let now = crate::store::now_unix();
@@ -415,7 +416,7 @@ async fn exceptions_json(
 async fn exceptions_csv(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(q): Query<FeedQuery>,
+    ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
     let now = crate::store::now_unix();
@@ -460,7 +461,7 @@ struct RevokeBody {
 async fn exception_revoke(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: Body,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, true)?;

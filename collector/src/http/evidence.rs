@@ -9,7 +9,8 @@ use std::io::{BufWriter, Seek, SeekFrom};
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
+use crate::http::extract::ApiQuery;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -40,7 +41,7 @@ fn bad_request(message: String) -> ApiError {
 pub async fn get(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(q): Query<EvidenceQuery>,
+    ApiQuery(q): ApiQuery<EvidenceQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
     let req = ExportRequest {

@@ -6,7 +6,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
+use crate::http::extract::ApiQuery;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -45,7 +46,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 async fn list(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
     if q.account.is_some() && q.source.is_none() {

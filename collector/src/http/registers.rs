@@ -9,7 +9,8 @@ use std::io::Write as _;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+use crate::http::extract::{ApiPath, ApiQuery};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -31,7 +32,7 @@ fn invalid(message: String) -> ApiError {
 pub async fn import(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(register): Path<String>,
+    ApiPath(register): ApiPath<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, true)?;
@@ -131,7 +132,7 @@ pub struct KpiQuery {
 pub async fn kpi(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(q): Query<KpiQuery>,
+    ApiQuery(q): ApiQuery<KpiQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
     let now = chrono::Utc::now();

@@ -193,6 +193,7 @@ pub enum HostState {
     /// Silent for longer than `stale_after_intervals` × its interval.
     Stale,
     /// Enrolled but never reported.
+    #[serde(rename = "never_reported")]
     Never,
 }
 
@@ -202,6 +203,20 @@ pub struct Staleness {
     pub now: i64,
     pub after_intervals: u32,
     pub default_interval: u64,
+}
+
+impl HostState {
+    /// The name in the API, the metrics and the filters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostState::Reporting => "reporting",
+            HostState::Stale => "stale",
+            HostState::Never => "never_reported",
+        }
+    }
+
+    /// Every state, in the order of the docs.
+    pub const ALL: [HostState; 3] = [HostState::Reporting, HostState::Stale, HostState::Never];
 }
 
 impl Staleness {
@@ -351,69 +366,281 @@ fn host_from_row(
     ))
 }
 
-/// Every host with its state and status counts, ordered by hostname.
-pub fn list_hosts(conn: &Connection, st: &Staleness) -> Result<Vec<HostSummary>, StoreError> {
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {HOST_COLUMNS} FROM hosts ORDER BY hostname, id"
-    ))?;
-    let mut hosts: Vec<HostSummary> = stmt
-        .query_map([], |r| host_from_row(r, st).map(|h| h.0))?
-        .collect::<Result<_, _>>()?;
-    let mut counts =
-        conn.prepare("SELECT host_id, status, count(*) FROM check_state GROUP BY host_id, status")?;
-    let mut by_host: std::collections::HashMap<i64, std::collections::BTreeMap<String, i64>> =
-        Default::default();
-    for row in counts.query_map([], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })? {
-        let (h, s, n) = row?;
-        by_host.entry(h).or_default().insert(s, n);
-    }
-    for h in &mut hosts {
-        if let Some(c) = by_host.remove(&h.id) {
-            h.checks = c;
+/// Which hosts a listing keeps; an empty list means "any".
+#[derive(Debug, Clone, Default)]
+pub struct HostFilter {
+    /// Reporter states.
+    pub state: Vec<HostState>,
+    /// Exact OS names (`debian`, `windows` …).
+    pub os: Vec<String>,
+    /// Hosts that report this check (with `status`: that check in one of those statuses).
+    pub check: Option<String>,
+    /// Measured statuses: hosts with at least one check (or `check`) in one of them.
+    pub status: Vec<String>,
+    /// Hostname globs of a `[[hosts.groups]]` entry (case-insensitive, `risk::glob_matches`).
+    pub group_globs: Option<Vec<String>>,
+}
+
+/// The filters of a host listing as given in a query string or on the command line, each a
+/// comma-separated list of alternatives.
+#[derive(Debug, Clone, Default)]
+pub struct HostFilterArgs<'a> {
+    pub state: Option<&'a str>,
+    pub os: Option<&'a str>,
+    pub check: Option<&'a str>,
+    pub status: Option<&'a str>,
+    pub group: Option<&'a str>,
+}
+
+impl HostFilter {
+    /// Judge the raw filters; the error names the parameter and the accepted values.
+    pub fn parse(
+        args: &HostFilterArgs,
+        groups: &[crate::risk::config::HostGroup],
+    ) -> Result<HostFilter, String> {
+        fn items(v: Option<&str>) -> Vec<&str> {
+            v.map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).collect())
+                .unwrap_or_default()
         }
+        let mut f = HostFilter::default();
+        for s in items(args.state) {
+            let st = HostState::ALL
+                .into_iter()
+                .find(|k| k.as_str() == s)
+                .ok_or_else(|| {
+                    format!("state: {s:?} is not one of reporting, stale, never_reported")
+                })?;
+            f.state.push(st);
+        }
+        f.os = items(args.os).into_iter().map(str::to_string).collect();
+        if let Some(c) = args.check.map(str::trim).filter(|c| !c.is_empty()) {
+            if vigie_checks::find(c).is_none() {
+                return Err(format!("check: unknown check {c:?}"));
+            }
+            f.check = Some(c.to_string());
+        }
+        for s in items(args.status) {
+            if !vigie_checks::Status::ALL.iter().any(|k| k.as_str() == s) {
+                return Err(format!(
+                    "status: {s:?} is not one of pass, warn, fail, error, not_applicable"
+                ));
+            }
+            f.status.push(s.to_string());
+        }
+        if let Some(g) = args.group.map(str::trim).filter(|g| !g.is_empty()) {
+            let group = groups.iter().find(|k| k.name == g).ok_or_else(|| {
+                format!("group: no [[hosts.groups]] entry is named {g:?}")
+            })?;
+            f.group_globs = Some(group.hostnames.clone());
+        }
+        Ok(f)
+    }
+}
+
+/// Where a page of hosts ends: the sort key of its last host. Opaque to clients
+/// ([`HostCursor::encode`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostCursor {
+    pub hostname: String,
+    pub id: i64,
+}
+
+impl HostCursor {
+    /// The cursor as clients see it: `h1.` and the hex of `<id>:<hostname>`.
+    pub fn encode(&self) -> String {
+        format!("h1.{}", hex::encode(format!("{}:{}", self.id, self.hostname)))
+    }
+
+    /// Read back a cursor from [`HostCursor::encode`]; `None` when it is not one.
+    pub fn decode(s: &str) -> Option<HostCursor> {
+        let raw = hex::decode(s.strip_prefix("h1.")?).ok()?;
+        let text = String::from_utf8(raw).ok()?;
+        let (id, hostname) = text.split_once(':')?;
+        Some(HostCursor {
+            hostname: hostname.to_string(),
+            id: id.parse().ok()?,
+        })
+    }
+}
+
+/// One page of hosts and the cursor of the next page (`None` on the last page).
+#[derive(Debug, Clone)]
+pub struct HostPage {
+    pub hosts: Vec<HostSummary>,
+    pub next: Option<HostCursor>,
+}
+
+/// The hosts after `after` (in hostname, id order) that pass `filter`, at most `limit` of them,
+/// with their status counts. Keyset pagination on the `hosts_by_hostname` index: the rows are
+/// streamed in order and the scan stops at `limit` + 1 matches, so a page costs the same at host
+/// 10 and at host 100,000 and the whole fleet is never held in memory.
+pub fn list_hosts_page(
+    conn: &Connection,
+    st: &Staleness,
+    filter: &HostFilter,
+    after: Option<&HostCursor>,
+    limit: usize,
+) -> Result<HostPage, StoreError> {
+    use rusqlite::types::Value;
+    // ?1..?3 are the staleness rule's; the rest are numbered as they are pushed.
+    let mut args: Vec<Value> = st.params().iter().map(|v| Value::Integer(*v)).collect();
+    let bind = |v: Value, args: &mut Vec<Value>| {
+        args.push(v);
+        format!("?{}", args.len())
+    };
+    let mut clauses: Vec<String> = Vec::new();
+    if let Some(c) = after {
+        let h = bind(Value::Text(c.hostname.clone()), &mut args);
+        let i = bind(Value::Integer(c.id), &mut args);
+        clauses.push(format!("(h.hostname, h.id) > ({h}, {i})"));
+    }
+    if !filter.state.is_empty() && filter.state.len() < HostState::ALL.len() {
+        let stale = Staleness::STALE_SQL;
+        let parts: Vec<String> = filter
+            .state
+            .iter()
+            .map(|s| match s {
+                HostState::Never => "h.last_seen_at IS NULL".to_string(),
+                HostState::Stale => stale.to_string(),
+                HostState::Reporting => format!("(h.last_seen_at IS NOT NULL AND NOT {stale})"),
+            })
+            .collect();
+        clauses.push(format!("({})", parts.join(" OR ")));
+    }
+    if !filter.os.is_empty() {
+        let names: Vec<String> = filter
+            .os
+            .iter()
+            .map(|o| bind(Value::Text(o.clone()), &mut args))
+            .collect();
+        clauses.push(format!("h.os IN ({})", names.join(", ")));
+    }
+    if filter.check.is_some() || !filter.status.is_empty() {
+        let mut inner = vec!["cs.host_id = h.id".to_string()];
+        if let Some(c) = &filter.check {
+            inner.push(format!("cs.check_name = {}", bind(Value::Text(c.clone()), &mut args)));
+        }
+        if !filter.status.is_empty() {
+            let names: Vec<String> = filter
+                .status
+                .iter()
+                .map(|s| bind(Value::Text(s.clone()), &mut args))
+                .collect();
+            inner.push(format!("cs.status IN ({})", names.join(", ")));
+        }
+        clauses.push(format!(
+            "EXISTS (SELECT 1 FROM check_state cs WHERE {})",
+            inner.join(" AND ")
+        ));
+    }
+    let filter_sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    // Without a group filter SQL can stop at limit + 1; with one the glob is judged here, on
+    // the streamed rows, by the same rule as everywhere else (case-insensitive globs).
+    let sql_limit = if filter.group_globs.is_some() {
+        String::new()
+    } else {
+        format!("LIMIT {}", limit + 1)
+    };
+    if !filter_sql.contains('?') {
+        // SQLite counts the parameters a statement names; the staleness rule's are then unused.
+        args.clear();
+    }
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {HOST_COLUMNS} FROM hosts h {filter_sql} ORDER BY h.hostname, h.id {sql_limit}"
+    ))?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+    let mut hosts: Vec<HostSummary> = Vec::with_capacity(limit.min(1024) + 1);
+    while let Some(r) = rows.next()? {
+        let h = host_from_row(r, st)?.0;
+        if let Some(globs) = &filter.group_globs {
+            if !globs
+                .iter()
+                .any(|g| crate::risk::glob_matches(g, &h.hostname))
+            {
+                continue;
+            }
+        }
+        hosts.push(h);
+        if hosts.len() > limit {
+            break;
+        }
+    }
+    let next = if hosts.len() > limit {
+        hosts.truncate(limit);
+        hosts.last().map(|h| HostCursor {
+            hostname: h.hostname.clone(),
+            id: h.id,
+        })
+    } else {
+        None
+    };
+    count_statuses(conn, st, &mut hosts)?;
+    Ok(HostPage { hosts, next })
+}
+
+/// Fill `checks` and `effective_checks` of these hosts (one page: their ids are bound).
+fn count_statuses(
+    conn: &Connection,
+    st: &Staleness,
+    hosts: &mut [HostSummary],
+) -> Result<(), StoreError> {
+    if hosts.is_empty() {
+        return Ok(());
+    }
+    let index: std::collections::HashMap<i64, usize> =
+        hosts.iter().enumerate().map(|(i, h)| (h.id, i)).collect();
+    let id_list: Vec<i64> = hosts.iter().map(|h| h.id).collect();
+    let ids = || rusqlite::params_from_iter(id_list.iter());
+    let marks = vec!["?"; hosts.len()].join(", ");
+    let mut counts = conn.prepare(&format!(
+        "SELECT host_id, status, count(*) FROM check_state WHERE host_id IN ({marks})
+         GROUP BY host_id, status"
+    ))?;
+    let found: Vec<(i64, String, i64)> = counts
+        .query_map(ids(), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (h, s, n) in found {
+        if let Some(i) = index.get(&h) {
+            hosts[*i].checks.insert(s, n);
+        }
+    }
+    for h in hosts.iter_mut() {
         h.effective_checks = h.checks.clone();
     }
     let rule = super::exceptions::InForce::load(conn, st.now)?;
-    if !rule.is_empty() {
-        let mut q = conn.prepare(
-            "SELECT host_id, check_name, status FROM check_state WHERE status IN ('fail', 'warn')",
-        )?;
-        let rows = q.query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?;
-        let index: std::collections::HashMap<i64, usize> =
-            hosts.iter().enumerate().map(|(i, h)| (h.id, i)).collect();
-        for row in rows {
-            let (id, check, status) = row?;
-            let Some(h) = index.get(&id).map(|i| &mut hosts[*i]) else {
-                continue;
-            };
-            if rule
-                .effective(&h.hostname, &check, &status)
-                .exception_id()
-                .is_some()
-            {
-                if let Some(n) = h.effective_checks.get_mut(&status) {
-                    *n -= 1;
-                }
-                *h.effective_checks.entry("excepted".into()).or_default() += 1;
+    if rule.is_empty() {
+        return Ok(());
+    }
+    let mut q = conn.prepare(&format!(
+        "SELECT host_id, check_name, status FROM check_state
+         WHERE host_id IN ({marks}) AND status IN ('fail', 'warn')"
+    ))?;
+    let failing: Vec<(i64, String, String)> = q
+        .query_map(ids(), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, check, status) in failing {
+        let Some(h) = index.get(&id).map(|i| &mut hosts[*i]) else {
+            continue;
+        };
+        if rule
+            .effective(&h.hostname, &check, &status)
+            .exception_id()
+            .is_some()
+        {
+            if let Some(n) = h.effective_checks.get_mut(&status) {
+                *n -= 1;
             }
-        }
-        for h in &mut hosts {
-            h.effective_checks.retain(|_, n| *n > 0);
+            *h.effective_checks.entry("excepted".into()).or_default() += 1;
         }
     }
-    Ok(hosts)
+    for h in hosts.iter_mut() {
+        h.effective_checks.retain(|_, n| *n > 0);
+    }
+    Ok(())
 }
 
 /// One host with its current state per check, or `None`.

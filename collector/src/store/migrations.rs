@@ -328,6 +328,15 @@ pub static MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX identity_transitions_by_account ON identity_transitions(source, account_id, at);
     "#,
+    // v11–v14 are taken by other work in progress (issue 15); empty here until merged.
+    "",
+    "",
+    "",
+    "",
+    // v15 (api): keyset pagination of the host list, in hostname order (`store::hosts::list_hosts_page`).
+    r#"
+    CREATE INDEX hosts_by_hostname ON hosts(hostname, id);
+    "#,
 ];
 
 /// What a Rust step changed: named row counts, logged and returned by [`migrate_reporting`].
