@@ -25,11 +25,13 @@ use crate::store::ingest::IngestOutcome;
 use crate::store::{Store, StoreError};
 use extract::{ApiPath, ApiQuery};
 
+#[cfg(test)]
+mod api_tests;
 mod evidence;
 pub mod extract;
-pub mod paging;
 mod identity;
 mod incidents;
+pub mod paging;
 mod registers;
 
 /// Shared state of every handler.
@@ -611,8 +613,7 @@ async fn list_hosts(
     let st = state.staleness();
     let s = state.clone();
     let page = blocking(move || {
-        Ok(s
-            .store
+        Ok(s.store
             .read(|c| hosts::list_hosts_page(c, &st, &filter, after.as_ref(), limit))?)
     })
     .await?;
@@ -643,6 +644,18 @@ async fn host_detail(
 struct HistoryQuery {
     check: Option<String>,
     limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// The cursor of a history page: `t1.` and the hex of `<at>:<row id>` of its last transition.
+fn history_cursor(key: (i64, i64)) -> String {
+    format!("t1.{}", hex::encode(format!("{}:{}", key.0, key.1)))
+}
+
+fn parse_history_cursor(s: &str) -> Option<(i64, i64)> {
+    let raw = String::from_utf8(hex::decode(s.strip_prefix("t1.")?).ok()?).ok()?;
+    let (at, id) = raw.split_once(':')?;
+    Some((at.parse().ok()?, id.parse().ok()?))
 }
 
 async fn host_history(
@@ -661,7 +674,12 @@ async fn host_history(
             ));
         }
     }
+    // The history's page size predates paging: default 1000, clamped to 1..=10000.
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
+    let after = match &q.cursor {
+        None => None,
+        Some(c) => Some(parse_history_cursor(c).ok_or_else(paging::bad_cursor)?),
+    };
     let s = state.clone();
     let rows = blocking(move || {
         s.store
@@ -669,13 +687,18 @@ async fn host_history(
                 if !hosts::host_exists(c, id)? {
                     return Ok(None);
                 }
-                hosts::history(c, id, q.check.as_deref(), limit).map(Some)
+                hosts::history(c, id, q.check.as_deref(), after, limit).map(Some)
             })
             .map_err(ApiError::from)
     })
     .await?;
     match rows {
-        Some(r) => Ok(Json(json!({"host_id": id, "transitions": r})).into_response()),
+        Some((r, next)) => Ok(Json(json!({
+            "host_id": id,
+            "transitions": r,
+            "next": next.map(history_cursor),
+        }))
+        .into_response()),
         None => Err(ApiError::not_found(&format!("no host with id {id}"))),
     }
 }

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
+use crate::http::extract::{ApiPath, ApiQuery};
 use axum::body::Body;
 use axum::extract::State;
-use crate::http::extract::{ApiPath, ApiQuery};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,7 +15,7 @@ use rusqlite::Connection;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::http::{require_role, ApiError, AppState};
+use crate::http::{paging, require_role, ApiError, AppState};
 use crate::risk::actions::{ActionInput, CloseRequest};
 use crate::risk::exceptions::ExceptionRequest;
 use crate::risk::feeds::{self, FeedQuery};
@@ -59,6 +59,18 @@ fn store_error(e: StoreError) -> ApiError {
         StoreError::Invalid(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m),
         other => ApiError::from(other),
     }
+}
+
+/// The CSV and Atom exports are whole documents: `limit` and `cursor` are for the JSON lists.
+fn not_paged(q: &FeedQuery) -> Result<(), ApiError> {
+    if q.limit.is_some() || q.cursor.is_some() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            "limit, cursor: the CSV and Atom exports are not paged; use the JSON list to page",
+        ));
+    }
+    Ok(())
 }
 
 fn bad_query(e: RiskError) -> ApiError {
@@ -177,10 +189,12 @@ async fn risks_json(
     let now = crate::store::now_unix();
     let risks = read(&state, move |c| ops::list_risks(c, now)).await?;
     let risks = feeds::filter_risks(risks, &q).map_err(bad_query)?;
+    let limit = paging::limit(q.limit)?;
+    let (risks, next) = paging::page_of(risks, |r| r.id.to_string(), q.cursor.as_deref(), limit)?;
     Ok(feed(
         &headers,
         "application/json",
-        to_json(&json!({"risks": risks})),
+        to_json(&json!({"risks": risks, "next": next})),
     ))
 }
 
@@ -190,6 +204,7 @@ async fn risks_csv(
     ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
+    not_paged(&q)?;
     let now = crate::store::now_unix();
     let risks = read(&state, move |c| ops::list_risks(c, now)).await?;
     let risks = feeds::filter_risks(risks, &q).map_err(bad_query)?;
@@ -207,6 +222,7 @@ async fn risks_atom(
     ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
+    not_paged(&q)?;
     let now = crate::store::now_unix();
     let (risks, instance) = read(&state, move |c| {
         Ok((
@@ -307,10 +323,13 @@ async fn actions_json(
     let now = crate::store::now_unix();
     let actions = read(&state, move |c| ops::list_actions(c, now)).await?;
     let actions = feeds::filter_actions(actions, &q).map_err(bad_query)?;
+    let limit = paging::limit(q.limit)?;
+    let (actions, next) =
+        paging::page_of(actions, |r| r.id.to_string(), q.cursor.as_deref(), limit)?;
     Ok(feed(
         &headers,
         "application/json",
-        to_json(&json!({"actions": actions})),
+        to_json(&json!({"actions": actions, "next": next})),
     ))
 }
 
@@ -320,6 +339,7 @@ async fn actions_csv(
     ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
+    not_paged(&q)?;
     let now = crate::store::now_unix();
     let actions = read(&state, move |c| ops::list_actions(c, now)).await?;
     let actions = feeds::filter_actions(actions, &q).map_err(bad_query)?;
@@ -405,11 +425,13 @@ async fn exceptions_json(
     let now = crate::store::now_unix();
     let list = read(&state, ops::list_exceptions).await?;
     let list = feeds::filter_exceptions(list, &q, now).map_err(bad_query)?;
+    let limit = paging::limit(q.limit)?;
+    let (list, next) = paging::page_of(list, |e| e.id.to_string(), q.cursor.as_deref(), limit)?;
     let views = feeds::exception_views(&list, now);
     Ok(feed(
         &headers,
         "application/json",
-        to_json(&json!({"exceptions": views})),
+        to_json(&json!({"exceptions": views, "next": next})),
     ))
 }
 
@@ -419,6 +441,7 @@ async fn exceptions_csv(
     ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
+    not_paged(&q)?;
     let now = crate::store::now_unix();
     let list = read(&state, ops::list_exceptions).await?;
     let list = feeds::filter_exceptions(list, &q, now).map_err(bad_query)?;

@@ -8,9 +8,9 @@
 use std::io::{BufWriter, Seek, SeekFrom};
 use std::sync::Arc;
 
+use crate::http::extract::ApiQuery;
 use axum::body::Body;
 use axum::extract::State;
-use crate::http::extract::ApiQuery;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;

@@ -20,11 +20,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match Query::<T>::from_request_parts(parts, state).await {
             Ok(Query(q)) => Ok(ApiQuery(q)),
-            Err(e) => Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_query",
-                e.body_text(),
-            )),
+            Err(e) => {
+                // serde_urlencoded does not name the parameter whose value it could not parse:
+                // quote the query (bounded) so the caller can see which one.
+                let query: String = parts.uri.query().unwrap_or("").chars().take(200).collect();
+                Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_query",
+                    format!("{} (query: {query:?}); see docs/api.md", e.body_text()),
+                ))
+            }
         }
     }
 }

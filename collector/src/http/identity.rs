@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
 use crate::http::extract::ApiQuery;
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -37,6 +37,8 @@ pub struct ListQuery {
     #[serde(default)]
     without_mfa: bool,
     account: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -49,6 +51,7 @@ async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
+    let limit = super::paging::limit(q.limit)?;
     if q.account.is_some() && q.source.is_none() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -90,12 +93,22 @@ async fn list(
                     }
                     out.push(v);
                 }
-                let rows = out;
-                Ok(json!({ "sources": sources, "identities": rows }))
+                Ok((sources, out))
             })
             .map_err(internal)
     })
     .await?;
+    let (sources, rows) = body;
+    // An account is one (source, account id): the cursor is that pair.
+    let key = |v: &serde_json::Value| {
+        format!(
+            "{}\n{}",
+            v["source"].as_str().unwrap_or(""),
+            v["account_id"].as_str().unwrap_or("")
+        )
+    };
+    let (rows, next) = super::paging::page_of(rows, key, q.cursor.as_deref(), limit)?;
+    let body = json!({ "sources": sources, "identities": rows, "next": next });
     Ok(Json(body).into_response())
 }
 

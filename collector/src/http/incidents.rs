@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
+use crate::http::extract::{ApiPath, ApiQuery};
 use axum::body::Body;
 use axum::extract::State;
-use crate::http::extract::ApiPath;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -111,11 +111,15 @@ pub(super) async fn update(
 pub(super) async fn list(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
+    ApiQuery(q): ApiQuery<super::paging::PageQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
+    let limit = super::paging::limit(q.limit)?;
     let s = state.clone();
     let incidents = blocking(move || Ok(s.store.read(reg::list_incidents)?)).await?;
-    Ok(Json(json!({ "incidents": incidents })).into_response())
+    let (incidents, next) =
+        super::paging::page_of(incidents, |i| i.id.clone(), q.cursor.as_deref(), limit)?;
+    Ok(Json(json!({ "incidents": incidents, "next": next })).into_response())
 }
 
 /// `GET /api/v1/incidents/{id}`

@@ -11,6 +11,16 @@ pub const DEFAULT_LIMIT: usize = 100;
 /// The largest accepted `limit`.
 pub const MAX_LIMIT: usize = 1000;
 
+/// The query of a list that has no filters: only the page.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// Items per page.
+    pub limit: Option<usize>,
+    /// The `next` of the previous page.
+    pub cursor: Option<String>,
+}
+
 /// The page size asked for, or 400 `bad_query`.
 pub fn limit(asked: Option<usize>) -> Result<usize, ApiError> {
     match asked {

@@ -8,9 +8,9 @@
 use std::io::Write as _;
 use std::sync::Arc;
 
+use crate::http::extract::{ApiPath, ApiQuery};
 use axum::body::Body;
 use axum::extract::State;
-use crate::http::extract::{ApiPath, ApiQuery};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;

@@ -39,6 +39,10 @@ pub struct FeedQuery {
     pub state: Option<String>,
     /// Exceptions: the check.
     pub check: Option<String>,
+    /// JSON lists: page size (`http::paging`); refused by the CSV and Atom exports.
+    pub limit: Option<usize>,
+    /// JSON lists: the `next` of the previous page.
+    pub cursor: Option<String>,
 }
 
 fn list<T: Copy>(

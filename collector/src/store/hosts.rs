@@ -399,8 +399,13 @@ impl HostFilter {
         groups: &[crate::risk::config::HostGroup],
     ) -> Result<HostFilter, String> {
         fn items(v: Option<&str>) -> Vec<&str> {
-            v.map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).collect())
-                .unwrap_or_default()
+            v.map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
         }
         let mut f = HostFilter::default();
         for s in items(args.state) {
@@ -428,9 +433,10 @@ impl HostFilter {
             f.status.push(s.to_string());
         }
         if let Some(g) = args.group.map(str::trim).filter(|g| !g.is_empty()) {
-            let group = groups.iter().find(|k| k.name == g).ok_or_else(|| {
-                format!("group: no [[hosts.groups]] entry is named {g:?}")
-            })?;
+            let group = groups
+                .iter()
+                .find(|k| k.name == g)
+                .ok_or_else(|| format!("group: no [[hosts.groups]] entry is named {g:?}"))?;
             f.group_globs = Some(group.hostnames.clone());
         }
         Ok(f)
@@ -448,7 +454,10 @@ pub struct HostCursor {
 impl HostCursor {
     /// The cursor as clients see it: `h1.` and the hex of `<id>:<hostname>`.
     pub fn encode(&self) -> String {
-        format!("h1.{}", hex::encode(format!("{}:{}", self.id, self.hostname)))
+        format!(
+            "h1.{}",
+            hex::encode(format!("{}:{}", self.id, self.hostname))
+        )
     }
 
     /// Read back a cursor from [`HostCursor::encode`]; `None` when it is not one.
@@ -518,7 +527,10 @@ pub fn list_hosts_page(
     if filter.check.is_some() || !filter.status.is_empty() {
         let mut inner = vec!["cs.host_id = h.id".to_string()];
         if let Some(c) = &filter.check {
-            inner.push(format!("cs.check_name = {}", bind(Value::Text(c.clone()), &mut args)));
+            inner.push(format!(
+                "cs.check_name = {}",
+                bind(Value::Text(c.clone()), &mut args)
+            ));
         }
         if !filter.status.is_empty() {
             let names: Vec<String> = filter
@@ -723,28 +735,53 @@ pub fn host_detail(
     }))
 }
 
-/// Status changes of a host, oldest first, optionally for one check.
+/// Status changes of a host, oldest first, optionally for one check: at most `limit` after the
+/// transition `after` (its time and row id, from the previous page), and the key of the last one
+/// when more follow. Keyset on the `transitions_by_host` index.
 pub fn history(
     conn: &Connection,
     id: i64,
     check: Option<&str>,
+    after: Option<(i64, i64)>,
     limit: i64,
-) -> Result<Vec<Transition>, StoreError> {
+) -> Result<(Vec<Transition>, Option<(i64, i64)>), StoreError> {
     let mut stmt = conn.prepare(
-        "SELECT check_name, from_status, to_status, at, report_id, summary FROM transitions
-         WHERE host_id = ?1 AND (?2 IS NULL OR check_name = ?2) ORDER BY at, id LIMIT ?3",
+        "SELECT check_name, from_status, to_status, at, report_id, summary, id FROM transitions
+         WHERE host_id = ?1 AND (?2 IS NULL OR check_name = ?2)
+           AND (?4 IS NULL OR (at, id) > (?4, ?5))
+         ORDER BY at, id LIMIT ?3",
     )?;
-    let rows = stmt.query_map(params![id, check, limit], |r| {
-        Ok(Transition {
-            check: r.get(0)?,
-            from: r.get(1)?,
-            to: r.get(2)?,
-            at: rfc3339(r.get(3)?),
-            report_id: r.get(4)?,
-            summary: r.get(5)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let rows = stmt.query_map(
+        params![
+            id,
+            check,
+            limit.saturating_add(1),
+            after.map(|a| a.0),
+            after.map(|a| a.1)
+        ],
+        |r| {
+            let at: i64 = r.get(3)?;
+            Ok((
+                Transition {
+                    check: r.get(0)?,
+                    from: r.get(1)?,
+                    to: r.get(2)?,
+                    at: rfc3339(at),
+                    report_id: r.get(4)?,
+                    summary: r.get(5)?,
+                },
+                (at, r.get::<_, i64>(6)?),
+            ))
+        },
+    )?;
+    let mut out: Vec<(Transition, (i64, i64))> = rows.collect::<Result<_, _>>()?;
+    let next = if out.len() as i64 > limit {
+        out.truncate(limit.max(0) as usize);
+        out.last().map(|(_, k)| *k)
+    } else {
+        None
+    };
+    Ok((out.into_iter().map(|(t, _)| t).collect(), next))
 }
 
 /// Whether a host exists.
@@ -894,6 +931,247 @@ mod staleness_tests {
                 want,
                 "rust: seen {seen:?} interval {interval:?}"
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod listing_tests {
+    use super::*;
+    use crate::risk::config::HostGroup;
+
+    /// Seven hosts (inserted out of hostname order, two share a hostname), with check states:
+    /// id hostname   os      last_seen  check_state
+    /// 1  web-02     debian  now-10     disk_encryption fail, firewall pass
+    /// 2  db-01      rhel    never      —
+    /// 3  web-01     debian  now-10     disk_encryption pass
+    /// 4  app        windows now-99999  firewall fail
+    /// 5  db-02      debian  now-10     disk_encryption warn
+    /// 6  web-01     debian  now-10     —
+    /// 7  Db-03      rhel    now-10     firewall pass
+    fn fleet() -> (Connection, Staleness) {
+        let mut c = Connection::open_in_memory().unwrap();
+        super::super::migrations::migrate(&mut c).unwrap();
+        let now = 1_000_000;
+        let hosts = [
+            ("web-02", "debian", Some(now - 10)),
+            ("db-01", "rhel", None),
+            ("web-01", "debian", Some(now - 10)),
+            ("app", "windows", Some(now - 99_999)),
+            ("db-02", "debian", Some(now - 10)),
+            ("web-01", "debian", Some(now - 10)),
+            ("Db-03", "rhel", Some(now - 10)),
+        ];
+        for (i, (name, os, seen)) in hosts.iter().enumerate() {
+            c.execute(
+                "INSERT INTO hosts(id, machine_id, hostname, os, node_key_hash, enrolled_at,
+                    last_seen_at, interval_s) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, 3600)",
+                params![i as i64 + 1, format!("m{i}"), name, os, vec![i as u8], seen],
+            )
+            .unwrap();
+        }
+        for (host, check, status) in [
+            (1, "disk_encryption", "fail"),
+            (1, "firewall", "pass"),
+            (3, "disk_encryption", "pass"),
+            (4, "firewall", "fail"),
+            (5, "disk_encryption", "warn"),
+            (7, "firewall", "pass"),
+        ] {
+            c.execute(
+                "INSERT INTO check_state(host_id, check_name, status, summary, facts, evidence,
+                    since, updated_at) VALUES (?1, ?2, ?3, '', '{}', '[]', 0, 0)",
+                params![host, check, status],
+            )
+            .unwrap();
+        }
+        let st = Staleness {
+            now,
+            after_intervals: 3,
+            default_interval: 3600,
+        };
+        (c, st)
+    }
+
+    fn ids(page: &HostPage) -> Vec<i64> {
+        page.hosts.iter().map(|h| h.id).collect()
+    }
+
+    /// Walking with limit 3 gives every host once, in (hostname, id) order — byte order, so
+    /// `Db-03` sorts before `app` — and the last page has no `next`.
+    #[test]
+    fn pages_walk_the_fleet_in_hostname_order() {
+        let (c, st) = fleet();
+        let f = HostFilter::default();
+        let mut seen = Vec::new();
+        let mut after: Option<HostCursor> = None;
+        let mut pages = 0;
+        loop {
+            let p = list_hosts_page(&c, &st, &f, after.as_ref(), 3).unwrap();
+            seen.extend(ids(&p));
+            pages += 1;
+            match p.next {
+                Some(n) => after = Some(HostCursor::decode(&n.encode()).unwrap()),
+                None => break,
+            }
+        }
+        // Db-03, app, db-01, db-02, web-01 (3), web-01 (6), web-02
+        assert_eq!(seen, vec![7, 4, 2, 5, 3, 6, 1]);
+        assert_eq!(pages, 3);
+        // A page exactly filled by the last hosts says there is no more.
+        let p = list_hosts_page(&c, &st, &f, None, 7).unwrap();
+        assert_eq!(p.hosts.len(), 7);
+        assert!(p.next.is_none());
+    }
+
+    #[test]
+    fn counts_are_per_host_of_the_page() {
+        let (c, st) = fleet();
+        let p = list_hosts_page(&c, &st, &HostFilter::default(), None, 100).unwrap();
+        let web02 = p.hosts.iter().find(|h| h.id == 1).unwrap();
+        assert_eq!(web02.checks.get("fail"), Some(&1));
+        assert_eq!(web02.checks.get("pass"), Some(&1));
+        let db01 = p.hosts.iter().find(|h| h.id == 2).unwrap();
+        assert!(db01.checks.is_empty());
+        assert_eq!(db01.state, HostState::Never);
+        assert_eq!(
+            serde_json::to_value(db01).unwrap()["state"],
+            "never_reported",
+            "the documented name"
+        );
+    }
+
+    #[test]
+    fn filters_keep_the_matching_hosts() {
+        let (c, st) = fleet();
+        let groups = vec![HostGroup {
+            name: "databases".into(),
+            hostnames: vec!["db-*".into()],
+            criticality: None,
+        }];
+        let run = |a: HostFilterArgs| {
+            let f = HostFilter::parse(&a, &groups).unwrap();
+            ids(&list_hosts_page(&c, &st, &f, None, 100).unwrap())
+        };
+        let none = HostFilterArgs::default;
+        assert_eq!(
+            run(HostFilterArgs {
+                state: Some("stale"),
+                ..none()
+            }),
+            vec![4]
+        );
+        assert_eq!(
+            run(HostFilterArgs {
+                state: Some("never_reported"),
+                ..none()
+            }),
+            vec![2]
+        );
+        assert_eq!(
+            run(HostFilterArgs {
+                state: Some("reporting,never_reported"),
+                ..none()
+            }),
+            vec![7, 2, 5, 3, 6, 1]
+        );
+        assert_eq!(
+            run(HostFilterArgs {
+                os: Some("rhel,windows"),
+                ..none()
+            }),
+            vec![7, 4, 2]
+        );
+        assert_eq!(
+            run(HostFilterArgs {
+                status: Some("fail"),
+                ..none()
+            }),
+            vec![4, 1]
+        );
+        assert_eq!(
+            run(HostFilterArgs {
+                check: Some("disk_encryption"),
+                status: Some("fail,warn"),
+                ..none()
+            }),
+            vec![5, 1]
+        );
+        assert_eq!(
+            run(HostFilterArgs {
+                check: Some("firewall"),
+                ..none()
+            }),
+            vec![7, 4, 1]
+        );
+        // Globs are case-insensitive, like exceptions' group scope.
+        assert_eq!(
+            run(HostFilterArgs {
+                group: Some("databases"),
+                ..none()
+            }),
+            vec![7, 2, 5]
+        );
+        assert_eq!(
+            run(HostFilterArgs {
+                group: Some("databases"),
+                os: Some("rhel"),
+                ..none()
+            }),
+            vec![7, 2]
+        );
+        // A group filter pages like the others.
+        let f = HostFilter::parse(
+            &HostFilterArgs {
+                group: Some("databases"),
+                ..none()
+            },
+            &groups,
+        )
+        .unwrap();
+        let p = list_hosts_page(&c, &st, &f, None, 2).unwrap();
+        assert_eq!(ids(&p), vec![7, 2]);
+        let p = list_hosts_page(&c, &st, &f, p.next.as_ref(), 2).unwrap();
+        assert_eq!(ids(&p), vec![5]);
+        assert!(p.next.is_none());
+    }
+
+    #[test]
+    fn bad_filters_name_the_parameter() {
+        let groups = Vec::new();
+        let bad = |a: HostFilterArgs| HostFilter::parse(&a, &groups).unwrap_err();
+        let none = HostFilterArgs::default;
+        assert!(bad(HostFilterArgs {
+            state: Some("never"),
+            ..none()
+        })
+        .starts_with("state: "));
+        assert!(bad(HostFilterArgs {
+            status: Some("ok"),
+            ..none()
+        })
+        .starts_with("status: "));
+        assert!(bad(HostFilterArgs {
+            check: Some("nope"),
+            ..none()
+        })
+        .starts_with("check: "));
+        assert!(bad(HostFilterArgs {
+            group: Some("prod"),
+            ..none()
+        })
+        .starts_with("group: "));
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_garbage() {
+        let c = HostCursor {
+            hostname: "web:01".into(),
+            id: 42,
+        };
+        assert_eq!(HostCursor::decode(&c.encode()), Some(c));
+        for bad in ["", "h1.", "h1.zz", "42:web", "h1.3432", "k1.3432"] {
+            assert_eq!(HostCursor::decode(bad), None, "{bad:?}");
         }
     }
 }

@@ -336,6 +336,7 @@ pub static MIGRATIONS: &[&str] = &[
     // v15 (api): keyset pagination of the host list, in hostname order (`store::hosts::list_hosts_page`).
     r#"
     CREATE INDEX hosts_by_hostname ON hosts(hostname, id);
+    CREATE INDEX hosts_by_os ON hosts(os, hostname, id);
     "#,
 ];
 
