@@ -16,6 +16,7 @@ mod cli_docs;
 mod config;
 mod escape;
 mod evidence;
+mod host_cli;
 mod host_identity;
 mod http;
 mod http_risk;
