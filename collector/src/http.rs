@@ -26,13 +26,13 @@ use crate::store::{Store, StoreError};
 use extract::{ApiPath, ApiQuery};
 
 #[cfg(test)]
-mod api_tests;
-mod evidence;
+pub(crate) mod api_tests;
+pub(crate) mod evidence;
 pub mod extract;
-mod identity;
-mod incidents;
+pub(crate) mod identity;
+pub(crate) mod incidents;
 pub mod paging;
-mod registers;
+pub(crate) mod registers;
 
 /// Shared state of every handler.
 pub struct AppState {
@@ -143,6 +143,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(crate::http_risk::routes())
         .route("/api/v1/evidence", get(evidence::get))
         .merge(identity::routes())
+        .route("/api/v1/openapi.json", get(crate::openapi::serve))
         .fallback(|| async { ApiError::not_found("no such endpoint; see docs/api.md") })
         .layer(axum::middleware::map_response(extract::json_errors))
         .with_state(state)
@@ -225,11 +226,25 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
 }
 
-async fn healthz() -> &'static str {
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "probes",
+    responses((status = 200, description = "ok", body = String, content_type = "text/plain"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(())
+)]
+pub(crate) async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "probes",
+    responses((status = 200, description = "ready", body = String, content_type = "text/plain"), (status = 503, description = "not ready, with the reason", body = String, content_type = "text/plain"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(())
+)]
+pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     // A real write through the writer proves the database is writable; a recent verdict is
     // reused so that a tight probe loop cannot compete with ingest for the writer.
     let cached = state
@@ -271,7 +286,14 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "probes",
+    responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(())
+)]
+pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut text = state.metrics.render();
     // The identity gauges (docs/identity.md) when identity sources are configured; a failure to
     // read them leaves them out (the collector's own families are still served) and is logged.
@@ -307,7 +329,15 @@ struct EnrollRequest {
 /// Longest accepted `enrollment_nonce` (a UUID is 36).
 const MAX_NONCE_LEN: usize = 128;
 
-async fn enroll(
+#[utoipa::path(
+    post,
+    path = "/api/v1/enroll",
+    tag = "agents",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 201, description = "enrolled", body = crate::openapi::Enrolled), (status = 200, description = "re-enrolled: the key rotated", body = crate::openapi::Enrolled), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security((), ("bearer" = []))
+)]
+pub(crate) async fn enroll(
     State(state): State<Arc<AppState>>,
     peer: Option<ConnectInfo<SocketAddr>>,
     headers: HeaderMap,
@@ -478,7 +508,15 @@ async fn enroll(
         .into_response())
 }
 
-async fn post_report(
+#[utoipa::path(
+    post,
+    path = "/api/v1/reports",
+    tag = "agents",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 202, description = "stored", body = crate::openapi::ReportAccepted), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn post_report(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Body,
@@ -576,19 +614,35 @@ async fn ingest_report(
 }
 
 /// Query of `GET /api/v1/hosts`: paging and filters (docs/api.md).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct HostsQuery {
+pub(crate) struct HostsQuery {
+    /// Hosts per page: 1 to 1000, default 100.
     limit: Option<usize>,
+    /// The `next` of the previous page.
     cursor: Option<String>,
+    /// Comma-separated: reporting, stale, never_reported.
     state: Option<String>,
+    /// Comma-separated OS names (exact).
     os: Option<String>,
+    /// A check id: hosts reporting it (with `status`: in one of those statuses).
     check: Option<String>,
+    /// Comma-separated measured statuses: pass, warn, fail, error, not_applicable.
     status: Option<String>,
+    /// A `[[hosts.groups]]` name.
     group: Option<String>,
 }
 
-async fn list_hosts(
+#[utoipa::path(
+    get,
+    path = "/api/v1/hosts",
+    tag = "hosts",
+    params(HostsQuery),
+    responses((status = 200, description = "one page of hosts in hostname order", body = crate::openapi::HostList), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list_hosts(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<HostsQuery>,
@@ -624,7 +678,15 @@ async fn list_hosts(
     .into_response())
 }
 
-async fn host_detail(
+#[utoipa::path(
+    get,
+    path = "/api/v1/hosts/{id}",
+    tag = "hosts",
+    params(("id" = i64, Path, description = "row id")),
+    responses((status = 200, description = "the host and its current state per check", body = crate::store::hosts::HostDetail), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn host_detail(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
@@ -639,11 +701,15 @@ async fn host_detail(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct HistoryQuery {
+pub(crate) struct HistoryQuery {
+    /// Only this check's transitions.
     check: Option<String>,
+    /// Transitions per page: default 1000, clamped to 1..=10000.
     limit: Option<i64>,
+    /// The `next` of the previous page.
     cursor: Option<String>,
 }
 
@@ -658,7 +724,15 @@ fn parse_history_cursor(s: &str) -> Option<(i64, i64)> {
     Some((at.parse().ok()?, id.parse().ok()?))
 }
 
-async fn host_history(
+#[utoipa::path(
+    get,
+    path = "/api/v1/hosts/{id}/history",
+    tag = "hosts",
+    params(("id" = i64, Path, description = "row id"), HistoryQuery),
+    responses((status = 200, description = "status transitions, oldest first", body = crate::openapi::HostHistory), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn host_history(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
@@ -711,7 +785,16 @@ struct AllowReenroll {
     hours: Option<i64>,
 }
 
-async fn allow_reenroll(
+#[utoipa::path(
+    post,
+    path = "/api/v1/hosts/{id}/allow-reenroll",
+    tag = "hosts",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    params(("id" = i64, Path, description = "row id")),
+    responses((status = 200, description = "allowed", body = crate::openapi::ReenrollAllowed), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn allow_reenroll(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,

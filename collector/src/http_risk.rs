@@ -180,7 +180,15 @@ fn to_json<T: serde::Serialize>(v: &T) -> Vec<u8> {
     b
 }
 
-async fn risks_json(
+#[utoipa::path(
+    get,
+    path = "/api/v1/risks",
+    tag = "risks",
+    params(FeedQuery),
+    responses((status = 200, description = "one page of risks, most recently changed first", body = crate::openapi::RiskList), (status = 304, description = "not modified (If-None-Match)"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn risks_json(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<FeedQuery>,
@@ -198,7 +206,15 @@ async fn risks_json(
     ))
 }
 
-async fn risks_csv(
+#[utoipa::path(
+    get,
+    path = "/api/v1/risks.csv",
+    tag = "risks",
+    params(FeedQuery),
+    responses((status = 200, description = "every matching risk as CSV", body = String, content_type = "text/csv"), (status = 304, description = "not modified (If-None-Match)"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn risks_csv(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<FeedQuery>,
@@ -215,7 +231,15 @@ async fn risks_csv(
     ))
 }
 
-async fn risks_atom(
+#[utoipa::path(
+    get,
+    path = "/feeds/risks.atom",
+    tag = "risks",
+    params(FeedQuery),
+    responses((status = 200, description = "Atom 1.0", body = String, content_type = "application/atom+xml"), (status = 304, description = "not modified (If-None-Match)"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn risks_atom(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     uri: Uri,
@@ -243,7 +267,15 @@ async fn risks_atom(
     ))
 }
 
-async fn risk_detail(
+#[utoipa::path(
+    get,
+    path = "/api/v1/risks/{id}",
+    tag = "risks",
+    params(("id" = i64, Path, description = "row id")),
+    responses((status = 200, description = "the risk and its history", body = crate::openapi::RiskDetail), (status = 304, description = "not modified (If-None-Match)"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn risk_detail(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
@@ -258,7 +290,15 @@ async fn risk_detail(
     ))
 }
 
-async fn risk_create(
+#[utoipa::path(
+    post,
+    path = "/api/v1/risks",
+    tag = "risks",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 201, description = "added", body = crate::openapi::RiskOne), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn risk_create(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Body,
@@ -275,7 +315,16 @@ async fn risk_create(
     Ok((StatusCode::CREATED, Json(json!({"risk": risk}))).into_response())
 }
 
-async fn risk_update(
+#[utoipa::path(
+    patch,
+    path = "/api/v1/risks/{id}",
+    tag = "risks",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    params(("id" = i64, Path, description = "row id")),
+    responses((status = 200, description = "changed", body = crate::openapi::RiskOne), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn risk_update(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
@@ -292,7 +341,15 @@ async fn risk_update(
     Ok(Json(json!({"risk": risk})).into_response())
 }
 
-async fn risks_import(
+#[utoipa::path(
+    post,
+    path = "/api/v1/risks/import",
+    tag = "risks",
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 201, description = "imported", body = serde_json::Value), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn risks_import(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Body,
@@ -314,7 +371,15 @@ async fn risks_import(
         .into_response())
 }
 
-async fn actions_json(
+#[utoipa::path(
+    get,
+    path = "/api/v1/actions",
+    tag = "actions",
+    params(FeedQuery),
+    responses((status = 200, description = "one page of actions", body = crate::openapi::ActionList), (status = 304, description = "not modified (If-None-Match)"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn actions_json(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<FeedQuery>,
@@ -333,7 +398,15 @@ async fn actions_json(
     ))
 }
 
-async fn actions_csv(
+#[utoipa::path(
+    get,
+    path = "/api/v1/actions.csv",
+    tag = "actions",
+    params(FeedQuery),
+    responses((status = 200, description = "every matching action as CSV", body = String, content_type = "text/csv"), (status = 304, description = "not modified (If-None-Match)"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn actions_csv(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<FeedQuery>,
@@ -350,7 +423,15 @@ async fn actions_csv(
     ))
 }
 
-async fn action_create(
+#[utoipa::path(
+    post,
+    path = "/api/v1/actions",
+    tag = "actions",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 201, description = "added", body = crate::openapi::ActionOne), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn action_create(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Body,
@@ -366,7 +447,16 @@ async fn action_create(
     Ok((StatusCode::CREATED, Json(json!({"action": action}))).into_response())
 }
 
-async fn action_update(
+#[utoipa::path(
+    patch,
+    path = "/api/v1/actions/{id}",
+    tag = "actions",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    params(("id" = i64, Path, description = "row id")),
+    responses((status = 200, description = "changed", body = crate::openapi::ActionOne), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn action_update(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
@@ -393,7 +483,16 @@ struct CloseBody {
     approver: Option<String>,
 }
 
-async fn action_close(
+#[utoipa::path(
+    post,
+    path = "/api/v1/actions/{id}/close",
+    tag = "actions",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    params(("id" = i64, Path, description = "row id")),
+    responses((status = 200, description = "closed", body = crate::openapi::ActionOne), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn action_close(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
@@ -416,7 +515,15 @@ async fn action_close(
     Ok(Json(json!({"action": action})).into_response())
 }
 
-async fn exceptions_json(
+#[utoipa::path(
+    get,
+    path = "/api/v1/exceptions",
+    tag = "exceptions",
+    params(FeedQuery),
+    responses((status = 200, description = "one page of exceptions", body = crate::openapi::ExceptionList), (status = 304, description = "not modified (If-None-Match)"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn exceptions_json(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<FeedQuery>,
@@ -435,7 +542,15 @@ async fn exceptions_json(
     ))
 }
 
-async fn exceptions_csv(
+#[utoipa::path(
+    get,
+    path = "/api/v1/exceptions.csv",
+    tag = "exceptions",
+    params(FeedQuery),
+    responses((status = 200, description = "every matching exception as CSV", body = String, content_type = "text/csv"), (status = 304, description = "not modified (If-None-Match)"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn exceptions_csv(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<FeedQuery>,
@@ -452,7 +567,15 @@ async fn exceptions_csv(
     ))
 }
 
-async fn exception_create(
+#[utoipa::path(
+    post,
+    path = "/api/v1/exceptions",
+    tag = "exceptions",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 201, description = "granted", body = serde_json::Value), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn exception_create(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Body,
@@ -481,7 +604,16 @@ struct RevokeBody {
     by: String,
 }
 
-async fn exception_revoke(
+#[utoipa::path(
+    post,
+    path = "/api/v1/exceptions/{id}/revoke",
+    tag = "exceptions",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    params(("id" = i64, Path, description = "row id")),
+    responses((status = 200, description = "revoked", body = serde_json::Value), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn exception_revoke(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,

@@ -24,6 +24,7 @@ mod identity;
 mod ingest;
 mod kpi;
 mod metrics;
+mod openapi;
 mod os_gauges;
 mod registers;
 mod report;

@@ -23,7 +23,8 @@ use crate::evidence::{export, signing, ExportError, ExportRequest};
 static EXPORTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// The query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceQuery {
     from: String,
@@ -38,7 +39,15 @@ fn bad_request(message: String) -> ApiError {
 }
 
 /// The handler.
-pub async fn get(
+#[utoipa::path(
+    get,
+    path = "/api/v1/evidence",
+    tag = "evidence",
+    params(EvidenceQuery),
+    responses((status = 200, description = "the evidence bundle (zip)", body = String, content_type = "application/zip"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn get(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<EvidenceQuery>,

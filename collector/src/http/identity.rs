@@ -30,7 +30,8 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 /// The query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     source: Option<String>,
@@ -45,7 +46,15 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/api/v1/identities",
+    tag = "identities",
+    params(ListQuery),
+    responses((status = 200, description = "sources and one page of accounts", body = crate::openapi::IdentityList), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<ListQuery>,
@@ -136,7 +145,14 @@ pub async fn cached_gauges(state: &Arc<AppState>) -> Result<Vec<u8>, ApiError> {
     Ok(bytes)
 }
 
-async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/metrics/identity",
+    tag = "probes",
+    responses((status = 200, description = "the identity gauges in Prometheus text", body = String, content_type = "text/plain"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(())
+)]
+pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let text = blocking(move || {
         let now = crate::store::now_unix();
         let stored = state.store.read(identities::snapshot).map_err(internal)?;

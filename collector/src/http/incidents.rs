@@ -51,7 +51,15 @@ fn invalid(message: String) -> ApiError {
 }
 
 /// `POST /api/v1/incidents`
-pub(super) async fn create(
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents",
+    tag = "incidents",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 201, description = "added", body = serde_json::Value), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn create(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Body,
@@ -81,7 +89,16 @@ pub(super) async fn create(
 }
 
 /// `PATCH /api/v1/incidents/{id}`
-pub(super) async fn update(
+#[utoipa::path(
+    patch,
+    path = "/api/v1/incidents/{id}",
+    tag = "incidents",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    params(("id" = String, Path, description = "incident id")),
+    responses((status = 200, description = "changed", body = serde_json::Value), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn update(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
@@ -108,7 +125,15 @@ pub(super) async fn update(
 }
 
 /// `GET /api/v1/incidents`
-pub(super) async fn list(
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents",
+    tag = "incidents",
+    params(super::paging::PageQuery),
+    responses((status = 200, description = "one page of incidents", body = crate::openapi::IncidentList), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<super::paging::PageQuery>,
@@ -123,7 +148,15 @@ pub(super) async fn list(
 }
 
 /// `GET /api/v1/incidents/{id}`
-pub(super) async fn show(
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}",
+    tag = "incidents",
+    params(("id" = String, Path, description = "incident id")),
+    responses((status = 200, description = "the incident", body = serde_json::Value), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn show(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,

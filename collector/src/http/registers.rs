@@ -29,7 +29,16 @@ fn invalid(message: String) -> ApiError {
 }
 
 /// `POST /api/v1/import/{register}`.
-pub async fn import(
+#[utoipa::path(
+    post,
+    path = "/api/v1/import/{register}",
+    tag = "registers",
+    request_body(content = String, content_type = "text/csv"),
+    params(("register" = String, Path, description = "incidents, roster or training")),
+    responses((status = 200, description = "imported", body = serde_json::Value), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn import(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiPath(register): ApiPath<String>,
@@ -121,7 +130,8 @@ pub async fn import(
 }
 
 /// Query of `GET /api/v1/kpi`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct KpiQuery {
     /// Day to evaluate (default today).
@@ -129,7 +139,15 @@ pub struct KpiQuery {
 }
 
 /// `GET /api/v1/kpi`.
-pub async fn kpi(
+#[utoipa::path(
+    get,
+    path = "/api/v1/kpi",
+    tag = "registers",
+    params(KpiQuery),
+    responses((status = 200, description = "the governance KPIs of the day", body = serde_json::Value), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn kpi(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<KpiQuery>,

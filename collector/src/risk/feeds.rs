@@ -20,7 +20,8 @@ use super::{Level, RiskError, RiskStatus, Source};
 use crate::store::hosts::rfc3339;
 
 /// Raw query parameters of a feed (every one optional).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FeedQuery {
     /// Risks: comma-separated levels.

@@ -185,7 +185,7 @@ pub fn all_keys(conn: &Connection) -> Result<Vec<(Vec<u8>, i64, String)>, StoreE
 }
 
 /// How a host is doing as a reporter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HostState {
     /// Reported within its staleness window.
@@ -261,7 +261,7 @@ impl Staleness {
 }
 
 /// A host in the fleet list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HostSummary {
     pub id: i64,
     pub hostname: String,
@@ -281,7 +281,7 @@ pub struct HostSummary {
 }
 
 /// One check's current state on a host.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CheckState {
     pub check: String,
     /// The status the agent measured.
@@ -299,7 +299,7 @@ pub struct CheckState {
 }
 
 /// Stored evidence.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EvidenceRow {
     pub sha256: String,
     pub kind: String,
@@ -308,7 +308,7 @@ pub struct EvidenceRow {
 }
 
 /// A host with its current state per check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HostDetail {
     #[serde(flatten)]
     pub host: HostSummary,
@@ -319,7 +319,7 @@ pub struct HostDetail {
 }
 
 /// A status change of one check on one host.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Transition {
     pub check: String,
     pub from: Option<String>,
