@@ -29,6 +29,7 @@ use extract::{ApiPath, ApiQuery};
 pub(crate) mod api_tests;
 pub(crate) mod evidence;
 pub mod extract;
+pub(crate) mod feed_tokens;
 pub(crate) mod identity;
 pub(crate) mod incidents;
 pub mod paging;
@@ -80,7 +81,7 @@ impl ApiError {
     fn unauthorized(message: &str) -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
-    fn not_found(what: &str) -> ApiError {
+    pub(crate) fn not_found(what: &str) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
     }
 }
@@ -144,6 +145,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/evidence", get(evidence::get))
         .merge(identity::routes())
         .route("/api/v1/openapi.json", get(crate::openapi::serve))
+        .route(
+            "/api/v1/feed-tokens",
+            get(feed_tokens::list).post(feed_tokens::create),
+        )
+        .route("/api/v1/feed-tokens/:id/revoke", post(feed_tokens::revoke))
         .fallback(|| async { ApiError::not_found("no such endpoint; see docs/api.md") })
         .layer(axum::middleware::map_response(extract::json_errors))
         .with_state(state)

@@ -61,6 +61,18 @@ fn store_error(e: StoreError) -> ApiError {
     }
 }
 
+/// Feed tokens are for the feeds only: anywhere else a `token` parameter is refused.
+fn no_feed_token(q: &FeedQuery) -> Result<(), ApiError> {
+    if q.token.is_some() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            "token: only /feeds/ accept a feed token; send Authorization: Bearer <token> here",
+        ));
+    }
+    Ok(())
+}
+
 /// The CSV and Atom exports are whole documents: `limit` and `cursor` are for the JSON lists.
 fn not_paged(q: &FeedQuery) -> Result<(), ApiError> {
     if q.limit.is_some() || q.cursor.is_some() {
@@ -194,6 +206,7 @@ pub(crate) async fn risks_json(
     ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
+    no_feed_token(&q)?;
     let now = crate::store::now_unix();
     let risks = read(&state, move |c| ops::list_risks(c, now)).await?;
     let risks = feeds::filter_risks(risks, &q).map_err(bad_query)?;
@@ -220,6 +233,7 @@ pub(crate) async fn risks_csv(
     ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
+    no_feed_token(&q)?;
     not_paged(&q)?;
     let now = crate::store::now_unix();
     let risks = read(&state, move |c| ops::list_risks(c, now)).await?;
@@ -245,7 +259,26 @@ pub(crate) async fn risks_atom(
     uri: Uri,
     ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, ApiError> {
-    require_role(&state, &headers, false)?;
+    // A feed reader that cannot send headers carries a read-only feed token in the URL instead.
+    match q.token.clone() {
+        Some(token) => {
+            let hash = crate::auth::hash_secret(&token);
+            let valid = read(&state, move |c| {
+                Ok(crate::store::feed_tokens::valid(c, &hash)?)
+            })
+            .await?;
+            if !valid {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "unknown or revoked feed token",
+                ));
+            }
+        }
+        None => {
+            require_role(&state, &headers, false)?;
+        }
+    }
     not_paged(&q)?;
     let now = crate::store::now_unix();
     let (risks, instance) = read(&state, move |c| {
@@ -256,14 +289,23 @@ pub(crate) async fn risks_atom(
     })
     .await?;
     let risks = feeds::filter_risks(risks, &q).map_err(bad_query)?;
-    let href = uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/feeds/risks.atom");
+    // The feed's self link repeats its filters, never the token: the body is cached and shared.
+    let kept: Vec<&str> = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty() && p.split('=').next() != Some("token"))
+        .collect();
+    let href = if kept.is_empty() {
+        uri.path().to_string()
+    } else {
+        format!("{}?{}", uri.path(), kept.join("&"))
+    };
+    let base = state.config.server.public_base();
     Ok(feed(
         &headers,
         "application/atom+xml; charset=utf-8",
-        feeds::risks_atom(&risks, &instance, href),
+        feeds::risks_atom(&risks, &instance, base, &href),
     ))
 }
 
@@ -385,6 +427,7 @@ pub(crate) async fn actions_json(
     ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
+    no_feed_token(&q)?;
     let now = crate::store::now_unix();
     let actions = read(&state, move |c| ops::list_actions(c, now)).await?;
     let actions = feeds::filter_actions(actions, &q).map_err(bad_query)?;
@@ -412,6 +455,7 @@ pub(crate) async fn actions_csv(
     ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
+    no_feed_token(&q)?;
     not_paged(&q)?;
     let now = crate::store::now_unix();
     let actions = read(&state, move |c| ops::list_actions(c, now)).await?;
@@ -529,6 +573,7 @@ pub(crate) async fn exceptions_json(
     ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
+    no_feed_token(&q)?;
     let now = crate::store::now_unix();
     let list = read(&state, ops::list_exceptions).await?;
     let list = feeds::filter_exceptions(list, &q, now).map_err(bad_query)?;
@@ -556,6 +601,7 @@ pub(crate) async fn exceptions_csv(
     ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
+    no_feed_token(&q)?;
     not_paged(&q)?;
     let now = crate::store::now_unix();
     let list = read(&state, ops::list_exceptions).await?;

@@ -190,6 +190,9 @@ impl Modify for Bearer {
         crate::http_risk::exception_create,
         crate::http_risk::exceptions_csv,
         crate::http_risk::exception_revoke,
+        crate::http::feed_tokens::list,
+        crate::http::feed_tokens::create,
+        crate::http::feed_tokens::revoke,
         serve,
     ),
     components(schemas(
@@ -214,6 +217,10 @@ impl Modify for Bearer {
         ExceptionList,
         IncidentList,
         IdentityList,
+        crate::http::feed_tokens::NewFeedToken,
+        crate::http::feed_tokens::CreatedFeedToken,
+        crate::http::feed_tokens::FeedTokenList,
+        crate::store::feed_tokens::FeedToken,
     )),
     modifiers(&Bearer)
 )]
