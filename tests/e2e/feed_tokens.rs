@@ -70,7 +70,12 @@ fn feed_tokens_open_the_feeds_only_and_are_never_logged() {
     assert!(!atom.contains(&token), "the token leaked into the feed");
     // A wrong token, and the token anywhere but a feed.
     assert_eq!(feed("token=vft1_00").status(), 401);
-    for path in ["/api/v1/risks", "/api/v1/risks.csv", "/api/v1/hosts", "/api/v1/kpi"] {
+    for path in [
+        "/api/v1/risks",
+        "/api/v1/risks.csv",
+        "/api/v1/hosts",
+        "/api/v1/kpi",
+    ] {
         let r = h
             .get(format!("{}{path}?token={token}", c.url))
             .send()

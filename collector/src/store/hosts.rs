@@ -735,6 +735,9 @@ pub fn host_detail(
     }))
 }
 
+/// Where a transition sorts in a host's history: its time and row id.
+pub type TransitionKey = (i64, i64);
+
 /// Status changes of a host, oldest first, optionally for one check: at most `limit` after the
 /// transition `after` (its time and row id, from the previous page), and the key of the last one
 /// when more follow. Keyset on the `transitions_by_host` index.
@@ -742,9 +745,9 @@ pub fn history(
     conn: &Connection,
     id: i64,
     check: Option<&str>,
-    after: Option<(i64, i64)>,
+    after: Option<TransitionKey>,
     limit: i64,
-) -> Result<(Vec<Transition>, Option<(i64, i64)>), StoreError> {
+) -> Result<(Vec<Transition>, Option<TransitionKey>), StoreError> {
     let mut stmt = conn.prepare(
         "SELECT check_name, from_status, to_status, at, report_id, summary, id FROM transitions
          WHERE host_id = ?1 AND (?2 IS NULL OR check_name = ?2)
@@ -774,7 +777,7 @@ pub fn history(
             ))
         },
     )?;
-    let mut out: Vec<(Transition, (i64, i64))> = rows.collect::<Result<_, _>>()?;
+    let mut out: Vec<(Transition, TransitionKey)> = rows.collect::<Result<_, _>>()?;
     let next = if out.len() as i64 > limit {
         out.truncate(limit.max(0) as usize);
         out.last().map(|(_, k)| *k)
