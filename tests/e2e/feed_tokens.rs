@@ -147,3 +147,41 @@ fn a_bad_public_url_is_a_config_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("server.public_url"), "{err}");
 }
+
+#[test]
+fn feed_tokens_from_the_cli() {
+    let d = tempfile::tempdir().unwrap();
+    let c = Collector::start(d.path(), 0, "");
+    let cli = |args: &[&str]| {
+        Command::new(bin("vigie-collector"))
+            .arg("--config")
+            .arg(c.dir.join("collector.toml"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = cli(&["feed-token", "create", "wall screen"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(token.starts_with("vft1_"), "{token}");
+    let feed = || {
+        http()
+            .get(format!("{}/feeds/risks.atom?token={token}", c.url))
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(feed(), 200);
+    let out = cli(&["feed-token", "list", "--format", "json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["feed_tokens"][0]["name"], "wall screen");
+    assert!(!v.to_string().contains(&token));
+    let out = cli(&["feed-token", "revoke", "1"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(feed(), 401);
+    assert_eq!(cli(&["feed-token", "revoke", "7"]).status.code(), Some(1));
+    assert_eq!(
+        cli(&["feed-token", "create", "a\nb"]).status.code(),
+        Some(2)
+    );
+}

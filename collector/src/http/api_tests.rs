@@ -136,6 +136,10 @@ async fn extractor_rejections_are_the_json_error_body() {
     expect_error(get("/api/v1/risks?cursor=abc"), 400, "bad_cursor").await;
     expect_error(get("/api/v1/hosts/1/history?cursor=abc"), 400, "bad_cursor").await;
     expect_error(get("/api/v1/risks.csv?limit=5"), 400, "bad_query").await;
+    // A feed token in the query string is for the feeds only.
+    let m = expect_error(get("/api/v1/risks?token=vft1_00"), 400, "bad_query").await;
+    assert!(m.starts_with("token: "), "{m}");
+    expect_error(get("/api/v1/actions.csv?token=vft1_00"), 400, "bad_query").await;
     // Filters with a value the endpoint does not know name the parameter.
     let m = expect_error(get("/api/v1/hosts?state=never"), 400, "bad_filter").await;
     assert!(m.starts_with("state: "), "{m}");
