@@ -41,11 +41,25 @@ pub enum HostCommand {
         #[arg(long, default_value_t = 24)]
         hours: i64,
     },
+    /// List the hosts (filters as `GET /api/v1/hosts`), in hostname order.
+    List(crate::host_cli::ListArgs),
+    /// Show one host and the current state of each of its checks.
+    Show {
+        /// Host id (see `host list`).
+        id: i64,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
 }
 
 /// `vigie-collector host`
 pub fn host(cfg: &CollectorConfig, cmd: HostCommand) -> ExitCode {
-    let HostCommand::AllowReenroll { id, hours } = cmd;
+    let (id, hours) = match cmd {
+        HostCommand::AllowReenroll { id, hours } => (id, hours),
+        HostCommand::List(a) => return crate::host_cli::list(cfg, &a),
+        HostCommand::Show { id, format } => return crate::host_cli::show(cfg, id, format),
+    };
     if !(1..=168).contains(&hours) {
         eprintln!("vigie-collector: --hours must be between 1 and 168");
         return ExitCode::from(2);

@@ -22,6 +22,16 @@ pub fn new_node_key() -> Result<String, getrandom::Error> {
     Ok(format!("{NODE_KEY_PREFIX}{}", hex::encode(bytes)))
 }
 
+/// Prefix of read-only feed tokens (`store::feed_tokens`).
+pub const FEED_TOKEN_PREFIX: &str = "vft1_";
+
+/// A new read-only feed token: the prefix and 256 random bits in hex.
+pub fn new_feed_token() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes)?;
+    Ok(format!("{FEED_TOKEN_PREFIX}{}", hex::encode(bytes)))
+}
+
 /// SHA-256 of a secret.
 pub fn hash_secret(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()

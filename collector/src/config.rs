@@ -59,6 +59,9 @@ pub struct ServerSection {
     /// Most connections open at once (TLS handshakes included). At the cap the collector stops
     /// accepting until one closes; keep it under the process's file-descriptor limit. Default 4096.
     pub max_connections: usize,
+    /// The collector's address as readers reach it (`https://vigie.example.org`, or with a path
+    /// prefix behind a proxy): the Atom feed's links are absolute from it. Unset: relative links.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerSection {
@@ -74,6 +77,7 @@ impl Default for ServerSection {
             body_read_timeout_seconds: 30,
             tls_handshake_timeout_seconds: 10,
             max_connections: 4096,
+            public_url: None,
         }
     }
 }
@@ -398,6 +402,14 @@ impl CollectorConfig {
             }
             (None, None, false) => {}
         }
+        if let Some(u) = &s.public_url {
+            check_public_url(u).map_err(|why| {
+                format!(
+                    "server.public_url = {u:?}: {why}; give an absolute http(s) URL such as \
+                     \"https://vigie.example.org\""
+                )
+            })?;
+        }
         if s.max_body_bytes < 4096 || s.max_body_bytes > 64 * 1024 * 1024 {
             return Err(format!(
                 "server.max_body_bytes = {} must be between 4096 and 67108864",
@@ -560,6 +572,35 @@ impl CollectorConfig {
     }
 }
 
+/// Why `u` cannot be `server.public_url`, if it cannot.
+fn check_public_url(u: &str) -> Result<(), String> {
+    let url = reqwest::Url::parse(u).map_err(|e| e.to_string())?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("scheme {:?} is not http or https", url.scheme()));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("no host".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("credentials do not belong in a public URL".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("no query or fragment allowed".into());
+    }
+    Ok(())
+}
+
+impl ServerSection {
+    /// `public_url` without its trailing slash, to which absolute paths are appended; empty when
+    /// unset (links stay relative).
+    pub fn public_base(&self) -> &str {
+        self.public_url
+            .as_deref()
+            .map(|u| u.trim_end_matches('/'))
+            .unwrap_or("")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -575,6 +616,27 @@ mod tests {
     fn defaults_are_valid_and_loopback() {
         let c = CollectorConfig::load(None).unwrap();
         assert!(c.server.listen.ip().is_loopback());
+    }
+
+    #[test]
+    fn public_url_must_be_an_absolute_http_url() {
+        for bad in [
+            "vigie.example.org",
+            "/vigie",
+            "ftp://vigie.example.org",
+            "https://user:pw@vigie.example.org",
+            "https://vigie.example.org/?a=1",
+            "https://vigie.example.org/#top",
+            "https://",
+        ] {
+            let e = load_str(&format!("[server]\npublic_url = \"{bad}\"\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("server.public_url"), "{bad}: {e}");
+        }
+        let c = load_str("[server]\npublic_url = \"https://vigie.example.org/sec/\"\n").unwrap();
+        assert_eq!(c.server.public_base(), "https://vigie.example.org/sec");
+        assert_eq!(CollectorConfig::default().server.public_base(), "");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,11 +23,17 @@ use crate::metrics::Metrics;
 use crate::store::hosts::{self, Staleness};
 use crate::store::ingest::IngestOutcome;
 use crate::store::{Store, StoreError};
+use extract::{ApiPath, ApiQuery};
 
-mod evidence;
-mod identity;
-mod incidents;
-mod registers;
+#[cfg(test)]
+pub(crate) mod api_tests;
+pub(crate) mod evidence;
+pub mod extract;
+pub(crate) mod feed_tokens;
+pub(crate) mod identity;
+pub(crate) mod incidents;
+pub mod paging;
+pub(crate) mod registers;
 
 /// Shared state of every handler.
 pub struct AppState {
@@ -75,7 +81,7 @@ impl ApiError {
     fn unauthorized(message: &str) -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
-    fn not_found(what: &str) -> ApiError {
+    pub(crate) fn not_found(what: &str) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
     }
 }
@@ -139,7 +145,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(crate::http_risk::routes())
         .route("/api/v1/evidence", get(evidence::get))
         .merge(identity::routes())
+        .route("/api/v1/openapi.json", get(crate::openapi::serve))
+        .route(
+            "/api/v1/feed-tokens",
+            get(feed_tokens::list).post(feed_tokens::create),
+        )
+        .route("/api/v1/feed-tokens/:id/revoke", post(feed_tokens::revoke))
         .fallback(|| async { ApiError::not_found("no such endpoint; see docs/api.md") })
+        .layer(axum::middleware::map_response(extract::json_errors))
         .with_state(state)
 }
 
@@ -305,11 +318,25 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
 }
 
-async fn healthz() -> &'static str {
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "probes",
+    responses((status = 200, description = "ok", body = String, content_type = "text/plain"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(())
+)]
+pub(crate) async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "probes",
+    responses((status = 200, description = "ready", body = String, content_type = "text/plain"), (status = 503, description = "not ready, with the reason", body = String, content_type = "text/plain"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(())
+)]
+pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     // A real write through the writer proves the database is writable; a recent verdict is
     // reused so that a tight probe loop cannot compete with ingest for the writer.
     let cached = state
@@ -351,7 +378,14 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "probes",
+    responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(())
+)]
+pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut text = state.metrics.render();
     // The identity gauges (docs/identity.md) when identity sources are configured; a failure to
     // read them leaves them out (the collector's own families are still served) and is logged.
@@ -387,7 +421,15 @@ struct EnrollRequest {
 /// Longest accepted `enrollment_nonce` (a UUID is 36).
 const MAX_NONCE_LEN: usize = 128;
 
-async fn enroll(
+#[utoipa::path(
+    post,
+    path = "/api/v1/enroll",
+    tag = "agents",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 201, description = "enrolled", body = crate::openapi::Enrolled), (status = 200, description = "re-enrolled: the key rotated", body = crate::openapi::Enrolled), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security((), ("bearer" = []))
+)]
+pub(crate) async fn enroll(
     State(state): State<Arc<AppState>>,
     peer: Option<ConnectInfo<SocketAddr>>,
     headers: HeaderMap,
@@ -558,7 +600,15 @@ async fn enroll(
         .into_response())
 }
 
-async fn post_report(
+#[utoipa::path(
+    post,
+    path = "/api/v1/reports",
+    tag = "agents",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 202, description = "stored", body = crate::openapi::ReportAccepted), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn post_report(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Body,
@@ -685,7 +735,15 @@ struct EvidenceUpload {
 const MAX_EVIDENCE_UPLOAD: usize = ingest::MAX_RESULTS * ingest::MAX_EVIDENCE;
 
 /// The evidence a delta report's answer listed as `missing_evidence`, uploaded in full.
-async fn post_report_evidence(
+#[utoipa::path(
+    post,
+    path = "/api/v1/reports/evidence",
+    tag = "agents",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "evidence stored", body = crate::openapi::EvidenceStored), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn post_report_evidence(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Body,
@@ -745,21 +803,83 @@ async fn post_report_evidence(
     Ok(Json(json!({"stored": stored, "ignored": sent - stored})).into_response())
 }
 
-async fn list_hosts(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    require_role(&state, &headers, false)?;
-    let st = state.staleness();
-    let s = state.clone();
-    let hosts = blocking(move || Ok(s.store.read(|c| hosts::list_hosts(c, &st))?)).await?;
-    Ok(Json(json!({"hosts": hosts})).into_response())
+/// Query of `GET /api/v1/hosts`: paging and filters (docs/api.md).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HostsQuery {
+    /// Hosts per page: 1 to 1000, default 100.
+    limit: Option<usize>,
+    /// The `next` of the previous page.
+    cursor: Option<String>,
+    /// Comma-separated: reporting, stale, never_reported.
+    state: Option<String>,
+    /// Comma-separated OS names (exact).
+    os: Option<String>,
+    /// A check id: hosts reporting it (with `status`: in one of those statuses).
+    check: Option<String>,
+    /// Comma-separated measured statuses: pass, warn, fail, error, not_applicable.
+    status: Option<String>,
+    /// A `[[hosts.groups]]` name.
+    group: Option<String>,
 }
 
-async fn host_detail(
+#[utoipa::path(
+    get,
+    path = "/api/v1/hosts",
+    tag = "hosts",
+    params(HostsQuery),
+    responses((status = 200, description = "one page of hosts in hostname order", body = crate::openapi::HostList), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list_hosts(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiQuery(q): ApiQuery<HostsQuery>,
+) -> Result<Response, ApiError> {
+    require_role(&state, &headers, false)?;
+    let limit = paging::limit(q.limit)?;
+    let after = match &q.cursor {
+        None => None,
+        Some(c) => Some(hosts::HostCursor::decode(c).ok_or_else(paging::bad_cursor)?),
+    };
+    let filter = hosts::HostFilter::parse(
+        &hosts::HostFilterArgs {
+            state: q.state.as_deref(),
+            os: q.os.as_deref(),
+            check: q.check.as_deref(),
+            status: q.status.as_deref(),
+            group: q.group.as_deref(),
+        },
+        &state.config.hosts.groups,
+    )
+    .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "bad_filter", m))?;
+    let st = state.staleness();
+    let s = state.clone();
+    let page = blocking(move || {
+        Ok(s.store
+            .read(|c| hosts::list_hosts_page(c, &st, &filter, after.as_ref(), limit))?)
+    })
+    .await?;
+    Ok(Json(json!({
+        "hosts": page.hosts,
+        "next": page.next.map(|c| c.encode()),
+    }))
+    .into_response())
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/hosts/{id}",
+    tag = "hosts",
+    params(("id" = i64, Path, description = "row id")),
+    responses((status = 200, description = "the host and its current state per check", body = crate::store::hosts::HostDetail), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn host_detail(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
     let st = state.staleness();
@@ -771,18 +891,42 @@ async fn host_detail(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct HistoryQuery {
+pub(crate) struct HistoryQuery {
+    /// Only this check's transitions.
     check: Option<String>,
+    /// Transitions per page: default 1000, clamped to 1..=10000.
     limit: Option<i64>,
+    /// The `next` of the previous page.
+    cursor: Option<String>,
 }
 
-async fn host_history(
+/// The cursor of a history page: `t1.` and the hex of `<at>:<row id>` of its last transition.
+fn history_cursor(key: (i64, i64)) -> String {
+    format!("t1.{}", hex::encode(format!("{}:{}", key.0, key.1)))
+}
+
+fn parse_history_cursor(s: &str) -> Option<(i64, i64)> {
+    let raw = String::from_utf8(hex::decode(s.strip_prefix("t1.")?).ok()?).ok()?;
+    let (at, id) = raw.split_once(':')?;
+    Some((at.parse().ok()?, id.parse().ok()?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/hosts/{id}/history",
+    tag = "hosts",
+    params(("id" = i64, Path, description = "row id"), HistoryQuery),
+    responses((status = 200, description = "status transitions, oldest first", body = crate::openapi::HostHistory), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn host_history(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
-    Query(q): Query<HistoryQuery>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
     if let Some(c) = &q.check {
@@ -794,7 +938,12 @@ async fn host_history(
             ));
         }
     }
+    // The history's page size predates paging: default 1000, clamped to 1..=10000.
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
+    let after = match &q.cursor {
+        None => None,
+        Some(c) => Some(parse_history_cursor(c).ok_or_else(paging::bad_cursor)?),
+    };
     let s = state.clone();
     let rows = blocking(move || {
         s.store
@@ -802,13 +951,18 @@ async fn host_history(
                 if !hosts::host_exists(c, id)? {
                     return Ok(None);
                 }
-                hosts::history(c, id, q.check.as_deref(), limit).map(Some)
+                hosts::history(c, id, q.check.as_deref(), after, limit).map(Some)
             })
             .map_err(ApiError::from)
     })
     .await?;
     match rows {
-        Some(r) => Ok(Json(json!({"host_id": id, "transitions": r})).into_response()),
+        Some((r, next)) => Ok(Json(json!({
+            "host_id": id,
+            "transitions": r,
+            "next": next.map(history_cursor),
+        }))
+        .into_response()),
         None => Err(ApiError::not_found(&format!("no host with id {id}"))),
     }
 }
@@ -821,10 +975,19 @@ struct AllowReenroll {
     hours: Option<i64>,
 }
 
-async fn allow_reenroll(
+#[utoipa::path(
+    post,
+    path = "/api/v1/hosts/{id}/allow-reenroll",
+    tag = "hosts",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    params(("id" = i64, Path, description = "row id")),
+    responses((status = 200, description = "allowed", body = crate::openapi::ReenrollAllowed), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn allow_reenroll(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: Body,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, true)?;

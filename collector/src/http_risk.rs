@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
+use crate::http::extract::{ApiPath, ApiQuery};
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,7 +15,7 @@ use rusqlite::Connection;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::http::{require_role, ApiError, AppState};
+use crate::http::{paging, require_role, ApiError, AppState};
 use crate::risk::actions::{ActionInput, CloseRequest};
 use crate::risk::exceptions::ExceptionRequest;
 use crate::risk::feeds::{self, FeedQuery};
@@ -58,6 +59,30 @@ fn store_error(e: StoreError) -> ApiError {
         StoreError::Invalid(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m),
         other => ApiError::from(other),
     }
+}
+
+/// Feed tokens are for the feeds only: anywhere else a `token` parameter is refused.
+fn no_feed_token(q: &FeedQuery) -> Result<(), ApiError> {
+    if q.token.is_some() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            "token: only /feeds/ accept a feed token; send Authorization: Bearer <token> here",
+        ));
+    }
+    Ok(())
+}
+
+/// The CSV and Atom exports are whole documents: `limit` and `cursor` are for the JSON lists.
+fn not_paged(q: &FeedQuery) -> Result<(), ApiError> {
+    if q.limit.is_some() || q.cursor.is_some() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            "limit, cursor: the CSV and Atom exports are not paged; use the JSON list to page",
+        ));
+    }
+    Ok(())
 }
 
 fn bad_query(e: RiskError) -> ApiError {
@@ -167,28 +192,49 @@ fn to_json<T: serde::Serialize>(v: &T) -> Vec<u8> {
     b
 }
 
-async fn risks_json(
+#[utoipa::path(
+    get,
+    path = "/api/v1/risks",
+    tag = "risks",
+    params(FeedQuery),
+    responses((status = 200, description = "one page of risks, most recently changed first", body = crate::openapi::RiskList), (status = 304, description = "not modified (If-None-Match)"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn risks_json(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(q): Query<FeedQuery>,
+    ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
+    no_feed_token(&q)?;
     let now = crate::store::now_unix();
     let risks = read(&state, move |c| ops::list_risks(c, now)).await?;
     let risks = feeds::filter_risks(risks, &q).map_err(bad_query)?;
+    let limit = paging::limit(q.limit)?;
+    let (risks, next) = paging::page_of(risks, |r| r.id.to_string(), q.cursor.as_deref(), limit)?;
     Ok(feed(
         &headers,
         "application/json",
-        to_json(&json!({"risks": risks})),
+        to_json(&json!({"risks": risks, "next": next})),
     ))
 }
 
-async fn risks_csv(
+#[utoipa::path(
+    get,
+    path = "/api/v1/risks.csv",
+    tag = "risks",
+    params(FeedQuery),
+    responses((status = 200, description = "every matching risk as CSV", body = String, content_type = "text/csv"), (status = 304, description = "not modified (If-None-Match)"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn risks_csv(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(q): Query<FeedQuery>,
+    ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
+    no_feed_token(&q)?;
+    not_paged(&q)?;
     let now = crate::store::now_unix();
     let risks = read(&state, move |c| ops::list_risks(c, now)).await?;
     let risks = feeds::filter_risks(risks, &q).map_err(bad_query)?;
@@ -199,13 +245,41 @@ async fn risks_csv(
     ))
 }
 
-async fn risks_atom(
+#[utoipa::path(
+    get,
+    path = "/feeds/risks.atom",
+    tag = "risks",
+    params(FeedQuery),
+    responses((status = 200, description = "Atom 1.0", body = String, content_type = "application/atom+xml"), (status = 304, description = "not modified (If-None-Match)"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn risks_atom(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     uri: Uri,
-    Query(q): Query<FeedQuery>,
+    ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, ApiError> {
-    require_role(&state, &headers, false)?;
+    // A feed reader that cannot send headers carries a read-only feed token in the URL instead.
+    match q.token.clone() {
+        Some(token) => {
+            let hash = crate::auth::hash_secret(&token);
+            let valid = read(&state, move |c| {
+                Ok(crate::store::feed_tokens::valid(c, &hash)?)
+            })
+            .await?;
+            if !valid {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "unknown or revoked feed token",
+                ));
+            }
+        }
+        None => {
+            require_role(&state, &headers, false)?;
+        }
+    }
+    not_paged(&q)?;
     let now = crate::store::now_unix();
     let (risks, instance) = read(&state, move |c| {
         Ok((
@@ -215,21 +289,38 @@ async fn risks_atom(
     })
     .await?;
     let risks = feeds::filter_risks(risks, &q).map_err(bad_query)?;
-    let href = uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/feeds/risks.atom");
+    // The feed's self link repeats its filters, never the token: the body is cached and shared.
+    let kept: Vec<&str> = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty() && p.split('=').next() != Some("token"))
+        .collect();
+    let href = if kept.is_empty() {
+        uri.path().to_string()
+    } else {
+        format!("{}?{}", uri.path(), kept.join("&"))
+    };
+    let base = state.config.server.public_base();
     Ok(feed(
         &headers,
         "application/atom+xml; charset=utf-8",
-        feeds::risks_atom(&risks, &instance, href),
+        feeds::risks_atom(&risks, &instance, base, &href),
     ))
 }
 
-async fn risk_detail(
+#[utoipa::path(
+    get,
+    path = "/api/v1/risks/{id}",
+    tag = "risks",
+    params(("id" = i64, Path, description = "row id")),
+    responses((status = 200, description = "the risk and its history", body = crate::openapi::RiskDetail), (status = 304, description = "not modified (If-None-Match)"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn risk_detail(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
     let now = crate::store::now_unix();
@@ -241,7 +332,15 @@ async fn risk_detail(
     ))
 }
 
-async fn risk_create(
+#[utoipa::path(
+    post,
+    path = "/api/v1/risks",
+    tag = "risks",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 201, description = "added", body = crate::openapi::RiskOne), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn risk_create(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Body,
@@ -258,10 +357,19 @@ async fn risk_create(
     Ok((StatusCode::CREATED, Json(json!({"risk": risk}))).into_response())
 }
 
-async fn risk_update(
+#[utoipa::path(
+    patch,
+    path = "/api/v1/risks/{id}",
+    tag = "risks",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    params(("id" = i64, Path, description = "row id")),
+    responses((status = 200, description = "changed", body = crate::openapi::RiskOne), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn risk_update(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: Body,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, true)?;
@@ -275,7 +383,15 @@ async fn risk_update(
     Ok(Json(json!({"risk": risk})).into_response())
 }
 
-async fn risks_import(
+#[utoipa::path(
+    post,
+    path = "/api/v1/risks/import",
+    tag = "risks",
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 201, description = "imported", body = serde_json::Value), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn risks_import(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Body,
@@ -297,28 +413,50 @@ async fn risks_import(
         .into_response())
 }
 
-async fn actions_json(
+#[utoipa::path(
+    get,
+    path = "/api/v1/actions",
+    tag = "actions",
+    params(FeedQuery),
+    responses((status = 200, description = "one page of actions", body = crate::openapi::ActionList), (status = 304, description = "not modified (If-None-Match)"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn actions_json(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(q): Query<FeedQuery>,
+    ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
+    no_feed_token(&q)?;
     let now = crate::store::now_unix();
     let actions = read(&state, move |c| ops::list_actions(c, now)).await?;
     let actions = feeds::filter_actions(actions, &q).map_err(bad_query)?;
+    let limit = paging::limit(q.limit)?;
+    let (actions, next) =
+        paging::page_of(actions, |r| r.id.to_string(), q.cursor.as_deref(), limit)?;
     Ok(feed(
         &headers,
         "application/json",
-        to_json(&json!({"actions": actions})),
+        to_json(&json!({"actions": actions, "next": next})),
     ))
 }
 
-async fn actions_csv(
+#[utoipa::path(
+    get,
+    path = "/api/v1/actions.csv",
+    tag = "actions",
+    params(FeedQuery),
+    responses((status = 200, description = "every matching action as CSV", body = String, content_type = "text/csv"), (status = 304, description = "not modified (If-None-Match)"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn actions_csv(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(q): Query<FeedQuery>,
+    ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
+    no_feed_token(&q)?;
+    not_paged(&q)?;
     let now = crate::store::now_unix();
     let actions = read(&state, move |c| ops::list_actions(c, now)).await?;
     let actions = feeds::filter_actions(actions, &q).map_err(bad_query)?;
@@ -329,7 +467,15 @@ async fn actions_csv(
     ))
 }
 
-async fn action_create(
+#[utoipa::path(
+    post,
+    path = "/api/v1/actions",
+    tag = "actions",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 201, description = "added", body = crate::openapi::ActionOne), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn action_create(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Body,
@@ -345,10 +491,19 @@ async fn action_create(
     Ok((StatusCode::CREATED, Json(json!({"action": action}))).into_response())
 }
 
-async fn action_update(
+#[utoipa::path(
+    patch,
+    path = "/api/v1/actions/{id}",
+    tag = "actions",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    params(("id" = i64, Path, description = "row id")),
+    responses((status = 200, description = "changed", body = crate::openapi::ActionOne), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn action_update(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: Body,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, true)?;
@@ -372,10 +527,19 @@ struct CloseBody {
     approver: Option<String>,
 }
 
-async fn action_close(
+#[utoipa::path(
+    post,
+    path = "/api/v1/actions/{id}/close",
+    tag = "actions",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    params(("id" = i64, Path, description = "row id")),
+    responses((status = 200, description = "closed", body = crate::openapi::ActionOne), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn action_close(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: Body,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, true)?;
@@ -395,29 +559,50 @@ async fn action_close(
     Ok(Json(json!({"action": action})).into_response())
 }
 
-async fn exceptions_json(
+#[utoipa::path(
+    get,
+    path = "/api/v1/exceptions",
+    tag = "exceptions",
+    params(FeedQuery),
+    responses((status = 200, description = "one page of exceptions", body = crate::openapi::ExceptionList), (status = 304, description = "not modified (If-None-Match)"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn exceptions_json(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(q): Query<FeedQuery>,
+    ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
+    no_feed_token(&q)?;
     let now = crate::store::now_unix();
     let list = read(&state, ops::list_exceptions).await?;
     let list = feeds::filter_exceptions(list, &q, now).map_err(bad_query)?;
+    let limit = paging::limit(q.limit)?;
+    let (list, next) = paging::page_of(list, |e| e.id.to_string(), q.cursor.as_deref(), limit)?;
     let views = feeds::exception_views(&list, now);
     Ok(feed(
         &headers,
         "application/json",
-        to_json(&json!({"exceptions": views})),
+        to_json(&json!({"exceptions": views, "next": next})),
     ))
 }
 
-async fn exceptions_csv(
+#[utoipa::path(
+    get,
+    path = "/api/v1/exceptions.csv",
+    tag = "exceptions",
+    params(FeedQuery),
+    responses((status = 200, description = "every matching exception as CSV", body = String, content_type = "text/csv"), (status = 304, description = "not modified (If-None-Match)"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn exceptions_csv(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(q): Query<FeedQuery>,
+    ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
+    no_feed_token(&q)?;
+    not_paged(&q)?;
     let now = crate::store::now_unix();
     let list = read(&state, ops::list_exceptions).await?;
     let list = feeds::filter_exceptions(list, &q, now).map_err(bad_query)?;
@@ -428,7 +613,15 @@ async fn exceptions_csv(
     ))
 }
 
-async fn exception_create(
+#[utoipa::path(
+    post,
+    path = "/api/v1/exceptions",
+    tag = "exceptions",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 201, description = "granted", body = serde_json::Value), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn exception_create(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Body,
@@ -457,10 +650,19 @@ struct RevokeBody {
     by: String,
 }
 
-async fn exception_revoke(
+#[utoipa::path(
+    post,
+    path = "/api/v1/exceptions/{id}/revoke",
+    tag = "exceptions",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    params(("id" = i64, Path, description = "row id")),
+    responses((status = 200, description = "revoked", body = serde_json::Value), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn exception_revoke(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: Body,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, true)?;

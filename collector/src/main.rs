@@ -16,6 +16,8 @@ mod cli_docs;
 mod config;
 mod escape;
 mod evidence;
+mod feed_token_cli;
+mod host_cli;
 mod host_identity;
 mod http;
 mod http_risk;
@@ -23,6 +25,7 @@ mod identity;
 mod ingest;
 mod kpi;
 mod metrics;
+mod openapi;
 mod os_gauges;
 mod registers;
 mod report;
@@ -112,6 +115,9 @@ enum Command {
     /// Identities at identity providers and code hosts: `identity sync`, `identity list`.
     #[command(subcommand)]
     Identity(identity::cli::IdentityCommand),
+    /// Read-only feed tokens for feed readers (`?token=` on /feeds/): create, list, revoke.
+    #[command(subcommand)]
+    FeedToken(feed_token_cli::FeedTokenCommand),
 }
 
 fn main() -> ExitCode {
@@ -153,6 +159,7 @@ fn main() -> ExitCode {
         Command::Kpi(a) => admin::kpi(&cfg, a),
         Command::Evidence { command } => evidence::cli::run(&cfg, command),
         Command::Identity(c) => identity::cli::run(&cfg, c),
+        Command::FeedToken(c) => feed_token_cli::run(&cfg, c),
         Command::CheckConfig => match preflight(&cfg) {
             Ok(_) => {
                 println!("configuration is valid");
@@ -225,6 +232,7 @@ impl Command {
             self,
             Command::Incident(_)
                 | Command::Host(_)
+                | Command::FeedToken(_)
                 | Command::Import(_)
                 | Command::Kpi(_)
                 | Command::Evidence {

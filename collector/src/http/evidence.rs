@@ -8,8 +8,9 @@
 use std::io::{BufWriter, Seek, SeekFrom};
 use std::sync::Arc;
 
+use crate::http::extract::ApiQuery;
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -22,7 +23,8 @@ use crate::evidence::{export, signing, ExportError, ExportRequest};
 static EXPORTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// The query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceQuery {
     from: String,
@@ -37,10 +39,18 @@ fn bad_request(message: String) -> ApiError {
 }
 
 /// The handler.
-pub async fn get(
+#[utoipa::path(
+    get,
+    path = "/api/v1/evidence",
+    tag = "evidence",
+    params(EvidenceQuery),
+    responses((status = 200, description = "the evidence bundle (zip)", body = String, content_type = "application/zip"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn get(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(q): Query<EvidenceQuery>,
+    ApiQuery(q): ApiQuery<EvidenceQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
     let req = ExportRequest {

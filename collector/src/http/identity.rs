@@ -6,7 +6,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use crate::http::extract::ApiQuery;
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -29,25 +30,37 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 /// The query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     source: Option<String>,
     #[serde(default)]
     without_mfa: bool,
     account: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/api/v1/identities",
+    tag = "identities",
+    params(ListQuery),
+    responses((status = 200, description = "sources and one page of accounts", body = crate::openapi::IdentityList), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
+    let limit = super::paging::limit(q.limit)?;
     if q.account.is_some() && q.source.is_none() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -89,12 +102,22 @@ async fn list(
                     }
                     out.push(v);
                 }
-                let rows = out;
-                Ok(json!({ "sources": sources, "identities": rows }))
+                Ok((sources, out))
             })
             .map_err(internal)
     })
     .await?;
+    let (sources, rows) = body;
+    // An account is one (source, account id): the cursor is that pair.
+    let key = |v: &serde_json::Value| {
+        format!(
+            "{}\n{}",
+            v["source"].as_str().unwrap_or(""),
+            v["account_id"].as_str().unwrap_or("")
+        )
+    };
+    let (rows, next) = super::paging::page_of(rows, key, q.cursor.as_deref(), limit)?;
+    let body = json!({ "sources": sources, "identities": rows, "next": next });
     Ok(Json(body).into_response())
 }
 
@@ -122,7 +145,14 @@ pub async fn cached_gauges(state: &Arc<AppState>) -> Result<Vec<u8>, ApiError> {
     Ok(bytes)
 }
 
-async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/metrics/identity",
+    tag = "probes",
+    responses((status = 200, description = "the identity gauges in Prometheus text", body = String, content_type = "text/plain"), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(())
+)]
+pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let text = blocking(move || {
         let now = crate::store::now_unix();
         let stored = state.store.read(identities::snapshot).map_err(internal)?;

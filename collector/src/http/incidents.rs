@@ -6,8 +6,9 @@
 
 use std::sync::Arc;
 
+use crate::http::extract::{ApiPath, ApiQuery};
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -50,7 +51,15 @@ fn invalid(message: String) -> ApiError {
 }
 
 /// `POST /api/v1/incidents`
-pub(super) async fn create(
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents",
+    tag = "incidents",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 201, description = "added", body = serde_json::Value), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn create(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Body,
@@ -80,10 +89,19 @@ pub(super) async fn create(
 }
 
 /// `PATCH /api/v1/incidents/{id}`
-pub(super) async fn update(
+#[utoipa::path(
+    patch,
+    path = "/api/v1/incidents/{id}",
+    tag = "incidents",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    params(("id" = String, Path, description = "incident id")),
+    responses((status = 200, description = "changed", body = serde_json::Value), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn update(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, true)?;
@@ -107,21 +125,41 @@ pub(super) async fn update(
 }
 
 /// `GET /api/v1/incidents`
-pub(super) async fn list(
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents",
+    tag = "incidents",
+    params(super::paging::PageQuery),
+    responses((status = 200, description = "one page of incidents", body = crate::openapi::IncidentList), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
+    ApiQuery(q): ApiQuery<super::paging::PageQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
+    let limit = super::paging::limit(q.limit)?;
     let s = state.clone();
     let incidents = blocking(move || Ok(s.store.read(reg::list_incidents)?)).await?;
-    Ok(Json(json!({ "incidents": incidents })).into_response())
+    let (incidents, next) =
+        super::paging::page_of(incidents, |i| i.id.clone(), q.cursor.as_deref(), limit)?;
+    Ok(Json(json!({ "incidents": incidents, "next": next })).into_response())
 }
 
 /// `GET /api/v1/incidents/{id}`
-pub(super) async fn show(
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}",
+    tag = "incidents",
+    params(("id" = String, Path, description = "incident id")),
+    responses((status = 200, description = "the incident", body = serde_json::Value), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn show(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
     if validate_id(&id).is_err() {

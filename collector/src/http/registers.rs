@@ -8,8 +8,9 @@
 use std::io::Write as _;
 use std::sync::Arc;
 
+use crate::http::extract::{ApiPath, ApiQuery};
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -28,10 +29,19 @@ fn invalid(message: String) -> ApiError {
 }
 
 /// `POST /api/v1/import/{register}`.
-pub async fn import(
+#[utoipa::path(
+    post,
+    path = "/api/v1/import/{register}",
+    tag = "registers",
+    request_body(content = String, content_type = "text/csv"),
+    params(("register" = String, Path, description = "incidents, roster or training")),
+    responses((status = 200, description = "imported", body = serde_json::Value), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn import(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(register): Path<String>,
+    ApiPath(register): ApiPath<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, true)?;
@@ -120,7 +130,8 @@ pub async fn import(
 }
 
 /// Query of `GET /api/v1/kpi`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct KpiQuery {
     /// Day to evaluate (default today).
@@ -128,10 +139,18 @@ pub struct KpiQuery {
 }
 
 /// `GET /api/v1/kpi`.
-pub async fn kpi(
+#[utoipa::path(
+    get,
+    path = "/api/v1/kpi",
+    tag = "registers",
+    params(KpiQuery),
+    responses((status = 200, description = "the governance KPIs of the day", body = serde_json::Value), (status = "default", description = "the JSON error body (docs/api.md)", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn kpi(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(q): Query<KpiQuery>,
+    ApiQuery(q): ApiQuery<KpiQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&state, &headers, false)?;
     let now = chrono::Utc::now();

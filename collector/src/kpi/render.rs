@@ -106,7 +106,8 @@ fn time(t: Option<DateTime<Utc>>) -> String {
     })
 }
 
-fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+/// An aligned text table; every cell is escaped with `escape::one_line`.
+pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     // Cells hold register text (titles, names): escaped, so they cannot drive the terminal or
     // break the table's lines.
     let rows: Vec<Vec<String>> = rows

@@ -20,7 +20,8 @@ use super::{Level, RiskError, RiskStatus, Source};
 use crate::store::hosts::rfc3339;
 
 /// Raw query parameters of a feed (every one optional).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FeedQuery {
     /// Risks: comma-separated levels.
@@ -39,6 +40,13 @@ pub struct FeedQuery {
     pub state: Option<String>,
     /// Exceptions: the check.
     pub check: Option<String>,
+    /// JSON lists: page size (`http::paging`); refused by the CSV and Atom exports.
+    pub limit: Option<usize>,
+    /// JSON lists: the `next` of the previous page.
+    pub cursor: Option<String>,
+    /// The Atom feed only: a read-only feed token (`POST /api/v1/feed-tokens`), for feed readers
+    /// that cannot send an Authorization header.
+    pub token: Option<String>,
 }
 
 fn list<T: Copy>(
@@ -384,7 +392,10 @@ pub fn atom_entry_id(instance: &str, id: i64) -> String {
 
 /// The Atom feed of new and changed risks (newest change first, at most `ATOM_ENTRIES`).
 /// `self_href` is the feed's own path (e.g. `/feeds/risks.atom?level=high`).
-pub fn risks_atom(risks: &[Risk], instance: &str, self_href: &str) -> Vec<u8> {
+///
+/// `base` is `server.public_url` without its trailing slash (empty: relative links); `self_href`
+/// is the feed's own absolute path and query, without any token.
+pub fn risks_atom(risks: &[Risk], instance: &str, base: &str, self_href: &str) -> Vec<u8> {
     let mut sorted: Vec<&Risk> = risks.iter().collect();
     sorted.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(b.id.cmp(&a.id)));
     sorted.truncate(ATOM_ENTRIES);
@@ -399,7 +410,8 @@ pub fn risks_atom(risks: &[Risk], instance: &str, self_href: &str) -> Vec<u8> {
     x.push_str("  <title>Vigie risk register: new and changed risks</title>\n");
     x.push_str(&format!("  <updated>{}</updated>\n", rfc3339(updated)));
     x.push_str(&format!(
-        "  <link rel=\"self\" type=\"application/atom+xml\" href=\"{}\"/>\n",
+        "  <link rel=\"self\" type=\"application/atom+xml\" href=\"{}{}\"/>\n",
+        xml_escape(base),
         xml_escape(self_href)
     ));
     x.push_str("  <author><name>Vigie collector</name></author>\n");
@@ -457,7 +469,8 @@ pub fn risks_atom(risks: &[Risk], instance: &str, self_href: &str) -> Vec<u8> {
             xml_escape(&r.owner)
         ));
         x.push_str(&format!(
-            "    <link rel=\"alternate\" type=\"application/json\" href=\"/api/v1/risks/{}\"/>\n",
+            "    <link rel=\"alternate\" type=\"application/json\" href=\"{}/api/v1/risks/{}\"/>\n",
+            xml_escape(base),
             r.id
         ));
         x.push_str(&format!(
@@ -560,7 +573,7 @@ mod tests {
     #[test]
     fn atom_is_well_formed_with_stable_ids() {
         use quick_xml::events::Event;
-        let body = risks_atom(&sample(), "abc", "/feeds/risks.atom?owner=a&level=high");
+        let body = risks_atom(&sample(), "abc", "", "/feeds/risks.atom?owner=a&level=high");
         let mut reader = quick_xml::Reader::from_reader(body.as_slice());
         let mut buf = Vec::new();
         let (mut ids, mut path, mut text) = (Vec::new(), Vec::<String>::new(), String::new());
@@ -596,7 +609,7 @@ mod tests {
         let mut changed = sample();
         changed[0].updated_at = 400;
         changed[0].likelihood = 1;
-        let again = risks_atom(&changed, "abc", "/feeds/risks.atom?owner=a&level=high");
+        let again = risks_atom(&changed, "abc", "", "/feeds/risks.atom?owner=a&level=high");
         let s = String::from_utf8(again.clone()).unwrap();
         assert!(s.find("urn:vigie:abc:risk:1").unwrap() < s.find("urn:vigie:abc:risk:3").unwrap());
         assert_ne!(etag(&body), etag(&again));

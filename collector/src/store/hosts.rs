@@ -185,7 +185,7 @@ pub fn all_keys(conn: &Connection) -> Result<Vec<(Vec<u8>, i64, String)>, StoreE
 }
 
 /// How a host is doing as a reporter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HostState {
     /// Reported within its staleness window.
@@ -193,6 +193,7 @@ pub enum HostState {
     /// Silent for longer than `stale_after_intervals` × its interval.
     Stale,
     /// Enrolled but never reported.
+    #[serde(rename = "never_reported")]
     Never,
 }
 
@@ -202,6 +203,20 @@ pub struct Staleness {
     pub now: i64,
     pub after_intervals: u32,
     pub default_interval: u64,
+}
+
+impl HostState {
+    /// The name in the API, the metrics and the filters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostState::Reporting => "reporting",
+            HostState::Stale => "stale",
+            HostState::Never => "never_reported",
+        }
+    }
+
+    /// Every state, in the order of the docs.
+    pub const ALL: [HostState; 3] = [HostState::Reporting, HostState::Stale, HostState::Never];
 }
 
 impl Staleness {
@@ -246,7 +261,7 @@ impl Staleness {
 }
 
 /// A host in the fleet list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HostSummary {
     pub id: i64,
     pub hostname: String,
@@ -266,7 +281,7 @@ pub struct HostSummary {
 }
 
 /// One check's current state on a host.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CheckState {
     pub check: String,
     /// The status the agent measured.
@@ -284,7 +299,7 @@ pub struct CheckState {
 }
 
 /// Stored evidence.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EvidenceRow {
     pub sha256: String,
     pub kind: String,
@@ -293,7 +308,7 @@ pub struct EvidenceRow {
 }
 
 /// A host with its current state per check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HostDetail {
     #[serde(flatten)]
     pub host: HostSummary,
@@ -304,7 +319,7 @@ pub struct HostDetail {
 }
 
 /// A status change of one check on one host.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Transition {
     pub check: String,
     pub from: Option<String>,
@@ -351,69 +366,293 @@ fn host_from_row(
     ))
 }
 
-/// Every host with its state and status counts, ordered by hostname.
-pub fn list_hosts(conn: &Connection, st: &Staleness) -> Result<Vec<HostSummary>, StoreError> {
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {HOST_COLUMNS} FROM hosts ORDER BY hostname, id"
-    ))?;
-    let mut hosts: Vec<HostSummary> = stmt
-        .query_map([], |r| host_from_row(r, st).map(|h| h.0))?
-        .collect::<Result<_, _>>()?;
-    let mut counts =
-        conn.prepare("SELECT host_id, status, count(*) FROM check_state GROUP BY host_id, status")?;
-    let mut by_host: std::collections::HashMap<i64, std::collections::BTreeMap<String, i64>> =
-        Default::default();
-    for row in counts.query_map([], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })? {
-        let (h, s, n) = row?;
-        by_host.entry(h).or_default().insert(s, n);
-    }
-    for h in &mut hosts {
-        if let Some(c) = by_host.remove(&h.id) {
-            h.checks = c;
+/// Which hosts a listing keeps; an empty list means "any".
+#[derive(Debug, Clone, Default)]
+pub struct HostFilter {
+    /// Reporter states.
+    pub state: Vec<HostState>,
+    /// Exact OS names (`debian`, `windows` …).
+    pub os: Vec<String>,
+    /// Hosts that report this check (with `status`: that check in one of those statuses).
+    pub check: Option<String>,
+    /// Measured statuses: hosts with at least one check (or `check`) in one of them.
+    pub status: Vec<String>,
+    /// Hostname globs of a `[[hosts.groups]]` entry (case-insensitive, `risk::glob_matches`).
+    pub group_globs: Option<Vec<String>>,
+}
+
+/// The filters of a host listing as given in a query string or on the command line, each a
+/// comma-separated list of alternatives.
+#[derive(Debug, Clone, Default)]
+pub struct HostFilterArgs<'a> {
+    pub state: Option<&'a str>,
+    pub os: Option<&'a str>,
+    pub check: Option<&'a str>,
+    pub status: Option<&'a str>,
+    pub group: Option<&'a str>,
+}
+
+impl HostFilter {
+    /// Judge the raw filters; the error names the parameter and the accepted values.
+    pub fn parse(
+        args: &HostFilterArgs,
+        groups: &[crate::risk::config::HostGroup],
+    ) -> Result<HostFilter, String> {
+        fn items(v: Option<&str>) -> Vec<&str> {
+            v.map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
         }
+        let mut f = HostFilter::default();
+        for s in items(args.state) {
+            let st = HostState::ALL
+                .into_iter()
+                .find(|k| k.as_str() == s)
+                .ok_or_else(|| {
+                    format!("state: {s:?} is not one of reporting, stale, never_reported")
+                })?;
+            f.state.push(st);
+        }
+        f.os = items(args.os).into_iter().map(str::to_string).collect();
+        if let Some(c) = args.check.map(str::trim).filter(|c| !c.is_empty()) {
+            if vigie_checks::find(c).is_none() {
+                return Err(format!("check: unknown check {c:?}"));
+            }
+            f.check = Some(c.to_string());
+        }
+        for s in items(args.status) {
+            if !vigie_checks::Status::ALL.iter().any(|k| k.as_str() == s) {
+                return Err(format!(
+                    "status: {s:?} is not one of pass, warn, fail, error, not_applicable"
+                ));
+            }
+            f.status.push(s.to_string());
+        }
+        if let Some(g) = args.group.map(str::trim).filter(|g| !g.is_empty()) {
+            let group = groups
+                .iter()
+                .find(|k| k.name == g)
+                .ok_or_else(|| format!("group: no [[hosts.groups]] entry is named {g:?}"))?;
+            f.group_globs = Some(group.hostnames.clone());
+        }
+        Ok(f)
+    }
+}
+
+/// Where a page of hosts ends: the sort key of its last host. Opaque to clients
+/// ([`HostCursor::encode`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostCursor {
+    pub hostname: String,
+    pub id: i64,
+}
+
+impl HostCursor {
+    /// The cursor as clients see it: `h1.` and the hex of `<id>:<hostname>`.
+    pub fn encode(&self) -> String {
+        format!(
+            "h1.{}",
+            hex::encode(format!("{}:{}", self.id, self.hostname))
+        )
+    }
+
+    /// Read back a cursor from [`HostCursor::encode`]; `None` when it is not one.
+    pub fn decode(s: &str) -> Option<HostCursor> {
+        let raw = hex::decode(s.strip_prefix("h1.")?).ok()?;
+        let text = String::from_utf8(raw).ok()?;
+        let (id, hostname) = text.split_once(':')?;
+        Some(HostCursor {
+            hostname: hostname.to_string(),
+            id: id.parse().ok()?,
+        })
+    }
+}
+
+/// One page of hosts and the cursor of the next page (`None` on the last page).
+#[derive(Debug, Clone)]
+pub struct HostPage {
+    pub hosts: Vec<HostSummary>,
+    pub next: Option<HostCursor>,
+}
+
+/// The hosts after `after` (in hostname, id order) that pass `filter`, at most `limit` of them,
+/// with their status counts. Keyset pagination on the `hosts_by_hostname` index: the rows are
+/// streamed in order and the scan stops at `limit` + 1 matches, so a page costs the same at host
+/// 10 and at host 100,000 and the whole fleet is never held in memory.
+pub fn list_hosts_page(
+    conn: &Connection,
+    st: &Staleness,
+    filter: &HostFilter,
+    after: Option<&HostCursor>,
+    limit: usize,
+) -> Result<HostPage, StoreError> {
+    use rusqlite::types::Value;
+    // ?1..?3 are the staleness rule's; the rest are numbered as they are pushed.
+    let mut args: Vec<Value> = st.params().iter().map(|v| Value::Integer(*v)).collect();
+    let bind = |v: Value, args: &mut Vec<Value>| {
+        args.push(v);
+        format!("?{}", args.len())
+    };
+    let mut clauses: Vec<String> = Vec::new();
+    if let Some(c) = after {
+        let h = bind(Value::Text(c.hostname.clone()), &mut args);
+        let i = bind(Value::Integer(c.id), &mut args);
+        clauses.push(format!("(h.hostname, h.id) > ({h}, {i})"));
+    }
+    if !filter.state.is_empty() && filter.state.len() < HostState::ALL.len() {
+        let stale = Staleness::STALE_SQL;
+        let parts: Vec<String> = filter
+            .state
+            .iter()
+            .map(|s| match s {
+                HostState::Never => "h.last_seen_at IS NULL".to_string(),
+                HostState::Stale => stale.to_string(),
+                HostState::Reporting => format!("(h.last_seen_at IS NOT NULL AND NOT {stale})"),
+            })
+            .collect();
+        clauses.push(format!("({})", parts.join(" OR ")));
+    }
+    if !filter.os.is_empty() {
+        let names: Vec<String> = filter
+            .os
+            .iter()
+            .map(|o| bind(Value::Text(o.clone()), &mut args))
+            .collect();
+        clauses.push(format!("h.os IN ({})", names.join(", ")));
+    }
+    if filter.check.is_some() || !filter.status.is_empty() {
+        let mut inner = vec!["cs.host_id = h.id".to_string()];
+        if let Some(c) = &filter.check {
+            inner.push(format!(
+                "cs.check_name = {}",
+                bind(Value::Text(c.clone()), &mut args)
+            ));
+        }
+        if !filter.status.is_empty() {
+            let names: Vec<String> = filter
+                .status
+                .iter()
+                .map(|s| bind(Value::Text(s.clone()), &mut args))
+                .collect();
+            inner.push(format!("cs.status IN ({})", names.join(", ")));
+        }
+        clauses.push(format!(
+            "EXISTS (SELECT 1 FROM check_state cs WHERE {})",
+            inner.join(" AND ")
+        ));
+    }
+    let filter_sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    // Without a group filter SQL can stop at limit + 1; with one the glob is judged here, on
+    // the streamed rows, by the same rule as everywhere else (case-insensitive globs).
+    let sql_limit = if filter.group_globs.is_some() {
+        String::new()
+    } else {
+        format!("LIMIT {}", limit + 1)
+    };
+    if !filter_sql.contains('?') {
+        // SQLite counts the parameters a statement names; the staleness rule's are then unused.
+        args.clear();
+    }
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {HOST_COLUMNS} FROM hosts h {filter_sql} ORDER BY h.hostname, h.id {sql_limit}"
+    ))?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+    let mut hosts: Vec<HostSummary> = Vec::with_capacity(limit.min(1024) + 1);
+    while let Some(r) = rows.next()? {
+        let h = host_from_row(r, st)?.0;
+        if let Some(globs) = &filter.group_globs {
+            if !globs
+                .iter()
+                .any(|g| crate::risk::glob_matches(g, &h.hostname))
+            {
+                continue;
+            }
+        }
+        hosts.push(h);
+        if hosts.len() > limit {
+            break;
+        }
+    }
+    let next = if hosts.len() > limit {
+        hosts.truncate(limit);
+        hosts.last().map(|h| HostCursor {
+            hostname: h.hostname.clone(),
+            id: h.id,
+        })
+    } else {
+        None
+    };
+    count_statuses(conn, st, &mut hosts)?;
+    Ok(HostPage { hosts, next })
+}
+
+/// Fill `checks` and `effective_checks` of these hosts (one page: their ids are bound).
+fn count_statuses(
+    conn: &Connection,
+    st: &Staleness,
+    hosts: &mut [HostSummary],
+) -> Result<(), StoreError> {
+    if hosts.is_empty() {
+        return Ok(());
+    }
+    let index: std::collections::HashMap<i64, usize> =
+        hosts.iter().enumerate().map(|(i, h)| (h.id, i)).collect();
+    let id_list: Vec<i64> = hosts.iter().map(|h| h.id).collect();
+    let ids = || rusqlite::params_from_iter(id_list.iter());
+    let marks = vec!["?"; hosts.len()].join(", ");
+    let mut counts = conn.prepare(&format!(
+        "SELECT host_id, status, count(*) FROM check_state WHERE host_id IN ({marks})
+         GROUP BY host_id, status"
+    ))?;
+    let found: Vec<(i64, String, i64)> = counts
+        .query_map(ids(), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (h, s, n) in found {
+        if let Some(i) = index.get(&h) {
+            hosts[*i].checks.insert(s, n);
+        }
+    }
+    for h in hosts.iter_mut() {
         h.effective_checks = h.checks.clone();
     }
     let rule = super::exceptions::InForce::load(conn, st.now)?;
-    if !rule.is_empty() {
-        let mut q = conn.prepare(
-            "SELECT host_id, check_name, status FROM check_state WHERE status IN ('fail', 'warn')",
-        )?;
-        let rows = q.query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?;
-        let index: std::collections::HashMap<i64, usize> =
-            hosts.iter().enumerate().map(|(i, h)| (h.id, i)).collect();
-        for row in rows {
-            let (id, check, status) = row?;
-            let Some(h) = index.get(&id).map(|i| &mut hosts[*i]) else {
-                continue;
-            };
-            if rule
-                .effective(&h.hostname, &check, &status)
-                .exception_id()
-                .is_some()
-            {
-                if let Some(n) = h.effective_checks.get_mut(&status) {
-                    *n -= 1;
-                }
-                *h.effective_checks.entry("excepted".into()).or_default() += 1;
+    if rule.is_empty() {
+        return Ok(());
+    }
+    let mut q = conn.prepare(&format!(
+        "SELECT host_id, check_name, status FROM check_state
+         WHERE host_id IN ({marks}) AND status IN ('fail', 'warn')"
+    ))?;
+    let failing: Vec<(i64, String, String)> = q
+        .query_map(ids(), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, check, status) in failing {
+        let Some(h) = index.get(&id).map(|i| &mut hosts[*i]) else {
+            continue;
+        };
+        if rule
+            .effective(&h.hostname, &check, &status)
+            .exception_id()
+            .is_some()
+        {
+            if let Some(n) = h.effective_checks.get_mut(&status) {
+                *n -= 1;
             }
-        }
-        for h in &mut hosts {
-            h.effective_checks.retain(|_, n| *n > 0);
+            *h.effective_checks.entry("excepted".into()).or_default() += 1;
         }
     }
-    Ok(hosts)
+    for h in hosts.iter_mut() {
+        h.effective_checks.retain(|_, n| *n > 0);
+    }
+    Ok(())
 }
 
 /// One host with its current state per check, or `None`.
@@ -496,28 +735,56 @@ pub fn host_detail(
     }))
 }
 
-/// Status changes of a host, oldest first, optionally for one check.
+/// Where a transition sorts in a host's history: its time and row id.
+pub type TransitionKey = (i64, i64);
+
+/// Status changes of a host, oldest first, optionally for one check: at most `limit` after the
+/// transition `after` (its time and row id, from the previous page), and the key of the last one
+/// when more follow. Keyset on the `transitions_by_host` index.
 pub fn history(
     conn: &Connection,
     id: i64,
     check: Option<&str>,
+    after: Option<TransitionKey>,
     limit: i64,
-) -> Result<Vec<Transition>, StoreError> {
+) -> Result<(Vec<Transition>, Option<TransitionKey>), StoreError> {
     let mut stmt = conn.prepare(
-        "SELECT check_name, from_status, to_status, at, report_id, summary FROM transitions
-         WHERE host_id = ?1 AND (?2 IS NULL OR check_name = ?2) ORDER BY at, id LIMIT ?3",
+        "SELECT check_name, from_status, to_status, at, report_id, summary, id FROM transitions
+         WHERE host_id = ?1 AND (?2 IS NULL OR check_name = ?2)
+           AND (?4 IS NULL OR (at, id) > (?4, ?5))
+         ORDER BY at, id LIMIT ?3",
     )?;
-    let rows = stmt.query_map(params![id, check, limit], |r| {
-        Ok(Transition {
-            check: r.get(0)?,
-            from: r.get(1)?,
-            to: r.get(2)?,
-            at: rfc3339(r.get(3)?),
-            report_id: r.get(4)?,
-            summary: r.get(5)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let rows = stmt.query_map(
+        params![
+            id,
+            check,
+            limit.saturating_add(1),
+            after.map(|a| a.0),
+            after.map(|a| a.1)
+        ],
+        |r| {
+            let at: i64 = r.get(3)?;
+            Ok((
+                Transition {
+                    check: r.get(0)?,
+                    from: r.get(1)?,
+                    to: r.get(2)?,
+                    at: rfc3339(at),
+                    report_id: r.get(4)?,
+                    summary: r.get(5)?,
+                },
+                (at, r.get::<_, i64>(6)?),
+            ))
+        },
+    )?;
+    let mut out: Vec<(Transition, TransitionKey)> = rows.collect::<Result<_, _>>()?;
+    let next = if out.len() as i64 > limit {
+        out.truncate(limit.max(0) as usize);
+        out.last().map(|(_, k)| *k)
+    } else {
+        None
+    };
+    Ok((out.into_iter().map(|(t, _)| t).collect(), next))
 }
 
 /// Whether a host exists.
@@ -667,6 +934,247 @@ mod staleness_tests {
                 want,
                 "rust: seen {seen:?} interval {interval:?}"
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod listing_tests {
+    use super::*;
+    use crate::risk::config::HostGroup;
+
+    /// Seven hosts (inserted out of hostname order, two share a hostname), with check states:
+    /// id hostname   os      last_seen  check_state
+    /// 1  web-02     debian  now-10     disk_encryption fail, firewall pass
+    /// 2  db-01      rhel    never      —
+    /// 3  web-01     debian  now-10     disk_encryption pass
+    /// 4  app        windows now-99999  firewall fail
+    /// 5  db-02      debian  now-10     disk_encryption warn
+    /// 6  web-01     debian  now-10     —
+    /// 7  Db-03      rhel    now-10     firewall pass
+    fn fleet() -> (Connection, Staleness) {
+        let mut c = Connection::open_in_memory().unwrap();
+        super::super::migrations::migrate(&mut c).unwrap();
+        let now = 1_000_000;
+        let hosts = [
+            ("web-02", "debian", Some(now - 10)),
+            ("db-01", "rhel", None),
+            ("web-01", "debian", Some(now - 10)),
+            ("app", "windows", Some(now - 99_999)),
+            ("db-02", "debian", Some(now - 10)),
+            ("web-01", "debian", Some(now - 10)),
+            ("Db-03", "rhel", Some(now - 10)),
+        ];
+        for (i, (name, os, seen)) in hosts.iter().enumerate() {
+            c.execute(
+                "INSERT INTO hosts(id, machine_id, hostname, os, node_key_hash, enrolled_at,
+                    last_seen_at, interval_s) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, 3600)",
+                params![i as i64 + 1, format!("m{i}"), name, os, vec![i as u8], seen],
+            )
+            .unwrap();
+        }
+        for (host, check, status) in [
+            (1, "disk_encryption", "fail"),
+            (1, "firewall", "pass"),
+            (3, "disk_encryption", "pass"),
+            (4, "firewall", "fail"),
+            (5, "disk_encryption", "warn"),
+            (7, "firewall", "pass"),
+        ] {
+            c.execute(
+                "INSERT INTO check_state(host_id, check_name, status, summary, facts, evidence,
+                    since, updated_at) VALUES (?1, ?2, ?3, '', '{}', '[]', 0, 0)",
+                params![host, check, status],
+            )
+            .unwrap();
+        }
+        let st = Staleness {
+            now,
+            after_intervals: 3,
+            default_interval: 3600,
+        };
+        (c, st)
+    }
+
+    fn ids(page: &HostPage) -> Vec<i64> {
+        page.hosts.iter().map(|h| h.id).collect()
+    }
+
+    /// Walking with limit 3 gives every host once, in (hostname, id) order — byte order, so
+    /// `Db-03` sorts before `app` — and the last page has no `next`.
+    #[test]
+    fn pages_walk_the_fleet_in_hostname_order() {
+        let (c, st) = fleet();
+        let f = HostFilter::default();
+        let mut seen = Vec::new();
+        let mut after: Option<HostCursor> = None;
+        let mut pages = 0;
+        loop {
+            let p = list_hosts_page(&c, &st, &f, after.as_ref(), 3).unwrap();
+            seen.extend(ids(&p));
+            pages += 1;
+            match p.next {
+                Some(n) => after = Some(HostCursor::decode(&n.encode()).unwrap()),
+                None => break,
+            }
+        }
+        // Db-03, app, db-01, db-02, web-01 (3), web-01 (6), web-02
+        assert_eq!(seen, vec![7, 4, 2, 5, 3, 6, 1]);
+        assert_eq!(pages, 3);
+        // A page exactly filled by the last hosts says there is no more.
+        let p = list_hosts_page(&c, &st, &f, None, 7).unwrap();
+        assert_eq!(p.hosts.len(), 7);
+        assert!(p.next.is_none());
+    }
+
+    #[test]
+    fn counts_are_per_host_of_the_page() {
+        let (c, st) = fleet();
+        let p = list_hosts_page(&c, &st, &HostFilter::default(), None, 100).unwrap();
+        let web02 = p.hosts.iter().find(|h| h.id == 1).unwrap();
+        assert_eq!(web02.checks.get("fail"), Some(&1));
+        assert_eq!(web02.checks.get("pass"), Some(&1));
+        let db01 = p.hosts.iter().find(|h| h.id == 2).unwrap();
+        assert!(db01.checks.is_empty());
+        assert_eq!(db01.state, HostState::Never);
+        assert_eq!(
+            serde_json::to_value(db01).unwrap()["state"],
+            "never_reported",
+            "the documented name"
+        );
+    }
+
+    #[test]
+    fn filters_keep_the_matching_hosts() {
+        let (c, st) = fleet();
+        let groups = vec![HostGroup {
+            name: "databases".into(),
+            hostnames: vec!["db-*".into()],
+            criticality: None,
+        }];
+        let run = |a: HostFilterArgs| {
+            let f = HostFilter::parse(&a, &groups).unwrap();
+            ids(&list_hosts_page(&c, &st, &f, None, 100).unwrap())
+        };
+        let none = HostFilterArgs::default;
+        assert_eq!(
+            run(HostFilterArgs {
+                state: Some("stale"),
+                ..none()
+            }),
+            vec![4]
+        );
+        assert_eq!(
+            run(HostFilterArgs {
+                state: Some("never_reported"),
+                ..none()
+            }),
+            vec![2]
+        );
+        assert_eq!(
+            run(HostFilterArgs {
+                state: Some("reporting,never_reported"),
+                ..none()
+            }),
+            vec![7, 2, 5, 3, 6, 1]
+        );
+        assert_eq!(
+            run(HostFilterArgs {
+                os: Some("rhel,windows"),
+                ..none()
+            }),
+            vec![7, 4, 2]
+        );
+        assert_eq!(
+            run(HostFilterArgs {
+                status: Some("fail"),
+                ..none()
+            }),
+            vec![4, 1]
+        );
+        assert_eq!(
+            run(HostFilterArgs {
+                check: Some("disk_encryption"),
+                status: Some("fail,warn"),
+                ..none()
+            }),
+            vec![5, 1]
+        );
+        assert_eq!(
+            run(HostFilterArgs {
+                check: Some("firewall"),
+                ..none()
+            }),
+            vec![7, 4, 1]
+        );
+        // Globs are case-insensitive, like exceptions' group scope.
+        assert_eq!(
+            run(HostFilterArgs {
+                group: Some("databases"),
+                ..none()
+            }),
+            vec![7, 2, 5]
+        );
+        assert_eq!(
+            run(HostFilterArgs {
+                group: Some("databases"),
+                os: Some("rhel"),
+                ..none()
+            }),
+            vec![7, 2]
+        );
+        // A group filter pages like the others.
+        let f = HostFilter::parse(
+            &HostFilterArgs {
+                group: Some("databases"),
+                ..none()
+            },
+            &groups,
+        )
+        .unwrap();
+        let p = list_hosts_page(&c, &st, &f, None, 2).unwrap();
+        assert_eq!(ids(&p), vec![7, 2]);
+        let p = list_hosts_page(&c, &st, &f, p.next.as_ref(), 2).unwrap();
+        assert_eq!(ids(&p), vec![5]);
+        assert!(p.next.is_none());
+    }
+
+    #[test]
+    fn bad_filters_name_the_parameter() {
+        let groups = Vec::new();
+        let bad = |a: HostFilterArgs| HostFilter::parse(&a, &groups).unwrap_err();
+        let none = HostFilterArgs::default;
+        assert!(bad(HostFilterArgs {
+            state: Some("never"),
+            ..none()
+        })
+        .starts_with("state: "));
+        assert!(bad(HostFilterArgs {
+            status: Some("ok"),
+            ..none()
+        })
+        .starts_with("status: "));
+        assert!(bad(HostFilterArgs {
+            check: Some("nope"),
+            ..none()
+        })
+        .starts_with("check: "));
+        assert!(bad(HostFilterArgs {
+            group: Some("prod"),
+            ..none()
+        })
+        .starts_with("group: "));
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_garbage() {
+        let c = HostCursor {
+            hostname: "web:01".into(),
+            id: 42,
+        };
+        assert_eq!(HostCursor::decode(&c.encode()), Some(c));
+        for bad in ["", "h1.", "h1.zz", "42:web", "h1.3432", "k1.3432"] {
+            assert_eq!(HostCursor::decode(bad), None, "{bad:?}");
         }
     }
 }

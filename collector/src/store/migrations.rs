@@ -328,6 +328,20 @@ pub static MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX identity_transitions_by_account ON identity_transitions(source, account_id, at);
     "#,
+    // v11 (api): keyset pagination of the host list, in hostname order (`store::hosts::list_hosts_page`);
+    // read-only feed tokens.
+    r#"
+    CREATE INDEX hosts_by_hostname ON hosts(hostname, id);
+    CREATE INDEX hosts_by_os ON hosts(os, hostname, id);
+    -- Read-only feed tokens (`store::feed_tokens`): only their SHA-256 is kept.
+    CREATE TABLE feed_tokens (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL,
+        token_hash  BLOB NOT NULL UNIQUE,
+        created_at  INTEGER NOT NULL,
+        revoked_at  INTEGER
+    );
+    "#,
 ];
 
 /// What a Rust step changed: named row counts, logged and returned by [`migrate_reporting`].

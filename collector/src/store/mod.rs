@@ -22,6 +22,7 @@ pub mod actions;
 pub mod cis;
 pub mod evidence_export;
 pub mod exceptions;
+pub mod feed_tokens;
 pub mod fleet;
 pub mod hosts;
 pub mod identities;
