@@ -11,6 +11,7 @@
 
 mod admin;
 mod auth;
+mod backup;
 mod cis;
 mod cli_docs;
 mod config;
@@ -112,6 +113,10 @@ enum Command {
     /// Identities at identity providers and code hosts: `identity sync`, `identity list`.
     #[command(subcommand)]
     Identity(identity::cli::IdentityCommand),
+    /// Back up the data directory (database, signing key) into one file while `serve` runs.
+    Backup(backup::BackupArgs),
+    /// Restore a backup into an empty data directory.
+    Restore(backup::RestoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -153,6 +158,8 @@ fn main() -> ExitCode {
         Command::Kpi(a) => admin::kpi(&cfg, a),
         Command::Evidence { command } => evidence::cli::run(&cfg, command),
         Command::Identity(c) => identity::cli::run(&cfg, c),
+        Command::Backup(a) => backup::backup(&cfg, a),
+        Command::Restore(a) => backup::restore(&cfg, a),
         Command::CheckConfig => match preflight(&cfg) {
             Ok(_) => {
                 println!("configuration is valid");
