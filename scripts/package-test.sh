@@ -30,6 +30,7 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v rpm >/dev/null 2>&1 || need+=(rpm)
+command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}"
@@ -207,12 +208,15 @@ runuser -u vigie-collector -- sh -c "$(exec_of vigie-collector-backup.service)" 
   || fail "vigie-collector-backup.service's command failed"
 backup_file=/var/lib/vigie-collector-backups/vigie-collector-$(date -u +%Y-%m-%d).zip
 expect_stat "$backup_file" vigie-collector:vigie-collector 600
-install -d -m 0700 -o vigie-collector -g vigie-collector "$tmp/restored"
-runuser -u vigie-collector -- /usr/bin/vigie-collector restore "$backup_file" --data-dir "$tmp/restored" \
+# $tmp is root-only: the restore goes beside the backups, where the collector's user can write.
+restored=/var/lib/vigie-collector-backups/restore-test
+install -d -m 0700 -o vigie-collector -g vigie-collector "$restored"
+runuser -u vigie-collector -- /usr/bin/vigie-collector restore "$backup_file" --data-dir "$restored" \
   > "$tmp/restore.out" 2>&1 || { cat "$tmp/restore.out"; fail "vigie-collector restore of the nightly backup"; }
-cmp -s "$tmp/restored/evidence-signing.key" /var/lib/vigie-collector/evidence-signing.key \
+cmp -s "$restored/evidence-signing.key" /var/lib/vigie-collector/evidence-signing.key \
   || fail "the restored signing key differs from /var/lib/vigie-collector/evidence-signing.key"
-[ "$(sqlite3 "$tmp/restored/vigie.db" 'SELECT count(*) FROM hosts')" -ge 1 ] || fail "the restored database has no host"
+[ "$(sqlite3 "$restored/vigie.db" 'SELECT count(*) FROM hosts')" -ge 1 ] || fail "the restored database has no host"
+rm -rf "$restored"
 rc=0; runuser -u vigie-collector -- /usr/bin/vigie-collector restore "$backup_file" --data-dir /var/lib/vigie-collector \
   > "$tmp/restore.out" 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "restore into the live data directory exited $rc, expected 2"
