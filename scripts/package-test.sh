@@ -121,7 +121,7 @@ for b in vigie-agent vigie-collector; do
     || fail "bash completion of $b does not register"
 done
 zcat /usr/share/man/man1/vigie-collector-check-config.1.gz | has '^\.TH' || fail "no man page per subcommand"
-for f in grafana/vigie-fleet.json grafana/vigie-management.json prometheus/vigie-rules.yml \
+for f in grafana/vigie-fleet.json grafana/vigie-management.json prometheus/vigie-rules.yml prometheus/prometheus.yml \
   grafana/provisioning/dashboards/vigie.yaml grafana/provisioning/datasources/vigie.yaml; do
   [ -s "/usr/share/vigie/$f" ] || fail "/usr/share/vigie/$f missing"
 done
