@@ -83,6 +83,9 @@ rpm -qlp target/generate-rpm/vigie-collector-*.rpm | has -x /usr/lib/systemd/sys
 rpm -qlp target/generate-rpm/vigie-collector-*.rpm | has -x /usr/lib/systemd/system/vigie-collector-backup.timer \
   || fail "collector RPM lacks the backup timer"
 
+step "Ansible role vigie_agent (scripts/ansible-test.sh): install, configure, enrol, idempotent"
+scripts/ansible-test.sh
+
 step "install"
 apt-get install -y -qq "./$agent_deb" "./$collector_deb"
 
