@@ -276,6 +276,17 @@ fn write_backup(data_dir: &Path, out: &Path) -> anyhow::Result<String> {
         ))
         .into());
     }
+    // A backup inside the data directory would be carried by every later backup.
+    if let (Ok(o), Ok(d)) = (out_dir.canonicalize(), data_dir.canonicalize()) {
+        if o.starts_with(&d) {
+            return Err(Usage(format!(
+                "--out {} is inside the data directory {}: write backups elsewhere",
+                out.display(),
+                data_dir.display()
+            ))
+            .into());
+        }
+    }
     // The database copy goes to a private scratch directory beside the output (same file
     // system, and never world-readable).
     let scratch = tempfile::Builder::new()
@@ -611,6 +622,9 @@ mod tests {
         let out = d.path().join("b.zip");
         write_backup(&data, &out).unwrap();
 
+        let e = write_backup(&data, &data.join("b.zip")).unwrap_err();
+        assert!(e.downcast_ref::<Usage>().is_some(), "{e:#}");
+        assert!(format!("{e:#}").contains("inside the data directory"), "{e:#}");
         let e = restore_into(&out, &data).unwrap_err();
         assert!(e.downcast_ref::<Usage>().is_some(), "{e:#}");
         assert!(format!("{e:#}").contains("is not empty"), "{e:#}");
