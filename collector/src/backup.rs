@@ -309,7 +309,7 @@ fn write_backup(data_dir: &Path, out: &Path) -> anyhow::Result<String> {
     ));
     for rel in other_files(data_dir)? {
         let full = data_dir.join(&rel);
-        let meta = std::fs::metadata(&full).with_context(|| format!("{}", full.display()))?;
+        let meta = std::fs::metadata(&full).with_context(|| full.display().to_string())?;
         let (sha, size) =
             sha256_file(&full).with_context(|| format!("cannot read {}", full.display()))?;
         files.push((
@@ -515,7 +515,7 @@ fn unpack(f: std::fs::File, into: &Path) -> anyhow::Result<Manifest> {
         let mut member = zip
             .by_name(&e.path)
             .with_context(|| format!("{} is in manifest.json but not in the archive", e.path))?;
-        let mut out = private_file(&dest).with_context(|| format!("{}", dest.display()))?;
+        let mut out = private_file(&dest).with_context(|| dest.display().to_string())?;
         let mut h = Sha256::new();
         let mut buf = vec![0u8; 64 * 1024];
         let mut size = 0u64;
