@@ -40,10 +40,28 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target/musl}"
 export CC_x86_64_unknown_linux_musl=musl-gcc
 export CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_LINKER=musl-gcc
 # musl-gcc brings crt1.o and libc.a; rustc must not look for its own (absent) self-contained ones.
+# std's unwinder links `-lunwind` (LLVM's libunwind, shipped only in rustup's self-contained
+# directory, and its sources are not in Debian's rust-web-src): GCC's static unwinder
+# (libgcc_eh.a, the same _Unwind_* interface) stands in.
+shim="$CARGO_TARGET_DIR/unwind-shim"
+mkdir -p "$shim"
+gcc_eh=$(gcc -print-file-name=libgcc_eh.a)
+[ -f "$gcc_eh" ] || { echo "musl-agent: libgcc_eh.a not found (gcc -print-file-name): apt-get install gcc" >&2; exit 2; }
+# GCC 12's libgcc_eh calls glibc's _dl_find_object: scripts/musl/dl_find_object.c provides it
+# from musl's dl_iterate_phdr, in the same archive.
+musl-gcc -O2 -fPIC -c scripts/musl/dl_find_object.c -o "$shim/dl_find_object.o"
+rm -f "$shim/libunwind.a"
+cp "$gcc_eh" "$shim/libunwind.a"
+ar rcs "$shim/libunwind.a" "$shim/dl_find_object.o"
 export CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-C target-feature=+crt-static -C link-self-contained=no"
 start=$(date +%s)
-RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc /usr/bin/cargo build --locked -Zbuild-std=std,panic_abort \
-  --target "$target" -p vigie-agent "${build_args[@]}"
+# `cargo rustc … -- …`: flags for the final crate and link only (in RUSTFLAGS they would rebuild
+# every crate when they change): the shim's directory, and a non-PIE executable — Debian's
+# musl-gcc specs know `-static` but turn rustc's default `-static-pie` into a dynamic executable
+# with /lib/ld-musl-x86_64.so.1 as interpreter.
+RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc /usr/bin/cargo rustc --locked -Zbuild-std=std,panic_abort \
+  --target "$target" -p vigie-agent --bin vigie-agent "${build_args[@]}" -- -L "native=$shim" \
+  -C relocation-model=static
 bin="$CARGO_TARGET_DIR/$target/$profile/vigie-agent"
 echo "musl-agent: built $bin in $(( $(date +%s) - start ))s" >&2
 
