@@ -332,8 +332,8 @@ fn write_backup(data_dir: &Path, out: &Path) -> anyhow::Result<String> {
     };
 
     let tmp_out = scratch.path().join("backup.zip");
-    let file = private_file(&tmp_out)
-        .with_context(|| format!("cannot create {}", tmp_out.display()))?;
+    let file =
+        private_file(&tmp_out).with_context(|| format!("cannot create {}", tmp_out.display()))?;
     let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
     let opts = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
@@ -381,9 +381,7 @@ fn safe_relative(p: &str) -> anyhow::Result<PathBuf> {
     let path = Path::new(p);
     let ok = !p.is_empty()
         && !p.contains('\\')
-        && path
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)));
+        && path.components().all(|c| matches!(c, Component::Normal(_)));
     if !ok {
         bail!("the manifest names an unsafe path {p:?}");
     }
@@ -417,9 +415,8 @@ fn restore_into(file: &Path, dir: &Path) -> anyhow::Result<String> {
         }
         Err(e) => bail!("cannot read {}: {e}", dir.display()),
     }
-    let f = std::fs::File::open(file).map_err(|e| {
-        anyhow::Error::new(Usage(format!("cannot open {}: {e}", file.display())))
-    })?;
+    let f = std::fs::File::open(file)
+        .map_err(|e| anyhow::Error::new(Usage(format!("cannot open {}: {e}", file.display()))))?;
     // Unpacked into a private directory inside the target, moved into place once every file
     // checked out: on any failure the target is left empty.
     let staging = tempfile::Builder::new()
@@ -528,7 +525,11 @@ fn unpack(f: std::fs::File, into: &Path) -> anyhow::Result<Manifest> {
             }
             size += n as u64;
             if size > e.size {
-                bail!("{}: longer than the {} bytes manifest.json says", e.path, e.size);
+                bail!(
+                    "{}: longer than the {} bytes manifest.json says",
+                    e.path,
+                    e.size
+                );
             }
             h.update(&buf[..n]);
             out.write_all(&buf[..n])?;
@@ -553,8 +554,9 @@ fn unpack(f: std::fs::File, into: &Path) -> anyhow::Result<Manifest> {
         let _ = mode;
     }
     let db = into.join(DB_FILE);
-    let conn = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .with_context(|| format!("{DB_FILE}: cannot open"))?;
+    let conn =
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .with_context(|| format!("{DB_FILE}: cannot open"))?;
     let check: String = conn.pragma_query_value(None, "quick_check", |r| r.get(0))?;
     if check != "ok" {
         bail!("{DB_FILE} fails SQLite's quick_check: {check}");
@@ -609,7 +611,9 @@ mod tests {
             b"<p>r</p>"
         );
         let r = rusqlite::Connection::open(target.join(DB_FILE)).unwrap();
-        let n: i64 = r.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        let n: i64 = r
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(n, 2);
     }
 
@@ -624,7 +628,10 @@ mod tests {
 
         let e = write_backup(&data, &data.join("b.zip")).unwrap_err();
         assert!(e.downcast_ref::<Usage>().is_some(), "{e:#}");
-        assert!(format!("{e:#}").contains("inside the data directory"), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("inside the data directory"),
+            "{e:#}"
+        );
         let e = restore_into(&out, &data).unwrap_err();
         assert!(e.downcast_ref::<Usage>().is_some(), "{e:#}");
         assert!(format!("{e:#}").contains("is not empty"), "{e:#}");
@@ -632,8 +639,7 @@ mod tests {
         // Rewrite the archive: the manifest changed by `edit`, the database, `extra` members.
         let rewrite = |name: &str, edit: &dyn Fn(&mut Manifest), extra: &[&str]| {
             let mut zin = zip::ZipArchive::new(std::fs::File::open(&out).unwrap()).unwrap();
-            let mut m: Manifest =
-                serde_json::from_reader(zin.by_name(MANIFEST).unwrap()).unwrap();
+            let mut m: Manifest = serde_json::from_reader(zin.by_name(MANIFEST).unwrap()).unwrap();
             edit(&mut m);
             let mut db = Vec::new();
             zin.by_name(DB_FILE).unwrap().read_to_end(&mut db).unwrap();
@@ -655,7 +661,10 @@ mod tests {
                 rewrite("sum.zip", &|m| m.files[0].sha256 = "00".repeat(32), &[]),
                 "checksum mismatch",
             ),
-            (rewrite("extra.zip", &|_| {}, &["../escape"]), "does not list"),
+            (
+                rewrite("extra.zip", &|_| {}, &["../escape"]),
+                "does not list",
+            ),
             (
                 rewrite(
                     "unsafe.zip",

@@ -114,7 +114,11 @@ fn a_backup_taken_under_ingest_restores_reports_signing_key_and_node_keys() {
     let wait_for = |n: usize| {
         let deadline = Instant::now() + Duration::from_secs(60);
         while acked.lock().unwrap().len() < n {
-            assert!(Instant::now() < deadline, "ingest stalled: {}", c.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "ingest stalled: {}",
+                c.log_text()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     };
@@ -207,12 +211,18 @@ fn a_backup_taken_under_ingest_restores_reports_signing_key_and_node_keys() {
         .map(Result::unwrap)
         .collect();
     let missing: Vec<_> = before.iter().filter(|id| !stored.contains(**id)).collect();
-    assert!(missing.is_empty(), "acknowledged but not restored: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "acknowledged but not restored: {missing:?}"
+    );
     assert!(stored.contains(&agent_first[0]));
     let known: std::collections::HashSet<&String> =
         acked.iter().map(|(id, _)| id).chain(&agent_first).collect();
     assert!(stored.iter().all(|id| known.contains(id)));
-    assert!(stored.len() > before.len(), "the snapshot is older than it should be");
+    assert!(
+        stored.len() > before.len(),
+        "the snapshot is older than it should be"
+    );
 
     // Same signing key: the bundle exported before the backup verifies with the new public key.
     let out = collector_cmd(&c2.dir.join("collector.toml"), &["evidence", "public-key"]);

@@ -169,7 +169,8 @@ fn prometheus_conventions(text: &str) {
         .find(|l| l.starts_with("vigie_build_info{"))
         .expect("vigie_build_info");
     assert!(
-        info.contains(&format!("version=\"{}\"", env!("CARGO_PKG_VERSION"))) && info.ends_with(" 1"),
+        info.contains(&format!("version=\"{}\"", env!("CARGO_PKG_VERSION")))
+            && info.ends_with(" 1"),
         "{info}"
     );
 }

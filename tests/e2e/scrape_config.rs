@@ -46,7 +46,11 @@ fn the_scrape_config_example_passes_promtool_check_config() {
         "--storage.tsdb.retention.time=400d",
         "/usr/share/vigie/prometheus/vigie-rules.yml",
     ] {
-        assert!(text.contains(needle), "{} lacks {needle:?}", example.display());
+        assert!(
+            text.contains(needle),
+            "{} lacks {needle:?}",
+            example.display()
+        );
     }
     let Some(promtool) = promtool() else { return };
     let t = tempfile::tempdir().unwrap();
