@@ -21,8 +21,12 @@ const FINAL_CODES: &[&str] = &[
 /// What became of one delivery attempt.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Delivery {
-    /// The collector acknowledged it: 202 `{"status": "accepted", "report_id": <this id>}`.
-    Accepted,
+    /// The collector acknowledged it: 202 `{"status": "accepted", "report_id": <this id>}`, with
+    /// the evidence SHA-256s it lacks (`missing_evidence`, delta reports only).
+    Accepted { missing_evidence: Vec<String> },
+    /// The collector could not resolve the delta report's `unchanged` entries (409
+    /// `resync_required`): nothing was stored, send the same report in full.
+    Resync(String),
     /// The collector already had it (409 `duplicate_report`, a resend after a lost answer): done.
     AlreadyReceived,
     /// The collector holds a newer report from this host and will never store this one (409
@@ -34,7 +38,11 @@ pub enum Delivery {
     /// The node key is unknown or rotated: keep the report, re-enrol.
     Unauthorized(String),
     /// The collector refused this report as invalid: never resend it.
-    Refused { status: u16, message: String },
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+    },
 }
 
 /// Why an enrolment did not yield a node key.
@@ -188,18 +196,34 @@ impl Client {
         }
     }
 
-    /// Deliver one report body whose id is `report_id`.
-    pub async fn deliver(&self, node_key: &str, report_id: &str, body: Vec<u8>) -> Delivery {
+    /// Deliver one report body whose id is `report_id`: compressed with zstd, or as it is when
+    /// `plain` (for a collector that predates compressed bodies).
+    pub async fn deliver(
+        &self,
+        node_key: &str,
+        report_id: &str,
+        body: Vec<u8>,
+        plain: bool,
+    ) -> Delivery {
         let url = format!("{}/api/v1/reports", self.base);
-        let resp = match self
+        let mut req = self
             .http
             .post(&url)
             .bearer_auth(node_key)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await
-        {
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        if plain {
+            req = req.body(body);
+        } else {
+            match compress(&body) {
+                Ok(b) => {
+                    req = req
+                        .header(reqwest::header::CONTENT_ENCODING, "zstd")
+                        .body(b)
+                }
+                Err(e) => return Delivery::Retry(format!("cannot compress the report: {e}")),
+            }
+        }
+        let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => return Delivery::Retry(format!("cannot reach {url}: {e}")),
         };
@@ -211,6 +235,54 @@ impl Client {
             }
         };
         judge_delivery(status, &text, report_id)
+    }
+}
+
+/// zstd at level 3: a delta report is mostly hashes, a full one mostly text (docs/benchmarks.md).
+pub fn compress(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    zstd::bulk::compress(body, 3)
+}
+
+impl Client {
+    /// Upload evidence the collector listed as `missing_evidence` (`POST
+    /// /api/v1/reports/evidence`). `Err((final, reason))`: `final` when the collector refused the
+    /// items with its own JSON error (sending them again would not help), otherwise try later.
+    pub async fn upload_evidence(
+        &self,
+        node_key: &str,
+        items: &[vigie_checks::Evidence],
+    ) -> Result<(), (bool, String)> {
+        let url = format!("{}/api/v1/reports/evidence", self.base);
+        let body = serde_json::to_vec(&serde_json::json!({ "evidence": items }))
+            .map_err(|e| (true, e.to_string()))?;
+        let body =
+            compress(&body).map_err(|e| (false, format!("cannot compress evidence: {e}")))?;
+        let resp = self
+            .http
+            .post(&url)
+            .bearer_auth(node_key)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::CONTENT_ENCODING, "zstd")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| (false, format!("cannot reach {url}: {e}")))?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        let v = serde_json::from_str::<serde_json::Value>(&text).ok();
+        if status == 200 && v.as_ref().is_some_and(|v| v["stored"].is_u64()) {
+            return Ok(());
+        }
+        let own_refusal = (400..500).contains(&status)
+            && ![401, 403, 408, 429].contains(&status)
+            && v.as_ref().is_some_and(|v| v["error"]["code"].is_string());
+        Err((
+            own_refusal,
+            format!(
+                "evidence upload answered {status}: {}",
+                excerpt(&error_message(&text))
+            ),
+        ))
     }
 }
 
@@ -250,13 +322,26 @@ pub fn judge_delivery(status: u16, text: &str, report_id: &str) -> Delivery {
                 return not_ours("no \"status\": \"accepted\"");
             }
             match v["report_id"].as_str() {
-                Some(id) if same_report_id(report_id, id) => Delivery::Accepted,
+                Some(id) if same_report_id(report_id, id) => Delivery::Accepted {
+                    missing_evidence: v["missing_evidence"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|h| h.as_str())
+                                .map(str::to_string)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                },
                 Some(_) => not_ours("it names another report_id"),
                 None => not_ours("it names no report_id"),
             }
         }
         409 if code.as_deref() == Some("duplicate_report") && names_this_report() => {
             Delivery::AlreadyReceived
+        }
+        409 if code.as_deref() == Some("resync_required") && names_this_report() => {
+            Delivery::Resync(excerpt(&error_message(text)))
         }
         409 if code.as_deref() == Some("out_of_order") && names_this_report() => {
             Delivery::Superseded(excerpt(&error_message(text)))
@@ -269,6 +354,7 @@ pub fn judge_delivery(status: u16, text: &str, report_id: &str) -> Delivery {
         400..=499 if code.as_deref().is_some_and(|c| FINAL_CODES.contains(&c)) => {
             Delivery::Refused {
                 status,
+                code: code.unwrap_or_default(),
                 message: excerpt(&error_message(text)),
             }
         }
@@ -296,20 +382,31 @@ mod tests {
     #[test]
     fn only_the_collectors_acknowledgement_of_this_report_counts() {
         let ok = format!(r#"{{"report_id": "{ID}", "status": "accepted", "transitions": 0}}"#);
-        assert_eq!(judge_delivery(202, &ok, ID), Delivery::Accepted);
+        let accepted = Delivery::Accepted {
+            missing_evidence: vec![],
+        };
+        assert_eq!(judge_delivery(202, &ok, ID), accepted);
+        let missing =
+            format!(r#"{{"report_id": "{ID}", "status": "accepted", "missing_evidence": ["ab"]}}"#);
+        assert_eq!(
+            judge_delivery(202, &missing, ID),
+            Delivery::Accepted {
+                missing_evidence: vec!["ab".into()]
+            }
+        );
         // The same UUID spelt another way is the same report.
         let upper = format!(
             r#"{{"report_id": "{{{}}}", "status": "accepted"}}"#,
             ID.to_uppercase()
         );
-        assert_eq!(judge_delivery(202, &upper, ID), Delivery::Accepted);
+        assert_eq!(judge_delivery(202, &upper, ID), accepted);
         let simple = format!(
             r#"{{"report_id": "{}", "status": "accepted"}}"#,
             ID.replace('-', "")
         );
-        assert_eq!(judge_delivery(202, &simple, ID), Delivery::Accepted);
+        assert_eq!(judge_delivery(202, &simple, ID), accepted);
         let urn = format!(r#"{{"report_id": "urn:uuid:{ID}", "status": "accepted"}}"#);
-        assert_eq!(judge_delivery(202, &urn, ID), Delivery::Accepted);
+        assert_eq!(judge_delivery(202, &urn, ID), accepted);
         for (status, body) in [
             (200, "<html>ok</html>".to_string()),
             (200, ok.clone()),
@@ -353,6 +450,11 @@ mod tests {
         assert_eq!(
             judge_delivery(409, old, ID),
             Delivery::Superseded("older".into())
+        );
+        let resync = r#"{"error": {"code": "resync_required", "message": "send it in full"}}"#;
+        assert_eq!(
+            judge_delivery(409, resync, ID),
+            Delivery::Resync("send it in full".into())
         );
         let bad = r#"{"error": {"code": "invalid_report", "message": "bad"}}"#;
         assert!(matches!(

@@ -35,6 +35,9 @@ pub struct AgentSection {
     /// Up to this many seconds of random delay added to each interval, so a fleet does not report
     /// in lock-step. Default 300.
     pub jitter_seconds: u64,
+    /// Reports are sent as deltas against what the collector acknowledged; one in full at least
+    /// this many hours after the last full one re-anchors the collector's state. 1–168, default 24.
+    pub full_report_hours: u64,
 }
 
 impl Default for AgentSection {
@@ -43,6 +46,7 @@ impl Default for AgentSection {
             state_dir: PathBuf::from(vigie_checks::Platform::CURRENT.default_paths().state_dir),
             interval_seconds: 3600,
             jitter_seconds: 300,
+            full_report_hours: 24,
         }
     }
 }
@@ -118,6 +122,12 @@ impl AgentConfig {
         if self.agent.jitter_seconds > self.agent.interval_seconds {
             return Err("agent.jitter_seconds must not exceed agent.interval_seconds".into());
         }
+        if !(1..=168).contains(&self.agent.full_report_hours) {
+            return Err(format!(
+                "agent.full_report_hours = {} must be between 1 and 168",
+                self.agent.full_report_hours
+            ));
+        }
         if !self.agent.state_dir.is_absolute() {
             return Err(format!(
                 "agent.state_dir = {:?} must be an absolute path",
@@ -157,6 +167,11 @@ impl AgentConfig {
             rejected_max_reports: self.spool.rejected_max_reports,
             rejected_max_age: Duration::from_secs(self.spool.rejected_max_age_days * 86400),
         }
+    }
+
+    /// How long after the last full report the next one goes in full.
+    pub fn full_report_every(&self) -> chrono::Duration {
+        chrono::Duration::hours(self.agent.full_report_hours as i64)
     }
 
     /// Collector timeout.
@@ -204,6 +219,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("collector.url"), "{err}");
+        for bad in [0, 169] {
+            let err = load_str(&format!("[agent]\nfull_report_hours = {bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("agent.full_report_hours") && err.contains("between 1 and 168"),
+                "{err}"
+            );
+        }
+        assert_eq!(
+            load_str("[agent]\nfull_report_hours = 6\n")
+                .unwrap()
+                .full_report_every(),
+            chrono::Duration::hours(6)
+        );
+        assert_eq!(
+            AgentConfig::default().full_report_every(),
+            chrono::Duration::hours(24)
+        );
         let err = load_str("[spool]\nrejected_max_age_days = 0\n")
             .unwrap_err()
             .to_string();

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use crate::checks_run::{self, Target};
 use crate::client::{Client, Delivery};
 use crate::config::AgentConfig;
+use crate::delta::DeltaState;
 use crate::files;
 use crate::spool::Spool;
 
@@ -121,24 +122,75 @@ pub fn client_for(cfg: &AgentConfig, paths: &StatePaths) -> anyhow::Result<Clien
 /// Deliver spooled reports oldest first until the spool is empty or the collector cannot take more.
 /// Returns `Ok(None)` when empty, `Ok(Some(reason))` when delivery must wait. Nothing is logged for
 /// a postponement: the caller logs it once per attempt (backoff step), whatever the spool holds.
+///
+/// Each report is encoded when it is sent, as a delta (schema 2) against what the collector
+/// acknowledged (`delta`), or in full every `full_every` and whenever the collector answers
+/// `resync_required`. Evidence the collector says it lacks is uploaded before the next report.
 pub async fn flush(
     spool: &Spool,
     client: &Client,
     node_key: &str,
+    delta: &mut DeltaState,
+    full_every: chrono::Duration,
 ) -> anyhow::Result<Option<String>> {
+    if let Some(reason) = upload_pending(client, node_key, delta).await? {
+        return Ok(Some(reason));
+    }
+    let mut force_full = false;
+    // A collector that predates schema 2 and compressed bodies refuses them as
+    // `malformed_json` / `unsupported_schema`: the spooled schema 1 body then goes as it is.
+    let mut legacy = false;
     while let Some(entry) = spool.oldest()? {
         let report_id = entry.report_id.as_str();
-        match client
-            .deliver(node_key, report_id, entry.body.clone())
-            .await
-        {
-            Delivery::Accepted => {
+        // A body this agent cannot read back goes as it was spooled: the collector judges it.
+        let report: Option<vigie_checks::wire::Report> = if legacy {
+            None
+        } else {
+            serde_json::from_slice(&entry.body).ok()
+        };
+        let sent = report.as_ref().map(|r| {
+            let full = force_full || delta.acked.needs_full(r.collected_at, full_every);
+            delta.acked.encode(r, full)
+        });
+        let body = match &sent {
+            Some(w) => serde_json::to_vec(w)?,
+            None => entry.body.clone(),
+        };
+        let full = sent.as_ref().is_none_or(|w| w.is_full());
+        match client.deliver(node_key, report_id, body, legacy).await {
+            Delivery::Accepted { missing_evidence } => {
+                if let (Some(r), Some(w)) = (&report, &sent) {
+                    // The acknowledged state first: a crash before the spool forgets the report
+                    // resends it, and the collector answers `duplicate_report`.
+                    delta.acknowledge(r, w, &missing_evidence);
+                    delta.save()?;
+                }
                 spool.acknowledged(&entry)?;
-                tracing::info!(report_id = %report_id, lost = entry.lost_carried, "report delivered");
+                force_full = false;
+                tracing::info!(report_id = %report_id, lost = entry.lost_carried, full, missing_evidence = missing_evidence.len(), "report delivered");
+                if let Some(reason) = upload_pending(client, node_key, delta).await? {
+                    return Ok(Some(reason));
+                }
             }
             Delivery::AlreadyReceived => {
+                if let (Some(r), Some(w)) = (&report, &sent) {
+                    delta.acknowledge(r, w, &[]);
+                    delta.save()?;
+                }
                 spool.acknowledged(&entry)?;
+                force_full = false;
                 tracing::info!(report_id = %report_id, "report was already delivered");
+            }
+            Delivery::Resync(message) => {
+                if full {
+                    return Ok(Some(format!(
+                        "collector asked for a full report after receiving one: {message}"
+                    )));
+                }
+                tracing::warn!(report_id = %report_id, message = %message, "collector cannot resolve the delta; sending the report in full");
+                delta.reset();
+                delta.save()?;
+                force_full = true;
             }
             Delivery::Superseded(message) => {
                 spool.superseded(&entry)?;
@@ -150,13 +202,60 @@ pub async fn flush(
                     "collector refused the node key ({msg}); run `vigie-agent enroll` again"
                 )));
             }
-            Delivery::Refused { status, message } => {
+            Delivery::Refused { code, message, .. }
+                if sent.is_some()
+                    && matches!(code.as_str(), "malformed_json" | "unsupported_schema") =>
+            {
+                tracing::warn!(report_id = %report_id, code = %code, message = %message, "collector does not take schema 2 or compressed reports; sending schema 1, uncompressed");
+                legacy = true;
+            }
+            Delivery::Refused {
+                status, message, ..
+            } => {
                 let kept = spool.reject(&entry)?;
                 let kept =
                     kept.map_or_else(|| "(not kept)".to_string(), |p| p.display().to_string());
                 tracing::error!(status, report_id = %report_id, message = %message, kept = %kept, "collector refused a report; it will not be resent");
             }
         }
+    }
+    Ok(None)
+}
+
+/// Most bytes of evidence JSON in one upload (about): a quarter of the collector's default
+/// `server.max_body_bytes` (1 MiB), which also bounds the body once decompressed.
+const UPLOAD_CHUNK_BYTES: usize = 256 * 1024;
+
+/// Upload the evidence the collector asked for, in chunks; `Some(reason)` when it must wait. Items
+/// the collector refuses with its own error are dropped (logged): they would block every report.
+async fn upload_pending(
+    client: &Client,
+    node_key: &str,
+    delta: &mut DeltaState,
+) -> anyhow::Result<Option<String>> {
+    while !delta.pending_evidence.is_empty() {
+        let mut bytes = 0;
+        let n = delta
+            .pending_evidence
+            .iter()
+            .take_while(|e| {
+                bytes += e.excerpt.len() + e.source.len() + 128;
+                bytes <= UPLOAD_CHUNK_BYTES
+            })
+            .count()
+            .max(1);
+        match client
+            .upload_evidence(node_key, &delta.pending_evidence[..n])
+            .await
+        {
+            Ok(()) => tracing::info!(items = n, "missing evidence uploaded"),
+            Err((true, reason)) => {
+                tracing::error!(items = n, reason = %reason, "collector refused the missing evidence; it is not sent again")
+            }
+            Err((false, reason)) => return Ok(Some(reason)),
+        }
+        delta.pending_evidence.drain(..n);
+        delta.save()?;
     }
     Ok(None)
 }
@@ -193,6 +292,8 @@ pub async fn run(cfg: &AgentConfig, opts: RunOptions<'_>) -> anyhow::Result<Once
     let node_key = read_node_key(&paths)?;
     let client = client_for(cfg, &paths)?;
     let spool = Spool::open(&paths.spool, cfg.spool_limits())?;
+    let mut delta = DeltaState::load(&paths.spool);
+    let full_every = cfg.full_report_every();
     tracing::info!(
         spooled = spool.len()?,
         pending_lost = spool.pending_lost()?,
@@ -202,10 +303,10 @@ pub async fn run(cfg: &AgentConfig, opts: RunOptions<'_>) -> anyhow::Result<Once
     if opts.once {
         // The backlog goes first: a collector that is back must not cost the spool a report
         // dropped to make room for this run's.
-        let mut postponed = flush(&spool, &client, &node_key).await?;
+        let mut postponed = flush(&spool, &client, &node_key, &mut delta, full_every).await?;
         produce(cfg, &opts, &spool).await?;
         if postponed.is_none() {
-            postponed = flush(&spool, &client, &node_key).await?;
+            postponed = flush(&spool, &client, &node_key, &mut delta, full_every).await?;
         }
         if let Some(reason) = postponed {
             tracing::warn!(reason = %reason, spooled = spool.len()?, "delivery postponed; reports stay spooled");
@@ -233,7 +334,7 @@ pub async fn run(cfg: &AgentConfig, opts: RunOptions<'_>) -> anyhow::Result<Once
             next_flush = Instant::now();
         }
         if Instant::now() >= next_flush {
-            match flush(&spool, &client, &node_key).await {
+            match flush(&spool, &client, &node_key, &mut delta, full_every).await {
                 Ok(None) => {
                     backoff = MIN_BACKOFF;
                     next_flush = next_run;

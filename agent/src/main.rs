@@ -9,6 +9,7 @@ mod cli_docs;
 mod client;
 mod config;
 mod daemon;
+mod delta;
 mod enroll;
 mod files;
 mod output;

@@ -53,6 +53,12 @@ impl crate::Check for BackupFreshness {
     fn title(&self) -> &'static str {
         "Backups are recent enough (RPO)"
     }
+    fn label(&self) -> crate::Label {
+        crate::Label {
+            fr: "Fraîcheur des sauvegardes",
+            en: "Backup freshness",
+        }
+    }
     fn safeguards(&self) -> &'static [&'static str] {
         &["11.1", "11.2", "11.3"]
     }

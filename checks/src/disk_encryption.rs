@@ -131,6 +131,12 @@ impl crate::Check for DiskEncryption {
     fn title(&self) -> &'static str {
         "Disk encryption at rest"
     }
+    fn label(&self) -> crate::Label {
+        crate::Label {
+            fr: "Chiffrement des disques",
+            en: "Disk encryption",
+        }
+    }
     fn safeguards(&self) -> &'static [&'static str] {
         &["3.6", "3.11"]
     }

@@ -7,11 +7,16 @@
 //! rule (the iptables `INPUT` chain likewise); IPv4 and IPv6 (unless disabled) must both be denied.
 //! The front ends (ufw, firewalld) are reported with their configured default; more than one of them
 //! active is a `warn` (they overwrite each other's rules). A container is `not_applicable` (the
-//! host's firewall filters its traffic). Not root is `error`. macOS and Windows: `error` (not
-//! implemented yet).
+//! host's firewall filters its traffic). Not root is `error`.
+//!
+//! macOS: the application firewall (`socketfilterfw`) and pf when enabled (`firewall/macos.rs`).
+//! Windows: every Windows Defender Firewall profile on with inbound blocked by default
+//! (`Get-NetFirewallProfile`, `firewall/windows.rs`).
 
 mod iptables;
+pub mod macos;
 mod nft;
+pub mod windows;
 
 use serde::Deserialize;
 
@@ -46,16 +51,23 @@ impl crate::Check for Firewall {
     fn title(&self) -> &'static str {
         "Host firewall denies inbound by default"
     }
+    fn label(&self) -> crate::Label {
+        crate::Label {
+            fr: "Pare-feu",
+            en: "Host firewall",
+        }
+    }
     fn safeguards(&self) -> &'static [&'static str] {
         &["4.4", "4.5"]
     }
     fn platforms(&self) -> &'static [Platform] {
-        &[Platform::Linux]
+        &Platform::ALL
     }
     fn run(&self, ctx: &Context) -> CheckResult {
         match ctx.probe.platform() {
             Platform::Linux => run_linux(ctx.probe),
-            other => crate::platform::unsupported(self.id(), other),
+            Platform::Macos => macos::run(ctx.probe),
+            Platform::Windows => windows::run(ctx.probe),
         }
     }
 }

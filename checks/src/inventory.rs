@@ -63,6 +63,15 @@ impl crate::Check for Inventory {
     fn title(&self) -> &'static str {
         "Host inventory"
     }
+    fn label(&self) -> crate::Label {
+        crate::Label {
+            fr: "Inventaire des postes",
+            en: "Host inventory",
+        }
+    }
+    fn coverage(&self) -> bool {
+        false
+    }
     fn safeguards(&self) -> &'static [&'static str] {
         &["1.1", "2.1"]
     }

@@ -6,7 +6,9 @@
 //!   from `Probe::platform()` (e.g. `disk_encryption/filevault.rs` beside the Linux logic).
 //! - [`state`] — the agent's state directory (first-seen dates of updates).
 //! - one file per check (`patch_age`, `disk_encryption`, `mfa`, `backup_freshness`,
-//!   `password_policy`, `inventory`) → parsers (`apt`, `dnf`, `pam`, `sshd`, …) → `probe`.
+//!   `password_policy`, `screen_lock`, `firewall`, `malware_protection`, `inventory`) → parsers
+//!   (`apt`, `dnf`, `pam`, `sshd`, …) → `probe`. Each check also carries what the collector shows
+//!   of it: its report labels ([`Check::label`]), coverage role and CIS safeguards.
 //!   Parsers are pure functions from text to typed values and know nothing of checks.
 //! - [`redact`] — the one door out: every evidence excerpt and source, fact and summary is
 //!   redacted there before it leaves the crate ([`result::Evidence`] cannot be built around it).
@@ -54,12 +56,29 @@ pub struct Context<'a> {
     pub state: &'a dyn StateStore,
 }
 
-/// One compliance check. Implementations live one per file and are listed in [`ALL`].
+/// A check's name as reports show it, in French and English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Label {
+    pub fr: &'static str,
+    pub en: &'static str,
+}
+
+/// One compliance check. Implementations live one per file and are listed in [`ALL`]; everything
+/// the collector shows about a check (coverage KPI, report labels, CIS safeguards) comes from here,
+/// so adding a check is adding a file and a registry line.
 pub trait Check: Sync {
     /// Stable snake_case identifier, equal to the file name (`patch_age`).
     fn id(&self) -> &'static str;
     /// A short human title.
     fn title(&self) -> &'static str;
+    /// The check's name in the monthly report (coverage table, fleet risk titles), FR and EN.
+    fn label(&self) -> Label;
+    /// Whether the fleet has a coverage KPI for it (`coverage.<id>`: hosts passing / applicable),
+    /// shown in the monthly report's per-check table. Every compliance check does; `inventory`,
+    /// which only describes hosts, does not.
+    fn coverage(&self) -> bool {
+        true
+    }
     /// The CIS Controls v8.1 safeguards this check evidences.
     fn safeguards(&self) -> &'static [&'static str];
     /// The platforms this check has logic for; on the others it answers `error` (not implemented).
@@ -149,6 +168,11 @@ mod tests {
             let file = format!("{}/src/{id}.rs", env!("CARGO_MANIFEST_DIR"));
             assert!(std::path::Path::new(&file).exists(), "{file} missing");
             assert!(!c.safeguards().is_empty(), "{id} evidences no safeguard");
+            let l = c.label();
+            assert!(
+                !l.fr.trim().is_empty() && !l.en.trim().is_empty() && l.fr.len() <= 60,
+                "{id}: report labels must be short and present in both languages"
+            );
             for s in c.safeguards() {
                 assert!(
                     catalogue::safeguard(s).is_some(),

@@ -112,6 +112,12 @@ impl crate::Check for Mfa {
     fn title(&self) -> &'static str {
         "Multi-factor authentication on SSH and sudo"
     }
+    fn label(&self) -> crate::Label {
+        crate::Label {
+            fr: "Authentification multifacteur",
+            en: "Multi-factor authentication",
+        }
+    }
     fn safeguards(&self) -> &'static [&'static str] {
         &["6.3", "6.4", "6.5"]
     }

@@ -118,6 +118,12 @@ impl crate::Check for PasswordPolicy {
     fn title(&self) -> &'static str {
         "Password length, complexity, rotation and history"
     }
+    fn label(&self) -> crate::Label {
+        crate::Label {
+            fr: "Politique de mots de passe",
+            en: "Password policy",
+        }
+    }
     fn safeguards(&self) -> &'static [&'static str] {
         &["5.2", "4.1"]
     }

@@ -205,6 +205,12 @@ impl crate::Check for PatchAge {
     fn title(&self) -> &'static str {
         "Security updates applied within the SLA"
     }
+    fn label(&self) -> crate::Label {
+        crate::Label {
+            fr: "Correctifs de sécurité",
+            en: "Security updates",
+        }
+    }
     fn safeguards(&self) -> &'static [&'static str] {
         &["7.3", "7.4", "7.7"]
     }

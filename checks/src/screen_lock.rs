@@ -9,11 +9,16 @@
 //! (`[Daemon] Autolock`, `Timeout` in minutes, `LockGrace` in seconds; defaults true, 5, 5). Per-user
 //! values (the binary `~/.config/dconf/user`, `~/.config/kscreenlockerrc`) are not read: a key set in
 //! a system database but not locked is reported as overridable. A host with no graphical session
-//! installed is `not_applicable`; a desktop other than GNOME and KDE is `error`. macOS and Windows:
-//! `error` (not implemented yet).
+//! installed is `not_applicable`; a desktop other than GNOME and KDE is `error`.
+//!
+//! macOS: `sysadminctl -screenLock status` and each user's screen-saver idle time
+//! (`screen_lock/macos.rs`). Windows: the machine inactivity limit, else each loaded profile's
+//! screen-saver policy or setting (`screen_lock/windows.rs`).
 
 mod dconf;
 mod kde;
+pub mod macos;
+pub mod windows;
 
 use serde::Deserialize;
 
@@ -79,16 +84,23 @@ impl crate::Check for ScreenLock {
     fn title(&self) -> &'static str {
         "Idle screen lock"
     }
+    fn label(&self) -> crate::Label {
+        crate::Label {
+            fr: "Verrouillage de l'écran",
+            en: "Screen lock",
+        }
+    }
     fn safeguards(&self) -> &'static [&'static str] {
         &["4.3"]
     }
     fn platforms(&self) -> &'static [Platform] {
-        &[Platform::Linux]
+        &Platform::ALL
     }
     fn run(&self, ctx: &Context) -> CheckResult {
         match ctx.probe.platform() {
             Platform::Linux => run_linux(ctx),
-            other => crate::platform::unsupported(self.id(), other),
+            Platform::Macos => macos::run(ctx.probe, &ctx.config.screen_lock),
+            Platform::Windows => windows::run(ctx.probe, &ctx.config.screen_lock),
         }
     }
 }

@@ -194,7 +194,7 @@ fn every_check_has_pass_and_fail_fixtures_per_platform() {
             seen.entry((os.clone(), k)).or_default().push(v.status);
         }
     }
-    for os in ["linux", "macos"] {
+    for os in ["linux", "macos", "windows"] {
         for c in vigie_checks::ALL {
             if !c.platforms().iter().any(|p| p.as_str() == os) {
                 continue;

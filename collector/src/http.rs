@@ -121,6 +121,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/enroll", post(enroll))
         .route("/api/v1/reports", post(post_report))
+        .route("/api/v1/reports/evidence", post(post_report_evidence))
         .route("/api/v1/hosts", get(list_hosts))
         .route("/api/v1/hosts/:id", get(host_detail))
         .route("/api/v1/hosts/:id/history", get(host_history))
@@ -190,6 +191,91 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
             format!("cannot read the request body: {e}"),
         )
     })
+}
+
+/// Read a body that may be compressed (`Content-Encoding: zstd` or `gzip`; none or `identity`
+/// for plain): at most `limit` bytes as sent, and decompression stops at `limit` bytes of output,
+/// so a compression bomb is a 413 after at most `limit + 1` bytes were produced. Any other
+/// encoding (or several stacked) is 415 `unsupported_encoding`.
+async fn read_encoded_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    #[derive(Clone, Copy)]
+    enum Enc {
+        Zstd,
+        Gzip,
+    }
+    let enc = match headers.get(header::CONTENT_ENCODING) {
+        None => None,
+        Some(v) => match v.to_str().map(|s| s.trim().to_ascii_lowercase()) {
+            Ok(s) if s.is_empty() || s == "identity" => None,
+            Ok(s) if s == "zstd" => Some(Enc::Zstd),
+            Ok(s) if s == "gzip" || s == "x-gzip" => Some(Enc::Gzip),
+            Ok(s) => {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_encoding",
+                    format!(
+                        "Content-Encoding {:?} is not supported; send zstd, gzip or none",
+                        s.chars().take(40).collect::<String>()
+                    ),
+                ))
+            }
+            Err(_) => {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_encoding",
+                    "Content-Encoding is not ASCII; send zstd, gzip or none",
+                ))
+            }
+        },
+    };
+    let raw = read_body(body, limit).await?;
+    let Some(enc) = enc else {
+        return Ok(raw);
+    };
+    blocking(move || {
+        use std::io::Read as _;
+        let name = match enc {
+            Enc::Zstd => "zstd",
+            Enc::Gzip => "gzip",
+        };
+        let reader: Box<dyn std::io::Read> = match enc {
+            Enc::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(&raw[..]).map_err(
+                |e| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "body_unreadable",
+                        format!("cannot start zstd decompression: {e}"),
+                    )
+                },
+            )?),
+            Enc::Gzip => Box::new(flate2::read::MultiGzDecoder::new(&raw[..])),
+        };
+        // One byte past the limit tells "too large" from "exactly the limit".
+        let mut out = Vec::with_capacity(raw.len().saturating_mul(4).min(limit + 1));
+        reader
+            .take(limit as u64 + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "body_unreadable",
+                    format!("the {name} body does not decompress: {e}"),
+                )
+            })?;
+        if out.len() > limit {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("request body exceeds {limit} bytes once decompressed ({name})"),
+            ));
+        }
+        Ok(Bytes::from(out))
+    })
+    .await
 }
 
 /// The role of the calling person or tool, or 401.
@@ -513,7 +599,7 @@ async fn ingest_report(
         .keys
         .lookup(key)
         .ok_or_else(|| ApiError::unauthorized("unknown or rotated node key; re-enrol the agent"))?;
-    let bytes = read_body(body, state.config.server.max_body_bytes).await?;
+    let bytes = read_encoded_body(headers, body, state.config.server.max_body_bytes).await?;
     let limits = Limits {
         now: chrono::Utc::now(),
         max_skew_s: state.config.fleet.max_clock_skew_seconds,
@@ -530,11 +616,12 @@ async fn ingest_report(
     let report_id = report.report_id.clone();
     let host_id = node.host_id;
     let received = crate::store::now_unix();
-    let outcome = state
+    let delta = report.schema == vigie_checks::wire::SCHEMA_DELTA;
+    let applied = state
         .store
-        .write(move |c| crate::store::ingest::apply_report(c, host_id, &report, received))
+        .write(move |c| crate::store::ingest::apply_wire(c, host_id, &report, received))
         .await?;
-    match outcome {
+    match applied.outcome {
         IngestOutcome::Accepted {
             transitions,
             evidence_conflicts,
@@ -545,14 +632,32 @@ async fn ingest_report(
                     .evidence_conflicts
                     .inc_by(evidence_conflicts as u64);
             }
+            let mut answer =
+                json!({"report_id": report_id, "status": "accepted", "transitions": transitions});
+            // Schema 1 answers stay as they were; a delta report learns which evidence to upload.
+            if delta {
+                answer["missing_evidence"] = json!(applied.missing_evidence);
+            }
             Ok((
             (
                 StatusCode::ACCEPTED,
-                Json(json!({"report_id": report_id, "status": "accepted", "transitions": transitions})),
+                Json(answer),
             )
                 .into_response(),
             "accepted",
             ))
+        }
+        IngestOutcome::ResyncRequired => {
+            let shown: Vec<&str> = applied.unresolved.iter().map(String::as_str).take(8).collect();
+            Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "resync_required",
+                format!(
+                    "report {report_id}: the unchanged entries for {} do not match what this collector holds; send the report in full",
+                    shown.join(", ")
+                ),
+            ))
+            .or_else(|e| Ok((e.into_response(), "resync")))
         }
         IngestOutcome::Duplicate => Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -567,6 +672,77 @@ async fn ingest_report(
         ))
         .or_else(|e| Ok((e.into_response(), "out_of_order"))),
     }
+}
+
+/// Body of `POST /api/v1/reports/evidence`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EvidenceUpload {
+    evidence: Vec<vigie_checks::Evidence>,
+}
+
+/// Most evidence items in one upload (all the results of a report, each with its most).
+const MAX_EVIDENCE_UPLOAD: usize = ingest::MAX_RESULTS * ingest::MAX_EVIDENCE;
+
+/// The evidence a delta report's answer listed as `missing_evidence`, uploaded in full.
+async fn post_report_evidence(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let key = bearer(&headers)
+        .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <node key>"))?;
+    let node = state
+        .keys
+        .lookup(key)
+        .ok_or_else(|| ApiError::unauthorized("unknown or rotated node key; re-enrol the agent"))?;
+    let bytes = read_encoded_body(&headers, body, state.config.server.max_body_bytes).await?;
+    if let Err(e) = std::str::from_utf8(&bytes) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!(
+                "the body is not valid UTF-8 (first invalid byte at offset {})",
+                e.valid_up_to()
+            ),
+        ));
+    }
+    let upload: EvidenceUpload = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_evidence",
+            e.to_string(),
+        )
+    })?;
+    if upload.evidence.len() > MAX_EVIDENCE_UPLOAD {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_evidence",
+            format!(
+                "{} evidence items; at most {MAX_EVIDENCE_UPLOAD}",
+                upload.evidence.len()
+            ),
+        ));
+    }
+    for (j, e) in upload.evidence.iter().enumerate() {
+        ingest::check_evidence(e, &format!("evidence[{j}]")).map_err(|r| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_evidence",
+                r.to_string(),
+            )
+        })?;
+    }
+    let received = crate::store::now_unix();
+    let host_id = node.host_id;
+    let sent = upload.evidence.len();
+    let stored = state
+        .store
+        .write(move |c| {
+            crate::store::ingest::store_missing_evidence(c, host_id, &upload.evidence, received)
+        })
+        .await?;
+    Ok(Json(json!({"stored": stored, "ignored": sent - stored})).into_response())
 }
 
 async fn list_hosts(

@@ -4,7 +4,10 @@
 //! escapes control characters), so refusals are safe to log and to answer.
 
 use chrono::{DateTime, Utc};
-use vigie_checks::wire::{check_line, Report, MAX_IDENTITY_FIELD, SCHEMA_VERSION};
+use vigie_checks::wire::{
+    check_line, Report, WireEntry, WireEvidence, WireReport, MAX_IDENTITY_FIELD, SCHEMA_DELTA,
+    SCHEMA_VERSION,
+};
 
 use crate::auth::NodeIdentity;
 
@@ -32,7 +35,7 @@ pub const MAX_EXCERPT: usize = 8192;
 pub enum Rejection {
     #[error("malformed JSON: {0}")]
     Malformed(String),
-    #[error("unsupported schema version {got}; this collector accepts {SCHEMA_VERSION}")]
+    #[error("unsupported schema version {got}; this collector accepts {SCHEMA_VERSION} and {SCHEMA_DELTA}")]
     Schema { got: u32 },
     #[error("{0}")]
     Invalid(String),
@@ -82,9 +85,42 @@ pub fn canonical_report_id(id: &str) -> Option<String> {
         .map(|u| u.hyphenated().to_string())
 }
 
-/// Parse and validate `body` from `node`. The returned report's `report_id` is canonical
-/// ([`canonical_report_id`]).
-pub fn validate(body: &[u8], node: &NodeIdentity, limits: &Limits) -> Result<Report, Rejection> {
+/// True for 64 hexadecimal digits.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Check one evidence item (sent in full) of `results[i].evidence[j]`.
+pub fn check_evidence(e: &vigie_checks::Evidence, at: &str) -> Result<(), Rejection> {
+    if !is_sha256_hex(&e.sha256) {
+        return Err(Rejection::Invalid(format!(
+            "{at}.sha256 is not 64 hex digits"
+        )));
+    }
+    if e.source.is_empty() || e.source.len() > MAX_SOURCE {
+        return Err(Rejection::Invalid(format!(
+            "{at}.source is {} bytes; 1 to {MAX_SOURCE} allowed",
+            e.source.len()
+        )));
+    }
+    if e.excerpt.len() > MAX_EXCERPT {
+        return Err(Rejection::Invalid(format!(
+            "{at}.excerpt is {} bytes; at most {MAX_EXCERPT}",
+            e.excerpt.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Parse and validate `body` from `node`: a full report (schema 1) or a delta report (schema 2),
+/// both returned as a [`WireReport`] (a schema 1 report holds no `unchanged` entry and no evidence
+/// reference). The returned report's `report_id` and `unchanged` entries' `since` are canonical
+/// ([`canonical_report_id`]), and their `result_sha256` lower case.
+pub fn validate(
+    body: &[u8],
+    node: &NodeIdentity,
+    limits: &Limits,
+) -> Result<WireReport, Rejection> {
     // JSON is UTF-8 (RFC 8259 §8.1): a body that is not is malformed, wherever the bad byte is
     // (serde_json skips the contents of strings it ignores without checking them).
     if let Err(e) = std::str::from_utf8(body) {
@@ -101,13 +137,18 @@ pub fn validate(body: &[u8], node: &NodeIdentity, limits: &Limits) -> Result<Rep
     }
     let head: Head =
         serde_json::from_slice(body).map_err(|e| Rejection::Malformed(e.to_string()))?;
-    match head.schema {
-        Some(SCHEMA_VERSION) => {}
+    let mut report: WireReport = match head.schema {
+        Some(SCHEMA_VERSION) => {
+            let full: Report =
+                serde_json::from_slice(body).map_err(|e| Rejection::Invalid(e.to_string()))?;
+            WireReport::from_full(&full)
+        }
+        Some(SCHEMA_DELTA) => {
+            serde_json::from_slice(body).map_err(|e| Rejection::Invalid(e.to_string()))?
+        }
         Some(got) => return Err(Rejection::Schema { got }),
         None => return Err(Rejection::Invalid("missing field `schema`".into())),
-    }
-    let mut report: Report =
-        serde_json::from_slice(body).map_err(|e| Rejection::Invalid(e.to_string()))?;
+    };
     report.report_id = canonical_report_id(&report.report_id).ok_or_else(|| {
         // Quoted (escaped) and cut: the refusal is logged.
         let shown: String = report.report_id.chars().take(64).collect();
@@ -175,16 +216,32 @@ pub fn validate(body: &[u8], node: &NodeIdentity, limits: &Limits) -> Result<Rep
         )));
     }
     let mut seen = std::collections::BTreeSet::new();
-    for (i, r) in report.results.iter().enumerate() {
-        if vigie_checks::find(&r.check).is_none() {
-            return Err(Rejection::UnknownCheck(r.check.clone()));
+    for (i, entry) in report.results.iter_mut().enumerate() {
+        let check = entry.check().to_string();
+        if vigie_checks::find(&check).is_none() {
+            return Err(Rejection::UnknownCheck(check));
         }
-        if !seen.insert(r.check.as_str()) {
+        if !seen.insert(check.clone()) {
             return Err(Rejection::Invalid(format!(
-                "results[{i}]: check {:?} appears twice",
-                r.check
+                "results[{i}]: check {check:?} appears twice"
             )));
         }
+        let r = match entry {
+            WireEntry::Unchanged(u) => {
+                u.since = canonical_report_id(&u.since).ok_or_else(|| {
+                    let shown: String = u.since.chars().take(64).collect();
+                    Rejection::Invalid(format!("results[{i}].since {shown:?} is not a UUID"))
+                })?;
+                if !is_sha256_hex(&u.result_sha256) {
+                    return Err(Rejection::Invalid(format!(
+                        "results[{i}].result_sha256 is not 64 hex digits"
+                    )));
+                }
+                u.result_sha256.make_ascii_lowercase();
+                continue;
+            }
+            WireEntry::Full(r) => r,
+        };
         // One line, bounded: summaries are shown in tables, logs and reports.
         check_line(
             &format!("results[{i}].summary"),
@@ -200,22 +257,16 @@ pub fn validate(body: &[u8], node: &NodeIdentity, limits: &Limits) -> Result<Rep
             )));
         }
         for (j, e) in r.evidence.iter().enumerate() {
-            if e.sha256.len() != 64 || !e.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(Rejection::Invalid(format!(
-                    "results[{i}].evidence[{j}].sha256 is not 64 hex digits"
-                )));
-            }
-            if e.source.is_empty() || e.source.len() > MAX_SOURCE {
-                return Err(Rejection::Invalid(format!(
-                    "results[{i}].evidence[{j}].source is {} bytes; 1 to {MAX_SOURCE} allowed",
-                    e.source.len()
-                )));
-            }
-            if e.excerpt.len() > MAX_EXCERPT {
-                return Err(Rejection::Invalid(format!(
-                    "results[{i}].evidence[{j}].excerpt is {} bytes; at most {MAX_EXCERPT}",
-                    e.excerpt.len()
-                )));
+            let at = format!("results[{i}].evidence[{j}]");
+            match e {
+                WireEvidence::Full(e) => check_evidence(e, &at)?,
+                WireEvidence::Known(k) => {
+                    if !is_sha256_hex(&k.sha256) {
+                        return Err(Rejection::Invalid(format!(
+                            "{at}.sha256 is not 64 hex digits"
+                        )));
+                    }
+                }
             }
         }
     }
@@ -265,7 +316,7 @@ mod tests {
         let cases = [
             (b"{not json".to_vec(), "malformed_json"),
             (
-                body("2026-11-24T10:00:00Z", "mfa", "m1", 2).into_bytes(),
+                body("2026-11-24T10:00:00Z", "mfa", "m1", 3).into_bytes(),
                 "unsupported_schema",
             ),
             (

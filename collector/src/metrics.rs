@@ -43,6 +43,7 @@ pub const OUTCOMES: &[&str] = &[
     "accepted",
     "duplicate",
     "out_of_order",
+    "resync",
     "rejected",
     "unauthorized",
     "error",

@@ -38,6 +38,7 @@ pub async fn serve(cfg: CollectorConfig, ready: Prepared) -> anyhow::Result<()> 
     }
     let metrics = Arc::new(metrics);
     metrics.cis.configure(&cfg.cis)?;
+    metrics.cis.configure_identity(&cfg.identity);
     metrics.kpi.configure(cfg.kpi.clone());
     let state = Arc::new(AppState {
         store: store.clone(),

@@ -22,7 +22,17 @@ struct Seen {
 
 impl Seen {
     fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+        // Reports travel zstd-compressed (docs/wire-format.md).
+        let zstd = self
+            .headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("content-encoding") && v.trim() == "zstd");
+        let body = if zstd {
+            zstd::decode_all(&self.body[..]).expect("zstd body")
+        } else {
+            self.body.clone()
+        };
+        serde_json::from_slice(&body).unwrap_or_else(|e| {
             panic!(
                 "{} {}: body is not JSON ({e}): {}",
                 self.method,

@@ -32,6 +32,13 @@ const DOCUMENTED: &[(&str, &str, &[&str])] = &[
         ],
     ),
     ("vigie_cis_ig_score_ratio", "ig", &["1", "2", "3"]),
+    // Only with identity sources configured (docs/identity.md).
+    (
+        "vigie_identities",
+        "mfa",
+        &["strong", "weak_only", "none", "unknown"],
+    ),
+    ("vigie_identity_guests", "mfa", &["all", "none"]),
     (
         "vigie_ingest_duration_seconds_bucket",
         "outcome",

@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use vigie_e2e::*;
 
+#[path = "identity_stubs.rs"]
+mod identity_stubs;
+
 /// Metric names the dashboards or rules use that this branch's collector does not serve yet.
 /// They come from branches written in parallel; queries over them must still parse and execute,
 /// but may return nothing. Empty this list once those branches are merged: the test fails when a
@@ -366,18 +369,32 @@ fn dashboards_and_rules_run_on_a_real_prometheus() {
     promtool(&promtool_exe, &["check", "rules", "vigie-rules.yml"]);
     promtool(&promtool_exe, &["test", "rules", "vigie-rules.test.yml"]);
 
-    let queries: Vec<PanelQuery> = ["vigie-management.json", "vigie-fleet.json"]
-        .into_iter()
-        .flat_map(dashboard_queries)
-        .collect();
+    let queries: Vec<PanelQuery> = [
+        "vigie-management.json",
+        "vigie-fleet.json",
+        "vigie-identity.json",
+    ]
+    .into_iter()
+    .flat_map(dashboard_queries)
+    .collect();
 
     // A collector with a few fixture hosts reporting.
     let t = tempfile::tempdir().unwrap();
-    // per_host = true (a line of the [metrics] section) feeds the "hosts failing most" panel.
+    // per_host = true (a line of the [metrics] section) feeds the "hosts failing most" panel; the
+    // identity dashboard reads a GitHub organisation and an Okta tenant (stubs on loopback).
+    let (_stubs, base) = identity_stubs::start_stubs();
+    let gh = identity_stubs::secret(t.path(), "gh.token", "gh-e2e-token");
+    let okta = identity_stubs::secret(t.path(), "okta.token", "okta-e2e-token");
     let c = Collector::start(
         &t.path().join("c"),
         0,
-        "per_host = true\n[actions.roles]\nrssi = [\"alice\"]\n",
+        &format!(
+            "per_host = true\n[actions.roles]\nrssi = [\"alice\"]\n[identity]\n\
+             [[identity.source]]\nname = \"github\"\nkind = \"github\"\norg = \"acme\"\n\
+             token_file = \"{gh}\"\napi_url = \"{base}\"\n\
+             [[identity.source]]\nname = \"okta\"\nkind = \"okta\"\nurl = \"{base}\"\n\
+             token_file = \"{okta}\"\n"
+        ),
     );
     let hosts: Vec<Host> = HOSTS
         .iter()
@@ -421,7 +438,17 @@ fn dashboards_and_rules_run_on_a_real_prometheus() {
     );
     let deadline = Instant::now() + Duration::from_secs(15);
     let want = format!("vigie_hosts{{state=\"reporting\"}} {}", hosts.len());
-    while !scrape(&c).lines().any(|l| l == want) {
+    // Both identity sources synced by `serve` at start (their last good sync is on /metrics).
+    let synced = |text: &str| {
+        ["github", "okta"].iter().all(|s| {
+            text.lines().any(|l| {
+                l.starts_with(&format!(
+                    "vigie_identity_sync_timestamp_seconds{{source=\"{s}\"}}"
+                ))
+            })
+        })
+    };
+    while !scrape(&c).lines().any(|l| l == want) || !synced(&scrape(&c)) {
         assert!(
             Instant::now() < deadline,
             "collector never showed {want}:\n{}",

@@ -2,199 +2,18 @@
 //! serve` (whose scheduler syncs at start) and the real `vigie-collector identity sync/list`, all on
 //! one SQLite file; the KPI, staleness and gauges checked against values computed by hand.
 
-use std::collections::HashMap;
-use std::os::unix::fs::PermissionsExt;
+use std::io::Read as _;
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::Value;
 use vigie_e2e::*;
 
-#[derive(Default)]
-struct StubState {
-    base: std::sync::OnceLock<String>,
-    okta_broken: AtomicBool,
-}
-type S = Arc<StubState>;
-
-type Q = Query<HashMap<String, String>>;
-
-fn authorised(h: &HeaderMap, expected: &str) -> bool {
-    h.get("authorization").and_then(|v| v.to_str().ok()) == Some(expected)
-}
-
-fn gh_accounts(s: &S, q: &HashMap<String, String>, path: &str, all: Vec<(u64, &str)>) -> Response {
-    let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
-    let items: Vec<Value> = all
-        .iter()
-        .skip((page - 1) * 3)
-        .take(3)
-        .map(|(id, login)| json!({"id": id, "login": login, "type": "User"}))
-        .collect();
-    let mut resp = Json(items).into_response();
-    if page * 3 < all.len() {
-        let base = s.base.get().unwrap();
-        let link = format!(
-            "<{base}{path}?page={}>; rel=\"next\", <{base}{path}?page=9>; rel=\"last\"",
-            page + 1
-        );
-        resp.headers_mut().insert("link", link.parse().unwrap());
-    }
-    resp
-}
-
-async fn gh_members(State(s): State<S>, Query(q): Q, h: HeaderMap) -> Response {
-    if !authorised(&h, "Bearer gh-e2e-token") {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"message": "Bad credentials"})),
-        )
-            .into_response();
-    }
-    let list = match (
-        q.get("filter").map(String::as_str),
-        q.get("role").map(String::as_str),
-    ) {
-        (Some("2fa_disabled"), _) => vec![(2, "bo"), (5, "eli")],
-        (_, Some("admin")) => vec![(1, "al"), (2, "bo")],
-        _ => vec![
-            (1, "al"),
-            (2, "bo"),
-            (3, "cy"),
-            (4, "di"),
-            (5, "eli"),
-            (6, "fo"),
-            (7, "gi"),
-        ],
-    };
-    gh_accounts(&s, &q, "/orgs/acme/members", list)
-}
-
-async fn gh_outside(State(s): State<S>, Query(q): Q, h: HeaderMap) -> Response {
-    if !authorised(&h, "Bearer gh-e2e-token") {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"message": "Bad credentials"})),
-        )
-            .into_response();
-    }
-    let list = match q.get("filter").map(String::as_str) {
-        Some("2fa_disabled") => vec![(21, "ext2")],
-        _ => vec![(20, "ext1"), (21, "ext2")],
-    };
-    gh_accounts(&s, &q, "/orgs/acme/outside_collaborators", list)
-}
-
-async fn okta_users(State(s): State<S>, Query(q): Q, h: HeaderMap) -> Response {
-    if !authorised(&h, "SSWS okta-e2e-token") {
-        let body = json!({"errorCode": "E0000011", "errorSummary": "Invalid token provided"});
-        return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
-    }
-    let base = s.base.get().unwrap();
-    let u = |id: &str, status: &str, login: &str| json!({"id": id, "status": status, "profile": {"login": login}});
-    if q.get("after").map(String::as_str) == Some("c2") {
-        if s.okta_broken.load(Ordering::SeqCst) {
-            return (
-                StatusCode::OK,
-                [("content-type", "application/json")],
-                "[{\"id\": \"00u",
-            )
-                .into_response();
-        }
-        let mut r = Json(vec![
-            u("00u3", "ACTIVE", "cid@example.com"),
-            u("00u4", "SUSPENDED", "dan@example.com"),
-        ])
-        .into_response();
-        r.headers_mut().append(
-            "link",
-            format!("<{base}/api/v1/users?after=c2>; rel=\"self\"")
-                .parse()
-                .unwrap(),
-        );
-        return r;
-    }
-    let mut r = Json(vec![
-        u("00u1", "ACTIVE", "ana@example.com"),
-        u("00u2", "ACTIVE", "ben@example.com"),
-    ])
-    .into_response();
-    r.headers_mut().append(
-        "link",
-        format!("<{base}/api/v1/users>; rel=\"self\"")
-            .parse()
-            .unwrap(),
-    );
-    r.headers_mut().append(
-        "link",
-        format!("<{base}/api/v1/users?after=c2>; rel=\"next\"")
-            .parse()
-            .unwrap(),
-    );
-    r
-}
-
-async fn okta_factors(UrlPath(id): UrlPath<String>, h: HeaderMap) -> Response {
-    if !authorised(&h, "SSWS okta-e2e-token") {
-        return StatusCode::UNAUTHORIZED.into_response();
-    }
-    let f = |t: &str| json!({"factorType": t, "status": "ACTIVE"});
-    Json(match id.as_str() {
-        "00u1" => json!([f("push")]),
-        "00u2" => json!([f("sms")]),
-        _ => json!([]),
-    })
-    .into_response()
-}
-
-/// Start both stubs on one loopback port, in their own thread and runtime.
-fn start_stubs() -> (S, String) {
-    let state: S = Arc::new(StubState::default());
-    let (tx, rx) = std::sync::mpsc::channel();
-    let st = state.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let base = format!("http://{}", listener.local_addr().unwrap());
-            st.base.set(base.clone()).unwrap();
-            let app = Router::new()
-                .route(
-                    "/orgs/acme",
-                    get(|| async {
-                        Json(json!({"login": "acme", "two_factor_requirement_enabled": false}))
-                    }),
-                )
-                .route("/orgs/acme/members", get(gh_members))
-                .route("/orgs/acme/outside_collaborators", get(gh_outside))
-                .route("/api/v1/users", get(okta_users))
-                .route("/api/v1/users/:id/factors", get(okta_factors))
-                .with_state(st);
-            tx.send(base).unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    let base = rx.recv().unwrap();
-    (state, base)
-}
-
-fn secret(dir: &Path, name: &str, value: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, value).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
-    p.display().to_string()
-}
+#[path = "identity_stubs.rs"]
+mod identity_stubs;
+use identity_stubs::*;
 
 fn cli(c: &Collector, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(bin("vigie-collector"))
@@ -408,6 +227,21 @@ fn sync_store_kpi_staleness_and_gauges_through_the_real_binaries() {
     // No per-identity label.
     assert!(!text.contains("\"bo\""), "{text}");
 
+    // Okta reads admin roles: ana (SUPER_ADMIN) is an admin with a strong factor.
+    assert_eq!(
+        gauge(&text, "vigie_identity_admins_without_mfa{source=\"okta\"}"),
+        Some(0.0)
+    );
+    assert_eq!(
+        gauge(
+            &text,
+            "vigie_identity_admins_without_mfa{source=\"github\"}"
+        ),
+        Some(1.0)
+    );
+    alerts_fire_on_the_identity_scrape(t.path(), &text);
+    report_evidence_and_cis(&c, t.path());
+
     // The tokens appear in no log line.
     let log = c.log_text();
     assert!(
@@ -415,4 +249,261 @@ fn sync_store_kpi_staleness_and_gauges_through_the_real_binaries() {
         "{log}"
     );
     assert!(c.stop().success());
+}
+
+/// The identity alert rules on this real scrape (`promtool test rules`): the scraped identity
+/// samples held constant for 2 hours. By hand: github has 1 admin without a second factor (bo)
+/// → VigieIdentityAdminWithoutMfa fires for github after its 10 min, never for okta (ana has a
+/// factor); okta's last sync failed (source_up 0) → VigieIdentitySourceStale fires for okta after
+/// 1 h, never for github.
+fn alerts_fire_on_the_identity_scrape(dir: &Path, text: &str) {
+    let promtool = Path::new("/usr/bin/promtool");
+    if !promtool.exists() {
+        assert!(
+            std::env::var_os("VIGIE_REQUIRE_PROMTOOL").is_none(),
+            "promtool is required (apt-get install prometheus)"
+        );
+        return;
+    }
+    let mut series = String::new();
+    for line in text.lines().filter(|l| l.starts_with("vigie_identity")) {
+        let (name_labels, value) = line.rsplit_once(' ').unwrap();
+        let (name, labels) = match name_labels.split_once('{') {
+            Some((n, l)) => (n, l.trim_end_matches('}').to_string()),
+            None => (name_labels, String::new()),
+        };
+        let labels = [
+            labels.as_str(),
+            "job=\"vigie\"",
+            "instance=\"collector:8443\"",
+        ]
+        .iter()
+        .filter(|l| !l.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+        let values = match value.parse::<f64>() {
+            Ok(v) if v.is_finite() => format!("{value}x120"),
+            _ => vec![value; 121].join(" "),
+        };
+        series.push_str(&format!(
+            "      - series: '{name}{{{labels}}}'\n        values: '{values}'\n"
+        ));
+    }
+    assert!(
+        series.contains("vigie_identity_admins_without_mfa"),
+        "{text}"
+    );
+    let rules = repo().join("dashboards/prometheus/vigie-rules.yml");
+    let runbook = "https://example.invalid/vigie/dashboards/README.md#";
+    let yaml = format!(
+        r#"# Generated by tests/e2e/identity.rs from a real scrape of vigie-collector.
+rule_files:
+  - {rules}
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+{series}    alert_rule_test:
+      - eval_time: 9m
+        alertname: VigieIdentityAdminWithoutMfa
+      - eval_time: 11m
+        alertname: VigieIdentityAdminWithoutMfa
+        exp_alerts:
+          - exp_labels: {{severity: critical, job: vigie, instance: "collector:8443", source: github}}
+            exp_annotations:
+              runbook_url: {runbook}vigieidentityadminwithoutmfa
+              summary: Admin account without a second factor
+              description: "1 admin account(s) at identity source github can sign in with a password alone. `vigie-collector identity list --without-mfa --source github` names them."
+      - eval_time: 59m
+        alertname: VigieIdentitySourceStale
+      - eval_time: 61m
+        alertname: VigieIdentitySourceStale
+        exp_alerts:
+          - exp_labels: {{severity: warning, job: vigie, instance: "collector:8443", source: okta}}
+            exp_annotations:
+              runbook_url: {runbook}vigieidentitysourcestale
+              summary: Identity source not synced
+              description: "Identity source okta has had no good sync recently: its MFA coverage is the last known one. `GET /api/v1/identities?source=okta` shows the last error."
+"#,
+        rules = rules.display()
+    );
+    let file = dir.join("identity-rules.scrape.test.yml");
+    std::fs::write(&file, &yaml).unwrap();
+    let out = Command::new(promtool)
+        .args(["test", "rules"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "promtool test rules on the identity scrape:\n{}\n{yaml}",
+        describe(&out)
+    );
+}
+
+/// The same store through the monthly report (this month, a draft), the CIS score and the
+/// evidence bundle, with the numbers worked out by hand from the stubs:
+/// github current: 7 members, 5 strong (al cy di fo gi), bo and eli without, admins al (strong)
+/// and bo (none), outside collaborators ext1, ext2 (none); okta stale (its last sync failed), last
+/// good: ana strong (admin), ben SMS only, cid none.
+fn report_evidence_and_cis(c: &Collector, dir: &Path) {
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let out_dir = dir.join("report");
+    let (code, out, err) = cli(
+        c,
+        &[
+            "report",
+            "monthly",
+            "--month",
+            &month,
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--format",
+            "json,md",
+            "--lang",
+            "en",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let r: Value = serde_json::from_str(
+        &std::fs::read_to_string(out_dir.join(format!("vigie-report-{month}.json"))).unwrap(),
+    )
+    .unwrap();
+    let s = &r["identities"];
+    let src = |n: &str| {
+        s["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["source"] == n)
+            .unwrap_or_else(|| panic!("no {n} in {s:#}"))
+            .clone()
+    };
+    let g = src("github");
+    let counts = |v: &Value| {
+        let c = &v["counts"];
+        [
+            "members",
+            "strong",
+            "weak_only",
+            "without_mfa",
+            "admins",
+            "admins_without_mfa",
+            "guests",
+            "guests_without_mfa",
+        ]
+        .map(|k| c[k].as_i64().unwrap())
+    };
+    assert_eq!(counts(&g), [7, 5, 0, 2, 2, 1, 2, 1], "{g:#}");
+    assert_eq!(g["status"], "not_met");
+    assert_eq!(g["stale"], Value::Null);
+    assert!((g["counts"]["coverage"].as_f64().unwrap() - 5.0 / 7.0).abs() < 1e-12);
+    let o = src("okta");
+    assert_eq!(counts(&o), [3, 1, 1, 1, 1, 0, 0, 0], "{o:#}");
+    assert_eq!(
+        o["status"], "stale",
+        "a stale source is shown, never judged"
+    );
+    assert_eq!(o["stale"]["kind"], "last_sync_failed");
+    assert!(o["stale"]["error"].as_str().unwrap().contains("malformed"));
+    // Overall (5 + 1) / (7 + 3) = 0.6, not judged while okta is stale.
+    assert_eq!(s["overall"]["coverage"], 0.6);
+    assert_eq!(s["status"], "stale");
+    let trend = s["trend"].as_array().unwrap();
+    assert_eq!(trend.len(), 12);
+    assert_eq!(trend[11]["value"], 0.6);
+    assert_eq!(
+        trend[10]["value"],
+        Value::Null,
+        "no sync last month: no data, not 0"
+    );
+    let accounts: Vec<(String, String)> = s["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["login"].as_str().unwrap().to_string(),
+                a["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        ("bo", "fail"),
+        ("eli", "fail"),
+        ("ext2", "fail"),
+        ("cid@example.com", "fail"),
+        ("ben@example.com", "warn"),
+    ]
+    .map(|(a, b)| (a.to_string(), b.to_string()));
+    assert_eq!(accounts, want);
+    let md = std::fs::read_to_string(out_dir.join(format!("vigie-report-{month}.en.md"))).unwrap();
+    assert!(
+        md.contains("Multi-factor authentication of identities")
+            && md.contains("| github | bo |")
+            && md.contains("stale data: not judged"),
+        "{md}"
+    );
+
+    // CIS: no host reports, so 6.3 and 6.5 are the identities alone. Members: github 5 passing
+    // of 7, okta's 3 in scope but stale, none passing → 5/10. Admins: al of al, bo, ana → 1/3.
+    let (code, out, err) = cli(c, &["cis", "score", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let cis: Value = serde_json::from_str(&out).unwrap();
+    let sg = |id: &str| {
+        cis["safeguards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(sg("6.3")["basis"], "measured");
+    assert_eq!(sg("6.3")["implementation"], 0.5);
+    assert!((sg("6.5")["implementation"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-12);
+
+    // The evidence bundle: identities.csv holds each account of each source's last good sync with
+    // its deciding fields, okta marked stale; `evidence verify` accepts it.
+    let zip_path = dir.join("evidence.zip");
+    let (code, out, err) = cli(
+        c,
+        &[
+            "evidence",
+            "export",
+            "--from",
+            &today,
+            "--to",
+            &today,
+            "--out",
+            zip_path.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = cli(c, &["evidence", "verify", zip_path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap()).unwrap();
+    let mut csv = String::new();
+    zip.by_name("identities.csv")
+        .unwrap()
+        .read_to_string(&mut csv)
+        .unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    // github: 7 members + 2 outside collaborators; okta: 4 users.
+    assert_eq!(rows.len(), 13, "{csv}");
+    let bo = rows.iter().find(|l| l.contains(",bo,")).unwrap();
+    assert!(
+        bo.starts_with("github,github,") && bo.contains(",true,fail,"),
+        "{bo}"
+    );
+    let cid = rows.iter().find(|l| l.contains("cid@example.com")).unwrap();
+    assert!(
+        cid.starts_with("okta,okta,")
+            && cid.contains("last sync failed")
+            && cid.contains("malformed"),
+        "{cid}"
+    );
+    assert!(cid.contains("activeFactorTypes"), "{cid}");
 }

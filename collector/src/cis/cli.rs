@@ -61,14 +61,10 @@ pub fn run(cfg: &CollectorConfig, cmd: CisCommand) -> anyhow::Result<()> {
             let db = cfg.database_path();
             let conn = crate::store::cis::open_read_only(&db)?;
             let st = Staleness::from_config(&cfg.fleet, crate::store::now_unix());
-            let tallies = crate::store::cis::check_tallies(&conn, &st)
+            let (evidence, tallies) = crate::store::cis::check_tallies(&conn, &st)
+                .and_then(|hosts| super::identity::combine(&conn, &cfg.identity, st.now, hosts))
                 .with_context(|| format!("cannot read {}", db.display()))?;
-            let card = score::score(
-                catalogue(),
-                &score::builtin_evidence(),
-                &tallies,
-                &assessment,
-            );
+            let card = score::score(catalogue(), &evidence, &tallies, &assessment);
             let source = cfg
                 .cis
                 .self_assessment

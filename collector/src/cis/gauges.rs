@@ -32,6 +32,8 @@ pub struct CisGauges {
     overall: Gauge,
     assessed: IntGaugeVec,
     source: Mutex<Source>,
+    /// `[identity]`: 6.3–6.5 are measured from the identity sources too (`cis::identity`).
+    identity: Mutex<crate::identity::config::IdentitySection>,
 }
 
 fn modified(path: &std::path::Path) -> Option<SystemTime> {
@@ -83,6 +85,7 @@ impl CisGauges {
                 ig: 3,
                 ..Source::default()
             }),
+            identity: Mutex::default(),
         })
     }
 
@@ -121,16 +124,24 @@ impl CisGauges {
         (src.assessment.clone(), src.ig)
     }
 
+    /// Use `[identity]` for safeguards 6.3–6.5.
+    pub fn configure_identity(&self, cfg: &crate::identity::config::IdentitySection) {
+        *self.identity.lock().unwrap_or_else(|p| p.into_inner()) = cfg.clone();
+    }
+
     /// Recompute the scores from the store (blocking).
     pub fn refresh(&self, store: &Store, st: &Staleness) -> Result<(), StoreError> {
-        let tallies = store.read(|c| crate::store::cis::check_tallies(c, st))?;
+        let identity = self
+            .identity
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let (evidence, tallies) = store.read(|c| {
+            let hosts = crate::store::cis::check_tallies(c, st)?;
+            super::identity::combine(c, &identity, st.now, hosts)
+        })?;
         let (assessment, ig) = self.current();
-        let card = score::score(
-            catalogue(),
-            &score::builtin_evidence(),
-            &tallies,
-            &assessment,
-        );
+        let card = score::score(catalogue(), &evidence, &tallies, &assessment);
         self.set(&card, ig);
         Ok(())
     }

@@ -8,6 +8,7 @@ pub mod assessment;
 pub mod catalogue;
 pub mod cli;
 pub mod gauges;
+pub mod identity;
 pub mod score;
 pub mod snapshot;
 

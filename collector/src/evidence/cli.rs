@@ -131,6 +131,7 @@ fn export(
         control,
         hostnames,
         awareness_courses: cfg.kpi.awareness_courses.clone(),
+        identity: cfg.identity.clone(),
     };
     let conn = crate::store::cis::open_read_only(&cfg.database_path())?;
     let key = signing::load_or_generate(&signing::key_path(&cfg.storage.data_dir))?;

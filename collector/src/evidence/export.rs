@@ -29,6 +29,8 @@ pub struct ExportRequest {
     pub hostnames: Option<Vec<String>>,
     /// Courses that count as security awareness (`kpi.awareness_courses`).
     pub awareness_courses: Vec<String>,
+    /// `[identity]`: which sources, and when one is stale (`identities.html`).
+    pub identity: crate::identity::config::IdentitySection,
 }
 
 /// Decide what the bundle covers (reads only tallies from the store).
@@ -143,6 +145,7 @@ pub fn export<W: Write + Seek>(
     data_json::write(&mut b, &tx, &plan, &coverage)?;
     sections::evidence(&mut b, &tx, &plan)?;
     sections::exceptions(&mut b, &tx, &plan)?;
+    super::identities::write(&mut b, &tx, &plan, &req.identity)?;
     sections::incidents(&mut b, &tx, &plan)?;
     b.start("index.html")?;
     pages::index(&mut b, &plan)?;

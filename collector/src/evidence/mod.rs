@@ -12,6 +12,7 @@ pub mod continuity;
 pub mod data_json;
 pub mod export;
 pub mod html;
+pub mod identities;
 pub mod oscal;
 pub mod pages;
 pub mod plan;

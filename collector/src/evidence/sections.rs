@@ -14,7 +14,7 @@ use super::ExportError;
 use crate::store::evidence_export as q;
 use crate::store::hosts::rfc3339;
 
-fn csv_field(s: &str) -> String {
+pub(super) fn csv_field(s: &str) -> String {
     // Host names and summaries come from agents: never let a spreadsheet run them as formulas.
     let guarded;
     let s = if s.parse::<f64>().is_err() {

@@ -281,6 +281,7 @@ pub(super) fn request() -> ExportRequest {
         control: None,
         hostnames: None,
         awareness_courses: vec![],
+        identity: Default::default(),
     }
 }
 

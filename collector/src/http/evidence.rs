@@ -55,6 +55,7 @@ pub async fn get(
                 .collect()
         }),
         awareness_courses: state.config.kpi.awareness_courses.clone(),
+        identity: state.config.identity.clone(),
     };
     let _permit = EXPORTS.try_acquire().map_err(|_| {
         ApiError::new(

@@ -18,6 +18,7 @@ pub mod gauges;
 pub mod github;
 pub mod google;
 pub mod okta;
+pub mod period;
 pub mod schedule;
 pub mod sync;
 

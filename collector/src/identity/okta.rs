@@ -1,6 +1,7 @@
 //! Okta: `/api/v1/users` (every status; only `ACTIVE` users are judged) and, per active user,
 //! `/api/v1/users/{id}/factors`, counting only `ACTIVE` factors; SMS, voice call, e-mail and
-//! security question are weak. `Authorization: SSWS <token>`; pages follow `Link: rel="next"`;
+//! security question are weak; `/api/v1/users/{id}/roles` flags admins (any `ACTIVE` role
+//! assignment, direct or through a group). `Authorization: SSWS <token>`; pages follow `Link: rel="next"`;
 //! `X-Rate-Limit-Remaining: 0` waits until `X-Rate-Limit-Reset`, 429 waits `Retry-After`.
 
 use serde_json::{json, Value};
@@ -84,6 +85,24 @@ pub fn factors_mfa(factors: &[Value]) -> (Mfa, Vec<String>) {
     (mfa, active)
 }
 
+/// The types of a user's active admin role assignments (`status` absent counts as active: older
+/// answers omit it).
+pub fn admin_roles(roles: &[Value]) -> Vec<String> {
+    let mut types: Vec<String> = roles
+        .iter()
+        .filter(|r| {
+            r.get("status")
+                .and_then(Value::as_str)
+                .is_none_or(|s| s == "ACTIVE")
+        })
+        .filter_map(|r| r.get("type").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect();
+    types.sort();
+    types.dedup();
+    types
+}
+
 impl Connector for Okta {
     async fn pull(&mut self) -> Result<Pulled, SyncError> {
         let base = self.cfg.url.trim_end_matches('/').to_string();
@@ -114,13 +133,15 @@ impl Connector for Okta {
                 .filter(|s| !s.is_empty())
                 .collect::<Vec<_>>()
                 .join(" ");
-            let (mfa, active) = if enabled {
+            let (mfa, active, roles) = if enabled {
                 let f = self
                     .all(format!("{base}/api/v1/users/{id}/factors"))
                     .await?;
-                factors_mfa(&f)
+                let r = self.all(format!("{base}/api/v1/users/{id}/roles")).await?;
+                let (mfa, active) = factors_mfa(&f);
+                (mfa, active, admin_roles(&r))
             } else {
-                (Mfa::Unknown, Vec::new())
+                (Mfa::Unknown, Vec::new(), Vec::new())
             };
             records.push(IdentityRecord {
                 account_id: id.to_string(),
@@ -128,10 +149,10 @@ impl Connector for Okta {
                 display_name: display,
                 enabled,
                 kind: AccountKind::Member,
-                admin: false,
+                admin: !roles.is_empty(),
                 mfa,
                 enforced: None,
-                evidence: json!({ "status": status, "activeFactorTypes": active }),
+                evidence: json!({ "status": status, "activeFactorTypes": active, "roleTypes": roles }),
             });
         }
         Ok(Pulled {

@@ -64,12 +64,18 @@ async fn pull(
     }
 }
 
-/// The webhook event raised when an admin account is seen without a second factor (first seen so,
-/// or after having one).
+/// The webhook event raised when an admin account loses its strong second factor: seen without
+/// any (first seen so, or after having one: → `fail`), or left with weak factors only after having
+/// a strong one (`pass` → `warn`).
 pub const ADMIN_EVENT: &str = "identity_admin_without_mfa";
 
+/// Whether a transition `from` → `to` of an admin is a loss of MFA ([`ADMIN_EVENT`]).
+pub fn admin_loses_mfa(from: Option<&str>, to: &str) -> bool {
+    to == "fail" || (from == Some("pass") && to == "warn")
+}
+
 /// Queue [`ADMIN_EVENT`] for each webhook target that wants it, for each admin of `rows` whose
-/// transition went to `fail` (in the sync's own transaction).
+/// transition is a loss of MFA (in the sync's own transaction).
 fn queue_admin_alerts(
     conn: &rusqlite::Connection,
     targets: &[WebhookTarget],
@@ -78,7 +84,10 @@ fn queue_admin_alerts(
     transitions: &[identities::Transition],
     at: i64,
 ) -> Result<(), StoreError> {
-    for t in transitions.iter().filter(|t| t.to == "fail") {
+    for t in transitions
+        .iter()
+        .filter(|t| admin_loses_mfa(t.from.as_deref(), &t.to))
+    {
         let Some(r) = rows
             .iter()
             .find(|r| r.account_id == t.account_id && r.admin)
@@ -88,15 +97,28 @@ fn queue_admin_alerts(
         let n = Notification {
             event: ADMIN_EVENT,
             key: format!("{ADMIN_EVENT}:{source}:{}:{at}", r.account_id),
-            title: format!("Admin account {} at {source} has no second factor", r.login),
+            title: if t.to == "fail" {
+                format!("Admin account {} at {source} has no second factor", r.login)
+            } else {
+                format!(
+                    "Admin account {} at {source} has only weak second factors",
+                    r.login
+                )
+            },
             text: format!(
-                "{} ({}) holds an admin role at {source} and can sign in without a second factor (was {}).",
+                "{} ({}) holds an admin role at {source} and can sign in {} (was {}).",
                 r.login,
                 r.display_name,
+                if t.to == "fail" {
+                    "without a second factor"
+                } else {
+                    "with only an SMS, voice, e-mail or security-question factor"
+                },
                 t.from.as_deref().unwrap_or("not seen before")
             ),
             data: json!({"source": source, "account_id": r.account_id, "login": r.login,
-                         "from": t.from, "evidence": serde_json::from_str::<Value>(&r.evidence).ok()}),
+                         "from": t.from, "to": t.to,
+                         "evidence": serde_json::from_str::<Value>(&r.evidence).ok()}),
         };
         for target in targets.iter().filter(|tg| webhooks::wants(tg, ADMIN_EVENT)) {
             let body = webhooks::payload(target.kind, &n, at).to_string();

@@ -1,21 +1,20 @@
-//! Fleet coverage per check: how many hosts pass each of the checks behind the manual's controls
-//! (encryption, MFA, backups, password policy, patches), from the fleet aggregate.
+//! Fleet coverage per check: how many hosts pass each compliance check of the registry (patches,
+//! encryption, MFA, backups, password policy, screen lock, firewall, anti-malware …), from the fleet
+//! aggregate.
 
 use serde::Serialize;
 
 use crate::store::fleet::FleetAggregate;
 
-/// The checks with a coverage KPI, in display order.
-pub const CHECKS: &[&str] = &[
-    "patch_age",
-    "disk_encryption",
-    "mfa",
-    "backup_freshness",
-    "password_policy",
-    "screen_lock",
-    "firewall",
-    "malware_protection",
-];
+/// The checks with a coverage KPI, in display order: the registry's (`vigie_checks::ALL`) checks
+/// whose `Check::coverage()` is true, so a new check gets its KPI without code here.
+pub static CHECKS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+    vigie_checks::ALL
+        .iter()
+        .filter(|c| c.coverage())
+        .map(|c| c.id())
+        .collect()
+});
 
 /// Hosts per status of one check.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -67,6 +66,23 @@ pub fn check_coverage(agg: &FleetAggregate, check: &str) -> CheckCoverage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn coverage_checks_are_the_registry_minus_inventory_in_report_order() {
+        assert_eq!(
+            *CHECKS,
+            vec![
+                "patch_age",
+                "disk_encryption",
+                "mfa",
+                "backup_freshness",
+                "password_policy",
+                "screen_lock",
+                "firewall",
+                "malware_protection",
+            ]
+        );
+    }
 
     /// mfa: 7 pass, 1 fail, 1 warn, 1 error, 2 not_applicable, 3 stale.
     /// applicable = 7 + 1 + 1 + 1 = 10 ⇒ ratio 7 / 10 = 0.7 (n/a and stale left out).

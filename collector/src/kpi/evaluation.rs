@@ -194,14 +194,12 @@ fn cis_rows(
         }
     };
     let st = staleness(cfg, now.timestamp());
-    let tallies = store.read(|c| crate::store::cis::check_tallies(c, &st))?;
+    let (evidence, tallies) = store.read(|c| {
+        let hosts = crate::store::cis::check_tallies(c, &st)?;
+        crate::cis::identity::combine(c, &cfg.identity, now.timestamp(), hosts)
+    })?;
     let cat = crate::cis::catalogue::catalogue();
-    let card = crate::cis::score::score(
-        cat,
-        &crate::cis::score::builtin_evidence(),
-        &tallies,
-        &assessment,
-    );
+    let card = crate::cis::score::score(cat, &evidence, &tallies, &assessment);
     let day = now.date_naive().format("%Y-%m-%d").to_string();
     Ok(crate::cis::snapshot::snapshot_rows(
         cat,
@@ -234,14 +232,11 @@ pub fn live_rows(
     let mut rows = snapshot_rows(&eval, now.timestamp());
     match crate::cis::load_configured(&cfg.cis, day) {
         Ok(assessment) => {
-            let tallies = crate::store::cis::check_tallies(conn, &st)?;
+            let hosts = crate::store::cis::check_tallies(conn, &st)?;
+            let (evidence, tallies) =
+                crate::cis::identity::combine(conn, &cfg.identity, now.timestamp(), hosts)?;
             let cat = crate::cis::catalogue::catalogue();
-            let card = crate::cis::score::score(
-                cat,
-                &crate::cis::score::builtin_evidence(),
-                &tallies,
-                &assessment,
-            );
+            let card = crate::cis::score::score(cat, &evidence, &tallies, &assessment);
             rows.extend(crate::cis::snapshot::snapshot_rows(
                 cat,
                 &card,

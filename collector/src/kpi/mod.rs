@@ -181,7 +181,7 @@ pub fn fleet_kpis(fleet: &FleetInputs, cfg: &KpiSection) -> Vec<Kpi> {
         Some(cfg.patch_sla_target),
         &sla,
     )];
-    for check in coverage::CHECKS {
+    for check in coverage::CHECKS.iter() {
         let c = coverage::check_coverage(&fleet.aggregate, check);
         out.push(kpi(
             &format!("coverage.{check}"),

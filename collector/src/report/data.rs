@@ -117,6 +117,10 @@ pub struct MonthlyReport {
     pub exceptions: ExceptionsSection,
     /// Fleet coverage per check.
     pub coverage: Vec<CoverageRow>,
+    /// MFA at the identity providers and code hosts (absent when no source is configured or
+    /// stored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identities: Option<super::identities::IdentitySection>,
 }
 
 /// Hosts enrolled by the end of the month, and those that reported during it.
@@ -149,6 +153,8 @@ pub struct ReportInputs {
     /// used instead of the month's stored snapshots and shown as provisional. Empty for a closed
     /// month.
     pub live: Vec<SnapshotRow>,
+    /// The identity sources' syncs and accounts.
+    pub identities: super::identities::IdentityInputs,
 }
 
 /// The months of the trend ending with `first` (first days, oldest first).
@@ -205,6 +211,7 @@ pub fn load(
         } else {
             Vec::new()
         },
+        identities: super::identities::load(conn, &cfg.identity, &months, now)?,
     })
 }
 
@@ -261,8 +268,10 @@ pub fn assemble(
         start: when.period.start,
         end: when.at,
     };
+    let identities = super::identities::assemble(&inputs.identities, when.at);
     let mut summary = summary(&indicators, &incidents, &cis);
     summary.extend(governance_highlights(inputs, period));
+    summary.extend(identities.iter().flat_map(super::identities::highlights));
     // Most urgent first; the order of gathering breaks ties (stable sort).
     summary.sort_by_key(Highlight::urgency);
     Ok(MonthlyReport {
@@ -282,6 +291,7 @@ pub fn assemble(
         actions: governance::actions(&inputs.actions, period),
         exceptions: governance::exceptions(&inputs.exceptions, period),
         coverage: coverage(&snaps, first),
+        identities,
     })
 }
 

@@ -175,20 +175,24 @@ pub fn document(r: &MonthlyReport, lang: Lang) -> Document {
             i18n::time(lang, r.period.end)
         ));
     }
+    let mut sections = vec![
+        summary(r, lang),
+        indicators(&r.indicators, lang),
+        incidents(&r.incidents, lang),
+        cis(r, lang),
+        super::doc_governance::risks(&r.risks, lang),
+        super::doc_governance::actions(&r.actions, lang),
+        super::doc_governance::exceptions(&r.exceptions, lang),
+        coverage(r, lang),
+    ];
+    if let Some(s) = &r.identities {
+        sections.push(super::doc_identities::section(s, lang));
+    }
     Document {
         lang,
         title: format!("{} — {month}", Msg::Title.text(lang)),
         subtitle,
-        sections: vec![
-            summary(r, lang),
-            indicators(&r.indicators, lang),
-            incidents(&r.incidents, lang),
-            cis(r, lang),
-            super::doc_governance::risks(&r.risks, lang),
-            super::doc_governance::actions(&r.actions, lang),
-            super::doc_governance::exceptions(&r.exceptions, lang),
-            coverage(r, lang),
-        ],
+        sections,
         footer: Msg::Generated.text(lang).to_string(),
     }
 }
@@ -284,6 +288,17 @@ fn summary(r: &MonthlyReport, lang: Lang) -> Section {
                 Msg::HlCisDown.text(lang),
                 i18n::number(lang, *points, 1)
             ),
+            Highlight::AdminsWithoutMfa { count } => {
+                format!("{count} {}", Msg::HlAdminsNoMfa.text(lang))
+            }
+            Highlight::IdentityNotMet { coverage } => format!(
+                "{} {}",
+                Msg::HlIdNotMet.text(lang),
+                i18n::percent(lang, *coverage)
+            ),
+            Highlight::IdentityStale { sources } => {
+                format!("{} {}", Msg::HlIdStale.text(lang), sources.join(", "))
+            }
         })
         .collect();
     let mut blocks = vec![

@@ -84,7 +84,10 @@ pub fn shipped_title_check(r: &Risk) -> Option<String> {
     let shipped = crate::risk::fleet::scenarios(&crate::risk::config::RiskSection::default())
         .into_iter()
         .any(|s| s.check == check && s.title == r.title);
-    (shipped || r.title == format!("Fleet failures of {check}")).then(|| check.to_string())
+    let identity = check == crate::risk::identity_fleet::CHECK
+        && r.title == crate::risk::identity_fleet::TITLE;
+    (shipped || identity || r.title == format!("Fleet failures of {check}"))
+        .then(|| check.to_string())
 }
 
 /// `r` as it was at `at`: history entries at or after `at` undone, newest first. `None` when the

@@ -153,19 +153,50 @@ messages! {
     NotApplicable => "non applicable", "not applicable";
     Stale => "silencieux", "stale";
     Coverage => "Couverture", "Coverage";
-    ChkPatch => "Correctifs de sécurité", "Security updates";
-    ChkDisk => "Chiffrement des disques", "Disk encryption";
-    ChkMfa => "Authentification multifacteur", "Multi-factor authentication";
-    ChkBackup => "Fraîcheur des sauvegardes", "Backup freshness";
-    ChkPassword => "Politique de mots de passe", "Password policy";
-    ChkScreenLock => "Verrouillage de l'écran", "Screen lock";
-    ChkFirewall => "Pare-feu", "Host firewall";
-    ChkMalware => "Protection contre les logiciels malveillants", "Malware protection";
     HlNotMet => "non atteint", "not met";
     HlNoData => "sans donnée ce mois", "no data this month";
     HlOverdue => "notification(s) CNIL en retard (délai de 72 h dépassé)", "authority notification(s) overdue (72-hour deadline passed)";
     HlOpen => "incident(s) encore ouvert(s) en fin de mois", "incident(s) still open at the end of the month";
     HlCisDown => "Le score CIS baisse de", "The CIS score fell by";
+    IdHeading => "Authentification multifacteur des identités (annuaires et forges)", "Multi-factor authentication of identities (directories and code hosts)";
+    IdIntro => "Comptes actifs des annuaires et de la forge de code, au dernier relevé réussi de chaque source avant la fin de la période. La couverture est la part des membres actifs disposant d'un second facteur fort ; les invités et collaborateurs externes sont comptés à part.", "Active accounts of the directories and the code host, at each source's last good sync before the end of the period. Coverage is the share of active members with a strong second factor; guests and outside collaborators are counted apart.";
+    IdSource => "Source", "Source";
+    IdLastSync => "Dernier relevé réussi", "Last good sync";
+    IdMembers => "Membres actifs", "Active members";
+    IdStrong => "Second facteur fort", "Strong second factor";
+    IdWeak => "Facteurs faibles seulement", "Weak factors only";
+    IdNone => "Sans second facteur", "No second factor";
+    IdUnknown => "Non renseigné", "Not reported";
+    IdAdmins => "Administrateurs", "Admins";
+    IdAdminsNone => "Administrateurs sans second facteur", "Admins without a second factor";
+    IdGuests => "Invités (sans second facteur)", "Guests (without a second factor)";
+    IdAllSources => "Toutes sources", "All sources";
+    IdStatusStale => "relevé périmé : non évalué", "stale data: not judged";
+    IdNever => "jamais relevée avant la fin de la période", "never synced before the end of the period";
+    IdFailed => "dernier relevé en échec le", "last sync failed on";
+    IdTooOld => "dernier relevé réussi vieux de", "last good sync is";
+    IdHours => "heures", "hours old";
+    IdStaleHeading => "Sources non à jour", "Sources not current";
+    IdFailuresInMonth => "relevé(s) en échec dans le mois", "failed sync(s) in the month";
+    IdAdminCoverage => "Couverture des administrateurs", "Admin coverage";
+    IdTrendTitle => "Couverture MFA des identités", "Identity MFA coverage";
+    IdTrendNote => "Un mois sans relevé réussi est indiqué « — » (pas de donnée), jamais 0 %.", "A month without a good sync shows \"—\" (no data), never 0%.";
+    IdAccountsHeading => "Comptes actifs sans second facteur fort", "Active accounts without a strong second factor";
+    IdNoAccount => "Aucun compte actif sans second facteur fort.", "No active account without a strong second factor.";
+    IdLogin => "Compte", "Account";
+    IdDisplayName => "Nom affiché", "Display name";
+    IdRole => "Rôle", "Role";
+    IdAdmin => "administrateur", "admin";
+    IdMember => "membre", "member";
+    IdGuest => "invité", "guest";
+    IdOutside => "collaborateur externe", "outside collaborator";
+    IdState => "État", "State";
+    IdSince => "Depuis", "Since";
+    IdNoFactor => "aucun second facteur", "no second factor";
+    IdWeakOnly => "facteurs faibles seulement (SMS, appel, e-mail)", "weak factors only (SMS, call, e-mail)";
+    HlAdminsNoMfa => "compte(s) administrateur sans second facteur (annuaires, forge)", "admin account(s) without a second factor (directories, code host)";
+    HlIdNotMet => "Couverture MFA des identités sous la cible :", "Identity MFA coverage under target:";
+    HlIdStale => "Source(s) d'identités non à jour, non évaluée(s) :", "Identity source(s) not current, not judged:";
     Generated => "Rapport produit par Vigie à partir de la base du collecteur ; mêmes données, même rapport.", "Report produced by Vigie from the collector's database; same data, same report.";
     SevLow => "faible", "low";
     SevMinor => "mineur", "minor";
@@ -196,10 +227,14 @@ messages! {
     TreatTransfer => "transférer", "transfer";
     TreatAvoid => "éviter", "avoid";
     FrDisk => "Données exposées par la perte ou le vol d'un disque non chiffré", "Data exposed by a lost or stolen unencrypted disk";
+    FrIdentityMfa => "Prise de contrôle d'un compte de l'annuaire ou de la forge de code faute de second facteur", "Account takeover at the identity provider or code host without MFA";
     FrMfa => "Prise de contrôle de compte faute d'authentification multifacteur", "Account takeover through missing multi-factor authentication";
     FrBackup => "Perte de données au-delà du point de reprise après un incident", "Data loss beyond the recovery point after an incident";
     FrPatch => "Compromission par une vulnérabilité connue non corrigée", "Compromise through an unpatched known vulnerability";
     FrPassword => "Mots de passe devinés faute d'une politique de mots de passe robuste", "Password guessing against a weak password policy";
+    FrScreenLock => "Utilisation d'une session laissée sans surveillance qui ne se verrouille pas", "Misuse of an unattended session that does not lock";
+    FrFirewall => "Intrusion par un service réseau exposé faute de pare-feu", "Intrusion through a network service exposed by a host without a firewall";
+    FrMalware => "Infection par un logiciel malveillant non détectée", "Malware infection that goes undetected";
     FrOther => "Échecs sur le parc :", "Fleet failures of";
     NoteFailing => "poste(s) évalué(s) en échec sur", "evaluated hosts fail";
     NoteOf => "sur", "of";
@@ -362,20 +397,20 @@ pub fn indicator(lang: Lang, name: &str) -> String {
     m.text(lang).to_string()
 }
 
-/// The label of a check of the coverage table (the id itself when unknown).
+/// The label of a check (coverage table, risk titles) from the check registry
+/// (`vigie_checks::Check::label`); the id itself when this build has no such check.
 pub fn check(lang: Lang, id: &str) -> String {
-    let m = match id {
-        "patch_age" => Msg::ChkPatch,
-        "disk_encryption" => Msg::ChkDisk,
-        "mfa" => Msg::ChkMfa,
-        "backup_freshness" => Msg::ChkBackup,
-        "password_policy" => Msg::ChkPassword,
-        "screen_lock" => Msg::ChkScreenLock,
-        "firewall" => Msg::ChkFirewall,
-        "malware_protection" => Msg::ChkMalware,
-        other => return other.to_string(),
-    };
-    m.text(lang).to_string()
+    match vigie_checks::find(id) {
+        Some(c) => {
+            let l = c.label();
+            match lang {
+                Lang::Fr => l.fr,
+                Lang::En => l.en,
+            }
+            .to_string()
+        }
+        None => id.to_string(),
+    }
 }
 
 /// The label of a severity.
@@ -423,6 +458,10 @@ pub fn fleet_risk_title(lang: Lang, check: &str) -> String {
         "backup_freshness" => Msg::FrBackup,
         "patch_age" => Msg::FrPatch,
         "password_policy" => Msg::FrPassword,
+        "screen_lock" => Msg::FrScreenLock,
+        "firewall" => Msg::FrFirewall,
+        "malware_protection" => Msg::FrMalware,
+        "identity_mfa" => Msg::FrIdentityMfa,
         other => return format!("{} {}", Msg::FrOther.text(lang), self::check(lang, other)),
     };
     m.text(lang).to_string()
@@ -566,5 +605,32 @@ mod tests {
         assert_eq!(signed(Lang::Fr, 2.46, 1), "+2,5");
         assert_eq!(signed(Lang::En, -0.04, 1), "0.0");
         assert_eq!(signed(Lang::En, -1.0, 1), "-1.0");
+    }
+
+    #[test]
+    fn check_labels_come_from_the_registry_and_every_shipped_risk_is_translated() {
+        assert_eq!(check(Lang::Fr, "firewall"), "Pare-feu");
+        assert_eq!(check(Lang::En, "malware_protection"), "Malware protection");
+        assert_eq!(check(Lang::En, "no_such_check"), "no_such_check");
+        // Every coverage check has a label in each language, from its own file.
+        for id in crate::kpi::coverage::CHECKS.iter() {
+            assert_ne!(check(Lang::Fr, id), *id, "{id}: no French label");
+            assert_ne!(check(Lang::En, id), *id, "{id}: no English label");
+        }
+        // The shipped fleet risks: the English title is the stored one, and French has its own.
+        let other = Msg::FrOther.text(Lang::Fr);
+        for sc in crate::risk::fleet::scenarios(&Default::default()) {
+            assert_eq!(
+                fleet_risk_title(Lang::En, &sc.check),
+                sc.title,
+                "{}",
+                sc.check
+            );
+            assert!(
+                !fleet_risk_title(Lang::Fr, &sc.check).starts_with(other),
+                "{}: no French fleet risk title",
+                sc.check
+            );
+        }
     }
 }

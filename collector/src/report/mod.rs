@@ -10,9 +10,11 @@
 pub mod data;
 pub mod doc;
 pub mod doc_governance;
+pub mod doc_identities;
 pub mod governance;
 pub mod html;
 pub mod i18n;
+pub mod identities;
 pub mod markdown;
 pub mod model;
 pub mod svg;

@@ -128,6 +128,21 @@ pub enum Highlight {
         /// Points lost (positive).
         points: f64,
     },
+    /// Active admin accounts without any second factor at an identity source.
+    AdminsWithoutMfa {
+        /// How many.
+        count: i64,
+    },
+    /// Identity MFA coverage under its target (every source current).
+    IdentityNotMet {
+        /// The pooled coverage (0 to 1).
+        coverage: f64,
+    },
+    /// Identity sources whose numbers are not current (sync failed, too old, never synced).
+    IdentityStale {
+        /// Their names.
+        sources: Vec<String>,
+    },
 }
 
 /// How urgently a point of attention needs the reader: the summary lists the most urgent first.
@@ -154,9 +169,12 @@ impl Highlight {
             Highlight::IncidentsOpen { worst, .. } if *worst >= Severity::Major => {
                 Urgency::Critical
             }
-            Highlight::P1Overdue { .. } | Highlight::NotMet { .. } | Highlight::CisDown { .. } => {
-                Urgency::High
-            }
+            Highlight::AdminsWithoutMfa { .. } => Urgency::Critical,
+            Highlight::P1Overdue { .. }
+            | Highlight::NotMet { .. }
+            | Highlight::CisDown { .. }
+            | Highlight::IdentityNotMet { .. } => Urgency::High,
+            Highlight::IdentityStale { .. } => Urgency::Medium,
             Highlight::IncidentsOpen { .. } | Highlight::ExceptionsExpiring { .. } => {
                 Urgency::Medium
             }

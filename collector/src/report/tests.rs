@@ -521,8 +521,211 @@ async fn fixture(dir: &Path) -> PathBuf {
         })
         .await
         .unwrap();
+    identity_fixture(&store).await;
     store.shutdown();
     db
+}
+
+/// One account of an identity sync: `(id, login, display name, kind, admin, status)`.
+fn id_row(
+    source: &str,
+    (id, login, name, kind, admin, status): (&str, &str, &str, &str, bool, &str),
+) -> store::identities::IdentityRow {
+    store::identities::IdentityRow {
+        source: source.into(),
+        account_id: id.into(),
+        login: login.into(),
+        display_name: name.into(),
+        kind: kind.into(),
+        enabled: status != "not_applicable",
+        admin,
+        mfa: match status {
+            "pass" => "strong",
+            "warn" => "weak_only",
+            "fail" => "none",
+            _ => "unknown",
+        }
+        .into(),
+        enforced: None,
+        status: status.into(),
+        evidence: "{}".into(),
+        first_seen: 0,
+        last_seen: 0,
+        without_mfa_since: None,
+        status_since: 0,
+    }
+}
+
+/// Identity syncs (through the store's own `apply_sync` / `record_failure`):
+/// - `entra`, 27 February 06:00: alice (admin) pass, bob fail, carol weak only, dave pass, the guest
+///   gina fail → February: 2 strong of 4 members = 50 %.
+/// - `entra`, 31 March 18:00: alice (admin) **fail**, bob pass, carol weak only, dave pass, erin
+///   (new) pass, gina fail, frank disabled → March: 3 of 5 = 60 %, 1 admin of 1 without MFA.
+/// - `entra`, 2 April: alice pass again — after the period: March must still show her without.
+/// - `github`, 10 March 12:00: octo pass, dev fail, an outside collaborator pass → 1 of 2 = 50 %;
+///   30 March 12:00: failed (401) → stale at the end of March, shown but not judged.
+///
+/// Overall March: (3 + 1) / (5 + 2) = 4/7 ≈ 57.1 %, stale (github); January: no sync → no data.
+async fn identity_fixture(store: &Store) {
+    store
+        .write(|c| {
+            use store::identities::{apply_sync, record_failure};
+            let e = |rows: &[(&str, &str, &str, &str, bool, &str)]| {
+                rows.iter().map(|r| id_row("entra", *r)).collect::<Vec<_>>()
+            };
+            apply_sync(
+                c,
+                "entra",
+                "entra",
+                ts("2026-02-27T06:00:00Z"),
+                None,
+                &e(&[
+                    (
+                        "a1",
+                        "alice@exemple.fr",
+                        "Alice Martin",
+                        "member",
+                        true,
+                        "pass",
+                    ),
+                    (
+                        "a2",
+                        "bob@exemple.fr",
+                        "Bob Durand",
+                        "member",
+                        false,
+                        "fail",
+                    ),
+                    (
+                        "a3",
+                        "carol@exemple.fr",
+                        "Carole Petit",
+                        "member",
+                        false,
+                        "warn",
+                    ),
+                    (
+                        "a4",
+                        "dave@exemple.fr",
+                        "David Roux",
+                        "member",
+                        false,
+                        "pass",
+                    ),
+                    (
+                        "g1",
+                        "gina@partenaire.fr",
+                        "Gina Invitée",
+                        "guest",
+                        false,
+                        "fail",
+                    ),
+                ]),
+            )?;
+            let march = [
+                (
+                    "a1",
+                    "alice@exemple.fr",
+                    "Alice Martin",
+                    "member",
+                    true,
+                    "fail",
+                ),
+                (
+                    "a2",
+                    "bob@exemple.fr",
+                    "Bob Durand",
+                    "member",
+                    false,
+                    "pass",
+                ),
+                (
+                    "a3",
+                    "carol@exemple.fr",
+                    "Carole Petit",
+                    "member",
+                    false,
+                    "warn",
+                ),
+                (
+                    "a4",
+                    "dave@exemple.fr",
+                    "David Roux",
+                    "member",
+                    false,
+                    "pass",
+                ),
+                (
+                    "a5",
+                    "erin@exemple.fr",
+                    "Erine Blanc",
+                    "member",
+                    false,
+                    "pass",
+                ),
+                (
+                    "g1",
+                    "gina@partenaire.fr",
+                    "Gina Invitée",
+                    "guest",
+                    false,
+                    "fail",
+                ),
+                (
+                    "a6",
+                    "frank@exemple.fr",
+                    "Franck Noir",
+                    "member",
+                    false,
+                    "not_applicable",
+                ),
+            ];
+            apply_sync(
+                c,
+                "entra",
+                "entra",
+                ts("2026-03-31T18:00:00Z"),
+                None,
+                &e(&march),
+            )?;
+            let mut april = march;
+            april[0].5 = "pass";
+            apply_sync(
+                c,
+                "entra",
+                "entra",
+                ts("2026-04-02T06:00:00Z"),
+                None,
+                &e(&april),
+            )?;
+            let g = |rows: &[(&str, &str, &str, &str, bool, &str)]| {
+                rows.iter()
+                    .map(|r| id_row("github", *r))
+                    .collect::<Vec<_>>()
+            };
+            apply_sync(
+                c,
+                "github",
+                "github",
+                ts("2026-03-10T12:00:00Z"),
+                Some(true),
+                &g(&[
+                    ("1", "octo", "Octave Lenoir", "member", false, "pass"),
+                    ("2", "dev", "", "member", false, "fail"),
+                    ("3", "extern", "", "outside_collaborator", false, "pass"),
+                ]),
+            )?;
+            record_failure(
+                c,
+                "github",
+                "github",
+                ts("2026-03-30T12:00:00Z"),
+                "https://api.github.com/orgs/exemple: HTTP 401: Bad credentials",
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
 }
 
 fn config(db: &Path) -> CollectorConfig {
@@ -702,6 +905,121 @@ async fn monthly_report_numbers_and_goldens() {
         // The evidence URL of an action is not shown in the report.
         assert!(!html.contains(bad), "HTML contains {bad}");
     }
+}
+
+/// The identity section is March's (replayed, not today's), judges no stale source, and shows
+/// a month without a sync as no data — never 0 %.
+#[tokio::test]
+async fn identity_section_is_that_months_and_never_flattering() {
+    use super::identities::{StaleReason, TargetStatus};
+    use crate::report::model::Highlight as H;
+    let d = tempfile::tempdir().unwrap();
+    let db = fixture(d.path()).await;
+    let r = build(&db, &config(&db), "2026-03", t(NOW)).unwrap();
+    let s = r
+        .identities
+        .as_ref()
+        .expect("the identity section is in the report");
+    let src = |n: &str| s.sources.iter().find(|x| x.source == n).unwrap();
+    let entra = src("entra");
+    assert_eq!(entra.last_success_at, Some(t("2026-03-31T18:00:00Z")));
+    assert_eq!(entra.stale, None);
+    let c = &entra.counts;
+    assert_eq!(
+        (
+            c.members,
+            c.strong,
+            c.weak_only,
+            c.without_mfa,
+            c.admins,
+            c.admins_without_mfa
+        ),
+        (5, 3, 1, 1, 1, 1),
+        "alice lost MFA in March and regained it on 2 April: March shows her without"
+    );
+    assert_eq!((c.guests, c.guests_without_mfa), (1, 1));
+    assert_eq!(c.coverage, Some(0.6));
+    assert_eq!(entra.status, TargetStatus::NotMet);
+    // github: 50 % from 10 March, then a failed sync: shown, not judged.
+    let gh = src("github");
+    assert_eq!(gh.counts.coverage, Some(0.5));
+    assert_eq!(gh.status, TargetStatus::Stale);
+    assert!(
+        matches!(&gh.stale, Some(StaleReason::LastSyncFailed { error, .. }) if error.contains("401")),
+        "{:?}",
+        gh.stale
+    );
+    assert_eq!(s.overall.coverage, Some(4.0 / 7.0));
+    assert_eq!(
+        s.status,
+        TargetStatus::Stale,
+        "one stale source: the whole is not judged"
+    );
+    // Trend: February entra only 2/4; March 4/7; January (no sync) no data, not 0.
+    let point = |m: &str| s.trend.iter().find(|p| p.month == m).unwrap();
+    assert_eq!(point("2026-02").value, Some(0.5));
+    assert_eq!(point("2026-03").value, Some(4.0 / 7.0));
+    assert_eq!(point("2026-01").value, None);
+    assert_eq!(point("2026-01").status, crate::kpi::KpiStatus::NoData);
+    assert_eq!(s.trend.len(), 12);
+    // Accounts without a strong second factor: the admin first, then the others without, then
+    // weak-only.
+    let names: Vec<(&str, &str)> = s
+        .accounts
+        .iter()
+        .map(|a| (a.login.as_str(), a.status.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("alice@exemple.fr", "fail"),
+            ("gina@partenaire.fr", "fail"),
+            ("dev", "fail"),
+            ("carol@exemple.fr", "warn")
+        ]
+    );
+    assert!(r
+        .summary
+        .iter()
+        .any(|h| matches!(h, H::AdminsWithoutMfa { count: 1 })));
+    assert!(r
+        .summary
+        .iter()
+        .any(|h| matches!(h, H::IdentityStale { sources } if sources == &["github"])));
+    assert!(
+        !r.summary
+            .iter()
+            .any(|h| matches!(h, H::IdentityNotMet { .. })),
+        "a stale whole is not judged"
+    );
+    // The rendered section names the accounts and says why github is not current.
+    for lang in [Lang::Fr, Lang::En] {
+        let md = render(&r, Format::Md, lang);
+        assert!(
+            md.contains("Alice Martin") && md.contains("alice@exemple.fr"),
+            "{md}"
+        );
+        assert!(md.contains("HTTP 401: Bad credentials"), "{md}");
+    }
+    let md = render(&r, Format::Md, Lang::En);
+    assert!(md.contains("stale data: not judged"), "{md}");
+    assert!(
+        !md.contains(
+            "| github | 2026-03-10 12:00 UTC | 2 | 1 | 0 | 1 | 0 | 50.0% | 0 | 0 | 1 (0) | not met"
+        ),
+        "{md}"
+    );
+    // A month with no sync anywhere (January): sources never synced by then, no data, no 0 %.
+    let jan = build(&db, &config(&db), "2026-01", t(NOW)).unwrap();
+    let s = jan.identities.unwrap();
+    assert_eq!(s.status, TargetStatus::NoData);
+    assert!(s
+        .sources
+        .iter()
+        .all(|x| x.stale == Some(StaleReason::NeverSynced)
+            && x.status == TargetStatus::NoData
+            && x.counts.coverage.is_none()));
+    assert!(s.accounts.is_empty());
 }
 
 /// Words that are English and not French: a French report containing one has let an English

@@ -113,6 +113,9 @@ pub async fn tick(store: &Arc<Store>, cfg: &CollectorConfig, st: Staleness) {
     if let Err(e) = recompute_fleet_risks(store, cfg, st).await {
         tracing::warn!(error = %e, "fleet risk recompute failed");
     }
+    if let Err(e) = super::identity_fleet::recompute(store, cfg, st.now).await {
+        tracing::warn!(error = %e, "identity risk recompute failed");
+    }
     match scan_notifications(store, cfg, st.now).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(queued = n, "notifications queued"),

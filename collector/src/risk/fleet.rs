@@ -1,6 +1,7 @@
 //! Risks derived from the fleet. For each check with a scenario (shipped defaults for unencrypted
-//! disks, missing MFA, stale backups, overdue patches and weak password policy; `[risk.scenarios]`
-//! overrides them), one risk follows the fleet:
+//! disks, missing MFA, stale backups, overdue patches, weak password policy, screens that do not
+//! lock, hosts without an inbound-deny firewall and hosts without working anti-malware;
+//! `[risk.scenarios]` overrides them), one risk follows the fleet:
 //!
 //! - likelihood from the share of evaluated hosts failing: any failing host → 1, at least
 //!   `likelihood_shares[0]` (10 %) → 2, `[1]` (25 %) → 3, `[2]` (50 %) → 4;
@@ -70,6 +71,21 @@ const DEFAULTS: &[(&str, &str, &str)] = &[
         "password_policy",
         "Password guessing against a weak password policy",
         "Short or never-rotated passwords and no lockout let an attacker guess a local account's password.",
+    ),
+    (
+        "screen_lock",
+        "Misuse of an unattended session that does not lock",
+        "A session left unattended on a host whose screen does not lock in time is used by someone else (colleague, visitor, thief) to read data or act as its user.",
+    ),
+    (
+        "firewall",
+        "Intrusion through a network service exposed by a host without a firewall",
+        "A host that does not deny inbound traffic by default exposes a forgotten or vulnerable service, which an attacker or a worm on the network reaches.",
+    ),
+    (
+        "malware_protection",
+        "Malware infection that goes undetected",
+        "Ransomware or an information stealer reaches a host without a running anti-malware engine, or with stale signatures, and runs undetected.",
     ),
 ];
 
@@ -587,7 +603,7 @@ mod tests {
     #[test]
     fn scenarios_merge_overrides() {
         let mut cfg = RiskSection::default();
-        assert_eq!(scenarios(&cfg).len(), 5);
+        assert_eq!(scenarios(&cfg).len(), 8);
         cfg.scenarios.insert(
             "mfa".into(),
             crate::risk::config::ScenarioSection {
@@ -603,11 +619,82 @@ mod tests {
             },
         );
         let s = scenarios(&cfg);
-        assert_eq!(s.len(), 4);
+        assert_eq!(s.len(), 7);
         assert_eq!(
             s.iter().find(|s| s.check == "patch_age").unwrap().owner,
             "ops"
         );
         assert_eq!(criticality("DB-7", &hosts()), 4);
+    }
+
+    #[test]
+    fn workstation_checks_have_shipped_scenarios_and_open_risks() {
+        // Every shipped scenario names a check of the registry (a typo would never match a result).
+        for (check, title, scenario) in DEFAULTS {
+            assert!(
+                vigie_checks::find(check).is_some(),
+                "{check}: not a registered check"
+            );
+            assert!(!title.is_empty() && !scenario.is_empty(), "{check}");
+        }
+        let cfg = RiskSection::default();
+        // db-1 (criticality 4) fails screen_lock; kiosk-1 (1) fails firewall; web-1 (2) fails
+        // malware_protection; every other result passes.
+        let mut results = Vec::new();
+        for check in ["screen_lock", "firewall", "malware_protection"] {
+            for h in ["db-1", "kiosk-1", "web-1", "web-2"] {
+                results.push(res(h, check, "pass"));
+            }
+        }
+        let fail = |results: &mut Vec<HostResult>, h: &str, c: &str| {
+            results
+                .iter_mut()
+                .find(|r| r.hostname == h && r.check == c)
+                .unwrap()
+                .status = "fail".into();
+        };
+        fail(&mut results, "db-1", "screen_lock");
+        fail(&mut results, "kiosk-1", "firewall");
+        fail(&mut results, "web-1", "malware_protection");
+        let ch = reconcile(&[], &results, &[], &cfg, &hosts(), &Matrix::default(), 10);
+        let got: Vec<(&str, &str, u8, u8, &[String])> = ch
+            .iter()
+            .map(|c| {
+                (
+                    c.risk.check.as_deref().unwrap(),
+                    c.risk.title.as_str(),
+                    c.risk.likelihood,
+                    c.risk.impact,
+                    c.risk.assets.as_slice(),
+                )
+            })
+            .collect();
+        // 1 of 4 hosts = 25 % → likelihood 3; impact = the failing host's criticality.
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "screen_lock",
+                    "Misuse of an unattended session that does not lock",
+                    3,
+                    4,
+                    &["db-1".to_string()][..]
+                ),
+                (
+                    "firewall",
+                    "Intrusion through a network service exposed by a host without a firewall",
+                    3,
+                    1,
+                    &["kiosk-1".to_string()][..]
+                ),
+                (
+                    "malware_protection",
+                    "Malware infection that goes undetected",
+                    3,
+                    2,
+                    &["web-1".to_string()][..]
+                ),
+            ]
+        );
     }
 }

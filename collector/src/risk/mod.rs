@@ -23,6 +23,7 @@ pub mod feeds;
 pub mod fleet;
 pub mod fleet_note;
 pub mod gauges;
+pub mod identity_fleet;
 pub mod matrix;
 pub mod ops;
 pub mod register;

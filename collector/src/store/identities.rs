@@ -64,6 +64,10 @@ pub struct Counts {
     pub unknown: i64,
     /// Admins among `without_mfa`.
     pub admins_without_mfa: i64,
+    /// Active member accounts holding an admin role, and those of them with a strong second
+    /// factor (CIS 6.5).
+    pub admins: i64,
+    pub admins_pass: i64,
     /// Active guests and outside collaborators, and those of them without a second factor.
     pub guests: i64,
     pub guests_without_mfa: i64,
@@ -307,6 +311,12 @@ pub fn counts(conn: &Connection, source: &str) -> Result<Counts, StoreError> {
             (_, "not_applicable") => c.not_applicable += n,
             (true, s) => {
                 c.active_members += n;
+                if admin {
+                    c.admins += n;
+                    if s == "pass" {
+                        c.admins_pass += n;
+                    }
+                }
                 match s {
                     "pass" => c.pass += n,
                     "warn" => c.weak_only += n,
@@ -378,4 +388,90 @@ pub fn transitions(
         Ok((r.get(0)?, r.get(1)?, r.get(2)?))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The accounts of `source` as they stood at time `at` (Unix seconds): each account first seen at
+/// or before `at` and seen again at or after it, with the status (and evidence, and since when)
+/// of its last transition at or before `at`. Login, display name, kind and admin flag are the
+/// latest known (they are not kept per sync). Used for past months (report, evidence).
+pub fn state_at(conn: &Connection, source: &str, at: i64) -> Result<Vec<IdentityRow>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT i.source, i.account_id, i.login, i.display_name, i.kind, i.enabled, i.admin, i.mfa,
+            i.enforced, t.to_status, t.evidence, i.first_seen, i.last_seen, t.at
+         FROM identities i JOIN identity_transitions t ON t.id = (
+             SELECT t2.id FROM identity_transitions t2
+             WHERE t2.source = i.source AND t2.account_id = i.account_id AND t2.at <= ?2
+             ORDER BY t2.at DESC, t2.id DESC LIMIT 1)
+         WHERE i.source = ?1 AND i.first_seen <= ?2 AND i.last_seen >= ?2
+         ORDER BY i.login, i.account_id",
+    )?;
+    let rows = st.query_map(params![source, at], |r| {
+        let status: String = r.get(9)?;
+        let since: i64 = r.get(13)?;
+        Ok(IdentityRow {
+            source: r.get(0)?,
+            account_id: r.get(1)?,
+            login: r.get(2)?,
+            display_name: r.get(3)?,
+            kind: r.get(4)?,
+            enabled: r.get(5)?,
+            admin: r.get(6)?,
+            mfa: r.get(7)?,
+            enforced: r.get(8)?,
+            without_mfa_since: (status == "fail").then_some(since),
+            status,
+            evidence: r.get(10)?,
+            first_seen: r.get(11)?,
+            last_seen: r.get(12)?,
+            status_since: since,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The sync attempts of `source` with `from <= at < to`, oldest first.
+pub fn syncs_between(
+    conn: &Connection,
+    source: &str,
+    from: i64,
+    to: i64,
+) -> Result<Vec<SyncRow>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT at, ok, error, total, pass, warn, fail, unknown, not_applicable, guests
+         FROM identity_syncs WHERE source = ?1 AND at >= ?2 AND at < ?3 ORDER BY at, id",
+    )?;
+    let rows = st.query_map(params![source, from, to], |r| {
+        Ok(SyncRow {
+            at: r.get(0)?,
+            ok: r.get(1)?,
+            error: r.get(2)?,
+            total: r.get::<_, Option<i64>>(3)?.unwrap_or(0),
+            pass: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
+            warn: r.get::<_, Option<i64>>(5)?.unwrap_or(0),
+            fail: r.get::<_, Option<i64>>(6)?.unwrap_or(0),
+            unknown: r.get::<_, Option<i64>>(7)?.unwrap_or(0),
+            not_applicable: r.get::<_, Option<i64>>(8)?.unwrap_or(0),
+            guests: r.get::<_, Option<i64>>(9)?.unwrap_or(0),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The last attempt (good or not) of `source` before `to`, and the time of its last good sync
+/// before `to`.
+pub fn last_before(
+    conn: &Connection,
+    source: &str,
+    to: i64,
+) -> Result<(Option<SyncRow>, Option<i64>), StoreError> {
+    let last = syncs_between(conn, source, i64::MIN, to)?.pop();
+    let good: Option<i64> = conn
+        .query_row(
+            "SELECT max(at) FROM identity_syncs WHERE source = ?1 AND ok = 1 AND at < ?2",
+            params![source, to],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    Ok((last, good))
 }

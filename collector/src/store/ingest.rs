@@ -6,7 +6,7 @@
 //! `evidence` row. A fleet whose state does not change grows the database by its daily roll-up rows.
 
 use rusqlite::{params, Connection, OptionalExtension};
-use vigie_checks::wire::Report;
+use vigie_checks::wire::{canonical_result_sha256, WireEntry, WireEvidence, WireReport};
 
 use super::StoreError;
 
@@ -24,22 +24,65 @@ pub enum IngestOutcome {
     /// Not newer than the newest report already stored for this host (collected at the same
     /// second or before): refused, nothing changed.
     OutOfOrder,
+    /// A delta report's `unchanged` entry does not match what the store holds (another hash, no
+    /// current result, or a `since` this host never sent or that was forgotten): refused, nothing
+    /// changed; the agent must send the report in full.
+    ResyncRequired,
 }
 
-/// Apply `report` from `host_id`, received at `received_at` (Unix seconds).
+/// What applying a (delta) report did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub outcome: IngestOutcome,
+    /// Evidence sent by SHA-256 only that the store does not hold (the agent uploads it).
+    pub missing_evidence: Vec<String>,
+    /// With [`IngestOutcome::ResyncRequired`]: the checks whose `unchanged` entry did not resolve.
+    pub unresolved: Vec<String>,
+}
+
+impl Applied {
+    fn just(outcome: IngestOutcome) -> Applied {
+        Applied {
+            outcome,
+            missing_evidence: Vec::new(),
+            unresolved: Vec::new(),
+        }
+    }
+}
+
+/// Apply the full `report` from `host_id`, received at `received_at` (Unix seconds). (The server
+/// goes through [`apply_wire`]; tests build full reports.)
+#[cfg(test)]
 pub fn apply_report(
     conn: &Connection,
     host_id: i64,
-    report: &Report,
+    report: &vigie_checks::wire::Report,
     received_at: i64,
 ) -> Result<IngestOutcome, StoreError> {
+    apply_wire(conn, host_id, &WireReport::from_full(report), received_at).map(|a| a.outcome)
+}
+
+/// Apply `report` (full or delta) from `host_id`, received at `received_at` (Unix seconds).
+///
+/// An `unchanged` entry resolves when the host's current result for that check hashes to its
+/// `result_sha256` and its `since` is a report this host sent that the store still knows (in the
+/// de-duplication window, or the host's last report); otherwise nothing is stored and the outcome
+/// is [`IngestOutcome::ResyncRequired`]. A resolved entry is exactly what a full report with the
+/// same result does: nothing. Evidence sent by SHA-256 only is used when the store holds it and
+/// listed in `missing_evidence` otherwise.
+pub fn apply_wire(
+    conn: &Connection,
+    host_id: i64,
+    report: &WireReport,
+    received_at: i64,
+) -> Result<Applied, StoreError> {
     let inserted = conn
         .prepare_cached(
             "INSERT OR IGNORE INTO recent_reports(report_id, host_id, received_at) VALUES (?1, ?2, ?3)",
         )?
         .execute(params![report.report_id, host_id, received_at])?;
     if inserted == 0 {
-        return Ok(IngestOutcome::Duplicate);
+        return Ok(Applied::just(IngestOutcome::Duplicate));
     }
     let collected_at = report.collected_at.timestamp();
     let last: Option<Option<i64>> = conn
@@ -58,7 +101,7 @@ pub fn apply_report(
         // but this is a refusal, not an error, so undo it here.
         conn.prepare_cached("DELETE FROM recent_reports WHERE report_id = ?1")?
             .execute(params![report.report_id])?;
-        return Ok(IngestOutcome::OutOfOrder);
+        return Ok(Applied::just(IngestOutcome::OutOfOrder));
     }
 
     // The host's current state in one query; rows identical to the report are not rewritten.
@@ -80,10 +123,54 @@ pub fn apply_report(
         }
     }
 
+    // Every `unchanged` entry must resolve before anything is written.
+    let mut unresolved = Vec::new();
+    let mut known_since: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
+    for entry in &report.results {
+        let WireEntry::Unchanged(u) = entry else {
+            continue;
+        };
+        let same = current.get(&u.check).is_some_and(|(s, summary, f, ev)| {
+            canonical_result_sha256(&u.check, s, summary, f, ev) == u.result_sha256
+        });
+        let since_known = match known_since.get(u.since.as_str()) {
+            Some(k) => *k,
+            None => {
+                let k = u.since != report.report_id
+                    && (conn
+                        .prepare_cached(
+                            "SELECT 1 FROM recent_reports WHERE report_id = ?1 AND host_id = ?2
+                             UNION ALL SELECT 1 FROM hosts WHERE id = ?2 AND last_report_id = ?1",
+                        )?
+                        .query_row(params![u.since, host_id], |_| Ok(()))
+                        .optional()?
+                        .is_some());
+                known_since.insert(&u.since, k);
+                k
+            }
+        };
+        if !(same && since_known) {
+            unresolved.push(u.check.clone());
+        }
+    }
+    if !unresolved.is_empty() {
+        conn.prepare_cached("DELETE FROM recent_reports WHERE report_id = ?1")?
+            .execute(params![report.report_id])?;
+        return Ok(Applied {
+            outcome: IngestOutcome::ResyncRequired,
+            missing_evidence: Vec::new(),
+            unresolved,
+        });
+    }
+
     let mut transitions = 0;
     let mut evidence_conflicts = 0;
-    for result in &report.results {
-        let evidence_shas: Vec<&str> = result.evidence.iter().map(|e| e.sha256.as_str()).collect();
+    let mut missing_evidence = Vec::new();
+    for entry in &report.results {
+        let WireEntry::Full(result) = entry else {
+            continue; // resolved above: the stored result is this one
+        };
+        let evidence_shas: Vec<&str> = result.evidence.iter().map(|e| e.sha256()).collect();
         let evidence_json = serde_json::to_string(&evidence_shas).unwrap_or_else(|_| "[]".into());
         // Serialise in place: cloning the map into a Value cost ~2 % of the writer (profiled).
         let facts = serde_json::to_string(&result.facts).unwrap_or_else(|_| "{}".into());
@@ -101,6 +188,19 @@ pub fn apply_report(
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             for ev in &result.evidence {
+                let ev = match ev {
+                    WireEvidence::Full(ev) => ev,
+                    WireEvidence::Known(k) => {
+                        // Sent by hash: referenced again when held, asked for when not.
+                        let held = conn
+                            .prepare_cached("UPDATE evidence SET last_used = ?2 WHERE sha256 = ?1")?
+                            .execute(params![k.sha256, received_at])?;
+                        if held == 0 && !missing_evidence.contains(&k.sha256) {
+                            missing_evidence.push(k.sha256.clone());
+                        }
+                        continue;
+                    }
+                };
                 let kind = ev.kind.as_str();
                 if ins.execute(params![ev.sha256, kind, ev.source, ev.excerpt, received_at])? == 0 {
                     // Referenced again: the clean-up must not take it (see `dead_evidence`).
@@ -118,6 +218,21 @@ pub fn apply_report(
                         tracing::warn!(host_id, check = %result.check, sha256 = %ev.sha256,
                             source = %crate::escape::one_line(&ev.source),
                             "evidence conflict: this SHA-256 is stored with a different excerpt; the first one is kept");
+                    }
+                }
+            }
+        } else {
+            // The same evidence as stored: nothing to write, but a hash the store lacks (lost,
+            // or never received) is still asked for.
+            for ev in &result.evidence {
+                if let WireEvidence::Known(k) = ev {
+                    let held = conn
+                        .prepare_cached("SELECT 1 FROM evidence WHERE sha256 = ?1")?
+                        .query_row(params![k.sha256], |_| Ok(()))
+                        .optional()?
+                        .is_some();
+                    if !held && !missing_evidence.contains(&k.sha256) {
+                        missing_evidence.push(k.sha256.clone());
                     }
                 }
             }
@@ -186,10 +301,52 @@ pub fn apply_report(
             first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)",
     )?
     .execute(params![host_id, day, received_at])?;
-    Ok(IngestOutcome::Accepted {
-        transitions,
-        evidence_conflicts,
+    Ok(Applied {
+        outcome: IngestOutcome::Accepted {
+            transitions,
+            evidence_conflicts,
+        },
+        missing_evidence,
+        unresolved: Vec::new(),
     })
+}
+
+/// Store evidence items an agent uploads after a report answered `missing_evidence`: only items
+/// whose SHA-256 one of the host's current results references and that the store does not hold.
+/// Returns how many were stored.
+pub fn store_missing_evidence(
+    conn: &Connection,
+    host_id: i64,
+    items: &[vigie_checks::Evidence],
+    received_at: i64,
+) -> Result<usize, StoreError> {
+    let mut stored = 0;
+    for ev in items {
+        let referenced = conn
+            .prepare_cached(
+                "SELECT 1 FROM check_state, json_each(check_state.evidence)
+                 WHERE check_state.host_id = ?1 AND json_each.value = ?2 LIMIT 1",
+            )?
+            .query_row(params![host_id, ev.sha256], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !referenced {
+            continue;
+        }
+        stored += conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO evidence(sha256, kind, source, excerpt, last_used)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                ev.sha256,
+                ev.kind.as_str(),
+                ev.source,
+                ev.excerpt,
+                received_at
+            ])?;
+    }
+    Ok(stored)
 }
 
 /// Forget at most `limit` report ids older than the dedup window; returns how many. Called in a
@@ -235,9 +392,13 @@ pub fn delete_evidence(
 }
 
 #[cfg(test)]
+#[path = "ingest_prop.rs"]
+mod prop;
+
+#[cfg(test)]
 mod tests {
     use super::*;
-    use vigie_checks::wire::HostIdentity;
+    use vigie_checks::wire::{HostIdentity, Report};
     use vigie_checks::{CheckResult, Evidence, Status};
 
     fn db() -> Connection {
@@ -449,5 +610,110 @@ mod tests {
         .unwrap();
         assert_eq!(delete_evidence(&c, &dead, 1_000).unwrap(), 1);
         assert_eq!(count(&c, "evidence"), 1);
+    }
+
+    fn id(n: u128) -> String {
+        uuid::Uuid::from_u128(n).hyphenated().to_string()
+    }
+
+    /// An `unchanged` entry resolves only against the stored current result and a `since` this
+    /// host sent; otherwise nothing is stored and the agent is told to send the report in full.
+    #[test]
+    fn an_unresolvable_unchanged_entry_asks_for_a_full_report() {
+        let c = db();
+        let r1 = report(&id(1), "2026-11-24T10:00:00Z", Status::Fail, "a");
+        apply_report(&c, 1, &r1, 100).unwrap();
+        let mut acked = vigie_checks::wire::Acked::default();
+        acked.acknowledge(&r1, &WireReport::from_full(&r1));
+        let r2 = report(&id(2), "2026-11-24T11:00:00Z", Status::Fail, "a");
+        let good = acked.encode(&r2, false);
+        assert!(matches!(good.results[0], WireEntry::Unchanged(_)));
+
+        let mut wrong_hash = good.clone();
+        let WireEntry::Unchanged(u) = &mut wrong_hash.results[0] else {
+            unreachable!()
+        };
+        u.result_sha256 = "0".repeat(64);
+        let mut unknown_since = good.clone();
+        let WireEntry::Unchanged(u) = &mut unknown_since.results[0] else {
+            unreachable!()
+        };
+        u.since = id(99);
+        for bad in [wrong_hash, unknown_since] {
+            let a = apply_wire(&c, 1, &bad, 200).unwrap();
+            assert_eq!(a.outcome, IngestOutcome::ResyncRequired);
+            assert_eq!(a.unresolved, vec!["mfa".to_string()]);
+            assert_eq!(count(&c, "recent_reports"), 1, "nothing stored");
+            let last: String = c
+                .query_row("SELECT last_report_id FROM hosts", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(last, id(1));
+        }
+        // Another host's report id does not resolve either.
+        c.execute(
+            "INSERT INTO recent_reports(report_id, host_id, received_at) VALUES (?1, 2, 100)",
+            [id(50)],
+        )
+        .unwrap();
+        let mut other_host = good.clone();
+        let WireEntry::Unchanged(u) = &mut other_host.results[0] else {
+            unreachable!()
+        };
+        u.since = id(50);
+        assert_eq!(
+            apply_wire(&c, 1, &other_host, 200).unwrap().outcome,
+            IngestOutcome::ResyncRequired
+        );
+        let a = apply_wire(&c, 1, &good, 200).unwrap();
+        assert_eq!(
+            a.outcome,
+            IngestOutcome::Accepted {
+                transitions: 0,
+                evidence_conflicts: 0
+            }
+        );
+        let last: String = c
+            .query_row("SELECT last_report_id FROM hosts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(last, id(2));
+    }
+
+    /// Evidence sent by hash that the store lacks is listed in the answer; the upload stores it
+    /// only when one of the host's current results references it.
+    #[test]
+    fn evidence_sent_by_hash_that_the_store_lacks_is_asked_for_then_stored() {
+        let c = db();
+        let r1 = report(&id(1), "2026-11-24T10:00:00Z", Status::Fail, "a");
+        apply_report(&c, 1, &r1, 100).unwrap();
+        let mut acked = vigie_checks::wire::Acked::default();
+        acked.acknowledge(&r1, &WireReport::from_full(&r1));
+        c.execute("DELETE FROM evidence", []).unwrap();
+        // Same evidence, another status: sent in full with the evidence by hash.
+        let r2 = report(&id(2), "2026-11-24T11:00:00Z", Status::Pass, "a");
+        let wire = acked.encode(&r2, false);
+        let WireEntry::Full(r) = &wire.results[0] else {
+            panic!("a changed result goes in full")
+        };
+        assert!(matches!(r.evidence[0], WireEvidence::Known(_)));
+        let a = apply_wire(&c, 1, &wire, 200).unwrap();
+        let sha = r1.results[0].evidence[0].sha256.clone();
+        assert_eq!(a.missing_evidence, vec![sha.clone()]);
+        assert_eq!(count(&c, "evidence"), 0);
+        let stranger = Evidence::file("/etc/shadow", b"root:x");
+        assert_eq!(
+            store_missing_evidence(&c, 1, std::slice::from_ref(&stranger), 300).unwrap(),
+            0,
+            "evidence no current result references is not stored"
+        );
+        let n = store_missing_evidence(&c, 1, &r1.results[0].evidence, 300).unwrap();
+        assert_eq!(n, 1);
+        let excerpt: String = c
+            .query_row(
+                "SELECT excerpt FROM evidence WHERE sha256 = ?1",
+                [&sha],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(excerpt, "a");
     }
 }

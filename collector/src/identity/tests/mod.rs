@@ -41,6 +41,10 @@ struct Stub {
     bob_capable: bool,
     /// Okta: answer one factors call with `X-Rate-Limit-Remaining: 0`.
     exhaust_once: bool,
+    /// Okta: ana (an admin) keeps only her SMS factor (pass → warn).
+    ana_weak: bool,
+    /// Okta: refuse the roles calls (403, the token may not read admin roles).
+    forbid_roles: bool,
     /// Entra: every `@odata.nextLink` points back to the first page.
     loop_links: bool,
 }
