@@ -20,7 +20,7 @@ for p in vigie-agent vigie-collector; do
     fail "$p is already installed here; this test installs and purges it (use a disposable machine)"
   fi
 done
-for d in /var/lib/vigie /var/lib/vigie-collector /etc/vigie /run/credentials/vigie-collector.service; do
+for d in /var/lib/vigie /var/lib/vigie-collector /var/lib/vigie-collector-backups /etc/vigie /run/credentials/vigie-collector.service; do
   [ ! -e "$d" ] || fail "$d exists; this test would purge it (use a disposable machine)"
 done
 
@@ -30,6 +30,7 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v rpm >/dev/null 2>&1 || need+=(rpm)
+command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}"
@@ -54,7 +55,7 @@ cleanup() {
       VIGIE_PURGE_DATA=yes apt-get purge -y -qq "$p" >/dev/null 2>&1 || true
     fi
   done
-  rm -rf /etc/vigie
+  rm -rf /etc/vigie /var/lib/vigie-collector-backups
 }
 trap cleanup EXIT
 
@@ -79,6 +80,11 @@ for p in vigie-agent vigie-collector; do
 done
 rpm -qlp target/generate-rpm/vigie-collector-*.rpm | has -x /usr/lib/systemd/system/vigie-collector-report.timer \
   || fail "collector RPM lacks the report timer"
+rpm -qlp target/generate-rpm/vigie-collector-*.rpm | has -x /usr/lib/systemd/system/vigie-collector-backup.timer \
+  || fail "collector RPM lacks the backup timer"
+
+step "Ansible role vigie_agent (scripts/ansible-test.sh): install, configure, enrol, idempotent"
+scripts/ansible-test.sh
 
 step "install"
 apt-get install -y -qq "./$agent_deb" "./$collector_deb"
@@ -118,7 +124,7 @@ for b in vigie-agent vigie-collector; do
     || fail "bash completion of $b does not register"
 done
 zcat /usr/share/man/man1/vigie-collector-check-config.1.gz | has '^\.TH' || fail "no man page per subcommand"
-for f in grafana/vigie-fleet.json grafana/vigie-management.json prometheus/vigie-rules.yml \
+for f in grafana/vigie-fleet.json grafana/vigie-management.json prometheus/vigie-rules.yml prometheus/prometheus.yml \
   grafana/provisioning/dashboards/vigie.yaml grafana/provisioning/datasources/vigie.yaml; do
   [ -s "/usr/share/vigie/$f" ] || fail "/usr/share/vigie/$f missing"
 done
@@ -128,7 +134,8 @@ cmp -s /usr/share/vigie/prometheus/vigie-rules.yml dashboards/prometheus/vigie-r
 step "systemd-analyze verify on the installed units"
 units=()
 for b in vigie-agent.service vigie-collector.service vigie-collector-report.service \
-  vigie-collector-report.timer vigie-collector-kpi-snapshot.service vigie-collector-kpi-snapshot.timer; do
+  vigie-collector-report.timer vigie-collector-kpi-snapshot.service vigie-collector-kpi-snapshot.timer \
+  vigie-collector-backup.service vigie-collector-backup.timer; do
   for d in /lib/systemd/system /usr/lib/systemd/system; do
     [ -f "$d/$b" ] && { units+=("$d/$b"); break; }
   done
@@ -195,6 +202,27 @@ runuser -u vigie-collector -- sh -c "$(exec_of vigie-collector-report.service)" 
 last_month=$(date -u -d 'last month' +%Y-%m)
 ls /var/lib/vigie-collector/reports/ | has "$last_month.*\.html$" \
   || fail "the report timer's command wrote no HTML report for $last_month: $(ls /var/lib/vigie-collector/reports/)"
+# The nightly backup, while the collector serves (systemd creates its StateDirectory; done by
+# hand here), then a restore of it into an empty directory as the collector's user.
+install -d -m 0700 -o vigie-collector -g vigie-collector /var/lib/vigie-collector-backups
+runuser -u vigie-collector -- /usr/bin/vigie-collector --config /etc/vigie/collector.toml evidence public-key \
+  > "$tmp/evidence.pem" || fail "evidence public-key (generates the signing key)"
+runuser -u vigie-collector -- sh -c "$(exec_of vigie-collector-backup.service)" \
+  || fail "vigie-collector-backup.service's command failed"
+backup_file=/var/lib/vigie-collector-backups/vigie-collector-$(date -u +%Y-%m-%d).zip
+expect_stat "$backup_file" vigie-collector:vigie-collector 600
+# $tmp is root-only: the restore goes beside the backups, where the collector's user can write.
+restored=/var/lib/vigie-collector-backups/restore-test
+install -d -m 0700 -o vigie-collector -g vigie-collector "$restored"
+runuser -u vigie-collector -- /usr/bin/vigie-collector restore "$backup_file" --data-dir "$restored" \
+  > "$tmp/restore.out" 2>&1 || { cat "$tmp/restore.out"; fail "vigie-collector restore of the nightly backup"; }
+cmp -s "$restored/evidence-signing.key" /var/lib/vigie-collector/evidence-signing.key \
+  || fail "the restored signing key differs from /var/lib/vigie-collector/evidence-signing.key"
+[ "$(sqlite3 "$restored/vigie.db" 'SELECT count(*) FROM hosts')" -ge 1 ] || fail "the restored database has no host"
+rm -rf "$restored"
+rc=0; runuser -u vigie-collector -- /usr/bin/vigie-collector restore "$backup_file" --data-dir /var/lib/vigie-collector \
+  > "$tmp/restore.out" 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "restore into the live data directory exited $rc, expected 2"
 kill "$serve_pid"; wait "$serve_pid" || true; serve_pid=
 
 step "upgrade keeps data and the administrator's changes"
@@ -232,6 +260,7 @@ same_data "reinstall over kept data"
 VIGIE_PURGE_DATA=yes apt-get purge -y -qq vigie-agent vigie-collector >/dev/null
 [ ! -e /var/lib/vigie-collector ] || fail "purge with VIGIE_PURGE_DATA=yes left /var/lib/vigie-collector"
 [ ! -e /var/lib/vigie ] || fail "purge with VIGIE_PURGE_DATA=yes left /var/lib/vigie"
+[ ! -e /var/lib/vigie-collector-backups ] || fail "purge with VIGIE_PURGE_DATA=yes left the backups"
 getent passwd vigie-collector >/dev/null || fail "purge removed the vigie-collector user"
 
 step "OK ($agent_deb, $collector_deb)"

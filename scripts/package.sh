@@ -28,6 +28,9 @@ fi
 # The vendored C code (SQLite, ring) is built by the cc crate from CFLAGS: fortified like Debian's
 # own packages (lintian's hardening-no-fortify-functions).
 export CFLAGS="${CFLAGS:--O2 -D_FORTIFY_SOURCE=2}"
+# vigie_build_info{commit} on the collector's /metrics.
+VIGIE_BUILD_COMMIT="${VIGIE_BUILD_COMMIT:-$(git rev-parse --short=12 HEAD 2>/dev/null || true)}"
+export VIGIE_BUILD_COMMIT
 cargo build --locked --profile "$profile" --bins -p vigie-agent -p vigie-collector
 
 gen=target/vigie-package

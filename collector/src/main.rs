@@ -11,6 +11,7 @@
 
 mod admin;
 mod auth;
+mod backup;
 mod cis;
 mod cli_docs;
 mod config;
@@ -118,6 +119,10 @@ enum Command {
     /// Read-only feed tokens for feed readers (`?token=` on /feeds/): create, list, revoke.
     #[command(subcommand)]
     FeedToken(feed_token_cli::FeedTokenCommand),
+    /// Back up the data directory (database, signing key) into one file while `serve` runs.
+    Backup(backup::BackupArgs),
+    /// Restore a backup into an empty data directory.
+    Restore(backup::RestoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -160,6 +165,8 @@ fn main() -> ExitCode {
         Command::Evidence { command } => evidence::cli::run(&cfg, command),
         Command::Identity(c) => identity::cli::run(&cfg, c),
         Command::FeedToken(c) => feed_token_cli::run(&cfg, c),
+        Command::Backup(a) => backup::backup(&cfg, a),
+        Command::Restore(a) => backup::restore(&cfg, a),
         Command::CheckConfig => match preflight(&cfg) {
             Ok(_) => {
                 println!("configuration is valid");

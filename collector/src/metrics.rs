@@ -3,8 +3,8 @@
 //! query, however large the fleet.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 use crate::store::hosts::Staleness;
@@ -18,9 +18,10 @@ pub struct Metrics {
     pub enrolments: IntCounterVec,
     /// Evidence sent with another excerpt than the one stored under its SHA-256.
     pub evidence_conflicts: prometheus::IntCounter,
-    pub store_batches: IntGauge,
-    pub store_operations: IntGauge,
-    pub store_failed_commits: IntGauge,
+    /// The store writer's counters, mirrored from its own atomics at each refresh.
+    pub store_batches: IntCounter,
+    pub store_operations: IntCounter,
+    pub store_failed_commits: IntCounter,
     pub hosts: IntGaugeVec,
     pub check_hosts: IntGaugeVec,
     pub refresh_timestamp: IntGauge,
@@ -73,18 +74,23 @@ impl Metrics {
             Opts::new("vigie_enrolments_total", "Enrolment requests, by outcome."),
             &["outcome"],
         )?;
-        let store_batches = IntGauge::new(
-            "vigie_store_batches",
-            "Write transactions committed by the store writer since start.",
+        let store_batches = IntCounter::new(
+            "vigie_store_batches_total",
+            "Write transactions committed by the store writer.",
         )?;
-        let store_operations = IntGauge::new(
-            "vigie_store_operations",
-            "Write operations (reports, enrolments) applied by the store writer since start.",
+        let store_operations = IntCounter::new(
+            "vigie_store_operations_total",
+            "Write operations (reports, enrolments) applied by the store writer.",
         )?;
-        let store_failed_commits = IntGauge::new(
-            "vigie_store_failed_commits",
-            "Write transactions that failed to commit since start (their callers got an error).",
+        let store_failed_commits = IntCounter::new(
+            "vigie_store_failed_commits_total",
+            "Write transactions that failed to commit (their callers got an error).",
         )?;
+        register_build_info(&registry)?;
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
         let hosts = IntGaugeVec::new(
             Opts::new("vigie_hosts", "Enrolled hosts by reporting state."),
             &["state"],
@@ -213,9 +219,9 @@ impl Metrics {
         }
         self.kpi.refresh(store, st, &agg)?;
         let ws = store.writer_stats();
-        self.store_batches.set(ws.batches as i64);
-        self.store_operations.set(ws.operations as i64);
-        self.store_failed_commits.set(ws.failed_commits as i64);
+        advance(&self.store_batches, ws.batches);
+        advance(&self.store_operations, ws.operations);
+        advance(&self.store_failed_commits, ws.failed_commits);
         if let Some(g) = &self.per_host {
             let rows = store.read(|c| crate::store::fleet::host_statuses(c, st))?;
             g.reset();
@@ -235,6 +241,34 @@ impl Metrics {
         );
         Ok(())
     }
+}
+
+/// Bring a counter up to `total` (a monotonic count kept elsewhere); never down.
+fn advance(c: &IntCounter, total: u64) {
+    let now = c.get();
+    if total > now {
+        c.inc_by(total - now);
+    }
+}
+
+/// `vigie_build_info{version,commit,rustc} 1`: the running build, for dashboards and alerts that
+/// compare versions across collectors. `commit` is `VIGIE_BUILD_COMMIT` at build time (set by
+/// scripts/package.sh) and `rustc` the compiler's version (build.rs); empty when unknown.
+fn register_build_info(registry: &Registry) -> Result<(), prometheus::Error> {
+    let g = IntGaugeVec::new(
+        Opts::new(
+            "vigie_build_info",
+            "The collector's build: version, commit and compiler; always 1.",
+        ),
+        &["version", "commit", "rustc"],
+    )?;
+    g.with_label_values(&[
+        env!("CARGO_PKG_VERSION"),
+        option_env!("VIGIE_BUILD_COMMIT").unwrap_or(""),
+        option_env!("VIGIE_BUILD_RUSTC").unwrap_or(""),
+    ])
+    .set(1);
+    registry.register(Box::new(g))
 }
 
 /// The governance KPIs as gauges, refreshed with the fleet aggregates (never per scrape). A KPI

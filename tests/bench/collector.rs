@@ -220,9 +220,9 @@ fn clock_ticks() -> f64 {
 /// The counters of a `/metrics` scrape the benchmark looks at.
 #[derive(Debug, Clone, Default)]
 pub struct Scrape {
-    /// `vigie_store_batches`.
+    /// `vigie_store_batches_total`.
     pub batches: f64,
-    /// `vigie_store_operations`.
+    /// `vigie_store_operations_total`.
     pub operations: f64,
     /// Cumulative buckets (upper bound s, count) of `vigie_ingest_duration_seconds{outcome="accepted"}`.
     pub accepted_buckets: Vec<(f64, f64)>,
@@ -239,9 +239,9 @@ impl Scrape {
             let Ok(v) = value.parse::<f64>() else {
                 continue;
             };
-            if name == "vigie_store_batches" {
+            if name == "vigie_store_batches_total" {
                 s.batches = v;
-            } else if name == "vigie_store_operations" {
+            } else if name == "vigie_store_operations_total" {
                 s.operations = v;
             } else if name.starts_with("vigie_ingest_duration_seconds_bucket")
                 && name.contains("outcome=\"accepted\"")
@@ -300,7 +300,7 @@ mod tests {
     fn reads_the_listen_address_and_metrics() {
         let line = "2026-11-24T10:00:00Z  INFO vigie_collector::server: listening addr=127.0.0.1:41234 scheme=\"http\"";
         assert_eq!(parse_addr(line), Some("127.0.0.1:41234".parse().unwrap()));
-        let text = "# HELP x\nvigie_store_batches 12\nvigie_store_operations 600\n\
+        let text = "# HELP x\nvigie_store_batches_total 12\nvigie_store_operations_total 600\n\
             vigie_ingest_duration_seconds_bucket{outcome=\"accepted\",le=\"0.005\"} 90\n\
             vigie_ingest_duration_seconds_bucket{outcome=\"accepted\",le=\"0.01\"} 99\n\
             vigie_ingest_duration_seconds_bucket{outcome=\"accepted\",le=\"+Inf\"} 100\n";

@@ -63,6 +63,10 @@ const VARIABLES: &[(&str, &str)] = &[
     ("$__rate_interval", "1m"),
     ("$__interval", "1m"),
     ("$__range", "1h"),
+    // The job/instance variables (dashboards/README.md "Conventions"): the test Prometheus's job,
+    // and "All" collectors (the variable's allValue).
+    ("$job", "vigie"),
+    ("$instance", ".+"),
 ];
 
 fn dashboards_dir() -> PathBuf {

@@ -83,6 +83,7 @@ fn live_scrape_passes_promtool_and_counts_the_fleet() {
         ),
         Some(2.0)
     );
+    prometheus_conventions(&text);
 
     let promtool = ["/usr/bin/promtool", "/usr/local/bin/promtool"]
         .into_iter()
@@ -113,5 +114,63 @@ fn live_scrape_passes_promtool_and_counts_the_fleet() {
         out.status.success(),
         "promtool check metrics:\n{}",
         describe(&out)
+    );
+    // Clean, not only parseable: promtool's lint findings (e.g. a counter not named `_total`)
+    // are printed even when it exits 0.
+    assert!(
+        out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool check metrics found problems:\n{}",
+        describe(&out)
+    );
+}
+
+/// The naming rules of the Prometheus docs, on the live scrape: counters end in `_total` and
+/// nothing else does; the store writer's monotonic counts are counters, not gauges; build info
+/// and the process metrics are there.
+fn prometheus_conventions(text: &str) {
+    let types: Vec<(&str, &str)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_once(' '))
+        .collect();
+    for (name, kind) in &types {
+        assert_eq!(
+            name.ends_with("_total"),
+            *kind == "counter",
+            "{name} is a {kind}: counters, and only counters, are named _total"
+        );
+    }
+    for name in [
+        "vigie_store_batches_total",
+        "vigie_store_operations_total",
+        "vigie_store_failed_commits_total",
+        "vigie_ingest_reports_total",
+        "vigie_enrolments_total",
+        "process_cpu_seconds_total",
+    ] {
+        assert!(
+            types.contains(&(name, "counter")),
+            "{name} is not exported as a counter"
+        );
+    }
+    assert!(
+        value(text, "vigie_store_batches_total").unwrap_or(0.0) >= 1.0,
+        "the writer committed the enrolments and reports"
+    );
+    for name in [
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_start_time_seconds",
+    ] {
+        assert!(types.contains(&(name, "gauge")), "{name} missing");
+    }
+    let info = text
+        .lines()
+        .find(|l| l.starts_with("vigie_build_info{"))
+        .expect("vigie_build_info");
+    assert!(
+        info.contains(&format!("version=\"{}\"", env!("CARGO_PKG_VERSION")))
+            && info.ends_with(" 1"),
+        "{info}"
     );
 }
