@@ -123,7 +123,7 @@ impl CisGauges {
 
     /// Recompute the scores from the store (blocking).
     pub fn refresh(&self, store: &Store, st: &Staleness) -> Result<(), StoreError> {
-        let tallies = store.read(|c| crate::store::cis::check_tallies(c, st))?;
+        let tallies = store.with_fleet(st, |v| v.check_tallies())?;
         let (assessment, ig) = self.current();
         let card = score::score(
             catalogue(),

@@ -130,9 +130,11 @@ pub fn evaluate_on(
     let when = When::on(day, now).map_err(KpiError::Day)?;
     let mut inputs = store.read(|c| load_registers(c, day))?;
     if day == now.date_naive() {
+        // The fleet KPIs from the in-memory fleet copy (memoised until something they depend on
+        // changes): exactly what `load_fleet` and `evaluate` give, without reading every host.
         let st = staleness(cfg, now.timestamp());
-        inputs.fleet = Some(store.read(|c| load_fleet(c, &st))?);
-        let kpis = evaluate(&inputs, &cfg.kpi, &when);
+        let mut kpis = store.fleet_kpis(&st, &cfg.kpi)?;
+        kpis.extend(register_kpis(&inputs, &cfg.kpi, &when));
         return Ok(Evaluation { when, kpis });
     }
     let day_s = day.format("%Y-%m-%d").to_string();
@@ -194,7 +196,7 @@ fn cis_rows(
         }
     };
     let st = staleness(cfg, now.timestamp());
-    let tallies = store.read(|c| crate::store::cis::check_tallies(c, &st))?;
+    let tallies = store.with_fleet(&st, |v| v.check_tallies())?;
     let cat = crate::cis::catalogue::catalogue();
     let card = crate::cis::score::score(
         cat,

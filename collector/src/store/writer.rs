@@ -36,8 +36,21 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn spawn(mut conn: Connection, max_batch: usize) -> Writer {
+    pub(super) fn spawn(
+        mut conn: Connection,
+        max_batch: usize,
+        fleet: Arc<super::fleet_cache::FleetCache>,
+    ) -> Writer {
         let (sender, mut rx) = mpsc::channel::<Job>(max_batch * 4);
+        // Note the hosts each batch changes, for the fleet copy (temporary triggers: nothing is
+        // stored in the database file). Without them every sync reads everything.
+        let tracked = match conn.execute_batch(super::fleet_cache::TRIGGERS_SQL) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "fleet change triggers unavailable; fleet figures re-read in full");
+                false
+            }
+        };
         let counters = Arc::new(Counters::default());
         let c = counters.clone();
         let thread = std::thread::Builder::new()
@@ -53,6 +66,11 @@ impl Writer {
                     }
                     let n = batch.len() as u64;
                     let outcome = run_batch(&mut conn, batch);
+                    if tracked {
+                        super::fleet_cache::drain(&conn, &fleet.changes);
+                    } else if let Ok(mut c) = fleet.changes.lock() {
+                        c.everything = true;
+                    }
                     c.batches.fetch_add(1, Ordering::Relaxed);
                     c.operations.fetch_add(n, Ordering::Relaxed);
                     if !outcome {
