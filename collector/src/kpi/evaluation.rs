@@ -128,7 +128,7 @@ pub fn evaluate_on(
     now: DateTime<Utc>,
 ) -> Result<Evaluation, KpiError> {
     let when = When::on(day, now).map_err(KpiError::Day)?;
-    let mut inputs = store.read(|c| load_registers(c, day))?;
+    let inputs = store.read(|c| load_registers(c, day))?;
     if day == now.date_naive() {
         // The fleet KPIs from the in-memory fleet copy (memoised until something they depend on
         // changes): exactly what `load_fleet` and `evaluate` give, without reading every host.

@@ -43,30 +43,32 @@ pub(crate) struct Changes {
     pub(crate) everything: bool,
 }
 
-/// SQL run on the write connection: the temporary change table and its triggers.
+/// SQL run on the write connection: the temporary change table and its triggers. The table has no
+/// key: a trigger's conflict clause would yield to the outer statement's (an upsert), so ids are
+/// appended and made distinct when drained.
 pub(crate) const TRIGGERS_SQL: &str = "
-    CREATE TEMP TABLE IF NOT EXISTS fleet_changes(host_id INTEGER PRIMARY KEY);
+    CREATE TEMP TABLE IF NOT EXISTS fleet_changes(host_id INTEGER NOT NULL);
     CREATE TEMP TRIGGER IF NOT EXISTS fleet_hosts_ins AFTER INSERT ON main.hosts
-        BEGIN INSERT OR IGNORE INTO fleet_changes VALUES (NEW.id); END;
+        BEGIN INSERT INTO fleet_changes VALUES (NEW.id); END;
     CREATE TEMP TRIGGER IF NOT EXISTS fleet_hosts_upd AFTER UPDATE ON main.hosts
-        BEGIN INSERT OR IGNORE INTO fleet_changes VALUES (NEW.id);
-              INSERT OR IGNORE INTO fleet_changes VALUES (OLD.id); END;
+        BEGIN INSERT INTO fleet_changes VALUES (NEW.id);
+              INSERT INTO fleet_changes SELECT OLD.id WHERE OLD.id <> NEW.id; END;
     CREATE TEMP TRIGGER IF NOT EXISTS fleet_hosts_del AFTER DELETE ON main.hosts
-        BEGIN INSERT OR IGNORE INTO fleet_changes VALUES (OLD.id); END;
+        BEGIN INSERT INTO fleet_changes VALUES (OLD.id); END;
     CREATE TEMP TRIGGER IF NOT EXISTS fleet_checks_ins AFTER INSERT ON main.check_state
-        BEGIN INSERT OR IGNORE INTO fleet_changes VALUES (NEW.host_id); END;
+        BEGIN INSERT INTO fleet_changes VALUES (NEW.host_id); END;
     CREATE TEMP TRIGGER IF NOT EXISTS fleet_checks_upd AFTER UPDATE ON main.check_state
-        BEGIN INSERT OR IGNORE INTO fleet_changes VALUES (NEW.host_id);
-              INSERT OR IGNORE INTO fleet_changes VALUES (OLD.host_id); END;
+        BEGIN INSERT INTO fleet_changes VALUES (NEW.host_id);
+              INSERT INTO fleet_changes SELECT OLD.host_id WHERE OLD.host_id <> NEW.host_id; END;
     CREATE TEMP TRIGGER IF NOT EXISTS fleet_checks_del AFTER DELETE ON main.check_state
-        BEGIN INSERT OR IGNORE INTO fleet_changes VALUES (OLD.host_id); END;
+        BEGIN INSERT INTO fleet_changes VALUES (OLD.host_id); END;
 ";
 
 /// Move the change table's ids into `changes` (on the write connection, after a commit or a
 /// rollback: a rolled-back change re-reads a host for nothing, which is harmless).
 pub(crate) fn drain(conn: &Connection, changes: &Mutex<Changes>) {
     let ids: rusqlite::Result<Vec<i64>> = (|| {
-        let mut q = conn.prepare_cached("SELECT host_id FROM temp.fleet_changes")?;
+        let mut q = conn.prepare_cached("SELECT DISTINCT host_id FROM temp.fleet_changes")?;
         let ids = q
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<Vec<i64>>>()?;

@@ -65,12 +65,16 @@ impl Writer {
                         }
                     }
                     let n = batch.len() as u64;
-                    let outcome = run_batch(&mut conn, batch);
-                    if tracked {
-                        super::fleet_cache::drain(&conn, &fleet.changes);
-                    } else if let Ok(mut c) = fleet.changes.lock() {
-                        c.everything = true;
-                    }
+                    // The fleet copy learns of the batch's changes before any caller is
+                    // answered, so a read after an acknowledged write sees it.
+                    let note_changes = |conn: &Connection| {
+                        if tracked {
+                            super::fleet_cache::drain(conn, &fleet.changes);
+                        } else if let Ok(mut c) = fleet.changes.lock() {
+                            c.everything = true;
+                        }
+                    };
+                    let outcome = run_batch(&mut conn, batch, &note_changes);
                     c.batches.fetch_add(1, Ordering::Relaxed);
                     c.operations.fetch_add(n, Ordering::Relaxed);
                     if !outcome {
@@ -127,8 +131,13 @@ impl Writer {
     }
 }
 
-/// Apply a batch in one transaction, one savepoint per job. Returns whether the commit succeeded.
-fn run_batch(conn: &mut Connection, batch: Vec<Job>) -> bool {
+/// Apply a batch in one transaction, one savepoint per job, then run `after_commit` (whatever the
+/// commit's fate) before answering the callers. Returns whether the commit succeeded.
+fn run_batch(
+    conn: &mut Connection,
+    batch: Vec<Job>,
+    after_commit: &dyn Fn(&Connection),
+) -> bool {
     let mut finishers = Vec::with_capacity(batch.len());
     let tx = match conn.transaction() {
         Ok(tx) => tx,
@@ -176,6 +185,7 @@ fn run_batch(conn: &mut Connection, batch: Vec<Job>) -> bool {
     if let Err(e) = &result {
         tracing::error!(error = %e, "batch commit failed");
     }
+    after_commit(conn);
     let ok = result.is_ok();
     for f in finishers {
         f(result.clone());
