@@ -61,8 +61,6 @@ pub fn load() -> anyhow::Result<Vec<Template>> {
 
 /// A simulated host sending one template's report.
 pub struct RealHost {
-    /// Index in the fleet.
-    pub index: usize,
     /// The template it sends.
     pub template: usize,
     /// Identity sent at enrolment and in every report.
@@ -87,7 +85,6 @@ impl RealHost {
             .unwrap_or("debian")
             .to_string();
         RealHost {
-            index,
             template,
             identity: json!({
                 "hostname": format!("real-{index:06}.example.org"),

@@ -113,12 +113,11 @@ impl Names {
     }
 }
 
-#[derive(Debug)]
+/// One check of a host: (check, status) as [`Names`] ids.
+#[derive(Debug, Clone, Copy)]
 struct CheckRow {
     check: u16,
     status: u16,
-    /// `json_object` of [`FACTS`] for [`FACT_CHECK`] only.
-    facts: Option<Box<str>>,
 }
 
 #[derive(Debug)]
@@ -128,6 +127,9 @@ struct HostRow {
     last_seen_at: Option<i64>,
     interval_s: Option<i64>,
     checks: Vec<CheckRow>,
+    /// `json_object` of [`FACTS`] from the [`FACT_CHECK`] row; `None` when that row is absent or
+    /// every fact is null (both read as all-null facts).
+    facts: Option<Box<str>>,
 }
 
 /// Memoised fleet KPIs and what they were computed from.
@@ -163,6 +165,19 @@ fn lock_err<T>(_: T) -> StoreError {
     StoreError::Invalid("fleet cache lock poisoned".into())
 }
 
+/// What SQLite's `json_object` gives for [`FACTS`] all null.
+fn null_facts_json() -> &'static str {
+    static JSON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    JSON.get_or_init(|| {
+        let inner = FACTS
+            .iter()
+            .map(|f| format!("\"{f}\":null"))
+            .collect::<Vec<_>>()
+            .join(",");
+        format!("{{{inner}}}")
+    })
+}
+
 const HOST_COLUMNS: &str = "id, hostname, os, last_seen_at, interval_s";
 
 fn check_columns() -> String {
@@ -188,6 +203,7 @@ impl Copy {
                 last_seen_at: r.get(3)?,
                 interval_s: r.get(4)?,
                 checks: Vec::new(),
+                facts: None,
             },
         ))
     }
@@ -200,10 +216,12 @@ impl Copy {
         let row = CheckRow {
             check: self.names.id(&check),
             status: self.names.id(&status),
-            facts: facts.map(Into::into),
         };
         if let Some(h) = self.hosts.get_mut(&host) {
             h.checks.push(row);
+            if let Some(f) = facts.filter(|f| *f != null_facts_json()) {
+                h.facts = Some(f.into());
+            }
         }
         Ok(())
     }
@@ -460,7 +478,7 @@ impl View<'_> {
             .collect();
         for (_, _, h) in order {
             let row = h.checks.iter().find(|c| Some(c.check) == check);
-            let facts = match row.and_then(|r| r.facts.as_deref()) {
+            let facts = match h.facts.as_deref() {
                 Some(json) => match serde_json::from_str(json) {
                     Ok(serde_json::Value::Object(m)) => m,
                     _ => serde_json::Map::new(),
@@ -873,7 +891,7 @@ mod tests {
             c.execute("UPDATE hosts SET last_seen_at = last_seen_at + 1 WHERE id = (SELECT min(id) FROM hosts)", [])?;
             Ok(())
         }).await.unwrap();
-        let reread = store.read(|c| store.fleet().sync(c)).unwrap();
+        let reread = store.read(|c| store.fleet.sync(c)).unwrap();
         assert_eq!(reread, Some(1), "one changed host re-read");
         store.shutdown();
     }

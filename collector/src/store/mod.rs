@@ -157,11 +157,6 @@ impl Store {
     }
 
     /// Counters of the writer (batches, operations).
-    /// The fleet's current state in memory (see [`fleet_cache`]).
-    pub fn fleet(&self) -> &fleet_cache::FleetCache {
-        &self.fleet
-    }
-
     /// Bring the fleet copy up to date, then run `f` over it at `st.now` with the exceptions in
     /// force then (blocking).
     pub fn with_fleet<R>(
