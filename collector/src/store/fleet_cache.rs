@@ -147,6 +147,10 @@ struct Memo {
 #[derive(Default)]
 struct Copy {
     loaded_at: Option<Instant>,
+    /// A connection of its own whose `PRAGMA data_version` tells whether anyone committed, and
+    /// the value and writer commit count seen at the last sync.
+    watch: Option<Connection>,
+    seen: Option<(i64, u64)>,
     /// Bumped on every change applied.
     generation: u64,
     names: Names,
@@ -155,9 +159,11 @@ struct Copy {
 }
 
 /// The fleet's current state in memory (see the module documentation).
-#[derive(Default)]
 pub struct FleetCache {
+    path: std::path::PathBuf,
     pub(crate) changes: Mutex<Changes>,
+    /// Batches the writer has committed (bumped after each commit).
+    pub(crate) commits: std::sync::atomic::AtomicU64,
     copy: Mutex<Copy>,
 }
 
@@ -521,10 +527,47 @@ impl View<'_> {
 }
 
 impl FleetCache {
+    /// An empty copy of the database at `path` (filled by the first sync).
+    pub fn new(path: &std::path::Path) -> FleetCache {
+        FleetCache {
+            path: path.to_path_buf(),
+            changes: Mutex::default(),
+            commits: std::sync::atomic::AtomicU64::new(0),
+            copy: Mutex::default(),
+        }
+    }
+
+    /// Whether someone other than the writer committed since the last sync: the database's
+    /// `data_version` moved while the writer committed nothing (a commit of the writer's racing
+    /// this check reads as foreign too, which only costs a full re-read). A foreign commit made
+    /// while the writer also commits is caught by the writer itself (its own connection's
+    /// `data_version` moves only for other connections' commits).
+    fn foreign_commit(&self, copy: &mut Copy) -> Result<bool, StoreError> {
+        if copy.watch.is_none() {
+            let c = Connection::open_with_flags(
+                &self.path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            c.busy_timeout(Duration::from_secs(10))?;
+            copy.watch = Some(c);
+        }
+        let Some(watch) = copy.watch.as_ref() else {
+            return Ok(true);
+        };
+        let version: i64 = watch.pragma_query_value(None, "data_version", |r| r.get(0))?;
+        let commits = self.commits.load(std::sync::atomic::Ordering::SeqCst);
+        let foreign = copy
+            .seen
+            .is_some_and(|(v, n)| v != version && n == commits);
+        copy.seen = Some((version, commits));
+        Ok(foreign)
+    }
+
     /// Apply the changes committed since the last sync (everything the first time, and every
     /// [`FULL_RELOAD_EVERY`]). Returns how many hosts were re-read (`None`: all of them).
     pub fn sync(&self, conn: &Connection) -> Result<Option<usize>, StoreError> {
         let mut copy = self.copy.lock().map_err(lock_err)?;
+        let foreign = self.foreign_commit(&mut copy)?;
         let (ids, everything) = {
             let mut c = self.changes.lock().map_err(lock_err)?;
             let ids: Vec<i64> = c.hosts.drain().collect();
@@ -533,7 +576,7 @@ impl FleetCache {
         let due = copy
             .loaded_at
             .is_none_or(|t| t.elapsed() >= FULL_RELOAD_EVERY);
-        if everything || due {
+        if everything || due || foreign {
             // Mark first: a failed read must be retried in full.
             copy.loaded_at = None;
             let tx = conn.unchecked_transaction()?;
@@ -893,6 +936,62 @@ mod tests {
         }).await.unwrap();
         let reread = store.read(|c| store.fleet.sync(c)).unwrap();
         assert_eq!(reread, Some(1), "one changed host re-read");
+        store.shutdown();
+    }
+
+    /// A write by another process (an admin script, a test moving time) is not seen by the
+    /// triggers: the copy notices the file's `data_version` moving and re-reads everything, both
+    /// when the writer is idle and when it commits in between.
+    #[tokio::test]
+    async fn a_write_by_another_process_is_picked_up() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("vigie.db");
+        let store = Store::open(&path, 16).unwrap();
+        let id = identity(1, 1, 0);
+        let (i2, now) = (id.clone(), 1_775_000_000);
+        let host = store
+            .write(move |c| {
+                let e = hosts::enroll(c, &i2, b"k", Some(3600), true, now)?;
+                let report = Report {
+                    schema: 1,
+                    report_id: "r1".into(),
+                    agent_version: "0.1.0".into(),
+                    collected_at: chrono::DateTime::from_timestamp(now, 0).unwrap(),
+                    host: i2.clone(),
+                    results: vec![CheckResult::new("mfa", Status::Pass, "s")],
+                    interval_seconds: Some(3600),
+                    lost_reports: 0,
+                };
+                ingest::apply_report(c, e.host_id(), &report, now)?;
+                Ok(e.host_id())
+            })
+            .await
+            .unwrap();
+        let st = Staleness {
+            now: now + 60,
+            after_intervals: 3,
+            default_interval: 900,
+        };
+        let hosts_by_state = |store: &Store| store.with_fleet(&st, |v| v.aggregate().hosts).unwrap();
+        assert_eq!(hosts_by_state(&store).get("reporting"), Some(&1));
+        let other = |sql: &str| {
+            let c = Connection::open(&path).unwrap();
+            c.busy_timeout(Duration::from_secs(5)).unwrap();
+            c.execute(sql, params![host]).unwrap();
+        };
+        // The writer idle.
+        other("UPDATE hosts SET last_seen_at = last_seen_at - 86400 WHERE id = ?1");
+        assert_eq!(hosts_by_state(&store).get("stale"), Some(&1));
+        // The writer committing in between (its own change set says nothing of the foreign one).
+        other("UPDATE hosts SET last_seen_at = last_seen_at + 86400 WHERE id = ?1");
+        store
+            .write(|c| {
+                c.execute("INSERT INTO meta(key, value) VALUES ('x', 'y')", [])?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(hosts_by_state(&store).get("reporting"), Some(&1));
         store.shutdown();
     }
 }

@@ -111,7 +111,7 @@ impl Store {
             .map_err(|e| open_err(e.to_string()))?;
         configure(&conn).map_err(|e| open_err(e.to_string()))?;
         migrations::migrate(&mut conn).map_err(open_err)?;
-        let fleet = std::sync::Arc::new(fleet_cache::FleetCache::default());
+        let fleet = std::sync::Arc::new(fleet_cache::FleetCache::new(path));
         let writer = writer::Writer::spawn(conn, max_batch, fleet.clone());
         Ok(Store {
             path: path.to_path_buf(),

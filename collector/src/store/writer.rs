@@ -56,6 +56,10 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("vigie-store-writer".into())
             .spawn(move || {
+                let data_version = std::cell::Cell::new(
+                    conn.pragma_query_value(None, "data_version", |r| r.get::<_, i64>(0))
+                        .ok(),
+                );
                 while let Some(first) = rx.blocking_recv() {
                     let mut batch = vec![first];
                     while batch.len() < max_batch {
@@ -67,11 +71,24 @@ impl Writer {
                     let n = batch.len() as u64;
                     // The fleet copy learns of the batch's changes before any caller is
                     // answered, so a read after an acknowledged write sees it.
-                    let note_changes = |conn: &Connection| {
+                    let note_changes = |conn: &Connection, committed: bool| {
+                        if committed {
+                            fleet.commits.fetch_add(1, Ordering::SeqCst);
+                        }
+                        // Another process committed to the file (this connection's
+                        // `data_version` moves only then): the copy is re-read in full.
+                        let version: Option<i64> = conn
+                            .pragma_query_value(None, "data_version", |r| r.get(0))
+                            .ok();
+                        let foreign = version.is_none() || version != data_version.get();
+                        data_version.set(version);
                         if tracked {
                             super::fleet_cache::drain(conn, &fleet.changes);
-                        } else if let Ok(mut c) = fleet.changes.lock() {
-                            c.everything = true;
+                        }
+                        if foreign || !tracked {
+                            if let Ok(mut c) = fleet.changes.lock() {
+                                c.everything = true;
+                            }
                         }
                     };
                     let outcome = run_batch(&mut conn, batch, &note_changes);
@@ -136,7 +153,7 @@ impl Writer {
 fn run_batch(
     conn: &mut Connection,
     batch: Vec<Job>,
-    after_commit: &dyn Fn(&Connection),
+    after_commit: &dyn Fn(&Connection, bool),
 ) -> bool {
     let mut finishers = Vec::with_capacity(batch.len());
     let tx = match conn.transaction() {
@@ -185,7 +202,7 @@ fn run_batch(
     if let Err(e) = &result {
         tracing::error!(error = %e, "batch commit failed");
     }
-    after_commit(conn);
+    after_commit(conn, result.is_ok());
     let ok = result.is_ok();
     for f in finishers {
         f(result.clone());
