@@ -207,7 +207,9 @@ fn raw_sqlite(db: &Path, reports: usize, batch: usize) -> anyhow::Result<f64> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     let hosts: Vec<(i64, i64)> = conn
         .prepare("SELECT id, last_report_at FROM hosts WHERE machine_id LIKE '5ca1e%' ORDER BY id")?
-        .query_map([], |r| Ok((r.get(0)?, r.get::<_, Option<i64>>(1)?.unwrap_or(0))))?
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get::<_, Option<i64>>(1)?.unwrap_or(0)))
+        })?
         .collect::<Result<_, _>>()?;
     if hosts.is_empty() {
         bail!("no ingest hosts in {}", db.display());
@@ -377,10 +379,7 @@ async fn one_size(
     let t_idle = Instant::now();
     tokio::time::sleep(Duration::from_secs(args.idle_seconds)).await;
     let idle = (c.cpu_seconds() - cpu0) / t_idle.elapsed().as_secs_f64() * 100.0;
-    println!(
-        "idle: {idle:.2} % of a core over {} s",
-        args.idle_seconds
-    );
+    println!("idle: {idle:.2} % of a core over {} s", args.idle_seconds);
     let (_, metrics_ms, metrics_b) = timed_gets(&client, &c, "/metrics", 10).await?;
     let (_, hosts_ms, hosts_b) = timed_gets(&client, &c, "/api/v1/hosts", 3).await?;
     let (kpi_first, kpi_ms, _) = timed_gets(&client, &c, "/api/v1/kpi", 20).await?;
@@ -405,7 +404,12 @@ async fn one_size(
     })
     .await;
     if enrolled.ok != args.ingest_hosts {
-        bail!("only {} of {} hosts enrolled: {}", enrolled.ok, args.ingest_hosts, enrolled.errors_text());
+        bail!(
+            "only {} of {} hosts enrolled: {}",
+            enrolled.ok,
+            args.ingest_hosts,
+            enrolled.errors_text()
+        );
     }
     let s = sim.clone();
     let warm = load::run(args.ingest_hosts, args.concurrency, move |k| {

@@ -199,7 +199,10 @@ impl Accumulator {
 
     /// The KPI over the hosts pushed.
     pub fn finish(self) -> PatchSla {
-        let Accumulator { mut k, mut offending } = self;
+        let Accumulator {
+            mut k,
+            mut offending,
+        } = self;
         offending.sort_by(|a, b| {
             b.oldest_pending_days
                 .cmp(&a.oldest_pending_days)

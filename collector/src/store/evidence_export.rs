@@ -355,10 +355,9 @@ pub fn for_each_host_day<E: From<StoreError>>(
         .query(params![scope.end_ts, scope.hosts_json()])
         .map_err(StoreError::from)?;
     while let Some(h) = hosts.next().map_err(StoreError::from)? {
-        let (host_id, hostname, enrolled_at): (i64, String, i64) = (|| {
-            Ok::<_, rusqlite::Error>((h.get(0)?, h.get(1)?, h.get(2)?))
-        })()
-        .map_err(StoreError::from)?;
+        let (host_id, hostname, enrolled_at): (i64, String, i64) =
+            (|| Ok::<_, rusqlite::Error>((h.get(0)?, h.get(1)?, h.get(2)?)))()
+                .map_err(StoreError::from)?;
         let mut days = days_q
             .query(params![host_id, scope.from_day, scope.to_day])
             .map_err(StoreError::from)?;
@@ -366,7 +365,8 @@ pub fn for_each_host_day<E: From<StoreError>>(
         while let Some(d) = days.next().map_err(StoreError::from)? {
             any = true;
             let (day, reports): (String, i64) =
-                (|| Ok::<_, rusqlite::Error>((d.get(0)?, d.get(1)?)))().map_err(StoreError::from)?;
+                (|| Ok::<_, rusqlite::Error>((d.get(0)?, d.get(1)?)))()
+                    .map_err(StoreError::from)?;
             f(HostDay {
                 host_id,
                 hostname: hostname.clone(),

@@ -326,9 +326,7 @@ impl View<'_> {
                     continue;
                 }
                 // Exceptions apply to hosts that reported and are not stale.
-                if s == Some(false)
-                    && self.excepted(h, names.get(c.check), names.get(c.status))
-                {
+                if s == Some(false) && self.excepted(h, names.get(c.check), names.get(c.status)) {
                     *excepted.entry((c.check, c.status)).or_default() += 1;
                     *counts.entry((c.check, EXCEPTED)).or_default() += 1;
                 } else {
@@ -546,7 +544,8 @@ impl FleetCache {
         if copy.watch.is_none() {
             let c = Connection::open_with_flags(
                 &self.path,
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             c.busy_timeout(Duration::from_secs(10))?;
             copy.watch = Some(c);
@@ -556,9 +555,7 @@ impl FleetCache {
         };
         let version: i64 = watch.pragma_query_value(None, "data_version", |r| r.get(0))?;
         let commits = self.commits.load(std::sync::atomic::Ordering::SeqCst);
-        let foreign = copy
-            .seen
-            .is_some_and(|(v, n)| v != version && n == commits);
+        let foreign = copy.seen.is_some_and(|(v, n)| v != version && n == commits);
         copy.seen = Some((version, commits));
         Ok(foreign)
     }
@@ -747,11 +744,23 @@ mod tests {
         assert_eq!(c_tallies, tallies, "CIS tallies, {at}");
         assert_eq!(c_os, os, "OS breakdown, {at}");
         assert_eq!(c_patch, patch.patch_hosts, "patch hosts, {at}");
-        assert_eq!(sorted_results(c_results), sorted_results(results), "risk inputs, {at}");
+        assert_eq!(
+            sorted_results(c_results),
+            sorted_results(results),
+            "risk inputs, {at}"
+        );
         let want = crate::kpi::fleet_kpis(&patch, &cfg);
-        assert_eq!(store.fleet_kpis(st, &cfg).unwrap(), want, "fleet KPIs, {at}");
+        assert_eq!(
+            store.fleet_kpis(st, &cfg).unwrap(),
+            want,
+            "fleet KPIs, {at}"
+        );
         // Asked again (memoised): still the same.
-        assert_eq!(store.fleet_kpis(st, &cfg).unwrap(), want, "memoised KPIs, {at}");
+        assert_eq!(
+            store.fleet_kpis(st, &cfg).unwrap(),
+            want,
+            "memoised KPIs, {at}"
+        );
     }
 
     #[tokio::test]
@@ -789,7 +798,8 @@ mod tests {
                 }
                 // A report: random checks and statuses, patch facts of every shape, maybe renamed.
                 1..=4 => {
-                    let (host_id, mut id) = enrolled[rng.below(enrolled.len() as u64) as usize].clone();
+                    let (host_id, mut id) =
+                        enrolled[rng.below(enrolled.len() as u64) as usize].clone();
                     if rng.below(10) == 0 {
                         id.hostname = format!("web-{:02}", rng.below(15));
                     }
@@ -864,7 +874,9 @@ mod tests {
                 }
                 // Revoke one.
                 6 => {
-                    if let Some(&id) = exception_ids.get(rng.below(exception_ids.len().max(1) as u64) as usize) {
+                    if let Some(&id) =
+                        exception_ids.get(rng.below(exception_ids.len().max(1) as u64) as usize)
+                    {
                         let now = t;
                         let _ = store
                             .write(move |c| exceptions::revoke(c, id, "c", now))
@@ -928,7 +940,10 @@ mod tests {
                 }
             }
         }
-        assert!(kinds.iter().all(|&k| k > 10), "every kind of change ran: {kinds:?}");
+        assert!(
+            kinds.iter().all(|&k| k > 10),
+            "every kind of change ran: {kinds:?}"
+        );
         // The copy was brought up to date from the change set, not re-read in full.
         store.write(|c| {
             c.execute("UPDATE hosts SET last_seen_at = last_seen_at + 1 WHERE id = (SELECT min(id) FROM hosts)", [])?;
@@ -972,7 +987,8 @@ mod tests {
             after_intervals: 3,
             default_interval: 900,
         };
-        let hosts_by_state = |store: &Store| store.with_fleet(&st, |v| v.aggregate().hosts).unwrap();
+        let hosts_by_state =
+            |store: &Store| store.with_fleet(&st, |v| v.aggregate().hosts).unwrap();
         assert_eq!(hosts_by_state(&store).get("reporting"), Some(&1));
         let other = |sql: &str| {
             let c = Connection::open(&path).unwrap();

@@ -183,7 +183,8 @@ mod tests {
         // counts host 2 too), and the month table follows deletions of roll-up rows.
         let s = fleet_size(&c, 500, "2026-02-01", "2026-03-31").unwrap();
         assert_eq!(s.reported, 2);
-        c.execute("DELETE FROM daily WHERE host_id = 1", []).unwrap();
+        c.execute("DELETE FROM daily WHERE host_id = 1", [])
+            .unwrap();
         let s = fleet_size(&c, 500, "2026-03-01", "2026-03-31").unwrap();
         assert_eq!(s.reported, 0);
         let months: i64 = c
