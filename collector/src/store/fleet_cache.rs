@@ -164,6 +164,10 @@ pub struct FleetCache {
     pub(crate) changes: Mutex<Changes>,
     /// Batches the writer has committed (bumped after each commit).
     pub(crate) commits: std::sync::atomic::AtomicU64,
+    /// Asks the writer for an empty batch (set by the writer): after it, the writer has checked
+    /// its own `data_version` for foreign commits.
+    #[allow(clippy::type_complexity)]
+    pub(crate) poke: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
     copy: Mutex<Copy>,
 }
 
@@ -531,15 +535,17 @@ impl FleetCache {
             path: path.to_path_buf(),
             changes: Mutex::default(),
             commits: std::sync::atomic::AtomicU64::new(0),
+            poke: Mutex::new(None),
             copy: Mutex::default(),
         }
     }
 
     /// Whether someone other than the writer committed since the last sync: the database's
     /// `data_version` moved while the writer committed nothing (a commit of the writer's racing
-    /// this check reads as foreign too, which only costs a full re-read). A foreign commit made
-    /// while the writer also commits is caught by the writer itself (its own connection's
-    /// `data_version` moves only for other connections' commits).
+    /// this check reads as foreign too, which only costs a full re-read). When the writer also
+    /// committed, the change may be its own: the writer is asked for an empty batch, after which
+    /// it checks its own connection's `data_version` (which moves only for other connections'
+    /// commits) and flags a foreign one for the next sync.
     fn foreign_commit(&self, copy: &mut Copy) -> Result<bool, StoreError> {
         if copy.watch.is_none() {
             let c = Connection::open_with_flags(
@@ -555,7 +561,13 @@ impl FleetCache {
         };
         let version: i64 = watch.pragma_query_value(None, "data_version", |r| r.get(0))?;
         let commits = self.commits.load(std::sync::atomic::Ordering::SeqCst);
-        let foreign = copy.seen.is_some_and(|(v, n)| v != version && n == commits);
+        let moved = copy.seen.filter(|(v, _)| *v != version);
+        let foreign = moved.is_some_and(|(_, n)| n == commits);
+        if moved.is_some() && !foreign {
+            if let Some(poke) = self.poke.lock().ok().as_ref().and_then(|p| p.as_ref()) {
+                poke();
+            }
+        }
         copy.seen = Some((version, commits));
         Ok(foreign)
     }
@@ -1008,6 +1020,25 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(hosts_by_state(&store).get("reporting"), Some(&1));
+        // A sync, then a writer commit, then a foreign one, then nothing from the writer: the
+        // sync sees both moved, asks the writer for an empty batch, and a later sync re-reads.
+        let _ = hosts_by_state(&store);
+        store
+            .write(|c| {
+                c.execute("INSERT INTO meta(key, value) VALUES ('x2', 'y')", [])?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        other("UPDATE hosts SET last_seen_at = last_seen_at - 86400 WHERE id = ?1");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while hosts_by_state(&store).get("stale") != Some(&1) {
+            assert!(
+                Instant::now() < deadline,
+                "the foreign write was never picked up"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         store.shutdown();
     }
 }

@@ -52,6 +52,20 @@ impl Writer {
             }
         };
         let counters = Arc::new(Counters::default());
+        // The fleet copy may ask for an empty batch (see `FleetCache::foreign_commit`); a weak
+        // sender, so it never keeps the writer alive at shutdown.
+        let weak = sender.downgrade();
+        if let Ok(mut p) = fleet.poke.lock() {
+            *p = Some(Box::new(move || {
+                if let Some(s) = weak.upgrade() {
+                    let job: Job = Box::new(|_c: &Connection| {
+                        let finish: Finish = Box::new(|_| {});
+                        (true, finish)
+                    });
+                    let _ = s.try_send(job);
+                }
+            }));
+        }
         let c = counters.clone();
         let thread = std::thread::Builder::new()
             .name("vigie-store-writer".into())
