@@ -206,7 +206,7 @@ fn raw_sqlite(db: &Path, reports: usize, batch: usize) -> anyhow::Result<f64> {
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     let hosts: Vec<(i64, i64)> = conn
-        .prepare("SELECT id, last_report_at FROM hosts WHERE machine_id LIKE '5ca1e%' ORDER BY id")?
+        .prepare("SELECT id, last_report_at FROM hosts WHERE hostname LIKE 'real-%' ORDER BY id")?
         .query_map([], |r| {
             Ok((r.get(0)?, r.get::<_, Option<i64>>(1)?.unwrap_or(0)))
         })?
