@@ -423,12 +423,16 @@ async fn one_size(
     let before = db_size(&db)?;
     let s = sim.clone();
     let offset = args.ingest_hosts;
+    // The writer's counters on /metrics are refreshed every `refresh_seconds`: wait for a
+    // refresh on each side of the phase, or a short phase reads no batch at all.
+    tokio::time::sleep(Duration::from_secs(args.refresh_seconds + 1)).await;
     let m0 = crate::scrape(&client, &c).await?;
     let measured = load::run(args.reports, args.concurrency, move |k| {
         let s = s.clone();
         async move { s.post(offset + k, true).await }
     })
     .await;
+    tokio::time::sleep(Duration::from_secs(args.refresh_seconds + 1)).await;
     let m1 = crate::scrape(&client, &c).await?;
     let after = db_size(&db)?;
     let per_commit = (m1.operations - m0.operations) / (m1.batches - m0.batches).max(1.0);
