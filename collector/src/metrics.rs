@@ -182,7 +182,8 @@ impl Metrics {
     /// Recompute the fleet aggregates from the store (blocking).
     pub fn refresh(&self, store: &Store, st: &Staleness) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
-        let agg = store.read(|c| crate::store::fleet::aggregate(c, st))?;
+        // From the in-memory fleet copy, brought up to date with what changed since the last refresh.
+        let agg = store.with_fleet(st, |v| v.aggregate())?;
         for state in ["reporting", "stale", "never_reported"] {
             self.hosts
                 .with_label_values(&[state])

@@ -58,7 +58,7 @@ impl OsGauges {
 
     /// Recompute from the store.
     pub fn refresh(&self, store: &Store, st: &Staleness) -> Result<(), StoreError> {
-        let b = store.read(|c| crate::store::fleet::os_breakdown(c, st))?;
+        let b = store.with_fleet(st, |v| v.os_breakdown())?;
         let mut hosts: BTreeMap<(&str, String), i64> = BTreeMap::new();
         for (os, state, n) in &b.hosts {
             *hosts.entry((os_label(os), state.clone())).or_default() += n;

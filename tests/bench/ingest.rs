@@ -10,10 +10,12 @@
 //!
 //! Build the collector first: `cargo build --release -p vigie-collector`.
 
+mod bodies;
 mod collector;
 mod dbsize;
 mod fleet;
 mod load;
+mod scale;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,6 +50,8 @@ enum Command {
     /// Enrol simulated hosts and post reports to a real collector; print throughput, latency and
     /// database growth.
     Ingest(IngestArgs),
+    /// Build 1k/10k/100k-host stores and print how each cost grows with the fleet (one table).
+    Scale(scale::ScaleArgs),
 }
 
 #[derive(clap::Args)]
@@ -79,7 +83,6 @@ struct IngestArgs {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let Command::Ingest(args) = cli.command;
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -90,7 +93,11 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(1);
         }
     };
-    match rt.block_on(ingest(args)) {
+    let run = match cli.command {
+        Command::Ingest(args) => rt.block_on(ingest(args)),
+        Command::Scale(args) => rt.block_on(scale::scale(args)),
+    };
+    match run {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("vigie-bench: {e:#}");

@@ -136,10 +136,9 @@ impl CisGauges {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let (evidence, tallies) = store.read(|c| {
-            let hosts = crate::store::cis::check_tallies(c, st)?;
-            super::identity::combine(c, &identity, st.now, hosts)
-        })?;
+        let hosts = store.with_fleet(st, |v| v.check_tallies())?;
+        let (evidence, tallies) =
+            store.read(|c| super::identity::combine(c, &identity, st.now, hosts))?;
         let (assessment, ig) = self.current();
         let card = score::score(catalogue(), &evidence, &tallies, &assessment);
         self.set(&card, ig);

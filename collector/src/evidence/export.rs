@@ -119,6 +119,10 @@ pub fn export<W: Write + Seek>(
     key: &SigningKey,
     out: W,
 ) -> Result<W, ExportError> {
+    // A page cache for the roll-up's index probes (one per host and section), and sorts kept in
+    // memory (bounded: the large sections are streamed in index order, not sorted).
+    conn.pragma_update(None, "cache_size", -16_384)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     // One snapshot for every section: a report arriving mid-export is in none of them.
     let tx = conn.unchecked_transaction()?;
     let plan = plan(&tx, req)?;

@@ -128,11 +128,13 @@ pub fn evaluate_on(
     now: DateTime<Utc>,
 ) -> Result<Evaluation, KpiError> {
     let when = When::on(day, now).map_err(KpiError::Day)?;
-    let mut inputs = store.read(|c| load_registers(c, day))?;
+    let inputs = store.read(|c| load_registers(c, day))?;
     if day == now.date_naive() {
+        // The fleet KPIs from the in-memory fleet copy (memoised until something they depend on
+        // changes): exactly what `load_fleet` and `evaluate` give, without reading every host.
         let st = staleness(cfg, now.timestamp());
-        inputs.fleet = Some(store.read(|c| load_fleet(c, &st))?);
-        let kpis = evaluate(&inputs, &cfg.kpi, &when);
+        let mut kpis = store.fleet_kpis(&st, &cfg.kpi)?;
+        kpis.extend(register_kpis(&inputs, &cfg.kpi, &when));
         return Ok(Evaluation { when, kpis });
     }
     let day_s = day.format("%Y-%m-%d").to_string();
@@ -194,10 +196,9 @@ fn cis_rows(
         }
     };
     let st = staleness(cfg, now.timestamp());
-    let (evidence, tallies) = store.read(|c| {
-        let hosts = crate::store::cis::check_tallies(c, &st)?;
-        crate::cis::identity::combine(c, &cfg.identity, now.timestamp(), hosts)
-    })?;
+    let hosts = store.with_fleet(&st, |v| v.check_tallies())?;
+    let (evidence, tallies) = store
+        .read(|c| crate::cis::identity::combine(c, &cfg.identity, now.timestamp(), hosts))?;
     let cat = crate::cis::catalogue::catalogue();
     let card = crate::cis::score::score(cat, &evidence, &tallies, &assessment);
     let day = now.date_naive().format("%Y-%m-%d").to_string();

@@ -174,6 +174,15 @@ pub fn fleet_kpi_names() -> Vec<String> {
 /// The fleet KPIs: patch SLA and coverage per check.
 pub fn fleet_kpis(fleet: &FleetInputs, cfg: &KpiSection) -> Vec<Kpi> {
     let sla = patch_sla::patch_sla(&fleet.patch_hosts, cfg.sla_days);
+    fleet_kpis_from(&fleet.aggregate, sla, cfg)
+}
+
+/// The fleet KPIs from the aggregate and the patch SLA already computed.
+pub fn fleet_kpis_from(
+    aggregate: &FleetAggregate,
+    sla: patch_sla::PatchSla,
+    cfg: &KpiSection,
+) -> Vec<Kpi> {
     let mut out = vec![kpi(
         "patch_sla",
         Unit::Ratio,
@@ -182,7 +191,7 @@ pub fn fleet_kpis(fleet: &FleetInputs, cfg: &KpiSection) -> Vec<Kpi> {
         &sla,
     )];
     for check in coverage::CHECKS.iter() {
-        let c = coverage::check_coverage(&fleet.aggregate, check);
+        let c = coverage::check_coverage(aggregate, check);
         out.push(kpi(
             &format!("coverage.{check}"),
             Unit::Ratio,

@@ -114,37 +114,61 @@ fn push_capped<T>(list: &mut Vec<T>, item: T) {
 /// Compute the KPI from every reported host's `patch_age` status and facts
 /// (`oldest_pending_days`, `sla_days`).
 pub fn patch_sla(hosts: &[HostCheck], sla_days: u32) -> PatchSla {
-    let mut k = PatchSla {
-        counts: PatchCounts::default(),
-        ratio: None,
-        sla_days,
-        offending: Vec::new(),
-        error_hosts: Vec::new(),
-        stale_hosts: Vec::new(),
-        no_result_hosts: Vec::new(),
-        excepted_hosts: Vec::new(),
-        sla_mismatch: Vec::new(),
-    };
-    let fact = |h: &HostCheck, name: &str| h.facts.get(name).and_then(|v| v.as_i64());
-    let mut offending = Vec::new();
+    let mut acc = Accumulator::new(sla_days);
     for h in hosts {
+        acc.push(h);
+    }
+    acc.finish()
+}
+
+/// [`patch_sla`] fed one host at a time (in host-name order), so a caller never holds every
+/// host at once.
+#[derive(Debug, Clone)]
+pub struct Accumulator {
+    k: PatchSla,
+    offending: Vec<OffendingHost>,
+}
+
+impl Accumulator {
+    /// An empty computation against an SLA of `sla_days`.
+    pub fn new(sla_days: u32) -> Accumulator {
+        Accumulator {
+            k: PatchSla {
+                counts: PatchCounts::default(),
+                ratio: None,
+                sla_days,
+                offending: Vec::new(),
+                error_hosts: Vec::new(),
+                stale_hosts: Vec::new(),
+                no_result_hosts: Vec::new(),
+                excepted_hosts: Vec::new(),
+                sla_mismatch: Vec::new(),
+            },
+            offending: Vec::new(),
+        }
+    }
+
+    /// Count one host.
+    pub fn push(&mut self, h: &HostCheck) {
+        let k = &mut self.k;
+        let fact = |h: &HostCheck, name: &str| h.facts.get(name).and_then(|v| v.as_i64());
         let Some(status) = h.status.as_deref() else {
             if h.state == HostState::Reporting {
                 k.counts.no_result += 1;
                 push_capped(&mut k.no_result_hosts, h.hostname.clone());
             }
-            continue;
+            return;
         };
         if h.state != HostState::Reporting {
             k.counts.stale += 1;
             push_capped(&mut k.stale_hosts, h.hostname.clone());
-            continue;
+            return;
         }
         match status {
             "pass" | "warn" => k.counts.compliant += 1,
             "fail" => {
                 k.counts.non_compliant += 1;
-                offending.push(OffendingHost {
+                self.offending.push(OffendingHost {
                     hostname: h.hostname.clone(),
                     oldest_pending_days: fact(h, "oldest_pending_days"),
                 });
@@ -161,7 +185,7 @@ pub fn patch_sla(hosts: &[HostCheck], sla_days: u32) -> PatchSla {
             }
         }
         if let Some(agent) = fact(h, "sla_days") {
-            if agent != i64::from(sla_days) {
+            if agent != i64::from(k.sla_days) {
                 push_capped(
                     &mut k.sla_mismatch,
                     SlaMismatch {
@@ -172,15 +196,23 @@ pub fn patch_sla(hosts: &[HostCheck], sla_days: u32) -> PatchSla {
             }
         }
     }
-    offending.sort_by(|a, b| {
-        b.oldest_pending_days
-            .cmp(&a.oldest_pending_days)
-            .then_with(|| a.hostname.cmp(&b.hostname))
-    });
-    offending.truncate(LIST_CAP);
-    k.offending = offending;
-    k.ratio = k.counts.ratio();
-    k
+
+    /// The KPI over the hosts pushed.
+    pub fn finish(self) -> PatchSla {
+        let Accumulator {
+            mut k,
+            mut offending,
+        } = self;
+        offending.sort_by(|a, b| {
+            b.oldest_pending_days
+                .cmp(&a.oldest_pending_days)
+                .then_with(|| a.hostname.cmp(&b.hostname))
+        });
+        offending.truncate(LIST_CAP);
+        k.offending = offending;
+        k.ratio = k.counts.ratio();
+        k
+    }
 }
 
 #[cfg(test)]

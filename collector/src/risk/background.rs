@@ -26,13 +26,15 @@ pub async fn recompute_fleet_risks(
         .collect();
     let s = store.clone();
     let (existing, results, exceptions) = tokio::task::spawn_blocking(move || {
-        s.read(|c| {
+        let (existing, exceptions) = s.read(|c| {
             Ok((
                 crate::store::risks::list(c)?,
-                crate::store::risks::fleet_results(c, &st, &checks)?,
                 crate::store::exceptions::active(c, st.now)?,
             ))
-        })
+        })?;
+        // The hosts' results from the in-memory fleet copy (no scan of the whole fleet).
+        let results = s.with_fleet(&st, |v| v.fleet_results(&checks))?;
+        Ok::<_, StoreError>((existing, results, exceptions))
     })
     .await
     .map_err(|e| StoreError::Invalid(e.to_string()))??;

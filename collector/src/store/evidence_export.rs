@@ -328,40 +328,62 @@ pub fn for_each_evidence<E: From<StoreError>>(
 
 /// Stream the selected hosts with the days of the period on which they reported, by host name,
 /// host id, day. Checks are not a filter here: continuity is about hosts.
+///
+/// The hosts are read in order (a sort of the hosts only), then each host's days with one range
+/// probe of the roll-up's primary key: the same rows as a join sorted as a whole, without sorting
+/// hosts × days (3 million rows for a month at 100,000 hosts) in a temporary file.
 pub fn for_each_host_day<E: From<StoreError>>(
     conn: &Connection,
     scope: &Scope,
     mut f: impl FnMut(HostDay) -> Result<(), E>,
 ) -> Result<(), E> {
-    let mut q = conn
+    let mut hosts_q = conn
         .prepare_cached(
-            "SELECT h.id, h.hostname, h.enrolled_at, d.day, COALESCE(d.reports, 0)
-             FROM hosts h LEFT JOIN daily d ON d.host_id = h.id AND d.day >= ?1 AND d.day <= ?2
-             WHERE h.enrolled_at < ?3
-               AND (?4 IS NULL OR h.hostname IN (SELECT value FROM json_each(?4)))
-             ORDER BY h.hostname, h.id, d.day",
+            "SELECT h.id, h.hostname, h.enrolled_at FROM hosts h
+             WHERE h.enrolled_at < ?1
+               AND (?2 IS NULL OR h.hostname IN (SELECT value FROM json_each(?2)))
+             ORDER BY h.hostname, h.id",
         )
         .map_err(StoreError::from)?;
-    let mut rows = q
-        .query(params![
-            scope.from_day,
-            scope.to_day,
-            scope.end_ts,
-            scope.hosts_json()
-        ])
+    let mut days_q = conn
+        .prepare_cached(
+            "SELECT day, reports FROM daily
+             WHERE host_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day",
+        )
         .map_err(StoreError::from)?;
-    while let Some(r) = rows.next().map_err(StoreError::from)? {
-        let row = (|| {
-            Ok::<_, rusqlite::Error>(HostDay {
-                host_id: r.get(0)?,
-                hostname: r.get(1)?,
-                enrolled_at: r.get(2)?,
-                day: r.get(3)?,
-                reports: r.get(4)?,
-            })
-        })()
+    let mut hosts = hosts_q
+        .query(params![scope.end_ts, scope.hosts_json()])
         .map_err(StoreError::from)?;
-        f(row)?;
+    while let Some(h) = hosts.next().map_err(StoreError::from)? {
+        let (host_id, hostname, enrolled_at): (i64, String, i64) =
+            (|| Ok::<_, rusqlite::Error>((h.get(0)?, h.get(1)?, h.get(2)?)))()
+                .map_err(StoreError::from)?;
+        let mut days = days_q
+            .query(params![host_id, scope.from_day, scope.to_day])
+            .map_err(StoreError::from)?;
+        let mut any = false;
+        while let Some(d) = days.next().map_err(StoreError::from)? {
+            any = true;
+            let (day, reports): (String, i64) =
+                (|| Ok::<_, rusqlite::Error>((d.get(0)?, d.get(1)?)))()
+                    .map_err(StoreError::from)?;
+            f(HostDay {
+                host_id,
+                hostname: hostname.clone(),
+                enrolled_at,
+                day: Some(day),
+                reports,
+            })?;
+        }
+        if !any {
+            f(HostDay {
+                host_id,
+                hostname,
+                enrolled_at,
+                day: None,
+                reports: 0,
+            })?;
+        }
     }
     Ok(())
 }

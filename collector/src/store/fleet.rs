@@ -125,7 +125,9 @@ pub struct OsBreakdown {
     pub check_hosts: Vec<(String, String, String, i64)>,
 }
 
-/// Hosts and check statuses per reported `os`, in two grouped queries.
+/// Hosts and check statuses per reported `os`, in two grouped queries: the reference the fleet
+/// copy's [`super::fleet_cache::View::os_breakdown`] is tested against (the gauges use the copy).
+#[cfg(test)]
 pub fn os_breakdown(conn: &Connection, st: &Staleness) -> Result<OsBreakdown, StoreError> {
     let state_sql = format!(
         "CASE WHEN h.last_seen_at IS NULL THEN 'never_reported'

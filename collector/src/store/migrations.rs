@@ -342,6 +342,34 @@ pub static MIGRATIONS: &[&str] = &[
         revoked_at  INTEGER
     );
     "#,
+    // v12 (scale): which hosts reported in which month, kept by
+    // triggers on the daily roll-up, so the monthly report counts a month's reporting hosts with
+    // one range scan instead of one probe of the roll-up per enrolled host. Backfilled from
+    // `daily` (one scan of the roll-up, once).
+    r#"
+    CREATE TABLE host_months (
+        month    TEXT NOT NULL,
+        host_id  INTEGER NOT NULL,
+        PRIMARY KEY (month, host_id)
+    ) WITHOUT ROWID;
+    INSERT INTO host_months(month, host_id) SELECT DISTINCT substr(day, 1, 7), host_id FROM daily;
+    CREATE TRIGGER daily_host_month AFTER INSERT ON daily
+    BEGIN
+        INSERT INTO host_months(month, host_id)
+        SELECT substr(NEW.day, 1, 7), NEW.host_id
+        WHERE NOT EXISTS (SELECT 1 FROM host_months
+                          WHERE month = substr(NEW.day, 1, 7) AND host_id = NEW.host_id);
+    END;
+    CREATE TRIGGER daily_host_month_gone AFTER DELETE ON daily
+    BEGIN
+        DELETE FROM host_months
+        WHERE month = substr(OLD.day, 1, 7) AND host_id = OLD.host_id
+          AND NOT EXISTS (SELECT 1 FROM daily
+                          WHERE host_id = OLD.host_id
+                            AND day >= substr(OLD.day, 1, 7) || '-01'
+                            AND day <= substr(OLD.day, 1, 7) || '-31');
+    END;
+    "#,
 ];
 
 /// What a Rust step changed: named row counts, logged and returned by [`migrate_reporting`].

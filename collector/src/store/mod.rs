@@ -24,6 +24,7 @@ pub mod evidence_export;
 pub mod exceptions;
 pub mod feed_tokens;
 pub mod fleet;
+pub mod fleet_cache;
 pub mod hosts;
 pub mod identities;
 pub mod ingest;
@@ -63,6 +64,7 @@ pub struct Store {
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
     writer: writer::Writer,
+    fleet: std::sync::Arc<fleet_cache::FleetCache>,
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -110,11 +112,13 @@ impl Store {
             .map_err(|e| open_err(e.to_string()))?;
         configure(&conn).map_err(|e| open_err(e.to_string()))?;
         migrations::migrate(&mut conn).map_err(open_err)?;
-        let writer = writer::Writer::spawn(conn, max_batch);
+        let fleet = std::sync::Arc::new(fleet_cache::FleetCache::new(path));
+        let writer = writer::Writer::spawn(conn, max_batch, fleet.clone());
         Ok(Store {
             path: path.to_path_buf(),
             readers: Mutex::new(Vec::new()),
             writer,
+            fleet,
         })
     }
 
@@ -154,6 +158,35 @@ impl Store {
     }
 
     /// Counters of the writer (batches, operations).
+    /// Bring the fleet copy up to date, then run `f` over it at `st.now` with the exceptions in
+    /// force then (blocking).
+    pub fn with_fleet<R>(
+        &self,
+        st: &hosts::Staleness,
+        f: impl FnOnce(&fleet_cache::View) -> R,
+    ) -> Result<R, StoreError> {
+        let rule = self.read(|c| {
+            self.fleet.sync(c)?;
+            exceptions::InForce::load(c, st.now)
+        })?;
+        self.fleet.view(st, &rule, f)
+    }
+
+    /// The fleet KPIs at `st.now` from the fleet copy (see [`fleet_cache::FleetCache::fleet_kpis`]).
+    pub fn fleet_kpis(
+        &self,
+        st: &hosts::Staleness,
+        cfg: &crate::config::KpiSection,
+    ) -> Result<Vec<crate::kpi::Kpi>, StoreError> {
+        let active = self.read(|c| {
+            self.fleet.sync(c)?;
+            exceptions::active(c, st.now)
+        })?;
+        let key = active.iter().map(|e| (e.id, e.updated_at)).collect();
+        let rule = exceptions::InForce::from_list(&active, st.now);
+        self.fleet.fleet_kpis(st, &rule, key, cfg)
+    }
+
     pub fn writer_stats(&self) -> WriterStats {
         self.writer.stats()
     }

@@ -48,21 +48,35 @@ pub struct FleetSize {
 }
 
 /// Hosts enrolled before `end` (Unix seconds, excluded), and those with a daily roll-up row on a
-/// day in `from..=to` (`YYYY-MM-DD`). One index probe per host on the roll-up's primary key.
+/// day in `from..=to` (`YYYY-MM-DD`). Within one calendar month (the report's case) the reporting
+/// hosts come from `host_months` (one range scan; roll-up rows are dated by reception, so none
+/// lies after today); a range over several months probes each host's roll-up.
 pub fn fleet_size(
     conn: &Connection,
     end: i64,
     from: &str,
     to: &str,
 ) -> Result<FleetSize, StoreError> {
-    let (enrolled, reported) = conn.query_row(
-        "SELECT count(*),
-                coalesce(sum(EXISTS (SELECT 1 FROM daily d
-                                     WHERE d.host_id = h.id AND d.day >= ?2 AND d.day <= ?3)), 0)
-         FROM hosts h WHERE h.enrolled_at < ?1",
-        params![end, from, to],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let month = from.get(..7).filter(|m| {
+        from.ends_with("-01") && to.get(..7) == Some(*m) && from.len() == 10 && to.len() == 10
+    });
+    let (enrolled, reported) = match month {
+        Some(month) => conn.query_row(
+            "SELECT (SELECT count(*) FROM hosts WHERE enrolled_at < ?1),
+                    (SELECT count(*) FROM host_months m JOIN hosts h ON h.id = m.host_id
+                     WHERE m.month = ?2 AND h.enrolled_at < ?1)",
+            params![end, month],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?,
+        None => conn.query_row(
+            "SELECT count(*),
+                    coalesce(sum(EXISTS (SELECT 1 FROM daily d
+                                         WHERE d.host_id = h.id AND d.day >= ?2 AND d.day <= ?3)), 0)
+             FROM hosts h WHERE h.enrolled_at < ?1",
+            params![end, from, to],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?,
+    };
     Ok(FleetSize { enrolled, reported })
 }
 
@@ -165,5 +179,17 @@ mod tests {
                 reported: 1
             }
         );
+        // The same through the probe of every host's roll-up (a range over two months: Feb 27
+        // counts host 2 too), and the month table follows deletions of roll-up rows.
+        let s = fleet_size(&c, 500, "2026-02-01", "2026-03-31").unwrap();
+        assert_eq!(s.reported, 2);
+        c.execute("DELETE FROM daily WHERE host_id = 1", [])
+            .unwrap();
+        let s = fleet_size(&c, 500, "2026-03-01", "2026-03-31").unwrap();
+        assert_eq!(s.reported, 0);
+        let months: i64 = c
+            .query_row("SELECT count(*) FROM host_months", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(months, 2, "hosts 2 (Feb) and 3 (Mar) remain");
     }
 }

@@ -36,13 +36,44 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn spawn(mut conn: Connection, max_batch: usize) -> Writer {
+    pub(super) fn spawn(
+        mut conn: Connection,
+        max_batch: usize,
+        fleet: Arc<super::fleet_cache::FleetCache>,
+    ) -> Writer {
         let (sender, mut rx) = mpsc::channel::<Job>(max_batch * 4);
+        // Note the hosts each batch changes, for the fleet copy (temporary triggers: nothing is
+        // stored in the database file). Without them every sync reads everything.
+        let tracked = match conn.execute_batch(super::fleet_cache::TRIGGERS_SQL) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "fleet change triggers unavailable; fleet figures re-read in full");
+                false
+            }
+        };
         let counters = Arc::new(Counters::default());
+        // The fleet copy may ask for an empty batch (see `FleetCache::foreign_commit`); a weak
+        // sender, so it never keeps the writer alive at shutdown.
+        let weak = sender.downgrade();
+        if let Ok(mut p) = fleet.poke.lock() {
+            *p = Some(Box::new(move || {
+                if let Some(s) = weak.upgrade() {
+                    let job: Job = Box::new(|_c: &Connection| {
+                        let finish: Finish = Box::new(|_| {});
+                        (true, finish)
+                    });
+                    let _ = s.try_send(job);
+                }
+            }));
+        }
         let c = counters.clone();
         let thread = std::thread::Builder::new()
             .name("vigie-store-writer".into())
             .spawn(move || {
+                let data_version = std::cell::Cell::new(
+                    conn.pragma_query_value(None, "data_version", |r| r.get::<_, i64>(0))
+                        .ok(),
+                );
                 while let Some(first) = rx.blocking_recv() {
                     let mut batch = vec![first];
                     while batch.len() < max_batch {
@@ -52,7 +83,29 @@ impl Writer {
                         }
                     }
                     let n = batch.len() as u64;
-                    let outcome = run_batch(&mut conn, batch);
+                    // The fleet copy learns of the batch's changes before any caller is
+                    // answered, so a read after an acknowledged write sees it.
+                    let note_changes = |conn: &Connection, committed: bool| {
+                        if committed {
+                            fleet.commits.fetch_add(1, Ordering::SeqCst);
+                        }
+                        // Another process committed to the file (this connection's
+                        // `data_version` moves only then): the copy is re-read in full.
+                        let version: Option<i64> = conn
+                            .pragma_query_value(None, "data_version", |r| r.get(0))
+                            .ok();
+                        let foreign = version.is_none() || version != data_version.get();
+                        data_version.set(version);
+                        if tracked {
+                            super::fleet_cache::drain(conn, &fleet.changes);
+                        }
+                        if foreign || !tracked {
+                            if let Ok(mut c) = fleet.changes.lock() {
+                                c.everything = true;
+                            }
+                        }
+                    };
+                    let outcome = run_batch(&mut conn, batch, &note_changes);
                     c.batches.fetch_add(1, Ordering::Relaxed);
                     c.operations.fetch_add(n, Ordering::Relaxed);
                     if !outcome {
@@ -109,8 +162,13 @@ impl Writer {
     }
 }
 
-/// Apply a batch in one transaction, one savepoint per job. Returns whether the commit succeeded.
-fn run_batch(conn: &mut Connection, batch: Vec<Job>) -> bool {
+/// Apply a batch in one transaction, one savepoint per job, then run `after_commit` (whatever the
+/// commit's fate) before answering the callers. Returns whether the commit succeeded.
+fn run_batch(
+    conn: &mut Connection,
+    batch: Vec<Job>,
+    after_commit: &dyn Fn(&Connection, bool),
+) -> bool {
     let mut finishers = Vec::with_capacity(batch.len());
     let tx = match conn.transaction() {
         Ok(tx) => tx,
@@ -158,6 +216,7 @@ fn run_batch(conn: &mut Connection, batch: Vec<Job>) -> bool {
     if let Err(e) = &result {
         tracing::error!(error = %e, "batch commit failed");
     }
+    after_commit(conn, result.is_ok());
     let ok = result.is_ok();
     for f in finishers {
         f(result.clone());
