@@ -197,8 +197,8 @@ fn cis_rows(
     };
     let st = staleness(cfg, now.timestamp());
     let hosts = store.with_fleet(&st, |v| v.check_tallies())?;
-    let (evidence, tallies) = store
-        .read(|c| crate::cis::identity::combine(c, &cfg.identity, now.timestamp(), hosts))?;
+    let (evidence, tallies) =
+        store.read(|c| crate::cis::identity::combine(c, &cfg.identity, now.timestamp(), hosts))?;
     let cat = crate::cis::catalogue::catalogue();
     let card = crate::cis::score::score(cat, &evidence, &tallies, &assessment);
     let day = now.date_naive().format("%Y-%m-%d").to_string();
