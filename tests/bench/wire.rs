@@ -4,7 +4,8 @@
 //! binary next to this one) and prints, raw and compressed, the schema 1 full report, the schema 2
 //! report when nothing changed, and the schema 2 report when one check (the one with the most
 //! evidence) changed its summary. The delta encoding is the agent's own
-//! (`vigie_checks::wire::Acked`); zstd at the agent's level (3), gzip at flate2's default.
+//! (`vigie_checks::wire::Acked`); gzip at flate2's default level (what the agent sends), and zstd at
+//! level 3 for comparison.
 //!
 //! `cargo build --release --workspace --bins && target/release/vigie-wire-bytes`
 
@@ -107,19 +108,16 @@ fn main() -> anyhow::Result<()> {
         ];
         for (what, b, full) in rows {
             let z = zstd3(&b);
+            let g = gzip(&b);
             if what == "v2 unchanged" {
-                worst_unchanged = worst_unchanged.max(z);
+                worst_unchanged = worst_unchanged.max(g);
             }
-            println!(
-                "| {name} | {what} | {full}/{n} | {} | {z} | {} |",
-                b.len(),
-                gzip(&b)
-            );
+            println!("| {name} | {what} | {full}/{n} | {} | {z} | {g} |", b.len());
         }
     }
     println!();
     println!(
-        "largest unchanged report on the wire (zstd): {worst_unchanged} bytes (target ≤ 1024: {})",
+        "largest unchanged report on the wire (gzip, as the agent sends it): {worst_unchanged} bytes (target ≤ 1024: {})",
         if worst_unchanged <= 1024 {
             "met"
         } else {

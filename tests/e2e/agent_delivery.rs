@@ -22,13 +22,16 @@ struct Seen {
 
 impl Seen {
     fn json(&self) -> serde_json::Value {
-        // Reports travel zstd-compressed (docs/wire-format.md).
-        let zstd = self
+        // Reports travel gzip-compressed (docs/wire-format.md).
+        let gzip = self
             .headers
             .iter()
-            .any(|(k, v)| k.eq_ignore_ascii_case("content-encoding") && v.trim() == "zstd");
-        let body = if zstd {
-            zstd::decode_all(&self.body[..]).expect("zstd body")
+            .any(|(k, v)| k.eq_ignore_ascii_case("content-encoding") && v.trim() == "gzip");
+        let body = if gzip {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&self.body[..]), &mut out)
+                .expect("gzip body");
+            out
         } else {
             self.body.clone()
         };
