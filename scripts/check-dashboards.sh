@@ -17,7 +17,7 @@ src=scripts/dashboard-schema
 work=target/dashboard-schema
 fail() { echo "check-dashboards: FAIL: $*" >&2; exit 1; }
 if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
-  if [ "${CI:-}" = true ]; then
+  if [ "${CI:-}" = true ] || [ "${VIGIE_CROSS_INSTALL:-0}" = 1 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm
   else

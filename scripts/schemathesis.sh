@@ -18,7 +18,8 @@ if [ ! -x "$VENV/bin/schemathesis" ] || ! "$VENV/bin/schemathesis" --version | g
   # Debian's python3 needs python3-venv for this (CI installs it when missing).
   python3 -m venv "$VENV" 2>/dev/null || {
     rm -rf "$VENV"
-    apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
     python3 -m venv "$VENV"
   }
   "$VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
