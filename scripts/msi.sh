@@ -12,7 +12,8 @@ exe="${VIGIE_WINDOWS_EXE:-$PWD/target/cross/x86_64-pc-windows-gnu/debug/vigie-ag
 out="$PWD/target/msi/vigie-agent.msi"
 if ! command -v wixl >/dev/null || ! command -v msiinfo >/dev/null; then
   if [ "${VIGIE_CROSS_INSTALL:-0}" = 1 ]; then
-    apt-get install -y -qq --no-install-recommends wixl msitools
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wixl msitools
   else
     echo "msi: wixl or msiinfo missing: apt-get install wixl msitools" >&2; exit 2
   fi
