@@ -171,6 +171,18 @@ fn when_of(first: NaiveDate, now: DateTime<Utc>) -> Option<When> {
     When::on(day, now).ok()
 }
 
+/// The exclusive bound on `enrolled_at` for the fleet of a report seen at `when`: the next
+/// midnight for a past day; for today, the second after `now`. Enrolment times are whole seconds,
+/// so a host enrolled in the draft's own second belongs to its fleet (`enrolled_at < now` left it
+/// out).
+fn enrolled_before(when: &crate::kpi::When, now: DateTime<Utc>) -> i64 {
+    if when.day == now.date_naive() {
+        now.timestamp() + 1
+    } else {
+        when.at.timestamp()
+    }
+}
+
 /// Read what the report of the month starting `first` needs (blocking).
 pub fn load(
     conn: &Connection,
@@ -191,7 +203,7 @@ pub fn load(
     let when = when_of(first, now).ok_or_else(|| DataError::BadMonth(ym(first)))?;
     Ok(ReportInputs {
         snapshots: sql::last_snapshot_per_month(conn, &ymd(oldest), &ymd(as_of))?,
-        fleet: sql::fleet_size(conn, when.at.timestamp(), &ymd(first), &ymd(as_of))?,
+        fleet: sql::fleet_size(conn, enrolled_before(&when, now), &ymd(first), &ymd(as_of))?,
         registers: Inputs {
             fleet: None,
             incidents: registers::list_incidents(conn)?,
@@ -682,5 +694,53 @@ mod tests {
             last_day(m[11]),
             NaiveDate::from_ymd_opt(2026, 3, 31).unwrap()
         );
+    }
+}
+
+#[cfg(test)]
+mod enrolled_bound_tests {
+    use super::*;
+    use chrono::TimeZone;
+    use rusqlite::params;
+
+    fn store_with_hosts(enrolled: &[i64]) -> Connection {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::store::migrations::migrate(&mut c).unwrap();
+        for (i, at) in enrolled.iter().enumerate() {
+            c.execute(
+                "INSERT INTO hosts(id, machine_id, hostname, node_key_hash, enrolled_at)
+                 VALUES (?1, ?2, ?2, ?3, ?4)",
+                params![i as i64 + 1, format!("m{i}"), vec![i as u8], at],
+            )
+            .unwrap();
+        }
+        c
+    }
+
+    /// A draft (today): a host enrolled in the draft's own second is in the fleet, one enrolled a
+    /// second later is not. A complete month: the bound is the next midnight, excluded.
+    #[test]
+    fn a_host_enrolled_in_the_drafts_own_second_is_in_the_fleet() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 17, 10, 20, 30).unwrap()
+            + chrono::Duration::milliseconds(400);
+        let second = now.timestamp();
+        let c = store_with_hosts(&[second - 5, second, second + 1]);
+        let when = when_of(NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(), now).unwrap();
+        let s =
+            sql::fleet_size(&c, enrolled_before(&when, now), "2026-03-01", "2026-03-17").unwrap();
+        assert_eq!(
+            s.enrolled, 2,
+            "hosts enrolled at now-5 s and in now's second"
+        );
+
+        let midnight = Utc
+            .with_ymd_and_hms(2026, 3, 1, 0, 0, 0)
+            .unwrap()
+            .timestamp();
+        let c = store_with_hosts(&[midnight - 1, midnight]);
+        let when = when_of(NaiveDate::from_ymd_opt(2026, 2, 1).unwrap(), now).unwrap();
+        let s =
+            sql::fleet_size(&c, enrolled_before(&when, now), "2026-02-01", "2026-02-28").unwrap();
+        assert_eq!(s.enrolled, 1, "February's fleet ends before 1 March 00:00");
     }
 }
