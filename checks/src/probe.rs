@@ -175,6 +175,28 @@ pub trait Probe: Send + Sync {
         let ev = Evidence::command(argv, out.exit_code, &out.stdout);
         Ok((out, ev))
     }
+    /// Run a command that must succeed and return its standard output; the run's evidence is
+    /// pushed either way once the command ran. `Err` is a one-line reason naming `what`:
+    /// "could not run {what}: …" or "{what} failed (exit N): {stderr}".
+    fn run_ok(
+        &self,
+        argv: &[&str],
+        what: &str,
+        evidence: &mut Vec<Evidence>,
+    ) -> Result<String, String> {
+        let (out, ev) = self
+            .run_evidence(argv)
+            .map_err(|e| format!("could not run {what}: {e}"))?;
+        evidence.push(ev);
+        if out.exit_code != Some(0) {
+            return Err(format!(
+                "{what} failed (exit {}): {}",
+                out.exit_code.map_or("signal".into(), |c| c.to_string()),
+                out.stderr_text().trim()
+            ));
+        }
+        Ok(out.stdout_text())
+    }
 }
 
 /// How long a command may run before it is killed. Package managers can be slow on a cold cache.

@@ -148,32 +148,11 @@ pub fn parse_profiles(text: &str) -> Result<Vec<FirewallProfile>, String> {
 pub(super) fn run(probe: &dyn Probe) -> CheckResult {
     let mut evidence: Vec<Evidence> = Vec::new();
     let argv = GET_NET_FIREWALL_PROFILE;
-    let out = match probe.run_evidence(&argv) {
-        Ok((out, ev)) => {
-            evidence.push(ev);
-            out
-        }
-        Err(e) => {
-            return CheckResult::new(
-                ID,
-                Status::Error,
-                format!("could not run Get-NetFirewallProfile: {e}"),
-            )
-        }
+    let out = match probe.run_ok(&argv, "Get-NetFirewallProfile", &mut evidence) {
+        Ok(out) => out,
+        Err(e) => return CheckResult::new(ID, Status::Error, e).with_evidence(evidence),
     };
-    if out.exit_code != Some(0) {
-        return CheckResult::new(
-            ID,
-            Status::Error,
-            format!(
-                "Get-NetFirewallProfile failed (exit {}): {}",
-                out.exit_code.map_or("signal".into(), |c| c.to_string()),
-                out.stderr_text()
-            ),
-        )
-        .with_evidence(evidence);
-    }
-    let profiles = match parse_profiles(&out.stdout_text()) {
+    let profiles = match parse_profiles(&out) {
         Ok(p) => p,
         Err(e) => return CheckResult::new(ID, Status::Error, e).with_evidence(evidence),
     };

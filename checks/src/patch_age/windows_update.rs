@@ -248,19 +248,7 @@ fn run_json(
     what: &str,
     evidence: &mut Vec<Evidence>,
 ) -> Result<String, String> {
-    let argv = argv(script);
-    let (out, ev) = probe
-        .run_evidence(&argv)
-        .map_err(|e| format!("could not run PowerShell ({what}): {e}"))?;
-    evidence.push(ev);
-    if out.exit_code != Some(0) {
-        return Err(format!(
-            "PowerShell ({what}) exited with {:?}: {}",
-            out.exit_code,
-            out.stderr_text().trim()
-        ));
-    }
-    Ok(out.stdout_text())
+    probe.run_ok(&argv(script), &format!("PowerShell ({what})"), evidence)
 }
 
 struct Aged<'a> {

@@ -184,32 +184,15 @@ fn judge_user(u: &UserSaver, cfg: &ScreenLockConfig) -> (Vec<String>, Vec<&'stat
 
 pub(super) fn run(probe: &dyn Probe, cfg: &ScreenLockConfig) -> CheckResult {
     let mut evidence: Vec<Evidence> = Vec::new();
-    let out = match probe.run_evidence(&SCREEN_LOCK_POLICY) {
-        Ok((out, ev)) => {
-            evidence.push(ev);
-            out
-        }
-        Err(e) => {
-            return CheckResult::new(
-                ID,
-                Status::Error,
-                format!("could not run the screen-lock registry query: {e}"),
-            )
-        }
+    let out = match probe.run_ok(
+        &SCREEN_LOCK_POLICY,
+        "the screen-lock registry query",
+        &mut evidence,
+    ) {
+        Ok(out) => out,
+        Err(e) => return CheckResult::new(ID, Status::Error, e).with_evidence(evidence),
     };
-    if out.exit_code != Some(0) {
-        return CheckResult::new(
-            ID,
-            Status::Error,
-            format!(
-                "the screen-lock registry query failed (exit {}): {}",
-                out.exit_code.map_or("signal".into(), |c| c.to_string()),
-                out.stderr_text()
-            ),
-        )
-        .with_evidence(evidence);
-    }
-    let pol = match parse(&out.stdout_text()) {
+    let pol = match parse(&out) {
         Ok(p) => p,
         Err(e) => return CheckResult::new(ID, Status::Error, e).with_evidence(evidence),
     };
