@@ -119,25 +119,7 @@ mod tests {
 
     /// `n` accounts `prefix0…`: the first `pass` pass, admins are the last `admins`.
     fn rows(prefix: &str, n: usize, pass: usize, admins: usize) -> Vec<IdentityRow> {
-        (0..n)
-            .map(|i| IdentityRow {
-                source: String::new(),
-                account_id: format!("{prefix}{i}"),
-                login: format!("{prefix}{i}@ex.fr"),
-                display_name: String::new(),
-                kind: "member".into(),
-                enabled: true,
-                admin: i >= n - admins,
-                mfa: String::new(),
-                enforced: None,
-                status: if i < pass { "pass" } else { "fail" }.into(),
-                evidence: "{}".into(),
-                first_seen: 0,
-                last_seen: 0,
-                without_mfa_since: None,
-                status_since: 0,
-            })
-            .collect()
+        crate::store::identities::test_rows(prefix, n, pass, admins)
     }
 
     /// Hosts: `mfa` passes on all 4 hosts (host measure 1.0 for 6.3–6.5).

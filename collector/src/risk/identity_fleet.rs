@@ -187,25 +187,7 @@ mod tests {
 
     /// `n` members of `source`: the first `pass` pass, the rest fail; the last `admins` are admins.
     fn rows(n: usize, pass: usize, admins: usize) -> Vec<IdentityRow> {
-        (0..n)
-            .map(|i| IdentityRow {
-                source: String::new(),
-                account_id: format!("u{i}"),
-                login: format!("u{i}@ex.fr"),
-                display_name: String::new(),
-                kind: "member".into(),
-                enabled: true,
-                admin: i >= n - admins,
-                mfa: String::new(),
-                enforced: None,
-                status: if i < pass { "pass" } else { "fail" }.into(),
-                evidence: "{}".into(),
-                first_seen: 0,
-                last_seen: 0,
-                without_mfa_since: None,
-                status_since: 0,
-            })
-            .collect()
+        crate::store::identities::test_rows("u", n, pass, admins)
     }
 
     fn config() -> CollectorConfig {

@@ -475,3 +475,28 @@ pub fn last_before(
         .flatten();
     Ok((last, good))
 }
+
+/// Test accounts `{prefix}0…`, enabled members: the first `pass` pass, the rest fail; the last
+/// `admins` are admins (shared by the CIS and fleet-risk tests).
+#[cfg(test)]
+pub(crate) fn test_rows(prefix: &str, n: usize, pass: usize, admins: usize) -> Vec<IdentityRow> {
+    (0..n)
+        .map(|i| IdentityRow {
+            source: String::new(),
+            account_id: format!("{prefix}{i}"),
+            login: format!("{prefix}{i}@ex.fr"),
+            display_name: String::new(),
+            kind: "member".into(),
+            enabled: true,
+            admin: i >= n - admins,
+            mfa: String::new(),
+            enforced: None,
+            status: if i < pass { "pass" } else { "fail" }.into(),
+            evidence: "{}".into(),
+            first_seen: 0,
+            last_seen: 0,
+            without_mfa_since: None,
+            status_since: 0,
+        })
+        .collect()
+}
