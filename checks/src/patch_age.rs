@@ -29,7 +29,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::os_release::{parse_os_release, OsFamily};
-use crate::{CheckResult, Context, Evidence, EvidenceKind, Platform, Status};
+use crate::{CheckResult, Context, Platform, Status};
 use gather::{Gathered, Reboot};
 
 /// Settings of the patch_age check (`[checks.patch_age]`).
@@ -285,14 +285,8 @@ impl crate::Check for PatchAge {
             .zip(&keys)
             .map(|(u, k)| (k.clone(), u.index_date.clone()))
             .collect();
-        doc.observe(&sightings, now);
-        let doc_json = doc.to_json();
-        let save_error = ctx.state.save(first_seen::STATE_KEY, &doc_json).err();
-        evidence.push(Evidence::new(
-            EvidenceKind::File,
-            format!("agent state {}.json", first_seen::STATE_KEY),
-            doc_json.as_bytes(),
-        ));
+        let save_error =
+            first_seen::observe_and_save(&mut doc, &sightings, now, ctx.state, &mut evidence);
 
         let mut aged: Vec<Aged> = g
             .security

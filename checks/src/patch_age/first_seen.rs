@@ -61,6 +61,26 @@ pub fn load(state: &dyn crate::StateStore, now: DateTime<Utc>) -> Result<FirstSe
     }
 }
 
+/// Record this run's sightings in `doc`, save it, and add the saved document to `evidence` (what
+/// the ages were computed from). Returns the save error, if any, for [`unless_unsaved`].
+pub fn observe_and_save(
+    doc: &mut FirstSeen,
+    sightings: &[(String, Option<IndexDate>)],
+    now: DateTime<Utc>,
+    state: &dyn crate::StateStore,
+    evidence: &mut Vec<crate::result::Evidence>,
+) -> Option<String> {
+    doc.observe(sightings, now);
+    let doc_json = doc.to_json();
+    let save_error = state.save(STATE_KEY, &doc_json).err();
+    evidence.push(crate::result::Evidence::new(
+        crate::result::EvidenceKind::File,
+        format!("agent state {STATE_KEY}.json"),
+        doc_json.as_bytes(),
+    ));
+    save_error
+}
+
 /// The verdict when the document could not be saved: every age would restart from zero on the next
 /// run, so nothing about ages is known — `error`, saying what the verdict would have been.
 pub fn unless_unsaved(

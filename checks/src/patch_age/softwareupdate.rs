@@ -21,7 +21,7 @@ use super::first_seen;
 use super::sla;
 use super::PatchAgeConfig;
 use crate::apple_plist;
-use crate::{CheckResult, Context, Evidence, EvidenceKind, Probe, Status};
+use crate::{CheckResult, Context, Evidence, Probe, Status};
 
 const SOFTWAREUPDATE: &str = "/usr/sbin/softwareupdate";
 const SW_VERS: [&str; 2] = ["/usr/bin/sw_vers", "-productVersion"];
@@ -302,14 +302,8 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
     let key =
         |u: &AppleUpdate| first_seen::key(&u.label.replace(' ', "_"), &u.version.replace(' ', "_"));
     let sightings: Vec<_> = patches.iter().map(|u| (key(u), None)).collect();
-    doc.observe(&sightings, now);
-    let doc_json = doc.to_json();
-    let save_error = ctx.state.save(first_seen::STATE_KEY, &doc_json).err();
-    evidence.push(Evidence::new(
-        EvidenceKind::File,
-        format!("agent state {}.json", first_seen::STATE_KEY),
-        doc_json.as_bytes(),
-    ));
+    let save_error =
+        first_seen::observe_and_save(&mut doc, &sightings, now, ctx.state, &mut evidence);
     let mut aged: Vec<Aged> = patches
         .iter()
         .map(|u| {

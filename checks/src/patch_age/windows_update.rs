@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 use super::first_seen;
 use super::sla;
 use super::PatchAgeConfig;
-use crate::{CheckResult, Context, Evidence, EvidenceKind, Probe, Status};
+use crate::{CheckResult, Context, Evidence, Probe, Status};
 
 const PS: [&str; 4] = [
     crate::platform::POWERSHELL,
@@ -299,14 +299,8 @@ pub(super) fn run(ctx: &Context) -> CheckResult {
     };
     let key = |u: &WuUpdate| first_seen::key(&u.update_id, &u.revision.to_string());
     let sightings: Vec<_> = security.iter().map(|u| (key(u), None)).collect();
-    doc.observe(&sightings, now);
-    let doc_json = doc.to_json();
-    let save_error = ctx.state.save(first_seen::STATE_KEY, &doc_json).err();
-    evidence.push(Evidence::new(
-        EvidenceKind::File,
-        format!("agent state {}.json", first_seen::STATE_KEY),
-        doc_json.as_bytes(),
-    ));
+    let save_error =
+        first_seen::observe_and_save(&mut doc, &sightings, now, ctx.state, &mut evidence);
     let mut aged: Vec<Aged> = security
         .iter()
         .map(|u| {
